@@ -1,0 +1,1 @@
+//! rota-core (being written).

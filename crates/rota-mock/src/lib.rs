@@ -1,0 +1,1 @@
+//! rota-mock (being written).

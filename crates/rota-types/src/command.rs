@@ -1,0 +1,123 @@
+//! Every Tauri command, declared once: its name, request type and response type.
+//!
+//! `src-tauri` registers a handler per name (its build script declares the permissions from
+//! [`COMMAND_NAMES`]), and `ui/src/ipc.rs` calls them through [`Command`], so a renamed command
+//! or a changed shape fails to compile or fails a test instead of failing at run time.
+//! Each command takes one argument named `request` and answers its response or an
+//! [`ApiError`](crate::ApiError).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::provider::ProviderInfo;
+
+/// A Tauri command: the IPC name and the request/response shapes.
+pub trait Command {
+    const NAME: &'static str;
+    type Request: Serialize + DeserializeOwned;
+    type Response: Serialize + DeserializeOwned;
+}
+
+macro_rules! commands {
+    ($( $(#[$doc:meta])* $ty:ident = $name:literal : $req:ty => $resp:ty; )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub enum $ty {}
+            impl Command for $ty {
+                const NAME: &'static str = $name;
+                type Request = $req;
+                type Response = $resp;
+            }
+        )*
+        /// The names of all commands, for the app manifest and the handler-list test.
+        pub const COMMAND_NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+commands! {
+    /// Version, data directory, gateway address and links for the About tab and empty state.
+    AppInfoCmd = "app_info": Empty => AppInfo;
+    /// Supported providers (alphabetical) and whether each is connected.
+    ListProvidersCmd = "list_providers": Empty => ListProvidersResponse;
+    /// UI preferences (kept in tauri-plugin-store, never accounts or tokens).
+    UiPrefsGetCmd = "ui_prefs_get": Empty => UiPrefs;
+    UiPrefsSetCmd = "ui_prefs_set": UiPrefs => UiPrefs;
+    /// Opens one of the app's own links in the user's browser (only known links, never a URL
+    /// from the webview).
+    OpenLinkCmd = "open_link": OpenLinkRequest => Empty;
+}
+
+/// A request or response without fields (`{}` on the wire).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub name: String,
+    pub version: String,
+    /// Where accounts, state and the vault live (home shortened to `~`).
+    pub data_dir: String,
+    /// Base address of the local gateway, e.g. `http://127.0.0.1:4141` (the configured one,
+    /// also before the gateway runs).
+    pub gateway_url: String,
+    pub links: Vec<AppLink>,
+}
+
+/// The app's own links; the webview names one by kind and the shell opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Repository,
+    Documentation,
+    Community,
+    Issues,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppLink {
+    pub kind: LinkKind,
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenLinkRequest {
+    pub kind: LinkKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListProvidersResponse {
+    pub providers: Vec<ProviderListing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderListing {
+    #[serde(flatten)]
+    pub info: ProviderInfo,
+    pub account_count: u32,
+}
+
+/// Tabs of the Settings dialog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsTab {
+    #[default]
+    Providers,
+    ProviderDetail,
+    About,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UiPrefs {
+    /// The Settings tab shown when the dialog opens.
+    #[serde(default)]
+    pub last_tab: SettingsTab,
+}

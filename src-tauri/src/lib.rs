@@ -1,0 +1,1 @@
+//! rota-app (being written).

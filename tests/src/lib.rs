@@ -1,0 +1,1 @@
+//! rota-e2e (being written).

@@ -1,0 +1,1 @@
+//! xtask (being written).
