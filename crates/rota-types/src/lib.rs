@@ -1,14 +1,39 @@
 //! Wire types shared by every Rota surface: the desktop app's IPC, the UI (wasm32), the local
-//! HTTP API and `rota … --json`. One definition per shape, so the surfaces cannot drift.
+//! HTTP API and `rota … --json`. One definition per shape, so the surfaces cannot drift; plus the
+//! pure display helpers (percent, colour, reset and age text) the CLI and the UI share.
 //!
 //! Boundaries: this crate depends on `serde` only and must compile to `wasm32-unknown-unknown`.
 //! It holds no IO, no clocks and never a secret: a type that could carry a token does not belong
 //! here. Field names on the wire are camelCase with the seed's spellings (`providerID`, …).
+//! Times on the wire are unix milliseconds ([`UnixMs`]), like the seed's `cooldownUntil`.
 
+pub mod account;
+pub mod api;
 pub mod command;
+pub mod display;
 pub mod error;
+pub mod event;
 pub mod provider;
+pub mod switch;
+pub mod usage;
 
-pub use command::{Command, COMMAND_NAMES};
+/// A point in time on the wire: milliseconds since the unix epoch (UTC).
+pub type UnixMs = i64;
+
+pub use account::{AccountHealth, AccountIdentity, AccountSummary, PoolSnapshot};
+pub use api::{
+    DEFAULT_NAMESPACE, HealthzResponse, HttpErrorBody, MAX_LABEL_CHARS, ProviderRequest,
+    ProviderUsageEntry, RemoveAccountRequest, RemoveAccountResponse, RenameRequest,
+    SetActiveRequest, SetActiveResponse, SuccessResponse, UsageResponse,
+};
+pub use command::{COMMAND_NAMES, Command};
 pub use error::{ApiError, ErrorCode};
+pub use event::{
+    Event, LoginProgress, LoginState, PoolChanged, SessionUpdated, Switched, UsageUpdated,
+};
 pub use provider::{ProviderId, ProviderInfo};
+pub use switch::{SwitchLogEntry, SwitchReason};
+pub use usage::{
+    AnthropicUsage, CopilotUsage, LimitStatus, OpenAiUsage, ProviderUsage, UsageSnapshot,
+    UsageWindow, WindowKind,
+};

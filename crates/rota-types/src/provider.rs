@@ -15,9 +15,13 @@ pub enum ProviderId {
 
 impl ProviderId {
     /// Every supported provider, alphabetically by display name (the order of every list).
-    pub const ALL: [ProviderId; 3] =
-        [ProviderId::Anthropic, ProviderId::GithubCopilot, ProviderId::OpenAi];
+    pub const ALL: [ProviderId; 3] = [
+        ProviderId::Anthropic,
+        ProviderId::GithubCopilot,
+        ProviderId::OpenAi,
+    ];
 
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Anthropic => "anthropic",
@@ -26,6 +30,7 @@ impl ProviderId {
         }
     }
 
+    #[must_use]
     pub fn display_name(self) -> &'static str {
         match self {
             Self::Anthropic => "Anthropic",
@@ -35,17 +40,23 @@ impl ProviderId {
     }
 
     /// Parses the wire id (`anthropic`, `openai`, `github-copilot`).
+    #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
     /// Static facts about the provider, for lists and detail views.
+    #[must_use]
     pub fn info(self) -> ProviderInfo {
         let (subscription, description, usage_windows): (&str, &str, &[&str]) = match self {
             Self::Anthropic => (
                 "Claude Pro / Max",
                 "Claude subscriptions through Claude's OAuth login, as Claude Code uses them.",
-                &["5-Hour Limit", "7-Day Limit (All Models)", "7-Day Limit (Sonnet)"],
+                &[
+                    "5-Hour Limit",
+                    "7-Day Limit (All Models)",
+                    "7-Day Limit (Sonnet)",
+                ],
             ),
             Self::OpenAi => (
                 "ChatGPT Plus / Pro",

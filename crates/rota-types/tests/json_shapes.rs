@@ -1,7 +1,9 @@
 //! Pins the JSON every edge sends: a change here is a breaking change for the UI, scripts
 //! reading `rota --json` and HTTP API clients.
 
-use rota_types::command::{AppInfo, AppLink, Empty, LinkKind, ProviderListing, SettingsTab, UiPrefs};
+use rota_types::command::{
+    AppInfo, AppLink, Empty, LinkKind, ProviderListing, SettingsTab, UiPrefs,
+};
 use rota_types::{ApiError, ErrorCode, ProviderId};
 use serde_json::json;
 
@@ -19,8 +21,14 @@ fn error_is_code_and_message() {
 
 #[test]
 fn provider_ids_on_the_wire() {
-    assert_eq!(serde_json::to_value(ProviderId::GithubCopilot).unwrap(), json!("github-copilot"));
-    assert_eq!(serde_json::to_value(ProviderId::OpenAi).unwrap(), json!("openai"));
+    assert_eq!(
+        serde_json::to_value(ProviderId::GithubCopilot).unwrap(),
+        json!("github-copilot")
+    );
+    assert_eq!(
+        serde_json::to_value(ProviderId::OpenAi).unwrap(),
+        json!("openai")
+    );
     for p in ProviderId::ALL {
         assert_eq!(ProviderId::parse(p.as_str()), Some(p));
         assert_eq!(serde_json::to_value(p).unwrap(), json!(p.as_str()));
@@ -38,7 +46,10 @@ fn providers_are_alphabetical_by_display_name() {
 
 #[test]
 fn provider_listing_is_flat_camel_case() {
-    let l = ProviderListing { info: ProviderId::Anthropic.info(), account_count: 2 };
+    let l = ProviderListing {
+        info: ProviderId::Anthropic.info(),
+        account_count: 2,
+    };
     let v = serde_json::to_value(&l).unwrap();
     assert_eq!(v["id"], json!("anthropic"));
     assert_eq!(v["displayName"], json!("Anthropic"));
@@ -50,11 +61,17 @@ fn provider_listing_is_flat_camel_case() {
 #[test]
 fn ui_prefs_and_app_info_shapes() {
     assert_eq!(
-        serde_json::to_value(UiPrefs { last_tab: SettingsTab::ProviderDetail }).unwrap(),
+        serde_json::to_value(UiPrefs {
+            last_tab: SettingsTab::ProviderDetail
+        })
+        .unwrap(),
         json!({"lastTab": "provider_detail"})
     );
     // Missing field → default; unknown field or tab → error (no silent acceptance of junk).
-    assert_eq!(serde_json::from_value::<UiPrefs>(json!({})).unwrap(), UiPrefs::default());
+    assert_eq!(
+        serde_json::from_value::<UiPrefs>(json!({})).unwrap(),
+        UiPrefs::default()
+    );
     assert!(serde_json::from_value::<UiPrefs>(json!({"lastTab": "nope"})).is_err());
     assert!(serde_json::from_value::<UiPrefs>(json!({"other": 1})).is_err());
     assert!(serde_json::from_value::<Empty>(json!({"x": 1})).is_err());
@@ -79,8 +96,370 @@ fn ui_prefs_and_app_info_shapes() {
 #[test]
 fn command_names_are_unique_snake_case() {
     let mut names = rota_types::COMMAND_NAMES.to_vec();
-    assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+    assert!(
+        names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    );
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), rota_types::COMMAND_NAMES.len());
+}
+
+// ---- pool, usage, API bodies, events, switch log ----
+
+use rota_types::event::EVENT_NAMES;
+use rota_types::{
+    AccountHealth, AccountIdentity, AccountSummary, AnthropicUsage, CopilotUsage, Event,
+    HealthzResponse, HttpErrorBody, LimitStatus, LoginProgress, LoginState, OpenAiUsage,
+    PoolChanged, PoolSnapshot, ProviderRequest, ProviderUsage, ProviderUsageEntry,
+    RemoveAccountRequest, RemoveAccountResponse, RenameRequest, SessionUpdated, SetActiveRequest,
+    SetActiveResponse, SuccessResponse, SwitchLogEntry, SwitchReason, Switched, UsageResponse,
+    UsageSnapshot, UsageUpdated, UsageWindow, WindowKind,
+};
+
+fn summary() -> AccountSummary {
+    AccountSummary {
+        id: "01JD0000000000000000000001".into(),
+        label: "work@example.com".into(),
+        is_active: true,
+        namespace: "default".into(),
+        identity: AccountIdentity {
+            account_id: Some("uuid-1".into()),
+            email: Some("work@example.com".into()),
+            organization: None,
+            plan: Some("max".into()),
+        },
+        health: AccountHealth {
+            success_count: 3,
+            failure_count: 1,
+            last_status_code: Some(429),
+            last_error_at: Some(1_700_000_000_000),
+            cooldown_until: Some(1_700_000_030_000),
+            needs_reauth: false,
+        },
+        created_at: 1,
+        updated_at: 2,
+        usage: None,
+    }
+}
+
+#[test]
+fn account_summary_shape() {
+    assert_eq!(
+        serde_json::to_value(summary()).unwrap(),
+        json!({
+            "id": "01JD0000000000000000000001",
+            "label": "work@example.com",
+            "isActive": true,
+            "namespace": "default",
+            "identity": {"accountId": "uuid-1", "email": "work@example.com", "organization": null, "plan": "max"},
+            "health": {
+                "successCount": 3, "failureCount": 1, "lastStatusCode": 429,
+                "lastErrorAt": 1_700_000_000_000_i64, "cooldownUntil": 1_700_000_030_000_i64,
+                "needsReauth": false
+            },
+            "createdAt": 1, "updatedAt": 2,
+            "usage": null
+        })
+    );
+    // Older or smaller producers (the seed's `{id, label, isActive, health}`) still parse.
+    let min: AccountSummary = serde_json::from_value(json!({
+        "id": "x", "label": "Account 1", "isActive": false,
+        "health": {"successCount": 0, "failureCount": 0}
+    }))
+    .unwrap();
+    assert_eq!(min.health.cooldown_until, None);
+    assert!(!min.health.needs_reauth);
+}
+
+#[test]
+fn snapshot_uses_seed_spellings() {
+    let s = PoolSnapshot {
+        records: vec![],
+        ordered_ids: vec!["a".into(), "b".into()],
+        active_id: Some("a".into()),
+    };
+    assert_eq!(
+        serde_json::to_value(&s).unwrap(),
+        json!({"records": [], "orderedIDs": ["a", "b"], "activeID": "a"})
+    );
+    let empty = PoolSnapshot::default();
+    assert_eq!(
+        serde_json::to_value(&empty).unwrap(),
+        json!({"records": [], "orderedIDs": [], "activeID": null})
+    );
+}
+
+#[test]
+fn usage_snapshot_shapes() {
+    let w = |u, r| Some(UsageWindow::new(u, Some(r)));
+    let a = UsageSnapshot {
+        fetched_at: 10,
+        status: Some(LimitStatus::AllowedWarning),
+        usage: ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: w(42.5, 100),
+            seven_day: w(10.0, 200),
+            seven_day_sonnet: None,
+        }),
+    };
+    let v = serde_json::to_value(&a).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "fetchedAt": 10, "status": "allowed_warning", "provider": "anthropic",
+            "fiveHour": {"utilization": 42.5, "resetsAt": 100},
+            "sevenDay": {"utilization": 10.0, "resetsAt": 200},
+            "sevenDaySonnet": null
+        })
+    );
+    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), a);
+
+    let o = UsageSnapshot {
+        fetched_at: 1,
+        status: None,
+        usage: ProviderUsage::OpenAi(OpenAiUsage {
+            primary: Some(UsageWindow {
+                utilization: 5.0,
+                resets_at: None,
+                window_minutes: Some(300),
+            }),
+            secondary: None,
+        }),
+    };
+    let v = serde_json::to_value(&o).unwrap();
+    assert_eq!(v["provider"], json!("openai"));
+    assert_eq!(
+        v["primary"],
+        json!({"utilization": 5.0, "resetsAt": null, "windowMinutes": 300})
+    );
+    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), o);
+
+    let c = UsageSnapshot {
+        fetched_at: 1,
+        status: None,
+        usage: ProviderUsage::GithubCopilot(CopilotUsage {
+            premium: Some(UsageWindow::new(30.0, Some(5))),
+            entitlement: Some(300),
+            remaining: Some(210.0),
+            unlimited: false,
+        }),
+    };
+    let v = serde_json::to_value(&c).unwrap();
+    assert_eq!(v["provider"], json!("github-copilot"));
+    assert_eq!(v["entitlement"], json!(300));
+    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), c);
+    assert_eq!(c.usage.windows()[0].0, WindowKind::Premium);
+    assert_eq!(a.max_utilization(), 42.5);
+    assert_eq!(WindowKind::SevenDaySonnet.label(), "7-Day Limit (Sonnet)");
+}
+
+#[test]
+fn http_api_bodies() {
+    let req: SetActiveRequest =
+        serde_json::from_value(json!({"providerID": "anthropic", "recordID": "01J"})).unwrap();
+    assert_eq!(req.provider_id, ProviderId::Anthropic);
+    assert_eq!(req.namespace, None);
+    assert_eq!(
+        serde_json::to_value(&req).unwrap(),
+        json!({"providerID": "anthropic", "recordID": "01J"})
+    );
+    // Wrong spellings, unknown fields and unknown providers are rejected, not ignored.
+    assert!(
+        serde_json::from_value::<SetActiveRequest>(
+            json!({"providerId": "anthropic", "recordID": "x"})
+        )
+        .is_err()
+    );
+    assert!(
+        serde_json::from_value::<SetActiveRequest>(
+            json!({"providerID": "anthropic", "recordID": "x", "x": 1})
+        )
+        .is_err()
+    );
+    assert!(
+        serde_json::from_value::<SetActiveRequest>(
+            json!({"providerID": "mistral", "recordID": "x"})
+        )
+        .is_err()
+    );
+    let with_ns: SetActiveRequest = serde_json::from_value(
+        json!({"providerID": "openai", "recordID": "r", "namespace": "work"}),
+    )
+    .unwrap();
+    assert_eq!(with_ns.namespace.as_deref(), Some("work"));
+
+    let resp = SetActiveResponse {
+        success: true,
+        anthropic_usage: Some(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(1.0, None)),
+            ..AnthropicUsage::default()
+        }),
+    };
+    assert_eq!(
+        serde_json::to_value(&resp).unwrap(),
+        json!({"success": true, "anthropicUsage": {
+            "fiveHour": {"utilization": 1.0, "resetsAt": null}, "sevenDay": null, "sevenDaySonnet": null
+        }})
+    );
+    assert_eq!(
+        serde_json::to_value(SetActiveResponse {
+            success: true,
+            anthropic_usage: None
+        })
+        .unwrap(),
+        json!({"success": true})
+    );
+
+    let rm: RemoveAccountRequest =
+        serde_json::from_value(json!({"providerID": "github-copilot", "recordID": "r"})).unwrap();
+    assert_eq!(rm.provider_id, ProviderId::GithubCopilot);
+    assert_eq!(
+        serde_json::to_value(RemoveAccountResponse {
+            success: true,
+            remaining: 2
+        })
+        .unwrap(),
+        json!({"success": true, "remaining": 2})
+    );
+    let rn: RenameRequest = serde_json::from_value(
+        json!({"providerID": "anthropic", "recordID": "r", "label": "Work"}),
+    )
+    .unwrap();
+    assert_eq!(rn.label.as_deref(), Some("Work"));
+    assert_eq!(
+        serde_json::to_value(SuccessResponse::OK).unwrap(),
+        json!({"success": true})
+    );
+    let pr: ProviderRequest = serde_json::from_value(json!({"providerID": "openai"})).unwrap();
+    assert_eq!(pr.provider_id, ProviderId::OpenAi);
+    assert_eq!(
+        serde_json::to_value(HealthzResponse {
+            ok: true,
+            version: "0.1.0".into()
+        })
+        .unwrap(),
+        json!({"ok": true, "version": "0.1.0"})
+    );
+    assert_eq!(
+        serde_json::to_value(HttpErrorBody {
+            error: ApiError::not_found("no")
+        })
+        .unwrap(),
+        json!({"error": {"code": "not_found", "message": "no"}})
+    );
+
+    let mut usage = UsageResponse::new();
+    usage.insert(
+        ProviderId::Anthropic,
+        ProviderUsageEntry {
+            accounts: vec![summary()],
+            anthropic_usage: None,
+        },
+    );
+    let v = serde_json::to_value(&usage).unwrap();
+    assert_eq!(v["anthropic"]["accounts"][0]["isActive"], json!(true));
+    assert_eq!(
+        v["anthropic"]["accounts"][0]["health"]["cooldownUntil"],
+        json!(1_700_000_030_000_i64)
+    );
+    assert!(v["anthropic"].get("anthropicUsage").is_none());
+    assert_eq!(serde_json::from_value::<UsageResponse>(v).unwrap(), usage);
+}
+
+#[test]
+fn switch_reasons_and_log() {
+    let all = [
+        (SwitchReason::ManualTray, "manual:tray"),
+        (SwitchReason::ManualCli, "manual:cli"),
+        (SwitchReason::ManualApp, "manual:app"),
+        (SwitchReason::ManualApi, "manual:api"),
+        (SwitchReason::RateLimitedFiveHour, "rate_limited:five_hour"),
+        (SwitchReason::RateLimitedSevenDay, "rate_limited:seven_day"),
+        (SwitchReason::RateLimited, "rate_limited"),
+        (SwitchReason::AuthFailed, "auth_failed"),
+        (SwitchReason::Proactive, "proactive"),
+        (SwitchReason::Login, "login"),
+        (SwitchReason::Removed, "removed"),
+    ];
+    for (r, s) in all {
+        assert_eq!(serde_json::to_value(r).unwrap(), json!(s));
+        assert_eq!(r.as_str(), s);
+        assert_eq!(serde_json::from_value::<SwitchReason>(json!(s)).unwrap(), r);
+    }
+    assert!(SwitchReason::RateLimited.is_automatic() && !SwitchReason::ManualTray.is_automatic());
+    let e = SwitchLogEntry {
+        at: 5,
+        provider_id: ProviderId::Anthropic,
+        namespace: "default".into(),
+        from: None,
+        to: "b".into(),
+        reason: SwitchReason::Proactive,
+    };
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        json!({"at": 5, "providerID": "anthropic", "namespace": "default", "from": null, "to": "b", "reason": "proactive"})
+    );
+    assert_eq!(
+        serde_json::to_value(Switched::from(&e)).unwrap(),
+        json!({"providerID": "anthropic", "from": null, "to": "b", "reason": "proactive"})
+    );
+}
+
+#[test]
+fn events() {
+    assert_eq!(PoolChanged::NAME, "pool-changed");
+    assert_eq!(
+        serde_json::to_value(PoolChanged {
+            provider_id: ProviderId::OpenAi
+        })
+        .unwrap(),
+        json!({"providerID": "openai"})
+    );
+    assert_eq!(
+        serde_json::to_value(UsageUpdated {
+            provider_id: ProviderId::Anthropic,
+            record_id: "r".into()
+        })
+        .unwrap(),
+        json!({"providerID": "anthropic", "recordID": "r"})
+    );
+    assert_eq!(
+        serde_json::to_value(SessionUpdated {
+            session_id: "s".into()
+        })
+        .unwrap(),
+        json!({"sessionID": "s"})
+    );
+    let p = LoginProgress {
+        flow_id: "f".into(),
+        state: LoginState::AwaitingUser {
+            user_code: "ABCD-1234".into(),
+            verification_uri: "https://github.com/login/device".into(),
+        },
+    };
+    assert_eq!(
+        serde_json::to_value(&p).unwrap(),
+        json!({"flowID": "f", "state": {"status": "awaiting_user", "userCode": "ABCD-1234", "verificationUri": "https://github.com/login/device"}})
+    );
+    let ok = LoginState::Succeeded {
+        record_id: "r".into(),
+        label: "a@b".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(&ok).unwrap(),
+        json!({"status": "succeeded", "recordID": "r", "label": "a@b"})
+    );
+    assert_eq!(
+        serde_json::to_value(LoginState::Cancelled).unwrap(),
+        json!({"status": "cancelled"})
+    );
+    let mut names = EVENT_NAMES.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), EVENT_NAMES.len());
+    assert_eq!(Switched::NAME, "switched");
+    assert_eq!(LoginProgress::NAME, "login-progress");
+    assert_eq!(SessionUpdated::NAME, "session-updated");
+    assert_eq!(UsageUpdated::NAME, "usage-updated");
 }

@@ -1,0 +1,90 @@
+//! What every surface shows about an account: never a token, only identity, health and usage.
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixMs;
+use crate::usage::UsageSnapshot;
+
+/// Who the account is at the provider, as far as the login told us. Not secret; used to
+/// recognise a repeated login of the same account (the pool updates instead of duplicating).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountIdentity {
+    /// The provider's stable account id (Anthropic account uuid, `chatgpt_account_id`,
+    /// GitHub user id).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Organisation or workspace name, when the provider has one.
+    #[serde(default)]
+    pub organization: Option<String>,
+    /// Subscription plan as the provider names it (`max`, `pro`, `plus`, `individual`, …).
+    #[serde(default)]
+    pub plan: Option<String>,
+}
+
+/// Per-account health as the gateway saw it. Times are unix milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountHealth {
+    #[serde(default)]
+    pub success_count: u64,
+    #[serde(default)]
+    pub failure_count: u64,
+    #[serde(default)]
+    pub last_status_code: Option<u16>,
+    #[serde(default)]
+    pub last_error_at: Option<UnixMs>,
+    /// The account is skipped for requests until this time.
+    #[serde(default)]
+    pub cooldown_until: Option<UnixMs>,
+    /// The refresh token was refused: the user must log in to this account again.
+    #[serde(default)]
+    pub needs_reauth: bool,
+}
+
+impl AccountHealth {
+    /// Whether the account is cooling down at `now`.
+    #[must_use]
+    pub fn is_cooling(&self, now: UnixMs) -> bool {
+        self.cooldown_until.is_some_and(|until| until > now)
+    }
+}
+
+/// One account of a provider pool, without secrets (`GET /auth/usage`, snapshots, `rota auth
+/// usage --json`, the UI).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSummary {
+    /// The record id (a ULID).
+    pub id: String,
+    pub label: String,
+    pub is_active: bool,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub identity: AccountIdentity,
+    #[serde(default)]
+    pub health: AccountHealth,
+    #[serde(default)]
+    pub created_at: UnixMs,
+    #[serde(default)]
+    pub updated_at: UnixMs,
+    /// The last usage fetched or observed, with its fetch time; `null` before the first fetch.
+    #[serde(default)]
+    pub usage: Option<UsageSnapshot>,
+}
+
+/// A provider pool as `snapshot` returns it: `{records, orderedIDs, activeID}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolSnapshot {
+    /// The accounts in rotation order.
+    pub records: Vec<AccountSummary>,
+    /// Rotation order: every record id exactly once.
+    #[serde(rename = "orderedIDs")]
+    pub ordered_ids: Vec<String>,
+    /// The account requests use first; `null` only when there are no accounts.
+    #[serde(rename = "activeID")]
+    pub active_id: Option<String>,
+}

@@ -1,0 +1,171 @@
+//! Display helpers shared by the CLI and the UI, so both print the same words. Pure: `now` is an
+//! argument, times are unix milliseconds.
+
+use crate::UnixMs;
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// Integer percent (0–100) of a utilization, rounded; junk (NaN) reads as 0.
+#[must_use]
+pub fn percent(utilization: f64) -> u8 {
+    if utilization.is_nan() {
+        return 0;
+    }
+    utilization.round().clamp(0.0, 100.0) as u8
+}
+
+/// Bar colour: green ≤ 50, yellow ≤ 80, red above (on the integer percent shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsageColor {
+    Green,
+    Yellow,
+    Red,
+}
+
+impl UsageColor {
+    #[must_use]
+    pub fn for_utilization(utilization: f64) -> Self {
+        match percent(utilization) {
+            0..=50 => Self::Green,
+            51..=80 => Self::Yellow,
+            _ => Self::Red,
+        }
+    }
+
+    /// CSS class / colour name.
+    #[must_use]
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Green => "green",
+            Self::Yellow => "yellow",
+            Self::Red => "red",
+        }
+    }
+}
+
+/// `"42% used"`.
+#[must_use]
+pub fn used_text(utilization: f64) -> String {
+    format!("{}% used", percent(utilization))
+}
+
+/// Remaining time rounded up to whole minutes: `"3h 12m"`, `"12m"`, `"2d 3h"`; `None` once
+/// the time has come.
+#[must_use]
+pub fn remaining_text(until: UnixMs, now: UnixMs) -> Option<String> {
+    let left = until.saturating_sub(now);
+    if left <= 0 {
+        return None;
+    }
+    // Round up so a countdown never claims "0m" while there is still time left.
+    let minutes = (left + MINUTE - 1) / MINUTE;
+    let (d, h, m) = (minutes / (24 * 60), (minutes / 60) % 24, minutes % 60);
+    Some(if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m")
+    })
+}
+
+/// `"Resets in 3h 12m"`, `"Resets in 12m"`, `"Resets now"` (also for a reset in the past).
+#[must_use]
+pub fn reset_text(resets_at: UnixMs, now: UnixMs) -> String {
+    match remaining_text(resets_at, now) {
+        Some(left) => format!("Resets in {left}"),
+        None => "Resets now".to_owned(),
+    }
+}
+
+/// `"updated just now"`, `"updated 12 min ago"`, `"updated 3 h ago"`, `"updated 2 d ago"`.
+#[must_use]
+pub fn age_text(fetched_at: UnixMs, now: UnixMs) -> String {
+    let age = now.saturating_sub(fetched_at).max(0);
+    if age < MINUTE {
+        "updated just now".to_owned()
+    } else if age < HOUR {
+        format!("updated {} min ago", age / MINUTE)
+    } else if age < DAY {
+        format!("updated {} h ago", age / HOUR)
+    } else {
+        format!("updated {} d ago", age / DAY)
+    }
+}
+
+/// Wall-clock `HH:MM` of `at`, shifted by the caller's UTC offset (the caller knows the time
+/// zone; this crate has no clock or tz data).
+#[must_use]
+pub fn clock_time(at: UnixMs, utc_offset_minutes: i32) -> String {
+    let local = at + i64::from(utc_offset_minutes) * MINUTE;
+    let minute_of_day = local.rem_euclid(DAY) / MINUTE;
+    format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_rounds_and_clamps() {
+        assert_eq!(percent(42.4), 42);
+        assert_eq!(percent(42.5), 43);
+        assert_eq!(percent(-3.0), 0);
+        assert_eq!(percent(130.0), 100);
+        assert_eq!(percent(f64::NAN), 0);
+        assert_eq!(used_text(41.6), "42% used");
+    }
+
+    #[test]
+    fn colour_thresholds() {
+        let c = |u| UsageColor::for_utilization(u).class();
+        assert_eq!(c(0.0), "green");
+        assert_eq!(c(50.0), "green");
+        assert_eq!(c(50.4), "green");
+        assert_eq!(c(51.0), "yellow");
+        assert_eq!(c(80.0), "yellow");
+        assert_eq!(c(81.0), "red");
+        assert_eq!(c(100.0), "red");
+    }
+
+    #[test]
+    fn reset_texts() {
+        let now = 1_000_000_000;
+        assert_eq!(
+            reset_text(now + 3 * HOUR + 12 * MINUTE, now),
+            "Resets in 3h 12m"
+        );
+        assert_eq!(reset_text(now + 12 * MINUTE, now), "Resets in 12m");
+        assert_eq!(reset_text(now + 11 * MINUTE + 1, now), "Resets in 12m");
+        assert_eq!(reset_text(now + 30_000, now), "Resets in 1m");
+        assert_eq!(reset_text(now + 3 * HOUR, now), "Resets in 3h 0m");
+        assert_eq!(reset_text(now + 2 * DAY + 3 * HOUR, now), "Resets in 2d 3h");
+        assert_eq!(reset_text(now, now), "Resets now");
+        assert_eq!(reset_text(now - HOUR, now), "Resets now");
+    }
+
+    #[test]
+    fn age_texts() {
+        let now = 1_000_000_000;
+        assert_eq!(age_text(now - 20_000, now), "updated just now");
+        assert_eq!(
+            age_text(now - 12 * MINUTE - 5_000, now),
+            "updated 12 min ago"
+        );
+        assert_eq!(age_text(now - 3 * HOUR, now), "updated 3 h ago");
+        assert_eq!(age_text(now - 2 * DAY, now), "updated 2 d ago");
+        // A fetch time in the future (clock skew between processes) is "just now", not negative.
+        assert_eq!(age_text(now + MINUTE, now), "updated just now");
+    }
+
+    #[test]
+    fn clock_times() {
+        // 2026-11-24T14:05:00Z
+        let t = 1_795_529_100_000;
+        assert_eq!(clock_time(t, 0), "14:05");
+        assert_eq!(clock_time(t, 60), "15:05");
+        assert_eq!(clock_time(t, -15 * 60), "23:05");
+    }
+}

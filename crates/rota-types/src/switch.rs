@@ -1,0 +1,101 @@
+//! Why the active account changed, and the switch-log entry recorded for every change.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ProviderId, UnixMs};
+
+/// Why the active account changed. `manual:*` came from a person; the rest are automatic and
+/// raise a desktop notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SwitchReason {
+    #[serde(rename = "manual:tray")]
+    ManualTray,
+    #[serde(rename = "manual:cli")]
+    ManualCli,
+    #[serde(rename = "manual:app")]
+    ManualApp,
+    #[serde(rename = "manual:api")]
+    ManualApi,
+    /// The 5-hour window (Anthropic 5h, `OpenAI` primary) is exhausted.
+    #[serde(rename = "rate_limited:five_hour")]
+    RateLimitedFiveHour,
+    /// A weekly window is exhausted.
+    #[serde(rename = "rate_limited:seven_day")]
+    RateLimitedSevenDay,
+    /// A 429 that did not say which window.
+    #[serde(rename = "rate_limited")]
+    RateLimited,
+    /// The account needs a new login (refresh refused, 401 again).
+    #[serde(rename = "auth_failed")]
+    AuthFailed,
+    /// The active account crossed the proactive threshold.
+    #[serde(rename = "proactive")]
+    Proactive,
+    /// A login or import (re)added the account; the newest login becomes active.
+    #[serde(rename = "login")]
+    Login,
+    /// The active account was removed and the next one took over.
+    #[serde(rename = "removed")]
+    Removed,
+}
+
+impl SwitchReason {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ManualTray => "manual:tray",
+            Self::ManualCli => "manual:cli",
+            Self::ManualApp => "manual:app",
+            Self::ManualApi => "manual:api",
+            Self::RateLimitedFiveHour => "rate_limited:five_hour",
+            Self::RateLimitedSevenDay => "rate_limited:seven_day",
+            Self::RateLimited => "rate_limited",
+            Self::AuthFailed => "auth_failed",
+            Self::Proactive => "proactive",
+            Self::Login => "login",
+            Self::Removed => "removed",
+        }
+    }
+
+    /// Whether a person asked for the switch (no notification for those).
+    #[must_use]
+    pub fn is_manual(self) -> bool {
+        matches!(
+            self,
+            Self::ManualTray | Self::ManualCli | Self::ManualApp | Self::ManualApi
+        )
+    }
+
+    /// Whether the switch happened on its own and deserves a desktop notification.
+    #[must_use]
+    pub fn is_automatic(self) -> bool {
+        matches!(
+            self,
+            Self::RateLimitedFiveHour
+                | Self::RateLimitedSevenDay
+                | Self::RateLimited
+                | Self::AuthFailed
+                | Self::Proactive
+        )
+    }
+}
+
+impl std::fmt::Display for SwitchReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of the switch log (also the payload of the `switched` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchLogEntry {
+    pub at: UnixMs,
+    #[serde(rename = "providerID")]
+    pub provider_id: ProviderId,
+    pub namespace: String,
+    /// The previously active record id (`null` when there was none).
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: SwitchReason,
+}
