@@ -1,0 +1,366 @@
+//! What an upstream outcome does to an account and to the request (reliability.md §4), and
+//! which account a request uses next.
+
+use rota_types::display::clock_time;
+use rota_types::{ProviderId, SwitchLogEntry, SwitchReason, UnixMs, WindowKind};
+use ulid::Ulid;
+
+use crate::error::PoolError;
+use crate::state::{CooldownKind, PoolState};
+
+/// Cooldown settings (the config file's `[cooldown]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CooldownPolicy {
+    /// Cooldown after a 429 that carried no reset information, for the first repeat.
+    pub default_ms: i64,
+    /// Ceiling of the growing default cooldown.
+    pub max_default_ms: i64,
+    /// Cooldown after a token was refused for good (needs a new login).
+    pub auth_ms: i64,
+}
+
+impl Default for CooldownPolicy {
+    fn default() -> Self {
+        Self {
+            default_ms: 30_000,
+            max_default_ms: 10 * 60_000,
+            auth_ms: 5 * 60_000,
+        }
+    }
+}
+
+impl CooldownPolicy {
+    /// The default cooldown after `streak` earlier 429s without a success: doubles each time,
+    /// capped at `max_default_ms`.
+    #[must_use]
+    pub fn default_for(&self, streak: u32) -> i64 {
+        let factor = 1_i64.checked_shl(streak.min(30)).unwrap_or(i64::MAX);
+        // A ceiling below the base would make repeats shorter than the first: keep the base.
+        self.default_ms
+            .saturating_mul(factor)
+            .min(self.max_default_ms.max(self.default_ms))
+    }
+}
+
+/// What a 429 said about when the account can be used again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitSignal {
+    /// Reset times of the exhausted windows from the provider's own signal (Anthropic unified
+    /// reset headers, `x-codex-*-reset-at`, `resets_in_seconds`); the latest one counts.
+    pub resets_at: Vec<UnixMs>,
+    /// `retry-after`, in milliseconds; used when there is no provider reset.
+    pub retry_after_ms: Option<i64>,
+    /// The exhausted window, when known (names the switch reason).
+    pub window: Option<WindowKind>,
+}
+
+/// How an upstream attempt ended, as classified by the provider adapter (before any byte
+/// reached the client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx/3xx.
+    Success { status: u16 },
+    /// A quota 429.
+    RateLimited(RateLimitSignal),
+    /// A 429 that is a feature or billing gate ("extra usage is required…"): not the account's
+    /// quota.
+    FeatureGated,
+    /// 529/503 overloaded, or Anthropic's transient "temporarily limiting requests": the
+    /// provider, not the account.
+    Overloaded { status: u16 },
+    /// Still 401 after one refresh and one replay (or the refresh was refused for good).
+    AuthFailed,
+    /// Connect error or reset before response headers; `first` is the first failure of this
+    /// request on this account.
+    NetworkError { first: bool },
+    /// Any other 4xx/5xx: the client's problem, passed through.
+    OtherError { status: u16 },
+}
+
+/// What the gateway does with the request next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The response goes to the client (success).
+    Done,
+    /// The upstream response goes to the client unchanged; no rotation.
+    ReturnToClient,
+    /// Replay on the same account once.
+    RetrySame,
+    /// Replay on the next candidate ([`PoolState::pick_next_candidate`]).
+    TryNext,
+}
+
+/// The effect of [`PoolState::record_outcome`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeEffect {
+    pub action: Action,
+    /// The account's cooldown end after this outcome, if it is cooling down.
+    pub cooldown_until: Option<UnixMs>,
+    /// Set when the pool's active account changed.
+    pub switched: Option<SwitchLogEntry>,
+}
+
+/// Why no account can take a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoCandidate {
+    #[error("no {provider} account is configured")]
+    NoAccounts { provider: ProviderId },
+    /// Every account is cooling down; `until` is the soonest cooldown end.
+    #[error("{}", all_cooling_message(*provider, *count, *until, 0))]
+    AllCoolingDown {
+        provider: ProviderId,
+        count: usize,
+        until: UnixMs,
+    },
+    /// Every account was tried for this request and none is cooling down for all of them.
+    #[error("every {provider} account failed this request")]
+    Exhausted { provider: ProviderId, count: usize },
+}
+
+impl NoCandidate {
+    /// Milliseconds until an account is free again (`retry-after`), for `AllCoolingDown`.
+    #[must_use]
+    pub fn retry_after_ms(&self, now: UnixMs) -> Option<i64> {
+        match self {
+            Self::AllCoolingDown { until, .. } => Some(until.saturating_sub(now).max(0)),
+            _ => None,
+        }
+    }
+
+    /// The message with the clock time in the caller's time zone.
+    #[must_use]
+    pub fn message(&self, utc_offset_minutes: i32) -> String {
+        match self {
+            Self::AllCoolingDown {
+                provider,
+                count,
+                until,
+            } => all_cooling_message(*provider, *count, *until, utc_offset_minutes),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn all_cooling_message(provider: ProviderId, count: usize, until: UnixMs, offset: i32) -> String {
+    let at = clock_time(until, offset);
+    let zone = if offset == 0 { " UTC" } else { "" };
+    if count == 1 {
+        format!("the only {provider} account is rate-limited until {at}{zone}")
+    } else {
+        format!("all {count} {provider} accounts are rate-limited until {at}{zone}")
+    }
+}
+
+fn reason_for(window: Option<WindowKind>) -> SwitchReason {
+    match window {
+        Some(WindowKind::FiveHour) => SwitchReason::RateLimitedFiveHour,
+        Some(WindowKind::SevenDay | WindowKind::SevenDaySonnet) => {
+            SwitchReason::RateLimitedSevenDay
+        }
+        Some(WindowKind::Premium) | None => SwitchReason::RateLimited,
+    }
+}
+
+impl PoolState {
+    /// `[active, ...other ordered ids]`.
+    #[must_use]
+    pub fn candidates(&self, provider: ProviderId, ns: &str, now: UnixMs) -> Vec<Ulid> {
+        let mut ids = self.ordered_ids(provider, ns);
+        if let Some(active) = self.active_id(provider, ns, now) {
+            ids.retain(|id| *id != active);
+            ids.insert(0, active);
+        }
+        ids
+    }
+
+    /// The next account for a request: the first untried candidate that is usable; an account
+    /// that needs a new login only as a last resort (its access token may still work).
+    pub fn pick_next_candidate(
+        &self,
+        provider: ProviderId,
+        ns: &str,
+        tried: &[Ulid],
+        now: UnixMs,
+    ) -> Result<Ulid, NoCandidate> {
+        let Some(pool) = self.pool(provider) else {
+            return Err(NoCandidate::NoAccounts { provider });
+        };
+        let untried: Vec<_> = self
+            .candidates(provider, ns, now)
+            .into_iter()
+            .filter(|id| !tried.contains(id))
+            .filter_map(|id| pool.record(id))
+            .collect();
+        if let Some(r) = untried.iter().find(|r| r.is_usable(now)) {
+            return Ok(r.id);
+        }
+        if let Some(r) = untried.iter().find(|r| !r.is_cooling(now)) {
+            return Ok(r.id);
+        }
+        let all: Vec<_> = pool.records_in(ns).collect();
+        if all.is_empty() {
+            return Err(NoCandidate::NoAccounts { provider });
+        }
+        if all.iter().all(|r| r.is_cooling(now)) {
+            let until = all
+                .iter()
+                .filter_map(|r| r.health.cooldown_until)
+                .min()
+                .unwrap_or(now);
+            return Err(NoCandidate::AllCoolingDown {
+                provider,
+                count: all.len(),
+                until,
+            });
+        }
+        Err(NoCandidate::Exhausted {
+            provider,
+            count: all.len(),
+        })
+    }
+
+    /// Applies an upstream outcome to the account's health and the pool (table in
+    /// reliability.md §4) and says what to do with the request.
+    pub fn record_outcome(
+        &mut self,
+        provider: ProviderId,
+        id: Ulid,
+        outcome: &Outcome,
+        policy: &CooldownPolicy,
+        now: UnixMs,
+    ) -> Result<OutcomeEffect, PoolError> {
+        let not_found = || PoolError::NotFound {
+            provider,
+            id: id.to_string(),
+        };
+        let r = self
+            .providers
+            .get_mut(&provider)
+            .and_then(|p| p.record_mut(id))
+            .ok_or_else(not_found)?;
+        let ns = r.namespace.clone();
+        let h = &mut r.health;
+        let (action, rotate) = match outcome {
+            Outcome::Success { status } => {
+                h.success_count += 1;
+                h.last_status_code = Some(*status);
+                h.needs_reauth = false;
+                r.rate_limit_streak = 0;
+                // The token works again; a rate-limit cooldown is left alone (a success that
+                // started earlier proves nothing about the window).
+                if r.cooldown_kind == Some(CooldownKind::Auth) {
+                    h.cooldown_until = None;
+                    r.cooldown_kind = None;
+                }
+                (Action::Done, None)
+            }
+            Outcome::RateLimited(signal) => {
+                let provider_reset = signal.resets_at.iter().copied().filter(|t| *t > now).max();
+                let until = provider_reset
+                    .or_else(|| {
+                        signal
+                            .retry_after_ms
+                            .filter(|ms| *ms > 0)
+                            .map(|ms| now.saturating_add(ms))
+                    })
+                    .unwrap_or_else(|| now.saturating_add(policy.default_for(r.rate_limit_streak)));
+                r.rate_limit_streak = r.rate_limit_streak.saturating_add(1);
+                fail(h, Some(429), now);
+                extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
+                (Action::TryNext, Some(reason_for(signal.window)))
+            }
+            Outcome::FeatureGated => {
+                fail(h, Some(429), now);
+                (Action::ReturnToClient, None)
+            }
+            Outcome::Overloaded { status } | Outcome::OtherError { status } => {
+                fail(h, Some(*status), now);
+                (Action::ReturnToClient, None)
+            }
+            Outcome::AuthFailed => {
+                fail(h, Some(401), now);
+                h.needs_reauth = true;
+                extend_cooldown(
+                    h,
+                    &mut r.cooldown_kind,
+                    now.saturating_add(policy.auth_ms),
+                    CooldownKind::Auth,
+                );
+                (Action::TryNext, Some(SwitchReason::AuthFailed))
+            }
+            Outcome::NetworkError { first } => {
+                fail(h, None, now);
+                (
+                    if *first {
+                        Action::RetrySame
+                    } else {
+                        Action::TryNext
+                    },
+                    None,
+                )
+            }
+        };
+        let cooldown_until = r.health.cooldown_until.filter(|u| *u > now);
+        let switched = match rotate {
+            Some(reason) => self.move_to_back(provider, &ns, id, reason, now),
+            None => None,
+        };
+        Ok(OutcomeEffect {
+            action,
+            cooldown_until,
+            switched,
+        })
+    }
+
+    /// Moves a failing account to the back of the order; when it was active, the first usable
+    /// account (else the first not cooling down, else the new front) becomes active.
+    pub fn move_to_back(
+        &mut self,
+        provider: ProviderId,
+        ns: &str,
+        id: Ulid,
+        reason: SwitchReason,
+        now: UnixMs,
+    ) -> Option<SwitchLogEntry> {
+        let pool = self.providers.get_mut(&provider)?;
+        let before = pool.effective_active(ns, now);
+        let mut order = pool.ordered_ids(ns);
+        if !order.contains(&id) {
+            return None;
+        }
+        order.retain(|x| *x != id);
+        order.push(id);
+        pool.order.insert(ns.to_owned(), order.clone());
+        if before != Some(id) {
+            return None;
+        }
+        let records: Vec<_> = order.iter().filter_map(|x| pool.record(*x)).collect();
+        let next = records
+            .iter()
+            .find(|r| r.id != id && r.is_usable(now))
+            .or_else(|| records.iter().find(|r| r.id != id && !r.is_cooling(now)))
+            .map_or(order[0], |r| r.id);
+        self.activate(provider, ns, before, next, reason, now)
+    }
+}
+
+fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
+    h.failure_count += 1;
+    if status.is_some() {
+        h.last_status_code = status;
+    }
+    h.last_error_at = Some(now);
+}
+
+/// Sets the cooldown end to `until` unless a later one is already set (never shortened).
+fn extend_cooldown(
+    h: &mut rota_types::AccountHealth,
+    kind: &mut Option<CooldownKind>,
+    until: UnixMs,
+    new_kind: CooldownKind,
+) {
+    if h.cooldown_until.is_none_or(|cur| until > cur) {
+        h.cooldown_until = Some(until);
+        *kind = Some(new_kind);
+    }
+}

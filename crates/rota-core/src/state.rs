@@ -1,0 +1,194 @@
+//! The persisted, non-secret state: what `rota-store` writes to `state.json`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rota_types::{
+    AccountHealth, AccountIdentity, AccountSummary, ProviderId, SwitchLogEntry, UnixMs,
+    UsageSnapshot,
+};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+/// Schema version of [`PoolState`]; bump with a migration in the store when the shape changes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Entries kept in the switch log (oldest dropped first).
+pub const SWITCH_LOG_CAP: usize = 200;
+
+/// Every provider's pool, the switch log and the store's change counter. No secrets: tokens live
+/// in the vault, keyed by [`Record::id`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolState {
+    #[serde(default = "current_version")]
+    pub version: u32,
+    /// Bumped by the store on every write, so readers notice external changes cheaply.
+    #[serde(default)]
+    pub generation: u64,
+    #[serde(default)]
+    pub providers: BTreeMap<ProviderId, ProviderPool>,
+    /// Every change of an active account, oldest first, at most [`SWITCH_LOG_CAP`] entries.
+    #[serde(default)]
+    pub switch_log: VecDeque<SwitchLogEntry>,
+}
+
+fn current_version() -> u32 {
+    STATE_VERSION
+}
+
+impl Default for PoolState {
+    fn default() -> Self {
+        Self {
+            version: STATE_VERSION,
+            generation: 0,
+            providers: BTreeMap::new(),
+            switch_log: VecDeque::new(),
+        }
+    }
+}
+
+/// One provider's accounts (the seed's v2 shape: records carry their namespace; order and
+/// active are kept per namespace). Exists only while it has at least one record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderPool {
+    /// In creation order (the order missing ids are appended to `order` in).
+    pub records: Vec<Record>,
+    /// Rotation order per namespace; normalised on every mutation, tolerated unnormalised on
+    /// load (hand edits, imports).
+    #[serde(default)]
+    pub order: BTreeMap<String, Vec<Ulid>>,
+    /// The active account per namespace.
+    #[serde(default)]
+    pub active: BTreeMap<String, Ulid>,
+    /// When the namespace's active account last changed: the proactive switch waits a
+    /// minimum dwell after it.
+    #[serde(default)]
+    pub active_since: BTreeMap<String, UnixMs>,
+}
+
+/// Why an account is cooling down; decides what clears it early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CooldownKind {
+    /// A 429: only time ends it (never shortened).
+    RateLimit,
+    /// The token was refused: a new login or a success ends it.
+    Auth,
+}
+
+/// One account, without secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub id: Ulid,
+    pub namespace: String,
+    pub label: String,
+    #[serde(default)]
+    pub identity: AccountIdentity,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+    #[serde(default)]
+    pub health: AccountHealth,
+    #[serde(default)]
+    pub cooldown_kind: Option<CooldownKind>,
+    /// 429s since the last success; grows the default cooldown.
+    #[serde(default)]
+    pub rate_limit_streak: u32,
+    /// The last usage fetched or observed, with its fetch time.
+    #[serde(default)]
+    pub usage: Option<UsageSnapshot>,
+}
+
+impl Record {
+    #[must_use]
+    pub fn is_cooling(&self, now: UnixMs) -> bool {
+        self.health.is_cooling(now)
+    }
+
+    /// Not cooling and not waiting for a new login: a request can go out on it.
+    #[must_use]
+    pub fn is_usable(&self, now: UnixMs) -> bool {
+        !self.is_cooling(now) && !self.health.needs_reauth
+    }
+
+    /// The wire view (no secrets exist here to leave out).
+    #[must_use]
+    pub fn summary(&self, is_active: bool) -> AccountSummary {
+        AccountSummary {
+            id: self.id.to_string(),
+            label: self.label.clone(),
+            is_active,
+            namespace: self.namespace.clone(),
+            identity: self.identity.clone(),
+            health: self.health.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            usage: self.usage.clone(),
+        }
+    }
+}
+
+impl ProviderPool {
+    /// Records of one namespace, in creation order.
+    pub fn records_in<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+        self.records.iter().filter(move |r| r.namespace == ns)
+    }
+
+    #[must_use]
+    pub fn record(&self, id: Ulid) -> Option<&Record> {
+        self.records.iter().find(|r| r.id == id)
+    }
+
+    pub(crate) fn record_mut(&mut self, id: Ulid) -> Option<&mut Record> {
+        self.records.iter_mut().find(|r| r.id == id)
+    }
+
+    /// The normalised rotation order of a namespace: stored order filtered to existing ids,
+    /// de-duplicated, missing ids appended in creation order.
+    #[must_use]
+    pub fn ordered_ids(&self, ns: &str) -> Vec<Ulid> {
+        let existing: Vec<Ulid> = self.records_in(ns).map(|r| r.id).collect();
+        let mut out = Vec::with_capacity(existing.len());
+        for id in self.order.get(ns).into_iter().flatten() {
+            if existing.contains(id) && !out.contains(id) {
+                out.push(*id);
+            }
+        }
+        for id in existing {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    /// The account requests use first: the stored active id when it exists, else the first
+    /// ordered id not cooling down, else the first ordered id.
+    #[must_use]
+    pub fn effective_active(&self, ns: &str, now: UnixMs) -> Option<Ulid> {
+        if let Some(id) = self.active.get(ns)
+            && self.record(*id).is_some_and(|r| r.namespace == ns)
+        {
+            return Some(*id);
+        }
+        let ordered = self.ordered_ids(ns);
+        ordered
+            .iter()
+            .copied()
+            .find(|id| self.record(*id).is_some_and(|r| !r.is_cooling(now)))
+            .or_else(|| ordered.first().copied())
+    }
+
+    /// Writes the normalised order back and drops the bookkeeping of empty namespaces.
+    pub(crate) fn normalize(&mut self, ns: &str) {
+        let ordered = self.ordered_ids(ns);
+        if ordered.is_empty() {
+            self.order.remove(ns);
+            self.active.remove(ns);
+            self.active_since.remove(ns);
+        } else {
+            self.order.insert(ns.to_owned(), ordered);
+        }
+    }
+}
