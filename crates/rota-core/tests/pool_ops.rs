@@ -1,0 +1,518 @@
+//! The pool's rules, one test per rule (product.md §3).
+
+use rota_core::{NewLogin, NoCandidate, PoolError, PoolState, SWITCH_LOG_CAP, Ulid, parse_id};
+use rota_types::{
+    AccountIdentity, AnthropicUsage, ApiError, ErrorCode, ProviderId, ProviderUsage,
+    SwitchLogEntry, SwitchReason, UsageSnapshot, UsageWindow,
+};
+
+const A: ProviderId = ProviderId::Anthropic;
+const NS: &str = "default";
+const NOW: i64 = 1_795_529_100_000;
+
+fn id(n: u8) -> Ulid {
+    Ulid::from_parts(1_700_000_000_000, u128::from(n))
+}
+
+fn login(email: Option<&str>, account: Option<&str>) -> NewLogin {
+    NewLogin {
+        identity: AccountIdentity {
+            account_id: account.map(str::to_owned),
+            email: email.map(str::to_owned),
+            ..AccountIdentity::default()
+        },
+        label: None,
+    }
+}
+
+/// A pool with `n` anonymous accounts id(1)..=id(n); the last one is active (newest login).
+fn pool(n: u8) -> PoolState {
+    let mut s = PoolState::default();
+    for i in 1..=n {
+        s.upsert(A, NS, login(None, None), id(i), NOW).unwrap();
+    }
+    s
+}
+
+fn ids(v: &[Ulid]) -> Vec<String> {
+    v.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn snapshot_normalises_the_stored_order() {
+    let mut s = pool(3);
+    // A hand-edited or imported file: a removed id, a duplicate, and id(2) missing.
+    let p = s.providers.get_mut(&A).unwrap();
+    p.order.insert(NS.into(), vec![id(9), id(3), id(1), id(3)]);
+    p.active.insert(NS.into(), id(1));
+    let snap = s.snapshot(A, NS, NOW);
+    assert_eq!(snap.ordered_ids, ids(&[id(3), id(1), id(2)]));
+    assert_eq!(snap.active_id, Some(id(1).to_string()));
+    let rec_ids: Vec<_> = snap.records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(rec_ids, snap.ordered_ids);
+    assert_eq!(snap.records.iter().filter(|r| r.is_active).count(), 1);
+}
+
+#[test]
+fn snapshot_of_unknown_provider_is_empty() {
+    let snap = pool(2).snapshot(ProviderId::OpenAi, NS, NOW);
+    assert!(snap.records.is_empty() && snap.ordered_ids.is_empty());
+    assert_eq!(snap.active_id, None);
+}
+
+#[test]
+fn is_active_falls_back_to_first_ordered_not_cooling_then_first() {
+    let mut s = pool(3);
+    let p = s.providers.get_mut(&A).unwrap();
+    p.order.insert(NS.into(), vec![id(1), id(2), id(3)]);
+    p.active.clear(); // e.g. an imported file without `active`
+    p.records
+        .iter_mut()
+        .find(|r| r.id == id(1))
+        .unwrap()
+        .health
+        .cooldown_until = Some(NOW + 1);
+    let active: Vec<_> = s
+        .get_accounts(A, NS, NOW)
+        .into_iter()
+        .filter(|a| a.is_active)
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(active, vec![id(2).to_string()]);
+
+    // All cooling: the first ordered id.
+    for r in &mut s.providers.get_mut(&A).unwrap().records {
+        r.health.cooldown_until = Some(NOW + 1);
+    }
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(1)));
+    // Cooldowns over: the first ordered again.
+    assert_eq!(s.active_id(A, NS, NOW + 1), Some(id(1)));
+    // A stored active id wins over the fallback, also while it cools down.
+    s.providers
+        .get_mut(&A)
+        .unwrap()
+        .active
+        .insert(NS.into(), id(3));
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(3)));
+}
+
+#[test]
+fn set_active_moves_to_front_and_logs() {
+    let mut s = pool(3); // order [3, 2, 1], active 3
+    assert_eq!(s.ordered_ids(A, NS), vec![id(3), id(2), id(1)]);
+    let e = s
+        .set_active(A, NS, id(1), SwitchReason::ManualTray, NOW + 5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.ordered_ids(A, NS), vec![id(1), id(3), id(2)]);
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(1)));
+    assert_eq!(
+        e,
+        SwitchLogEntry {
+            at: NOW + 5,
+            provider_id: A,
+            namespace: NS.into(),
+            from: Some(id(3).to_string()),
+            to: id(1).to_string(),
+            reason: SwitchReason::ManualTray,
+        }
+    );
+    assert_eq!(s.switch_log.back(), Some(&e));
+    // Already active: no switch, no log line.
+    let before = s.switch_log.len();
+    assert_eq!(
+        s.set_active(A, NS, id(1), SwitchReason::ManualCli, NOW)
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.switch_log.len(), before);
+}
+
+#[test]
+fn set_active_unknown_id_is_not_found() {
+    let mut s = pool(2);
+    let before = s.clone();
+    let err = s
+        .set_active(A, NS, id(7), SwitchReason::ManualApi, NOW)
+        .unwrap_err();
+    assert!(matches!(err, PoolError::NotFound { .. }));
+    assert_eq!(ApiError::from(err).code, ErrorCode::NotFound);
+    // Wrong namespace and provider without accounts are unknown too.
+    assert!(
+        s.set_active(A, "work", id(1), SwitchReason::ManualApi, NOW)
+            .is_err()
+    );
+    assert!(
+        s.set_active(ProviderId::OpenAi, NS, id(1), SwitchReason::ManualApi, NOW)
+            .is_err()
+    );
+    assert_eq!(s, before, "a refused operation changes nothing");
+    assert_eq!(
+        ApiError::from(parse_id("nope").unwrap_err()).code,
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(parse_id(&id(1).to_string()).unwrap(), id(1));
+}
+
+#[test]
+fn remove_reassigns_active_and_drops_empty_provider() {
+    let mut s = pool(3); // order [3, 2, 1], active 3
+    let r = s.remove_record(A, id(3), NOW).unwrap();
+    assert_eq!(r.record.id, id(3));
+    assert_eq!(r.remaining, 2);
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(2)));
+    assert_eq!(r.switched.unwrap().reason, SwitchReason::Removed);
+    // Removing a non-active one keeps the active.
+    let r = s.remove_record(A, id(1), NOW).unwrap();
+    assert_eq!((r.remaining, r.switched), (1, None));
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(2)));
+    // Unknown → not_found, nothing changed.
+    assert!(matches!(
+        s.remove_record(A, id(1), NOW),
+        Err(PoolError::NotFound { .. })
+    ));
+    let r = s.remove_record(A, id(2), NOW).unwrap();
+    assert_eq!(r.remaining, 0);
+    assert!(
+        s.providers.is_empty(),
+        "provider entry removed with its last account"
+    );
+}
+
+#[test]
+fn remove_all_returns_records_for_secret_deletion() {
+    let mut s = pool(3);
+    s.upsert(A, "work", login(None, None), id(8), NOW).unwrap();
+    let gone = s.remove_all(A, NS);
+    assert_eq!(gone.len(), 3);
+    assert_eq!(s.count(A, "work"), 1);
+    assert!(s.providers[&A].order.get(NS).is_none());
+    assert_eq!(s.remove_all(A, "work").len(), 1);
+    assert!(s.providers.is_empty());
+}
+
+#[test]
+fn upsert_same_identity_updates_and_becomes_active() {
+    let mut s = PoolState::default();
+    let a = s
+        .upsert(A, NS, login(Some("a@x.com"), Some("uuid-a")), id(1), NOW)
+        .unwrap();
+    assert!(a.created);
+    let b = s
+        .upsert(A, NS, login(Some("b@x.com"), None), id(2), NOW)
+        .unwrap();
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(2)));
+    assert_eq!(b.switched.unwrap().reason, SwitchReason::Login);
+    // Same account uuid, e-mail changed: updated, not duplicated; the newest login is active.
+    let again = s
+        .upsert(
+            A,
+            NS,
+            login(Some("a+new@x.com"), Some("uuid-a")),
+            id(3),
+            NOW + 1,
+        )
+        .unwrap();
+    assert_eq!((again.id, again.created), (id(1), false));
+    assert_eq!(s.count(A, NS), 2);
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(1)));
+    assert_eq!(s.ordered_ids(A, NS)[0], id(1));
+    let r = s.record(A, id(1)).unwrap();
+    assert_eq!(r.identity.email.as_deref(), Some("a+new@x.com"));
+    assert_eq!(r.updated_at, NOW + 1);
+    // Same e-mail (case-insensitive) when no account id is known.
+    let b2 = s
+        .upsert(A, NS, login(Some("B@X.com"), None), id(4), NOW)
+        .unwrap();
+    assert_eq!((b2.id, b2.created), (id(2), false));
+    // Different account ids with the same e-mail are different accounts (team workspaces).
+    let c = s
+        .upsert(
+            A,
+            NS,
+            login(Some("a+new@x.com"), Some("uuid-c")),
+            id(5),
+            NOW,
+        )
+        .unwrap();
+    assert!(c.created);
+    // An unknown identity never matches.
+    assert!(
+        s.upsert(A, NS, login(None, None), id(6), NOW)
+            .unwrap()
+            .created
+    );
+    assert!(
+        s.upsert(A, NS, login(None, None), id(7), NOW)
+            .unwrap()
+            .created
+    );
+    assert_eq!(s.count(A, NS), 5);
+}
+
+#[test]
+fn relogin_clears_needs_reauth_but_not_a_rate_limit() {
+    use rota_core::{CooldownPolicy, Outcome, RateLimitSignal};
+    let mut s = PoolState::default();
+    s.upsert(A, NS, login(Some("a@x"), None), id(1), NOW)
+        .unwrap();
+    s.upsert(A, NS, login(Some("b@x"), None), id(2), NOW)
+        .unwrap();
+    s.record_outcome(
+        A,
+        id(1),
+        &Outcome::AuthFailed,
+        &CooldownPolicy::default(),
+        NOW,
+    )
+    .unwrap();
+    assert!(s.record(A, id(1)).unwrap().health.needs_reauth);
+    s.upsert(A, NS, login(Some("a@x"), None), id(9), NOW + 1)
+        .unwrap();
+    let h = &s.record(A, id(1)).unwrap().health;
+    assert!(!h.needs_reauth && h.cooldown_until.is_none());
+
+    let limited = Outcome::RateLimited(RateLimitSignal {
+        resets_at: vec![NOW + 3_600_000],
+        ..RateLimitSignal::default()
+    });
+    s.record_outcome(A, id(2), &limited, &CooldownPolicy::default(), NOW)
+        .unwrap();
+    s.upsert(A, NS, login(Some("b@x"), None), id(9), NOW + 1)
+        .unwrap();
+    assert_eq!(
+        s.record(A, id(2)).unwrap().health.cooldown_until,
+        Some(NOW + 3_600_000)
+    );
+}
+
+#[test]
+fn labels_from_email_else_account_n() {
+    let mut s = PoolState::default();
+    s.upsert(A, NS, login(None, None), id(1), NOW).unwrap();
+    s.upsert(A, NS, login(Some("work@example.com"), None), id(2), NOW)
+        .unwrap();
+    s.upsert(A, NS, login(None, None), id(3), NOW).unwrap();
+    let label = |n| s.record(A, id(n)).unwrap().label.clone();
+    assert_eq!(label(1), "Account 1");
+    assert_eq!(label(2), "work@example.com");
+    assert_eq!(label(3), "Account 3");
+    // After a removal the next number is not reused while taken.
+    s.remove_record(A, id(2), NOW).unwrap();
+    s.upsert(A, NS, login(None, None), id(4), NOW).unwrap();
+    assert_eq!(s.record(A, id(4)).unwrap().label, "Account 4");
+    // An explicit label wins; an invalid one is refused.
+    let mut l = login(None, None);
+    l.label = Some("  Personal ".into());
+    s.upsert(A, NS, l, id(5), NOW).unwrap();
+    assert_eq!(s.record(A, id(5)).unwrap().label, "Personal");
+    let mut bad = login(None, None);
+    bad.label = Some(" ".into());
+    assert_eq!(
+        s.upsert(A, NS, bad, id(6), NOW).unwrap_err(),
+        PoolError::EmptyLabel
+    );
+    assert!(s.record(A, id(6)).is_none());
+}
+
+#[test]
+fn upsert_refuses_an_id_in_use() {
+    let mut s = pool(1);
+    let err = s.upsert(A, NS, login(None, None), id(1), NOW).unwrap_err();
+    assert_eq!(ApiError::from(err).code, ErrorCode::Conflict);
+    assert_eq!(s.count(A, NS), 1);
+    let mut empty = PoolState::default();
+    assert!(empty.upsert(A, NS, login(None, None), id(1), NOW).is_ok());
+}
+
+#[test]
+fn rename_is_trimmed_capped_and_non_empty() {
+    let mut s = pool(1);
+    s.rename(A, id(1), "  Work  ", NOW + 1).unwrap();
+    assert_eq!(s.record(A, id(1)).unwrap().label, "Work");
+    assert_eq!(
+        s.rename(A, id(1), "   ", NOW).unwrap_err(),
+        PoolError::EmptyLabel
+    );
+    let long = "x".repeat(rota_types::MAX_LABEL_CHARS + 1);
+    assert!(matches!(
+        s.rename(A, id(1), &long, NOW),
+        Err(PoolError::LabelTooLong { .. })
+    ));
+    let ok = "é".repeat(rota_types::MAX_LABEL_CHARS);
+    s.rename(A, id(1), &ok, NOW).unwrap();
+    assert_eq!(
+        s.rename(A, id(1), "a\nb", NOW).unwrap_err(),
+        PoolError::LabelControlChars
+    );
+    assert!(matches!(
+        s.rename(A, id(2), "x", NOW),
+        Err(PoolError::NotFound { .. })
+    ));
+    assert_eq!(
+        ApiError::from(s.rename(A, id(1), "", NOW).unwrap_err()).code,
+        ErrorCode::InvalidInput
+    );
+}
+
+#[test]
+fn resolve_by_id_prefix_or_label() {
+    let mut s = PoolState::default();
+    let a = Ulid::from_parts(1, 0xAAAA);
+    let b = Ulid::from_parts(2, 0xBBBB);
+    s.upsert(A, NS, login(Some("work@x"), None), a, NOW)
+        .unwrap();
+    s.upsert(A, NS, login(Some("home@x"), None), b, NOW)
+        .unwrap();
+    assert_eq!(s.resolve(A, NS, &a.to_string()).unwrap(), a);
+    assert_eq!(
+        s.resolve(A, NS, &b.to_string()[..12].to_lowercase())
+            .unwrap(),
+        b
+    );
+    assert_eq!(s.resolve(A, NS, "WORK@X").unwrap(), a);
+    // Both ids start with the same timestamp digits: ambiguous.
+    assert!(matches!(
+        s.resolve(A, NS, "0000"),
+        Err(PoolError::Ambiguous { count: 2, .. })
+    ));
+    assert!(matches!(
+        s.resolve(A, NS, "nobody"),
+        Err(PoolError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn candidates_start_with_active_and_skip_cooling_and_tried() {
+    use rota_core::{CooldownPolicy, Outcome, RateLimitSignal};
+    let mut s = pool(3); // order [3, 2, 1], active 3
+    s.set_active(A, NS, id(2), SwitchReason::ManualApp, NOW)
+        .unwrap(); // [2, 3, 1]
+    assert_eq!(s.candidates(A, NS, NOW), vec![id(2), id(3), id(1)]);
+    assert_eq!(s.pick_next_candidate(A, NS, &[], NOW), Ok(id(2)));
+    assert_eq!(s.pick_next_candidate(A, NS, &[id(2)], NOW), Ok(id(3)));
+    let limit = |until| {
+        Outcome::RateLimited(RateLimitSignal {
+            resets_at: vec![until],
+            ..Default::default()
+        })
+    };
+    let p = CooldownPolicy::default();
+    s.record_outcome(A, id(3), &limit(NOW + 60_000 * 125), &p, NOW)
+        .unwrap();
+    assert_eq!(s.pick_next_candidate(A, NS, &[id(2)], NOW), Ok(id(1)));
+    assert_eq!(
+        s.pick_next_candidate(A, NS, &[id(2), id(1)], NOW),
+        Err(NoCandidate::Exhausted {
+            provider: A,
+            count: 3
+        })
+    );
+    s.record_outcome(A, id(2), &limit(NOW + 60_000 * 30), &p, NOW)
+        .unwrap();
+    s.record_outcome(A, id(1), &limit(NOW + 60_000 * 90), &p, NOW)
+        .unwrap();
+    let err = s.pick_next_candidate(A, NS, &[], NOW).unwrap_err();
+    assert_eq!(
+        err,
+        NoCandidate::AllCoolingDown {
+            provider: A,
+            count: 3,
+            until: NOW + 1_800_000
+        }
+    );
+    assert_eq!(err.retry_after_ms(NOW), Some(1_800_000));
+    // NOW is 14:05 UTC.
+    assert_eq!(
+        err.to_string(),
+        "all 3 anthropic accounts are rate-limited until 14:35 UTC"
+    );
+    assert_eq!(
+        err.message(60),
+        "all 3 anthropic accounts are rate-limited until 15:35"
+    );
+    // After the soonest cooldown ends, that account is picked again.
+    assert_eq!(
+        s.pick_next_candidate(A, NS, &[], NOW + 1_800_000),
+        Ok(id(2))
+    );
+    assert_eq!(
+        PoolState::default().pick_next_candidate(A, NS, &[], NOW),
+        Err(NoCandidate::NoAccounts { provider: A })
+    );
+}
+
+#[test]
+fn needs_reauth_accounts_are_a_last_resort() {
+    let mut s = pool(2); // [2, 1], active 2
+    s.providers.get_mut(&A).unwrap().records[1]
+        .health
+        .needs_reauth = true; // id(2)
+    assert_eq!(s.pick_next_candidate(A, NS, &[], NOW), Ok(id(1)));
+    assert_eq!(s.pick_next_candidate(A, NS, &[id(1)], NOW), Ok(id(2)));
+}
+
+#[test]
+fn switch_log_is_bounded() {
+    let mut s = pool(2);
+    for i in 0..(SWITCH_LOG_CAP as i64 + 50) {
+        let target = if i % 2 == 0 { id(1) } else { id(2) };
+        s.set_active(A, NS, target, SwitchReason::ManualCli, NOW + i)
+            .unwrap();
+    }
+    assert_eq!(s.switch_log.len(), SWITCH_LOG_CAP);
+    assert_eq!(
+        s.switch_log.back().unwrap().at,
+        NOW + SWITCH_LOG_CAP as i64 + 49
+    );
+}
+
+#[test]
+fn usage_is_not_replaced_by_an_older_fetch() {
+    let mut s = pool(1);
+    let snap = |at, u| UsageSnapshot {
+        fetched_at: at,
+        status: None,
+        usage: ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(u, None)),
+            ..Default::default()
+        }),
+    };
+    assert!(s.record_usage(A, id(1), snap(NOW, 40.0)).unwrap());
+    assert!(!s.record_usage(A, id(1), snap(NOW - 1, 10.0)).unwrap());
+    assert_eq!(
+        s.record(A, id(1))
+            .unwrap()
+            .usage
+            .as_ref()
+            .unwrap()
+            .max_utilization(),
+        40.0
+    );
+    assert!(s.record_usage(A, id(2), snap(NOW, 1.0)).is_err());
+}
+
+#[test]
+fn state_round_trips_through_json() {
+    let mut s = pool(2);
+    s.upsert(
+        ProviderId::GithubCopilot,
+        "work",
+        login(Some("gh@x"), Some("42")),
+        id(5),
+        NOW,
+    )
+    .unwrap();
+    s.generation = 7;
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["version"], serde_json::json!(rota_core::STATE_VERSION));
+    assert_eq!(
+        json["providers"]["github-copilot"]["active"]["work"],
+        serde_json::json!(id(5).to_string())
+    );
+    let back: PoolState = serde_json::from_value(json).unwrap();
+    assert_eq!(back, s);
+    // An empty or minimal file loads as an empty pool.
+    let empty: PoolState = serde_json::from_str("{}").unwrap();
+    assert_eq!(empty, PoolState::default());
+}
