@@ -1,1 +1,51 @@
-//! rota-store (being written).
+//! rota-store: the durable store shared by the desktop app, the CLI and the headless gateway,
+//! which may all run at the same time against one data directory.
+//!
+//! # Boundaries
+//!
+//! This crate owns files and the OS keychain; it knows nothing about pool rules (rota-core) or
+//! providers' HTTP (rota-providers). The file machinery is generic over the state type
+//! ([`StoreState`]); secrets live apart from the state in a [`Vault`] (record id →
+//! [`SecretBundle`]) and are never written to `state.json`, logs, errors or `Debug` output.
+//! Importers ([`import`]) parse other tools' login files into [`import::ImportedAccount`]s and
+//! never modify them.
+//!
+//! # Files (in `$ROTA_HOME`, else `<platform data dir>/rota`)
+//!
+//! - `state.json` (+ `state.json.bak`): non-secret state with a `generation` counter.
+//! - `vault.json` (+ `vault.json.bak`): secrets, sealed with XChaCha20-Poly1305 whose key is one
+//!   OS keychain item, or plaintext mode 0600 (see [`backend`]).
+//! - `state.lock`: the store lock. Data files are never locked themselves (rename swaps inodes).
+//! - `locks/<account>.lock`: per-account token-refresh locks ([`Store::refresh_secrets`]).
+//! - `*.corrupt-<unix ms>`: unreadable files moved aside, never overwritten.
+//!
+//! # The mutation protocol (reliability.md §2)
+//!
+//! [`Store::mutate`]: exclusive flock on `state.lock` (waiting at most [`DEFAULT_LOCK_TIMEOUT`],
+//! then [`StoreError::LockTimeout`] naming the file) → read state (and, if the mutation touches
+//! secrets, the vault) **from disk** → apply the closure → for each changed file: write a temp
+//! file in the same directory → fsync → point `.bak` at the previous version → rename over the
+//! target → fsync the directory → unlock. The vault is written before the state, so a crash can
+//! leave an orphan secret but never a record whose secret is missing. `generation` is bumped.
+//! Readers take no lock. A file that fails to parse is moved aside and its `.bak` restored
+//! ([`Store::take_recoveries`]), or, with no good backup, the operation fails with
+//! [`StoreError::Corrupt`]. [`Store::watch`] notices other processes' writes; [`BatchedCounters`]
+//! batches high-rate counters.
+
+pub mod backend;
+mod batch;
+mod error;
+mod fsio;
+pub mod import;
+mod secret;
+mod store;
+mod vault;
+
+pub use backend::{BackendReport, KeyStore, OsKeychain, SecretBackendKind, SecretStoreMode};
+pub use batch::{BatchedCounters, CounterDelta, DEFAULT_FLUSH_INTERVAL};
+pub use error::{Result, StoreError};
+pub use secret::{SecretBundle, SecretString, Vault};
+pub use store::{
+    AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, Recovery, RefreshOutcome,
+    Store, StoreConfig, StorePaths, StoreState, Txn, VAULT_KEY_ITEM, Watcher, default_data_dir,
+};

@@ -1,0 +1,685 @@
+//! The store: state file + vault in one data directory, mutated under a lock file.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::{
+    self, BackendReport, DEFAULT_KEYCHAIN_SERVICE, DEFAULT_KEYCHAIN_TIMEOUT, KeyStore, OsKeychain,
+    SecretBackendKind, SecretStoreMode,
+};
+use crate::error::{Result, StoreError};
+use crate::fsio::{self, Bak, LockGuard};
+use crate::secret::{SecretBundle, Vault};
+use crate::vault::{self, DecodeError, VaultKey};
+
+/// How long a mutation waits for the store lock before failing with
+/// [`StoreError::LockTimeout`].
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a token refresh waits for another process's refresh of the same account (that one
+/// includes a network round trip).
+pub const DEFAULT_REFRESH_LOCK_TIMEOUT: Duration = Duration::from_mins(1);
+/// Name of the keychain item holding the vault key.
+pub const VAULT_KEY_ITEM: &str = "vault-key";
+
+/// The non-secret state persisted in `state.json`: serde plus a `generation` counter the store
+/// bumps on every mutation (watchers compare it to notice other processes' writes).
+pub trait StoreState: Serialize + DeserializeOwned + Default {
+    fn generation(&self) -> u64;
+    fn set_generation(&mut self, generation: u64);
+}
+
+/// Where the files live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePaths {
+    pub dir: PathBuf,
+    /// Non-secret state (`state.json`, backup `state.json.bak`).
+    pub state: PathBuf,
+    /// Secrets (`vault.json`, backup `vault.json.bak`), sealed or plaintext.
+    pub vault: PathBuf,
+    /// The store lock (`state.lock`); the data files themselves are never locked.
+    pub lock: PathBuf,
+    /// Per-account refresh locks (`locks/<account>.lock`).
+    pub locks_dir: PathBuf,
+}
+
+impl StorePaths {
+    #[must_use]
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self {
+            state: dir.join("state.json"),
+            vault: dir.join("vault.json"),
+            lock: dir.join("state.lock"),
+            locks_dir: dir.join("locks"),
+            dir,
+        }
+    }
+
+    /// `locks/<account>.lock`, the id reduced to `[A-Za-z0-9_-]`.
+    #[must_use]
+    pub fn account_lock(&self, record_id: &str) -> PathBuf {
+        let safe: String = record_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.locks_dir.join(format!("{safe}.lock"))
+    }
+}
+
+/// `$ROTA_HOME` when set and non-empty, else `<platform data dir>/rota`.
+pub fn default_data_dir() -> Result<PathBuf> {
+    match std::env::var_os("ROTA_HOME") {
+        Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
+        _ => dirs::data_dir()
+            .map(|d| d.join("rota"))
+            .ok_or(StoreError::NoDataDir),
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub secret_store: SecretStoreMode,
+    /// Store lock wait; [`DEFAULT_LOCK_TIMEOUT`].
+    pub lock_timeout: Duration,
+    /// Account refresh lock wait; [`DEFAULT_REFRESH_LOCK_TIMEOUT`].
+    pub refresh_lock_timeout: Duration,
+    /// Keychain service name of Rota's items; [`DEFAULT_KEYCHAIN_SERVICE`].
+    pub keychain_service: String,
+    /// Timeout of one keychain call; [`DEFAULT_KEYCHAIN_TIMEOUT`].
+    pub keychain_timeout: Duration,
+    /// Replaces the OS keychain (embedding, tests). `None` = the OS keychain.
+    pub key_store: Option<Arc<dyn KeyStore>>,
+}
+
+impl StoreConfig {
+    /// Defaults for a data directory (`secret_store = "auto"`).
+    #[must_use]
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            secret_store: SecretStoreMode::Auto,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            refresh_lock_timeout: DEFAULT_REFRESH_LOCK_TIMEOUT,
+            keychain_service: DEFAULT_KEYCHAIN_SERVICE.to_owned(),
+            keychain_timeout: DEFAULT_KEYCHAIN_TIMEOUT,
+            key_store: None,
+        }
+    }
+
+    /// [`default_data_dir`], and `ROTA_SECRET_STORE` when set.
+    pub fn from_env() -> Result<Self> {
+        let mut config = Self::new(default_data_dir()?);
+        if let Ok(mode) = std::env::var("ROTA_SECRET_STORE") {
+            config.secret_store = mode.parse().map_err(StoreError::Config)?;
+        }
+        Ok(config)
+    }
+
+    #[must_use]
+    pub fn with_secret_store(mut self, mode: SecretStoreMode) -> Self {
+        self.secret_store = mode;
+        self
+    }
+
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn with_key_store(mut self, key_store: Arc<dyn KeyStore>) -> Self {
+        self.key_store = Some(key_store);
+        self
+    }
+}
+
+/// A data file that failed to parse was moved aside and replaced by its `.bak`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub file: PathBuf,
+    pub quarantined_to: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} could not be read ({}); it was moved to {} and the last good copy restored",
+            self.file.display(),
+            self.reason,
+            self.quarantined_to.display()
+        )
+    }
+}
+
+enum Secrets {
+    File,
+    Sealed(Arc<dyn KeyStore>),
+}
+
+/// The durable shared store over a state type `S`. Cheap to share (`Arc<Store<S>>`); every
+/// method reads from disk, so several processes can use one data directory at once.
+pub struct Store<S> {
+    paths: StorePaths,
+    lock_timeout: Duration,
+    refresh_lock_timeout: Duration,
+    secrets: Secrets,
+    report: BackendReport,
+    key: Mutex<Option<VaultKey>>,
+    recoveries: Mutex<Vec<Recovery>>,
+    temps_cleaned: AtomicBool,
+    _state: PhantomData<fn() -> S>,
+}
+
+impl<S> fmt::Debug for Store<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("paths", &self.paths)
+            .field("backend", &self.report)
+            .field("lock_timeout", &self.lock_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One mutation in progress: the state read from disk under the lock, and the vault, loaded on
+/// first use (a mutation that does not touch secrets does not read or write the vault).
+pub struct Txn<'a, S> {
+    pub state: S,
+    vault: Option<Vault>,
+    vault_dirty: bool,
+    store: &'a Store<S>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Txn<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Txn")
+            .field("state", &self.state)
+            .field("vault", &self.vault)
+            .field("vault_dirty", &self.vault_dirty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: StoreState> Txn<'_, S> {
+    /// The vault as on disk (read under the lock).
+    pub fn vault(&mut self) -> Result<&Vault> {
+        self.load_vault()?;
+        Ok(self.vault.get_or_insert_default())
+    }
+
+    /// The vault for changing; it is written (before the state) when the mutation commits.
+    pub fn vault_mut(&mut self) -> Result<&mut Vault> {
+        self.load_vault()?;
+        self.vault_dirty = true;
+        Ok(self.vault.get_or_insert_default())
+    }
+
+    fn load_vault(&mut self) -> Result<()> {
+        if self.vault.is_none() {
+            self.vault = Some(self.store.load_vault_locked()?);
+        }
+        Ok(())
+    }
+}
+
+/// What [`Store::refresh_secrets`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// Another process refreshed meanwhile: use these, no network call was made.
+    AlreadyRefreshed(SecretBundle),
+    /// We refreshed; the new secrets are persisted.
+    Refreshed(SecretBundle),
+}
+
+impl RefreshOutcome {
+    #[must_use]
+    pub fn secrets(&self) -> &SecretBundle {
+        match self {
+            Self::AlreadyRefreshed(s) | Self::Refreshed(s) => s,
+        }
+    }
+}
+
+/// A held per-account refresh lock (`locks/<account>.lock`); released on drop.
+#[derive(Debug)]
+pub struct AccountLock {
+    _guard: LockGuard,
+}
+
+fn parse_state<S: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<S, DecodeError> {
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))
+}
+
+impl<S: StoreState> Store<S> {
+    /// Opens (creating the directory), resolves the secret backend, and checks both files:
+    /// an unreadable file is quarantined and restored from `.bak` (see [`Store::take_recoveries`]),
+    /// or the open fails.
+    pub fn open(config: StoreConfig) -> Result<Self> {
+        let paths = StorePaths::new(&config.data_dir);
+        fsio::create_private_dir(&paths.dir)?;
+        fsio::create_private_dir(&paths.locks_dir)?;
+        let key_store = || -> Arc<dyn KeyStore> {
+            config.key_store.clone().unwrap_or_else(|| {
+                Arc::new(OsKeychain::new(
+                    &config.keychain_service,
+                    config.keychain_timeout,
+                ))
+            })
+        };
+        let (secrets, report) = match config.secret_store {
+            SecretStoreMode::File => (
+                Secrets::File,
+                BackendReport {
+                    requested: SecretStoreMode::File,
+                    kind: SecretBackendKind::File,
+                    plaintext_fallback: false,
+                    probe_error: None,
+                },
+            ),
+            SecretStoreMode::Keychain => {
+                let ks = key_store();
+                backend::probe(ks.as_ref()).map_err(|e| {
+                    StoreError::Keychain(format!(
+                        "secret_store = \"keychain\" and the keychain does not work: {e}"
+                    ))
+                })?;
+                (
+                    Secrets::Sealed(ks),
+                    keychain_report(SecretStoreMode::Keychain),
+                )
+            }
+            SecretStoreMode::Auto => {
+                let ks = key_store();
+                match backend::probe(ks.as_ref()) {
+                    Ok(()) => (Secrets::Sealed(ks), keychain_report(SecretStoreMode::Auto)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "keychain probe failed; using the plaintext vault file");
+                        (
+                            Secrets::File,
+                            BackendReport {
+                                requested: SecretStoreMode::Auto,
+                                kind: SecretBackendKind::File,
+                                plaintext_fallback: true,
+                                probe_error: Some(e.to_string()),
+                            },
+                        )
+                    }
+                }
+            }
+        };
+        let store = Self {
+            paths,
+            lock_timeout: config.lock_timeout,
+            refresh_lock_timeout: config.refresh_lock_timeout,
+            secrets,
+            report,
+            key: Mutex::new(None),
+            recoveries: Mutex::new(Vec::new()),
+            temps_cleaned: AtomicBool::new(false),
+            _state: PhantomData,
+        };
+        store.load()?;
+        store.load_vault()?;
+        Ok(store)
+    }
+
+    #[must_use]
+    pub fn paths(&self) -> &StorePaths {
+        &self.paths
+    }
+
+    /// Which secret backend is in use (show [`BackendReport::warning`] when set).
+    #[must_use]
+    pub fn backend(&self) -> &BackendReport {
+        &self.report
+    }
+
+    /// Files that were found unreadable and restored since the last call (for a warning).
+    pub fn take_recoveries(&self) -> Vec<Recovery> {
+        std::mem::take(
+            &mut *self
+                .recoveries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// The current state, read from disk without a lock (renames are atomic). Missing file =
+    /// `S::default()`.
+    pub fn load(&self) -> Result<S> {
+        if let Some(bytes) = fsio::read_optional(&self.paths.state)?
+            && let Ok(state) = parse_state(&bytes)
+        {
+            return Ok(state);
+        }
+        // Missing or unreadable: decide under the lock (a writer may be recovering it).
+        let _guard = self.lock()?;
+        Ok(self
+            .load_recovering(&self.paths.state, parse_state)?
+            .unwrap_or_default())
+    }
+
+    /// Every account's secrets, read from disk without a lock.
+    pub fn load_vault(&self) -> Result<Vault> {
+        if let Some(bytes) = fsio::read_optional(&self.paths.vault)? {
+            let key = self.key(false)?;
+            if let Ok(vault) = vault::decode(&bytes, key.as_ref()) {
+                return Ok(vault);
+            }
+        } else {
+            return Ok(Vault::default());
+        }
+        let _guard = self.lock()?;
+        self.load_vault_locked()
+    }
+
+    /// One account's secrets, read from disk.
+    pub fn secrets(&self, record_id: &str) -> Result<Option<SecretBundle>> {
+        Ok(self.load_vault()?.get(record_id).cloned())
+    }
+
+    /// The mutation protocol: lock `state.lock` → read state (and, on use, the vault) from disk →
+    /// `f` → write vault then state (temp file, fsync, rename, fsync dir; `.bak` kept) → unlock.
+    /// `generation` is bumped. When `f` fails nothing is written.
+    pub fn mutate<R, E>(&self, f: impl FnOnce(&mut Txn<'_, S>) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let _guard = self.lock()?;
+        if !self.temps_cleaned.swap(true, Ordering::Relaxed) {
+            fsio::remove_stale_temps(&self.paths.state);
+            fsio::remove_stale_temps(&self.paths.vault);
+        }
+        let state: S = self
+            .load_recovering(&self.paths.state, parse_state)?
+            .unwrap_or_default();
+        let generation = state.generation();
+        let mut txn = Txn {
+            state,
+            vault: None,
+            vault_dirty: false,
+            store: self,
+        };
+        let value = f(&mut txn)?;
+        let Txn {
+            mut state,
+            vault,
+            vault_dirty,
+            ..
+        } = txn;
+        if vault_dirty && let Some(vault) = vault {
+            self.write_vault_locked(&vault)?;
+        }
+        state.set_generation(generation + 1);
+        let bytes = serde_json::to_vec_pretty(&state).map_err(|source| StoreError::Serialize {
+            what: "state",
+            source,
+        })?;
+        fsio::write_atomic(&self.paths.state, &bytes, Bak::KeepPrevious)?;
+        Ok(value)
+    }
+
+    /// Takes `locks/<account>.lock` (waiting up to the refresh lock timeout). Hold it while
+    /// re-reading, refreshing and persisting one account's tokens.
+    pub fn lock_account(&self, record_id: &str) -> Result<AccountLock> {
+        let guard = LockGuard::acquire(
+            &self.paths.account_lock(record_id),
+            self.refresh_lock_timeout,
+        )?;
+        Ok(AccountLock { _guard: guard })
+    }
+
+    /// The cross-process refresh protocol (reliability.md §3.3–3.4): lock the account, re-read
+    /// its secrets; if they differ from `loaded` another process refreshed already and its tokens
+    /// are returned without calling `refresh`; otherwise `refresh` runs and its result is persisted
+    /// before the lock is released. An error from `refresh` leaves the stored tokens untouched.
+    pub fn refresh_secrets<E>(
+        &self,
+        record_id: &str,
+        loaded: &SecretBundle,
+        refresh: impl FnOnce(&SecretBundle) -> Result<SecretBundle, E>,
+    ) -> Result<RefreshOutcome, E>
+    where
+        E: From<StoreError>,
+    {
+        let _account = self.lock_account(record_id)?;
+        let current = self
+            .secrets(record_id)?
+            .ok_or_else(|| StoreError::NotFound(record_id.to_owned()))?;
+        if current != *loaded {
+            return Ok(RefreshOutcome::AlreadyRefreshed(current));
+        }
+        let fresh = refresh(&current)?;
+        self.mutate(|txn| {
+            let vault = txn.vault_mut()?;
+            if !vault.contains(record_id) {
+                // Removed while we refreshed: do not resurrect it.
+                return Err(StoreError::NotFound(record_id.to_owned()));
+            }
+            vault.insert(record_id, fresh.clone());
+            Ok(())
+        })?;
+        Ok(RefreshOutcome::Refreshed(fresh))
+    }
+
+    /// Calls `on_change(generation)` from a background thread whenever `state.json` changes
+    /// generation (any process's write), polling its metadata every `interval`. Stops when the
+    /// returned [`Watcher`] is dropped.
+    pub fn watch(
+        &self,
+        interval: Duration,
+        mut on_change: impl FnMut(u64) + Send + 'static,
+    ) -> Result<Watcher>
+    where
+        S: 'static,
+    {
+        let path = self.paths.state.clone();
+        let read_generation = move |path: &Path| -> Option<u64> {
+            let bytes = fsio::read_optional(path).ok()??;
+            parse_state::<S>(&bytes).ok().map(|s| s.generation())
+        };
+        let mut last_sig = file_signature(&path);
+        let mut last_gen = read_generation(&path);
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rota-store-watch".to_owned())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(interval) {
+                    let sig = file_signature(&path);
+                    if sig == last_sig {
+                        continue;
+                    }
+                    last_sig = sig;
+                    if let Some(generation) = read_generation(&path)
+                        && Some(generation) != last_gen
+                    {
+                        last_gen = Some(generation);
+                        on_change(generation);
+                    }
+                }
+            })
+            .map_err(|e| StoreError::io("cannot start watcher thread", &self.paths.state, e))?;
+        Ok(Watcher {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn lock(&self) -> Result<LockGuard> {
+        LockGuard::acquire(&self.paths.lock, self.lock_timeout)
+    }
+
+    fn note_recovery(&self, recovery: Recovery) {
+        tracing::warn!(%recovery, "restored a data file from its backup");
+        self.recoveries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(recovery);
+    }
+
+    /// Reads `path` (caller holds the lock); an unreadable file is moved aside and replaced by a
+    /// readable `.bak`. A sealed file that neither it nor its `.bak` decrypts is left untouched.
+    fn load_recovering<T>(
+        &self,
+        path: &Path,
+        parse: impl Fn(&[u8]) -> std::result::Result<T, DecodeError>,
+    ) -> Result<Option<T>> {
+        let Some(bytes) = fsio::read_optional(path)? else {
+            return Ok(None);
+        };
+        let main_err = match parse(&bytes) {
+            Ok(value) => return Ok(Some(value)),
+            Err(e) => e,
+        };
+        let bak = fsio::bak_path(path);
+        let good_bak = fsio::read_optional(&bak)?.and_then(|b| parse(&b).ok().map(|v| (b, v)));
+        match (main_err, good_bak) {
+            (err, Some((bak_bytes, value))) => {
+                let reason = match err {
+                    DecodeError::Corrupt(r) | DecodeError::Undecryptable(r) => r,
+                };
+                let quarantined_to = fsio::quarantine(path)?;
+                fsio::write_atomic(path, &bak_bytes, Bak::Untouched)?;
+                self.note_recovery(Recovery {
+                    file: path.to_owned(),
+                    quarantined_to,
+                    reason,
+                });
+                Ok(Some(value))
+            }
+            (DecodeError::Undecryptable(reason), None) => Err(StoreError::VaultUndecryptable {
+                path: path.to_owned(),
+                reason,
+            }),
+            (DecodeError::Corrupt(reason), None) => {
+                let quarantined_to = fsio::quarantine(path)?;
+                tracing::error!(path = %path.display(), quarantined = %quarantined_to.display(), "unreadable data file without a good backup");
+                Err(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    quarantined_to,
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn load_vault_locked(&self) -> Result<Vault> {
+        let key = self.key(false)?;
+        Ok(self
+            .load_recovering(&self.paths.vault, |b| vault::decode(b, key.as_ref()))?
+            .unwrap_or_default())
+    }
+
+    fn write_vault_locked(&self, vault: &Vault) -> Result<()> {
+        let path = &self.paths.vault;
+        let (bytes, bak) = match &self.secrets {
+            Secrets::File => (vault::encode(vault, None), Bak::KeepPrevious),
+            Secrets::Sealed(_) => {
+                let sealed_before = fsio::read_optional(path)?
+                    .as_deref()
+                    .and_then(vault::is_sealed)
+                    .unwrap_or(false);
+                // A key is created only while no sealed vault exists (under the lock).
+                let key =
+                    self.key(!sealed_before)?
+                        .ok_or_else(|| StoreError::VaultUndecryptable {
+                            path: path.clone(),
+                            reason: "its key is missing from the OS keychain".to_owned(),
+                        })?;
+                // A plaintext vault being sealed must not linger as `.bak`.
+                let bak = if sealed_before {
+                    Bak::KeepPrevious
+                } else {
+                    Bak::CopyOfNew
+                };
+                (vault::encode(vault, Some(&key)), bak)
+            }
+        };
+        let bytes =
+            bytes.map_err(|e| StoreError::Keychain(format!("cannot seal the vault: {e}")))?;
+        fsio::write_atomic(path, &bytes, bak)
+    }
+
+    /// The vault key (cached after the first keychain read); `create` makes one when missing.
+    fn key(&self, create: bool) -> Result<Option<VaultKey>> {
+        let Secrets::Sealed(ks) = &self.secrets else {
+            return Ok(None);
+        };
+        let mut cached = self.key.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = cached.as_ref() {
+            return Ok(Some(key.clone()));
+        }
+        let key = match ks.get(VAULT_KEY_ITEM)? {
+            Some(text) => VaultKey::from_text(&text).map_err(StoreError::Keychain)?,
+            None if create => {
+                let key = VaultKey::generate().map_err(StoreError::Keychain)?;
+                ks.set(VAULT_KEY_ITEM, &key.to_text())?;
+                let back = ks.get(VAULT_KEY_ITEM)?.ok_or_else(|| {
+                    StoreError::Keychain("the new vault key vanished from the keychain".to_owned())
+                })?;
+                if VaultKey::from_text(&back).map_err(StoreError::Keychain)? != key {
+                    return Err(StoreError::Keychain(
+                        "the keychain returned a different vault key".to_owned(),
+                    ));
+                }
+                key
+            }
+            None => return Ok(None),
+        };
+        *cached = Some(key.clone());
+        Ok(Some(key))
+    }
+}
+
+fn keychain_report(requested: SecretStoreMode) -> BackendReport {
+    BackendReport {
+        requested,
+        kind: SecretBackendKind::Keychain,
+        plaintext_fallback: false,
+        probe_error: None,
+    }
+}
+
+/// Identity of the file's current version: inode (rename swaps it), size, mtime.
+fn file_signature(path: &Path) -> Option<(u64, u64, Option<std::time::SystemTime>)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Some((ino, meta.len(), meta.modified().ok()))
+}
+
+/// A running change watcher; dropping it stops the thread.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Shared test helpers: a small state type and child-process plumbing.
+#![allow(dead_code)] // each test binary uses a different subset of these helpers
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rota_store::{SecretStoreMode, Store, StoreConfig, StoreState};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestState {
+    pub generation: u64,
+    pub counter: u64,
+    pub items: Vec<String>,
+    #[serde(default)]
+    pub successes: std::collections::BTreeMap<String, u64>,
+}
+
+impl StoreState for TestState {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+}
+
+pub type TestStore = Store<TestState>;
+
+pub fn file_config(dir: &Path) -> StoreConfig {
+    StoreConfig::new(dir).with_secret_store(SecretStoreMode::File)
+}
+
+pub fn open_file_store(dir: &Path) -> TestStore {
+    Store::open(file_config(dir)).expect("open store")
+}
+
+pub fn open_arc(dir: &Path) -> Arc<TestStore> {
+    Arc::new(open_file_store(dir))
+}
+
+/// Re-runs this test binary with only the `#[ignore]`d helper test `name`, with extra env.
+pub fn spawn_helper(name: &str, envs: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--ignored",
+        "--exact",
+        name,
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn helper")
+}
+
+/// The helper's argument, when this process is a helper run.
+pub fn helper_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub const SHORT: Duration = Duration::from_millis(300);
