@@ -134,6 +134,7 @@ fn stayed(action: Action, status: Option<u16>) -> Expect {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one table: a row per rule reads better than split tests
 fn outcome_table() {
     let case = |name, before, outcome, at| Case {
         name,
@@ -392,18 +393,20 @@ fn outcome_table() {
 fn rotation_skips_cooling_accounts_and_only_the_active_one_moves_the_active() {
     let policy = CooldownPolicy::default();
     let mut s = pool();
-    // b is cooling: a's 429 makes c active (the first usable), order [b, c, a].
+    // b is cooling and next in line: a's 429 skips it and makes c active; order [b, c, a].
     s.record_outcome(P, id('b'), &limited(&[3600 * S], None, None), &policy, T0)
         .unwrap();
-    s.set_active(P, NS, id('a'), SwitchReason::ManualCli, T0)
-        .unwrap();
-    assert_eq!(s.ordered_ids(P, NS), vec![id('a'), id('c'), id('b')]);
+    for x in ['c', 'b', 'a'] {
+        s.set_active(P, NS, id(x), SwitchReason::ManualCli, T0)
+            .unwrap();
+    }
+    assert_eq!(s.ordered_ids(P, NS), vec![id('a'), id('b'), id('c')]);
     let e = s
         .record_outcome(P, id('a'), &limited(&[], None, None), &policy, T0)
         .unwrap();
     assert_eq!(s.active_id(P, NS, T0), Some(id('c')));
     assert_eq!(e.switched.unwrap().to, id('c').to_string());
-    assert_eq!(s.ordered_ids(P, NS), vec![id('c'), id('b'), id('a')]);
+    assert_eq!(s.ordered_ids(P, NS), vec![id('b'), id('c'), id('a')]);
     // A late 429 of a request that ran on b (not active) moves b back but keeps c active.
     let e = s
         .record_outcome(P, id('b'), &limited(&[], None, None), &policy, T0)

@@ -193,17 +193,17 @@ fn snapshot_uses_seed_spellings() {
 
 #[test]
 fn usage_snapshot_shapes() {
-    let w = |u, r| Some(UsageWindow::new(u, Some(r)));
-    let a = UsageSnapshot {
+    let window = |u, r| Some(UsageWindow::new(u, Some(r)));
+    let anthropic = UsageSnapshot {
         fetched_at: 10,
         status: Some(LimitStatus::AllowedWarning),
         usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: w(42.5, 100),
-            seven_day: w(10.0, 200),
+            five_hour: window(42.5, 100),
+            seven_day: window(10.0, 200),
             seven_day_sonnet: None,
         }),
     };
-    let v = serde_json::to_value(&a).unwrap();
+    let v = serde_json::to_value(&anthropic).unwrap();
     assert_eq!(
         v,
         json!({
@@ -213,9 +213,12 @@ fn usage_snapshot_shapes() {
             "sevenDaySonnet": null
         })
     );
-    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), a);
+    assert_eq!(
+        serde_json::from_value::<UsageSnapshot>(v).unwrap(),
+        anthropic
+    );
 
-    let o = UsageSnapshot {
+    let openai = UsageSnapshot {
         fetched_at: 1,
         status: None,
         usage: ProviderUsage::OpenAi(OpenAiUsage {
@@ -227,15 +230,15 @@ fn usage_snapshot_shapes() {
             secondary: None,
         }),
     };
-    let v = serde_json::to_value(&o).unwrap();
+    let v = serde_json::to_value(&openai).unwrap();
     assert_eq!(v["provider"], json!("openai"));
     assert_eq!(
         v["primary"],
         json!({"utilization": 5.0, "resetsAt": null, "windowMinutes": 300})
     );
-    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), o);
+    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), openai);
 
-    let c = UsageSnapshot {
+    let copilot = UsageSnapshot {
         fetched_at: 1,
         status: None,
         usage: ProviderUsage::GithubCopilot(CopilotUsage {
@@ -245,16 +248,17 @@ fn usage_snapshot_shapes() {
             unlimited: false,
         }),
     };
-    let v = serde_json::to_value(&c).unwrap();
+    let v = serde_json::to_value(&copilot).unwrap();
     assert_eq!(v["provider"], json!("github-copilot"));
     assert_eq!(v["entitlement"], json!(300));
-    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), c);
-    assert_eq!(c.usage.windows()[0].0, WindowKind::Premium);
-    assert_eq!(a.max_utilization(), 42.5);
+    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), copilot);
+    assert_eq!(copilot.usage.windows()[0].0, WindowKind::Premium);
+    assert!((anthropic.max_utilization() - 42.5).abs() < f64::EPSILON);
     assert_eq!(WindowKind::SevenDaySonnet.label(), "7-Day Limit (Sonnet)");
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // every /auth/* body in one place, as the API table lists them
 fn http_api_bodies() {
     let req: SetActiveRequest =
         serde_json::from_value(json!({"providerID": "anthropic", "recordID": "01J"})).unwrap();
