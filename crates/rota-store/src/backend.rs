@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::secret::SecretString;
+use rota_core::Secret;
 
 /// The `secret_store` configuration switch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,8 +96,8 @@ impl BackendReport {
 /// key) plus a throwaway probe item. Implementations must not log values.
 pub trait KeyStore: Send + Sync + fmt::Debug {
     /// `Ok(None)` when the item does not exist.
-    fn get(&self, name: &str) -> Result<Option<SecretString>>;
-    fn set(&self, name: &str, value: &SecretString) -> Result<()>;
+    fn get(&self, name: &str) -> Result<Option<Secret>>;
+    fn set(&self, name: &str, value: &Secret) -> Result<()>;
     /// Deleting a missing item is not an error.
     fn delete(&self, name: &str) -> Result<()>;
 }
@@ -108,7 +108,7 @@ pub fn probe(store: &dyn KeyStore) -> Result<()> {
     getrandom::fill(&mut rnd)
         .map_err(|e| StoreError::Keychain(format!("no OS randomness: {e}")))?;
     let name = format!("probe-{}", u64::from_le_bytes(rnd));
-    let value = SecretString::new(format!(
+    let value = Secret::new(format!(
         "rota-probe-{}",
         u64::from_le_bytes(rnd).rotate_left(7)
     ));
@@ -172,7 +172,7 @@ impl OsKeychain {
 
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod os {
-    use super::{OsKeychain, Result, SecretString, StoreError, with_timeout};
+    use super::{OsKeychain, Result, Secret, StoreError, with_timeout};
 
     fn describe(e: &keyring::Error) -> String {
         // Never format BadEncoding's payload: it would be the secret's bytes.
@@ -193,18 +193,18 @@ mod os {
     }
 
     impl super::KeyStore for OsKeychain {
-        fn get(&self, name: &str) -> Result<Option<SecretString>> {
+        fn get(&self, name: &str) -> Result<Option<Secret>> {
             let (service, name) = (self.service.clone(), name.to_owned());
             with_timeout(self.timeout, "the keychain (read)", move || {
                 match entry(&service, &name)?.get_password() {
-                    Ok(v) => Ok(Some(SecretString::new(v))),
+                    Ok(v) => Ok(Some(Secret::new(v))),
                     Err(keyring::Error::NoEntry) => Ok(None),
                     Err(e) => Err(StoreError::Keychain(describe(&e))),
                 }
             })
         }
 
-        fn set(&self, name: &str, value: &SecretString) -> Result<()> {
+        fn set(&self, name: &str, value: &Secret) -> Result<()> {
             let (service, name, value) = (self.service.clone(), name.to_owned(), value.clone());
             with_timeout(self.timeout, "the keychain (write)", move || {
                 entry(&service, &name)?
@@ -229,12 +229,12 @@ mod os {
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 impl KeyStore for OsKeychain {
-    fn get(&self, _name: &str) -> Result<Option<SecretString>> {
+    fn get(&self, _name: &str) -> Result<Option<Secret>> {
         Err(StoreError::Keychain(
             "no keychain support on this platform".to_owned(),
         ))
     }
-    fn set(&self, _name: &str, _value: &SecretString) -> Result<()> {
+    fn set(&self, _name: &str, _value: &Secret) -> Result<()> {
         Err(StoreError::Keychain(
             "no keychain support on this platform".to_owned(),
         ))

@@ -74,6 +74,10 @@ pub enum StoreError {
     #[error("no data directory: set ROTA_HOME")]
     NoDataDir,
 
+    /// A pool rule refused the mutation (unknown id, bad label, …); nothing was written.
+    #[error(transparent)]
+    Pool(#[from] rota_core::PoolError),
+
     /// A configuration value is invalid (e.g. `secret_store`).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -104,6 +108,7 @@ impl StoreError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Serialize { .. } => ErrorCode::Internal,
             Self::Config(_) => ErrorCode::InvalidInput,
+            Self::Pool(e) => e.code(),
         }
     }
 }

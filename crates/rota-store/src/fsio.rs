@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Result, StoreError};
 
-/// Wall-clock now, in unix milliseconds. The only clock read of the crate.
-#[allow(clippy::disallowed_methods)] // rota-store is the outer IO layer; it names quarantined files by time.
-pub(crate) fn now_ms() -> i64 {
+/// Wall-clock now, in unix milliseconds: the one clock read of the crate, for callers that need
+/// the `now` the pool's pure functions take, and for naming quarantined files.
+#[allow(clippy::disallowed_methods)] // rota-store is the outer IO layer; this is its single clock read.
+pub fn now_ms() -> rota_types::UnixMs {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

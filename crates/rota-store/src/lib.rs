@@ -37,6 +37,7 @@ mod batch;
 mod error;
 mod fsio;
 pub mod import;
+mod pool;
 mod secret;
 mod store;
 mod vault;
@@ -44,7 +45,10 @@ mod vault;
 pub use backend::{BackendReport, KeyStore, OsKeychain, SecretBackendKind, SecretStoreMode};
 pub use batch::{BatchedCounters, CounterDelta, DEFAULT_FLUSH_INTERVAL};
 pub use error::{Result, StoreError};
-pub use secret::{SecretBundle, SecretString, Vault};
+pub use fsio::now_ms;
+pub use pool::{PoolStore, apply_counter_delta, new_record_id};
+pub use rota_core::Secret;
+pub use secret::{SecretBundle, Vault};
 pub use store::{
     AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, Recovery, RefreshOutcome,
     Store, StoreConfig, StorePaths, StoreState, Txn, VAULT_KEY_ITEM, Watcher, default_data_dir,

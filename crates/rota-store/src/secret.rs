@@ -1,56 +1,14 @@
-//! Secret values as the vault holds them: redacted in `Debug`, never `Serialize`.
+//! Secret values as the vault holds them: rota-core's [`Secret`] (redacted in `Debug`, never
+//! `Serialize`) grouped per account.
 //!
-//! Reading the value needs an explicit [`SecretString::expose`]; writing it to disk happens only
-//! inside the vault codec ([`crate::vault`]), which converts to a private wire struct.
+//! Reading a value needs an explicit [`Secret::expose`]; writing it to disk happens only inside
+//! the vault codec ([`crate::vault`]), which converts to a private wire struct.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A token or other credential string. `Debug` and `Display` print `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    #[must_use]
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is sent or persisted.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl From<&str> for SecretString {
-    fn from(s: &str) -> Self {
-        Self::new(s)
-    }
-}
-
-impl From<String> for SecretString {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
+use rota_core::{Credentials, Secret};
+use rota_types::UnixMs;
 
 /// One account's credentials: what the vault stores per record id.
 ///
@@ -58,40 +16,56 @@ impl From<String> for SecretString {
 /// `enterprise_url`, …) by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretBundle {
-    pub access_token: SecretString,
-    pub refresh_token: Option<SecretString>,
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
     /// Expiry of the access token, unix milliseconds.
-    pub expires_at_ms: Option<i64>,
-    pub extras: BTreeMap<String, SecretString>,
+    pub expires_at: Option<UnixMs>,
+    pub extras: BTreeMap<String, Secret>,
 }
 
 impl SecretBundle {
     #[must_use]
-    pub fn new(access_token: impl Into<SecretString>) -> Self {
+    pub fn new(access_token: impl Into<String>) -> Self {
         Self {
-            access_token: access_token.into(),
+            access_token: Secret::new(access_token),
             refresh_token: None,
-            expires_at_ms: None,
+            expires_at: None,
             extras: BTreeMap::new(),
         }
     }
 
     #[must_use]
-    pub fn with_refresh(mut self, refresh_token: impl Into<SecretString>) -> Self {
-        self.refresh_token = Some(refresh_token.into());
+    pub fn with_refresh(mut self, refresh_token: impl Into<String>) -> Self {
+        self.refresh_token = Some(Secret::new(refresh_token));
         self
     }
 
     #[must_use]
-    pub fn with_expiry_ms(mut self, expires_at_ms: i64) -> Self {
-        self.expires_at_ms = Some(expires_at_ms);
+    pub fn with_expiry(mut self, expires_at: UnixMs) -> Self {
+        self.expires_at = Some(expires_at);
         self
     }
 
     #[must_use]
-    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<SecretString>) -> Self {
-        self.extras.insert(name.into(), value.into());
+    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extras.insert(name.into(), Secret::new(value));
         self
+    }
+
+    /// The provider extra `name` (e.g. `id_token`), if present.
+    #[must_use]
+    pub fn extra(&self, name: &str) -> Option<&Secret> {
+        self.extras.get(name)
+    }
+
+    /// rota-core's view (access, refresh, expiry), e.g. for `needs_refresh`.
+    #[must_use]
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            access: self.access_token.clone(),
+            refresh: self.refresh_token.clone(),
+            expires_at: self.expires_at,
+        }
     }
 }
 
@@ -150,5 +124,16 @@ impl Vault {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl From<Credentials> for SecretBundle {
+    fn from(c: Credentials) -> Self {
+        Self {
+            access_token: c.access,
+            refresh_token: c.refresh,
+            expires_at: c.expires_at,
+            extras: BTreeMap::new(),
+        }
     }
 }

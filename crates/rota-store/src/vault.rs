@@ -12,7 +12,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{SecretBundle, SecretString, Vault};
+use rota_core::Secret;
+
+use crate::secret::{SecretBundle, Vault};
 
 const AAD: &[u8] = b"rota-vault-v1";
 const VERSION: u32 = 1;
@@ -36,11 +38,11 @@ impl VaultKey {
     }
 
     /// The form kept in the keychain (base64).
-    pub(crate) fn to_text(&self) -> SecretString {
-        SecretString::new(B64.encode(self.0))
+    pub(crate) fn to_text(&self) -> Secret {
+        Secret::new(B64.encode(self.0))
     }
 
-    pub(crate) fn from_text(text: &SecretString) -> Result<Self, String> {
+    pub(crate) fn from_text(text: &Secret) -> Result<Self, String> {
         let bytes = B64
             .decode(text.expose().trim())
             .map_err(|_| "the keychain item is not a base64 key".to_owned())?;
@@ -58,7 +60,7 @@ struct WireBundle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at_ms: Option<i64>,
+    expires_at: Option<i64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     extras: BTreeMap<String, String>,
 }
@@ -103,7 +105,7 @@ fn to_wire(vault: &Vault) -> BTreeMap<String, WireBundle> {
             let wire = WireBundle {
                 access_token: b.access_token.expose().to_owned(),
                 refresh_token: b.refresh_token.as_ref().map(|s| s.expose().to_owned()),
-                expires_at_ms: b.expires_at_ms,
+                expires_at: b.expires_at,
                 extras: b
                     .extras
                     .iter()
@@ -121,10 +123,14 @@ fn from_wire(entries: BTreeMap<String, WireBundle>) -> Vault {
         vault.insert(
             id,
             SecretBundle {
-                access_token: w.access_token.into(),
-                refresh_token: w.refresh_token.map(Into::into),
-                expires_at_ms: w.expires_at_ms,
-                extras: w.extras.into_iter().map(|(k, v)| (k, v.into())).collect(),
+                access_token: Secret::new(w.access_token),
+                refresh_token: w.refresh_token.map(Secret::new),
+                expires_at: w.expires_at,
+                extras: w
+                    .extras
+                    .into_iter()
+                    .map(|(k, v)| (k, Secret::new(v)))
+                    .collect(),
             },
         );
     }

@@ -492,7 +492,7 @@ fn canary_tokens_never_reach_the_state_file_debug_output_or_errors() {
     let bundle = SecretBundle::new(CANARY_ACCESS)
         .with_refresh(CANARY_REFRESH)
         .with_extra("id_token", CANARY_ID)
-        .with_expiry_ms(1);
+        .with_expiry(1);
     seed_account(&store, "acct", &bundle);
     bump(&store);
 
