@@ -6,7 +6,7 @@ use rota_types::{ProviderId, SwitchLogEntry, SwitchReason, UnixMs, WindowKind};
 use ulid::Ulid;
 
 use crate::error::PoolError;
-use crate::state::{CooldownKind, PoolState};
+use crate::state::{CooldownKind, PoolState, Record};
 
 /// Cooldown settings (the config file's `[cooldown]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,27 @@ pub enum Outcome {
     OtherError { status: u16 },
 }
 
+impl Outcome {
+    /// Whether applying this outcome to `record` changes only counters and last-status fields,
+    /// so the gateway may batch it (reliability.md §2) instead of writing at once. Cooldowns,
+    /// rotations, a cleared `needsReauth` and a reset repeat counter are written at once.
+    #[must_use]
+    pub fn is_counter_only(&self, record: &Record) -> bool {
+        match self {
+            Self::Success { .. } => {
+                record.rate_limit_streak == 0
+                    && !record.health.needs_reauth
+                    && record.cooldown_kind != Some(CooldownKind::Auth)
+            }
+            Self::FeatureGated
+            | Self::Overloaded { .. }
+            | Self::OtherError { .. }
+            | Self::NetworkError { .. } => true,
+            Self::RateLimited(_) | Self::AuthFailed => false,
+        }
+    }
+}
+
 /// What the gateway does with the request next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -125,6 +146,13 @@ impl NoCandidate {
             Self::AllCoolingDown { until, .. } => Some(until.saturating_sub(now).max(0)),
             _ => None,
         }
+    }
+
+    /// Whether a client should retry by itself (`x-should-retry`): only when an account frees up
+    /// within a minute; otherwise clients would hammer the gateway for minutes.
+    #[must_use]
+    pub fn should_retry(&self, now: UnixMs) -> bool {
+        self.retry_after_ms(now).is_some_and(|ms| ms <= 60_000)
     }
 
     /// The message with the clock time in the caller's time zone.

@@ -1,8 +1,8 @@
 //! Pool operations: snapshot, accounts, set active, remove, upsert, rename, lookups.
 
 use rota_types::{
-    AccountIdentity, AccountSummary, MAX_LABEL_CHARS, PoolSnapshot, ProviderId, SwitchLogEntry,
-    SwitchReason, UnixMs, UsageSnapshot,
+    AccountIdentity, AccountSummary, MAX_LABEL_CHARS, PoolSnapshot, ProviderId, ProviderUsageEntry,
+    SwitchLogEntry, SwitchReason, UnixMs, UsageResponse, UsageSnapshot,
 };
 use ulid::Ulid;
 
@@ -392,6 +392,30 @@ impl PoolState {
         r.label = label;
         r.updated_at = now;
         Ok(())
+    }
+
+    /// `GET /auth/usage`: every provider with accounts, its accounts in rotation order and, for
+    /// Anthropic, the active account's windows.
+    #[must_use]
+    pub fn usage_response(&self, ns: &str, now: UnixMs) -> UsageResponse {
+        self.providers
+            .keys()
+            .map(|p| {
+                let anthropic_usage = self
+                    .active_id(*p, ns, now)
+                    .and_then(|id| self.record(*p, id))
+                    .and_then(Record::anthropic_usage);
+                let accounts = self.get_accounts(*p, ns, now);
+                (
+                    *p,
+                    ProviderUsageEntry {
+                        accounts,
+                        anthropic_usage,
+                    },
+                )
+            })
+            .filter(|(_, e)| !e.accounts.is_empty())
+            .collect()
     }
 
     /// Stores a usage snapshot unless a newer one is already there (parallel fetches and

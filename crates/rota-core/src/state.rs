@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use rota_types::{
-    AccountHealth, AccountIdentity, AccountSummary, ProviderId, SwitchLogEntry, UnixMs,
-    UsageSnapshot,
+    AccountHealth, AccountIdentity, AccountSummary, AnthropicUsage, ProviderId, ProviderUsage,
+    SwitchLogEntry, UnixMs, UsageSnapshot,
 };
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -110,6 +110,15 @@ impl Record {
     #[must_use]
     pub fn is_usable(&self, now: UnixMs) -> bool {
         !self.is_cooling(now) && !self.health.needs_reauth
+    }
+
+    /// The Anthropic windows of the last usage (`anthropicUsage` of the HTTP API).
+    #[must_use]
+    pub fn anthropic_usage(&self) -> Option<AnthropicUsage> {
+        match &self.usage.as_ref()?.usage {
+            ProviderUsage::Anthropic(u) => Some(u.clone()),
+            _ => None,
+        }
     }
 
     /// The wire view (no secrets exist here to leave out).

@@ -515,3 +515,70 @@ fn state_round_trips_through_json() {
     let empty: PoolState = serde_json::from_str("{}").unwrap();
     assert_eq!(empty, PoolState::default());
 }
+
+#[test]
+fn usage_response_has_accounts_and_active_anthropic_usage() {
+    let mut s = pool(2); // active id(2)
+    s.upsert(ProviderId::OpenAi, NS, login(None, None), id(5), NOW)
+        .unwrap();
+    let usage = |u| UsageSnapshot {
+        fetched_at: NOW,
+        status: None,
+        usage: ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(u, Some(NOW + 1))),
+            ..Default::default()
+        }),
+    };
+    s.record_usage(A, id(1), usage(10.0)).unwrap();
+    s.record_usage(A, id(2), usage(64.0)).unwrap();
+    let resp = s.usage_response(NS, NOW);
+    let keys: Vec<_> = resp.keys().copied().collect();
+    assert_eq!(keys, vec![A, ProviderId::OpenAi]);
+    let a = &resp[&A];
+    assert_eq!(a.accounts.len(), 2);
+    assert!(a.accounts[0].is_active);
+    let five = a.anthropic_usage.as_ref().unwrap().five_hour.unwrap();
+    assert_eq!(
+        rota_types::display::percent(five.utilization),
+        64,
+        "the active account's usage"
+    );
+    assert!(resp[&ProviderId::OpenAi].anthropic_usage.is_none());
+    assert!(s.usage_response("work", NOW).is_empty());
+}
+
+#[test]
+fn which_outcomes_may_be_batched() {
+    use rota_core::{CooldownPolicy, Outcome, RateLimitSignal};
+    let mut s = pool(2);
+    let ok = Outcome::Success { status: 200 };
+    let limited = Outcome::RateLimited(RateLimitSignal::default());
+    assert!(ok.is_counter_only(s.record(A, id(1)).unwrap()));
+    assert!(Outcome::OtherError { status: 400 }.is_counter_only(s.record(A, id(1)).unwrap()));
+    assert!(!limited.is_counter_only(s.record(A, id(1)).unwrap()));
+    assert!(!Outcome::AuthFailed.is_counter_only(s.record(A, id(1)).unwrap()));
+    // After a 429 the next success resets the repeat counter: written at once.
+    s.record_outcome(A, id(1), &limited, &CooldownPolicy::default(), NOW)
+        .unwrap();
+    assert!(!ok.is_counter_only(s.record(A, id(1)).unwrap()));
+    s.record_outcome(A, id(1), &ok, &CooldownPolicy::default(), NOW)
+        .unwrap();
+    assert!(ok.is_counter_only(s.record(A, id(1)).unwrap()));
+}
+
+#[test]
+fn clients_are_told_not_to_retry_long_waits() {
+    let soon = NoCandidate::AllCoolingDown {
+        provider: A,
+        count: 2,
+        until: NOW + 60_000,
+    };
+    let later = NoCandidate::AllCoolingDown {
+        provider: A,
+        count: 2,
+        until: NOW + 60_001,
+    };
+    assert!(soon.should_retry(NOW));
+    assert!(!later.should_retry(NOW));
+    assert!(!NoCandidate::NoAccounts { provider: A }.should_retry(NOW));
+}

@@ -114,8 +114,8 @@ pub struct ProviderUsageEntry {
     pub anthropic_usage: Option<AnthropicUsage>,
 }
 
-/// `GET /auth/usage`: `{ "<providerID>": {accounts, anthropicUsage?} }`, providers alphabetical
-/// by id.
+/// `GET /auth/usage`: `{ "<providerID>": {accounts, anthropicUsage?} }`, only providers with
+/// accounts.
 pub type UsageResponse = BTreeMap<ProviderId, ProviderUsageEntry>;
 
 /// `GET /healthz`.

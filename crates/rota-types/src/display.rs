@@ -51,6 +51,23 @@ pub fn used_text(utilization: f64) -> String {
     format!("{}% used", percent(utilization))
 }
 
+/// Short usage hint for the tray and the CLI's account picker: the fullest window, `"5h 42%"`.
+#[must_use]
+pub fn usage_hint(usage: &crate::UsageSnapshot) -> Option<String> {
+    let windows = usage.usage.windows();
+    let mut best = windows.first()?;
+    for w in &windows {
+        if w.1.utilization > best.1.utilization {
+            best = w;
+        }
+    }
+    Some(format!(
+        "{} {}%",
+        best.0.short_label(),
+        percent(best.1.utilization)
+    ))
+}
+
 /// Remaining time rounded up to whole minutes: `"3h 12m"`, `"12m"`, `"2d 3h"`; `None` once
 /// the time has come.
 #[must_use]
@@ -158,6 +175,34 @@ mod tests {
         assert_eq!(age_text(now - 2 * DAY, now), "updated 2 d ago");
         // A fetch time in the future (clock skew between processes) is "just now", not negative.
         assert_eq!(age_text(now + MINUTE, now), "updated just now");
+    }
+
+    #[test]
+    fn usage_hints() {
+        use crate::{AnthropicUsage, CopilotUsage, ProviderUsage, UsageSnapshot, UsageWindow};
+        let snap = |usage| UsageSnapshot {
+            fetched_at: 0,
+            status: None,
+            usage,
+        };
+        let a = snap(ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(42.4, None)),
+            seven_day: Some(UsageWindow::new(12.0, None)),
+            seven_day_sonnet: None,
+        }));
+        assert_eq!(usage_hint(&a).as_deref(), Some("5h 42%"));
+        let week = snap(ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(10.0, None)),
+            seven_day: Some(UsageWindow::new(77.0, None)),
+            seven_day_sonnet: None,
+        }));
+        assert_eq!(usage_hint(&week).as_deref(), Some("7d 77%"));
+        let unlimited = snap(ProviderUsage::GithubCopilot(CopilotUsage {
+            premium: Some(UsageWindow::new(50.0, None)),
+            unlimited: true,
+            ..CopilotUsage::default()
+        }));
+        assert_eq!(usage_hint(&unlimited), None);
     }
 
     #[test]
