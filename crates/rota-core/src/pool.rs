@@ -193,7 +193,13 @@ impl PoolState {
         if pool.record(id).is_none_or(|r| r.namespace != ns) {
             return Err(not_found(provider, id));
         }
-        let before = pool.effective_active(ns, now);
+        // The stored active id, not the fallback: a first login or a file without `active` is
+        // logged as a switch from nothing.
+        let before = pool
+            .active
+            .get(ns)
+            .copied()
+            .filter(|a| pool.record(*a).is_some_and(|r| r.namespace == ns));
         let mut order = pool.ordered_ids(ns);
         order.retain(|x| *x != id);
         order.insert(0, id);
@@ -322,17 +328,7 @@ impl PoolState {
             .position(|r| r.namespace == ns && same_account(&r.identity, &login.identity));
         let (id, created) = if let Some(idx) = existing {
             let r = &mut pool.records[idx];
-            merge_identity(&mut r.identity, login.identity);
-            if let Some(label) = label {
-                r.label = label;
-            }
-            r.updated_at = now;
-            // Fresh tokens: a pending re-login is done and an auth cooldown no longer applies.
-            r.health.needs_reauth = false;
-            if r.cooldown_kind == Some(CooldownKind::Auth) {
-                r.health.cooldown_until = None;
-                r.cooldown_kind = None;
-            }
+            refresh_login(r, login.identity, label, now);
             (r.id, false)
         } else {
             if pool.record(new_id).is_some() {
@@ -371,6 +367,32 @@ impl PoolState {
         Ok(Upserted {
             id,
             created,
+            switched,
+        })
+    }
+
+    /// A new login of a known account, found by the caller some other way than identity (an
+    /// import carrying the same tokens): updated exactly like [`PoolState::upsert`] updates a
+    /// match, and made active.
+    pub fn update_login(
+        &mut self,
+        provider: ProviderId,
+        id: Ulid,
+        login: NewLogin,
+        now: UnixMs,
+    ) -> Result<Upserted, PoolError> {
+        let label = login.label.as_deref().map(validate_label).transpose()?;
+        let r = self
+            .providers
+            .get_mut(&provider)
+            .and_then(|p| p.record_mut(id))
+            .ok_or_else(|| not_found(provider, id))?;
+        refresh_login(r, login.identity, label, now);
+        let ns = r.namespace.clone();
+        let switched = self.set_active(provider, &ns, id, SwitchReason::Login, now)?;
+        Ok(Upserted {
+            id,
+            created: false,
             switched,
         })
     }
@@ -439,6 +461,22 @@ impl PoolState {
         }
         r.usage = Some(usage);
         Ok(true)
+    }
+}
+
+/// What a new login changes on an existing record.
+fn refresh_login(r: &mut Record, identity: AccountIdentity, label: Option<String>, now: UnixMs) {
+    merge_identity(&mut r.identity, identity);
+    if let Some(label) = label {
+        r.label = label;
+    }
+    r.updated_at = now;
+    // Fresh tokens: a pending re-login is done and an auth cooldown no longer applies; a
+    // rate-limit cooldown stays (same account, same exhausted window).
+    r.health.needs_reauth = false;
+    if r.cooldown_kind == Some(CooldownKind::Auth) {
+        r.health.cooldown_until = None;
+        r.cooldown_kind = None;
     }
 }
 

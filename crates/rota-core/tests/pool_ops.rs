@@ -198,6 +198,11 @@ fn upsert_same_identity_updates_and_becomes_active() {
         .upsert(A, NS, login(Some("a@x.com"), Some("uuid-a")), id(1), NOW)
         .unwrap();
     assert!(first.created);
+    let e = first
+        .switched
+        .expect("the first login is logged as a switch from nothing");
+    assert_eq!((e.from, e.reason), (None, SwitchReason::Login));
+    assert_eq!(s.pool(A).unwrap().active_since.get(NS), Some(&NOW));
     let second = s
         .upsert(A, NS, login(Some("b@x.com"), None), id(2), NOW)
         .unwrap();
@@ -581,4 +586,32 @@ fn clients_are_told_not_to_retry_long_waits() {
     assert!(soon.should_retry(NOW));
     assert!(!later.should_retry(NOW));
     assert!(!NoCandidate::NoAccounts { provider: A }.should_retry(NOW));
+}
+
+#[test]
+fn update_login_by_id_refreshes_like_upsert() {
+    use rota_core::{CooldownPolicy, Outcome};
+    let mut s = pool(2); // active id(2)
+    s.record_outcome(
+        A,
+        id(1),
+        &Outcome::AuthFailed,
+        &CooldownPolicy::default(),
+        NOW,
+    )
+    .unwrap();
+    let mut l = login(Some("new@x"), None);
+    l.identity.plan = Some("max".into());
+    let up = s.update_login(A, id(1), l, NOW + 1).unwrap();
+    assert_eq!((up.id, up.created), (id(1), false));
+    assert_eq!(up.switched.unwrap().reason, SwitchReason::Login);
+    let r = s.record(A, id(1)).unwrap();
+    assert!(!r.health.needs_reauth && r.health.cooldown_until.is_none());
+    assert_eq!(r.identity.plan.as_deref(), Some("max"));
+    assert_eq!(r.label, "Account 1", "a new login keeps the user's label");
+    assert_eq!(s.active_id(A, NS, NOW), Some(id(1)));
+    assert!(matches!(
+        s.update_login(A, id(9), NewLogin::default(), NOW),
+        Err(PoolError::NotFound { .. })
+    ));
 }
