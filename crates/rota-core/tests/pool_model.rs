@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use rota_core::{
-    CooldownPolicy, NewLogin, NoCandidate, Outcome, PoolError, PoolState, RateLimitSignal,
-    SWITCH_LOG_CAP, Ulid,
+    CooldownPolicy, NewLogin, NoCandidate, Outcome, PoolError, PoolState, ProactiveDecision,
+    ProactivePolicy, RateLimitSignal, SWITCH_LOG_CAP, Ulid, choose_proactive,
 };
-use rota_types::{AccountIdentity, ProviderId, SwitchReason};
+use rota_types::{
+    AccountIdentity, AnthropicUsage, OpenAiUsage, ProviderId, ProviderUsage, SwitchReason,
+    UsageSnapshot, UsageWindow,
+};
 
 const PROVIDERS: [ProviderId; 2] = [ProviderId::Anthropic, ProviderId::OpenAi];
 const NAMESPACES: [&str; 2] = ["default", "work"];
@@ -59,6 +62,22 @@ enum Op {
     Advance {
         ms: i64,
     },
+    Rename {
+        p: usize,
+        pick: usize,
+        label: String,
+    },
+    Usage {
+        p: usize,
+        pick: usize,
+        five: f64,
+        week: f64,
+        age: i64,
+    },
+    Proactive {
+        p: usize,
+        ns: usize,
+    },
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -86,6 +105,19 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..2_usize, 0..2_usize, proptest::collection::vec(any::<usize>(), 0..3))
             .prop_map(|(p, ns, tried)| Op::Pick { p, ns, tried }),
         1 => (0_i64..3_600_000).prop_map(|ms| Op::Advance { ms }),
+        1 => (0..2_usize, any::<usize>(), "[ a-z\\n]{0,70}")
+            .prop_map(|(p, pick, label)| Op::Rename { p, pick, label }),
+        // Tenths of a percent, as providers report them: serde_json's default float parser is
+        // not bit-exact for long mantissas, which would break the round-trip check below.
+        2 => (0..2_usize, any::<usize>(), 0..=1000_u16, 0..=1000_u16, 0_i64..3_600_000)
+            .prop_map(|(p, pick, five, week, age)| Op::Usage {
+                p,
+                pick,
+                five: f64::from(five) / 10.0,
+                week: f64::from(week) / 10.0,
+                age,
+            }),
+        1 => (0..2_usize, 0..2_usize).prop_map(|(p, ns)| Op::Proactive { p, ns }),
     ]
 }
 
@@ -431,6 +463,74 @@ fn run(ops: Vec<Op>) {
                 }
             }
             Op::Advance { ms } => now += ms,
+            Op::Rename { p, pick, label } => {
+                let p = PROVIDERS[p];
+                let id = ever[pick % ever.len()];
+                let got = s.rename(p, id, &label, now);
+                let trimmed = label.trim();
+                let valid = !trimmed.is_empty()
+                    && trimmed.chars().count() <= rota_types::MAX_LABEL_CHARS
+                    && !trimmed.contains('\n');
+                match (m.find(p, id).is_some(), valid) {
+                    (true, true) => {
+                        got.unwrap();
+                        assert_eq!(s.record(p, id).unwrap().label, trimmed);
+                    }
+                    (false, true) => assert!(matches!(got, Err(PoolError::NotFound { .. }))),
+                    (_, false) => assert!(got.is_err()),
+                }
+            }
+            Op::Usage {
+                p,
+                pick,
+                five,
+                week,
+                age,
+            } => {
+                let p = PROVIDERS[p];
+                let id = ever[pick % ever.len()];
+                let window = |u| Some(UsageWindow::new(u, Some(now + 3_600_000)));
+                let usage = match p {
+                    ProviderId::Anthropic => ProviderUsage::Anthropic(AnthropicUsage {
+                        five_hour: window(five),
+                        seven_day: window(week),
+                        seven_day_sonnet: None,
+                    }),
+                    _ => ProviderUsage::OpenAi(OpenAiUsage {
+                        primary: window(five),
+                        secondary: window(week),
+                    }),
+                };
+                let snap = UsageSnapshot {
+                    fetched_at: now - age,
+                    status: None,
+                    usage,
+                };
+                assert_eq!(s.record_usage(p, id, snap).is_ok(), m.find(p, id).is_some());
+            }
+            Op::Proactive { p, ns } => {
+                let (p, ns) = (PROVIDERS[p], NAMESPACES[ns]);
+                let policy = ProactivePolicy {
+                    enabled: true,
+                    min_dwell_ms: 0,
+                    ..ProactivePolicy::default()
+                };
+                let decision = choose_proactive(&s, p, ns, &policy, now);
+                let entry = s.apply_proactive(p, ns, &policy, now);
+                if let ProactiveDecision::Switch { from, to } = decision {
+                    // The target is another usable account well below the threshold.
+                    assert_eq!(Some(&from), m.active.get(&(p, ns)));
+                    assert_ne!(from, to);
+                    let r = s.record(p, to).unwrap();
+                    assert!(r.is_usable(now));
+                    let u = r.usage.as_ref().unwrap().max_utilization();
+                    assert!(u < policy.threshold - policy.hysteresis, "{u}");
+                    assert_eq!(entry.unwrap().reason, SwitchReason::Proactive);
+                    m.move_front(p, ns, to);
+                } else {
+                    assert!(entry.is_none());
+                }
+            }
         }
         check_invariants(&s, now);
         check_model(&s, &m);
