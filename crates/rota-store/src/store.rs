@@ -429,7 +429,7 @@ impl<S: StoreState> Store<S> {
             self.write_vault_locked(&vault)?;
         }
         state.set_generation(generation + 1);
-        let bytes = serde_json::to_vec_pretty(&state).map_err(|source| StoreError::Serialize {
+        let bytes = serde_json::to_vec(&state).map_err(|source| StoreError::Serialize {
             what: "state",
             source,
         })?;
