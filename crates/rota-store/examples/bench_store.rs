@@ -93,7 +93,13 @@ fn main() -> Result<(), StoreError> {
         let mut state: PoolState = serde_json::from_slice(&bytes).expect("state parses");
         let parsed = start.elapsed();
         state
-            .set_active(ProviderId::Anthropic, DEFAULT_NAMESPACE, id, SwitchReason::ManualCli, now)
+            .set_active(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                id,
+                SwitchReason::ManualCli,
+                now,
+            )
             .expect("known id");
         let applied = start.elapsed();
         let out = serde_json::to_vec(&state).expect("serialises");
@@ -109,7 +115,10 @@ fn main() -> Result<(), StoreError> {
         }
     }
     cpu.sort();
-    println!("without IO (parse + set_active + serialise): median {:.2} ms", ms(cpu[cpu.len() / 2]));
+    println!(
+        "without IO (parse + set_active + serialise): median {:.2} ms",
+        ms(cpu[cpu.len() / 2])
+    );
     let median = times[times.len() / 2];
     let p95 = times[times.len() * 95 / 100];
     println!(

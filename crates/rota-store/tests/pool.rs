@@ -81,7 +81,11 @@ fn pool_operations_commit_with_their_secrets() {
         .unwrap();
     assert_eq!(switched.unwrap().to, b.to_string());
     assert_eq!(store.load().unwrap().pool(A).unwrap().active[NS], b);
-    assert_eq!(store.load().unwrap().switch_log.len(), 5, "a, b, c, a again, b");
+    assert_eq!(
+        store.load().unwrap().switch_log.len(),
+        5,
+        "a, b, c, a again, b"
+    );
 
     let removed = store.remove_record(A, b, 6000).unwrap();
     assert_eq!(removed.remaining, 2);
