@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rota_types::ProviderId;
 use serde::Deserialize;
@@ -89,12 +89,12 @@ async fn authorize(
     );
     let loopback = util::is_loopback_redirect(redirect_uri);
     match (code, loopback) {
-        (Some(code), true) => Redirect::to(&util::with_query(
+        (Some(code), true) => respond::found(&util::with_query(
             redirect_uri,
             &[("code", &code), ("state", state)],
         ))
         .into_response(),
-        (None, true) => Redirect::to(&util::with_query(
+        (None, true) => respond::found(&util::with_query(
             redirect_uri,
             &[
                 ("error", "access_denied"),

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rota_types::ProviderId;
 use serde::Deserialize;
@@ -86,12 +86,12 @@ async fn authorize(
         q.get("mock_account").map(String::as_str),
         deny,
     ) {
-        Some(code) => Redirect::to(&util::with_query(
+        Some(code) => respond::found(&util::with_query(
             redirect_uri,
             &[("code", &code), ("state", state)],
         ))
         .into_response(),
-        None => Redirect::to(&util::with_query(
+        None => respond::found(&util::with_query(
             redirect_uri,
             &[
                 ("error", "access_denied"),

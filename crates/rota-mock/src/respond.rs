@@ -42,6 +42,15 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     resp
 }
 
+/// `302 Found` to `location` (what OAuth servers send; axum's `Redirect::to` is a 303).
+pub(crate) fn found(location: &str) -> Response {
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
 pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
@@ -161,6 +170,10 @@ async fn next_chunk(mut f: Feed) -> Option<(Result<Bytes, std::io::Error>, Feed)
                 }
                 None => stop.await,
             }
+        } else {
+            // Let hyper flush the bytes already produced (it writes when the body is pending),
+            // so the client receives exactly `after_bytes` before the connection drops.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         return Some((Err(std::io::Error::other("rota-mock: stream cut")), f));
     }

@@ -162,10 +162,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_matches_rfc7636_example() {
+    fn pkce_s256_known_pair() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-1J0-gxz2Pw2VJ4mOgV5vVq4BR2nDdQ"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGNSzHG_wo"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

@@ -1,0 +1,175 @@
+//! Shared helpers for the rota-mock integration tests (real HTTP with reqwest).
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
+
+use reqwest::{Client, Response, Url, redirect};
+use rota_mock::{AccountInfo, MockConfig, MockHandle, MockServer, NewAccount};
+use rota_types::ProviderId;
+use serde_json::Value;
+
+/// A verifier and its S256 challenge (checked with Python hashlib).
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const ANTHROPIC_CLIENT: &str = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
+pub const OPENAI_CLIENT: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+pub const BETA: &str = "oauth-2025-04-20";
+pub const LOOPBACK: &str = "http://localhost:54545/callback";
+
+pub struct T {
+    pub mock: MockHandle,
+    pub http: Client,
+}
+
+pub async fn start() -> T {
+    start_with(MockConfig::default()).await
+}
+
+pub async fn start_with(config: MockConfig) -> T {
+    let mock = MockServer::start(config).await.expect("mock starts");
+    let http = Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client");
+    T { mock, http }
+}
+
+impl T {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.mock.base_url())
+    }
+
+    pub fn anthropic(&self, path: &str) -> String {
+        format!("{}{path}", self.mock.provider_base(ProviderId::Anthropic))
+    }
+
+    pub fn openai(&self, path: &str) -> String {
+        format!("{}{path}", self.mock.provider_base(ProviderId::OpenAi))
+    }
+
+    pub fn github(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.mock.provider_base(ProviderId::GithubCopilot)
+        )
+    }
+
+    pub fn account(&self, provider: ProviderId) -> AccountInfo {
+        self.mock.add_account(NewAccount::new(provider))
+    }
+
+    /// `POST /v1/messages` with the OAuth headers.
+    pub async fn message(&self, access: &str, stream: bool) -> Response {
+        self.http
+            .post(self.anthropic("/v1/messages?beta=true"))
+            .bearer_auth(access)
+            .header("anthropic-beta", format!("claude-code-20250219,{BETA}"))
+            .header("anthropic-version", "2023-06-01")
+            .json(&serde_json::json!({
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 100,
+                "stream": stream,
+                "messages": [{"role": "user", "content": "hi"}],
+            }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /backend-api/codex/responses` (streaming).
+    pub async fn codex(&self, a: &AccountInfo) -> Response {
+        self.http
+            .post(self.openai("/backend-api/codex/responses"))
+            .bearer_auth(&a.access_token)
+            .header(
+                "ChatGPT-Account-Id",
+                a.chatgpt_account_id.as_deref().unwrap(),
+            )
+            .json(&serde_json::json!({"model": "gpt-5-codex", "stream": true, "input": []}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /chat/completions`.
+    pub async fn chat(&self, token: &str, stream: bool) -> Response {
+        self.http
+            .post(self.github("/chat/completions"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"model": "gpt-4.1", "stream": stream,
+                "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+pub fn header(r: &Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Query pairs of a redirect's `Location`.
+pub fn location_query(r: &Response) -> Vec<(String, String)> {
+    let loc = header(r, "location").expect("a Location header");
+    Url::parse(&loc)
+        .expect("absolute URL")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+pub fn q<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `(event name, data JSON)` of an SSE body; `[DONE]` becomes `Value::Null`.
+pub fn sse(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    n.clone_into(&mut name);
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            let v = if data == "[DONE]" {
+                Value::Null
+            } else {
+                serde_json::from_str(&data).expect("data is JSON")
+            };
+            (name, v)
+        })
+        .collect()
+}
+
+/// Decodes a JWT payload without checking the signature.
+pub fn jwt_payload(jwt: &str) -> Value {
+    let part = jwt.split('.').nth(1).expect("three parts");
+    let bytes = b64url_decode(part);
+    serde_json::from_slice(&bytes).expect("payload JSON")
+}
+
+fn b64url_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        let v = A.iter().position(|&a| a == c).expect("base64url") as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}
