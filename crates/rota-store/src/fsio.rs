@@ -179,10 +179,11 @@ fn write_atomic_inner(path: &Path, tmp: &Path, bytes: &[u8], bak: Bak) -> Result
     match bak {
         Bak::KeepPrevious => {
             if path.exists() {
-                replace_bak(path, path)?;
+                replace_bak(path, path, false)?;
             }
         }
-        Bak::CopyOfNew => replace_bak(tmp, path)?,
+        // A copy, not a link: `.bak` must not share the inode that becomes the data file.
+        Bak::CopyOfNew => replace_bak(tmp, path, true)?,
         Bak::Untouched => {}
     }
     failpoint("after_bak");
@@ -193,23 +194,25 @@ fn write_atomic_inner(path: &Path, tmp: &Path, bytes: &[u8], bak: Bak) -> Result
     Ok(())
 }
 
-/// Points `<target>.bak` at a copy of `source` atomically: a hard link (no copy) where the file
-/// system allows it, else a copied and fsynced file; then rename over `.bak`.
-fn replace_bak(source: &Path, target: &Path) -> Result<()> {
+/// Points `<target>.bak` at the content of `source` atomically: a hard link to the outgoing
+/// data file (it is never written again: writers replace, never modify) where allowed, else a
+/// copied and fsynced file; then rename over `.bak`.
+fn replace_bak(source: &Path, target: &Path, force_copy: bool) -> Result<()> {
     let bak = bak_path(target);
     let bak_tmp = tmp_path(target, "baktmp");
     let _ = fs::remove_file(&bak_tmp);
-    if fs::hard_link(source, &bak_tmp).is_err() {
+    if force_copy || fs::hard_link(source, &bak_tmp).is_err() {
         fs::copy(source, &bak_tmp)
             .map_err(|e| StoreError::io("cannot copy backup", &bak_tmp, e))?;
         File::open(&bak_tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| StoreError::io("cannot fsync", &bak_tmp, e))?;
     }
-    fs::rename(&bak_tmp, &bak).map_err(|e| {
-        let _ = fs::remove_file(&bak_tmp);
-        StoreError::io("cannot rename backup into place", &bak, e)
-    })
+    let renamed = fs::rename(&bak_tmp, &bak);
+    // When `.bak` already is a link to the same inode (a writer died between this step and its
+    // rename), POSIX rename does nothing and leaves `bak_tmp` behind: remove it either way.
+    let _ = fs::remove_file(&bak_tmp);
+    renamed.map_err(|e| StoreError::io("cannot rename backup into place", &bak, e))
 }
 
 /// fsync of the directory holding `path`, so the renames survive a power loss.

@@ -365,12 +365,13 @@ impl<S: StoreState> Store<S> {
     /// The current state, read from disk without a lock (renames are atomic). Missing file =
     /// `S::default()`.
     pub fn load(&self) -> Result<S> {
-        if let Some(bytes) = fsio::read_optional(&self.paths.state)?
-            && let Ok(state) = parse_state(&bytes)
-        {
+        let Some(bytes) = fsio::read_optional(&self.paths.state)? else {
+            return Ok(S::default());
+        };
+        if let Ok(state) = parse_state(&bytes) {
             return Ok(state);
         }
-        // Missing or unreadable: decide under the lock (a writer may be recovering it).
+        // Unreadable: recover under the lock (so only one process moves it aside).
         let _guard = self.lock()?;
         Ok(self
             .load_recovering(&self.paths.state, parse_state)?

@@ -24,20 +24,25 @@ fn crash_child() {
     };
     let store = open_file_store(Path::new(&dir));
     for _ in 0..100_000 {
-        let n = store
-            .mutate(|txn| {
-                let n = txn.state.counter;
-                txn.vault_mut()?.insert(
-                    format!("m{n}"),
-                    SecretBundle::new(format!("access-{n}")).with_refresh(format!("refresh-{n}")),
-                );
-                txn.state.items.push(format!("m{n}"));
-                txn.state.counter += 1;
-                Ok::<_, StoreError>(n)
-            })
-            .expect("mutation");
+        let n = numbered_mutation(&store);
         println!("ACK {n}");
     }
+}
+
+/// Mutation number `counter`: item `m<n>` with its secret.
+fn numbered_mutation(store: &common::TestStore) -> u64 {
+    store
+        .mutate(|txn| {
+            let n = txn.state.counter;
+            txn.vault_mut()?.insert(
+                format!("m{n}"),
+                SecretBundle::new(format!("access-{n}")).with_refresh(format!("refresh-{n}")),
+            );
+            txn.state.items.push(format!("m{n}"));
+            txn.state.counter += 1;
+            Ok::<_, StoreError>(n)
+        })
+        .expect("mutation")
 }
 
 /// Opens the store as a new process would, and checks the invariants.
@@ -75,6 +80,17 @@ fn verify(dir: &Path, acked: &[u64]) -> u64 {
         );
     }
     state.counter
+}
+
+/// A later writer cleans the temp files killed writers left behind, and leaves none itself.
+fn assert_a_later_writer_leaves_no_temp_files(dir: &Path) {
+    numbered_mutation(&open_file_store(dir));
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.contains("tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "stale temp files: {leftovers:?}");
 }
 
 fn run_child(dir: &Path, envs: &[(&str, String)], kill_after: Option<Duration>) -> Vec<u64> {
@@ -126,19 +142,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_mutation() {
         "children should have acknowledged mutations ({total_acked})"
     );
     assert!(final_count as usize >= total_acked);
-    // A later writer cleans the temp files killed writers left behind.
-    open_file_store(dir)
-        .mutate(|txn| {
-            txn.state.counter += 0;
-            Ok::<_, StoreError>(())
-        })
-        .unwrap();
-    let leftovers: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.contains("tmp-"))
-        .collect();
-    assert!(leftovers.is_empty(), "stale temp files: {leftovers:?}");
+    assert_a_later_writer_leaves_no_temp_files(dir);
     assert!(
         start.elapsed() < Duration::from_secs(30),
         "took {:?}",
@@ -169,4 +173,13 @@ fn abort_between_write_fsync_backup_and_rename_keeps_files_readable() {
             verify(dir, &acked);
         }
     }
+    // Killed after pointing `.bak` at the current state but before the rename: `.bak` and
+    // `state.json` are then one inode, and the next writer's backup step must still clean up.
+    run_child(
+        dir,
+        &[("ROTA_STORE_FAILPOINT", "after_bak:2".to_owned())],
+        None,
+    );
+    assert_a_later_writer_leaves_no_temp_files(dir);
+    verify(dir, &[]);
 }
