@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use rota_core::{PoolState, ProviderPool, Record};
+use rota_core::{PoolState, ProviderPool, Record, Ulid};
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, Store, StoreConfig, StoreError};
 use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId, SwitchReason};
 
@@ -28,40 +28,7 @@ fn main() -> Result<(), StoreError> {
         Store::open(StoreConfig::new(&dir).with_secret_store(SecretStoreMode::File))?;
     let now = rota_store::now_ms();
 
-    // A pool of `accounts` Anthropic accounts, with secrets, written in one mutation.
-    let ids: Vec<_> = (0..accounts)
-        .map(|_| rota_store::new_record_id(now))
-        .collect::<Result<_, _>>()?;
-    store.mutate(|txn| {
-        let mut pool = ProviderPool::default();
-        for (i, id) in ids.iter().enumerate() {
-            pool.records.push(Record {
-                id: *id,
-                namespace: DEFAULT_NAMESPACE.to_owned(),
-                label: format!("user{i}@example.com"),
-                identity: AccountIdentity {
-                    account_id: Some(format!("acct-{i}")),
-                    email: Some(format!("user{i}@example.com")),
-                    organization: None,
-                    plan: Some("max".to_owned()),
-                },
-                created_at: now,
-                updated_at: now,
-                health: rota_types::AccountHealth::default(),
-                cooldown_kind: None,
-                rate_limit_streak: 0,
-                usage: None,
-            });
-            txn.vault_mut()?.insert(
-                id.to_string(),
-                SecretBundle::new(format!("access-{i}")).with_refresh(format!("refresh-{i}")),
-            );
-        }
-        pool.order.insert(DEFAULT_NAMESPACE.to_owned(), ids.clone());
-        txn.state = PoolState::default();
-        txn.state.providers.insert(ProviderId::Anthropic, pool);
-        Ok::<_, StoreError>(())
-    })?;
+    let ids = fill_pool(&store, accounts, now)?;
     let state_size = std::fs::metadata(&store.paths().state).map_or(0, |m| m.len());
 
     let mut times: Vec<Duration> = Vec::with_capacity(iterations);
@@ -132,4 +99,42 @@ fn main() -> Result<(), StoreError> {
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// A pool of `accounts` Anthropic accounts, with secrets, written in one mutation.
+fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, StoreError> {
+    let ids: Vec<_> = (0..accounts)
+        .map(|_| rota_store::new_record_id(now))
+        .collect::<Result<_, _>>()?;
+    store.mutate(|txn| {
+        let mut pool = ProviderPool::default();
+        for (i, id) in ids.iter().enumerate() {
+            pool.records.push(Record {
+                id: *id,
+                namespace: DEFAULT_NAMESPACE.to_owned(),
+                label: format!("user{i}@example.com"),
+                identity: AccountIdentity {
+                    account_id: Some(format!("acct-{i}")),
+                    email: Some(format!("user{i}@example.com")),
+                    organization: None,
+                    plan: Some("max".to_owned()),
+                },
+                created_at: now,
+                updated_at: now,
+                health: rota_types::AccountHealth::default(),
+                cooldown_kind: None,
+                rate_limit_streak: 0,
+                usage: None,
+            });
+            txn.vault_mut()?.insert(
+                id.to_string(),
+                SecretBundle::new(format!("access-{i}")).with_refresh(format!("refresh-{i}")),
+            );
+        }
+        pool.order.insert(DEFAULT_NAMESPACE.to_owned(), ids.clone());
+        txn.state = PoolState::default();
+        txn.state.providers.insert(ProviderId::Anthropic, pool);
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(ids)
 }

@@ -19,6 +19,15 @@
 //! - `locks/<account>.lock`: per-account token-refresh locks ([`Store::refresh_secrets`]).
 //! - `*.corrupt-<unix ms>`: unreadable files moved aside, never overwritten.
 //!
+//! # Use
+//!
+//! [`PoolStore`] (`Store<rota_core::PoolState>`) is what the CLI, the app and the gateway open:
+//! `PoolStore::open(StoreConfig::from_env()?)`, then [`Store::load`] to read, the pool operations
+//! (`set_active`, `remove_record`, `upsert_account`, `import_accounts`, …) or [`Store::mutate`]
+//! with any rota-core operation to change it, [`Store::watch`] to hear about other processes'
+//! changes, [`BatchedCounters`] for per-request counts, [`Store::refresh_secrets`] for the
+//! cross-process token-refresh protocol and [`Store::backend`] for the secret-backend notice.
+//!
 //! # The mutation protocol (reliability.md §2)
 //!
 //! [`Store::mutate`]: exclusive flock on `state.lock` (waiting at most [`DEFAULT_LOCK_TIMEOUT`],

@@ -337,7 +337,23 @@ impl<S: StoreState> Store<S> {
             _state: PhantomData,
         };
         store.load()?;
-        store.load_vault()?;
+        store.load_vault().map_err(|e| match e {
+            // Say why no key was at hand: the keychain probe failed and `auto` fell back.
+            StoreError::VaultUndecryptable { path, reason } if store.report.plaintext_fallback => {
+                StoreError::VaultUndecryptable {
+                    path,
+                    reason: format!(
+                        "{reason} (the OS keychain holding its key is not available: {})",
+                        store
+                            .report
+                            .probe_error
+                            .as_deref()
+                            .unwrap_or("probe failed")
+                    ),
+                }
+            }
+            other => other,
+        })?;
         Ok(store)
     }
 

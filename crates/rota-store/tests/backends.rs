@@ -309,6 +309,19 @@ fn a_sealed_vault_whose_key_is_gone_is_an_error_and_left_untouched() {
         "{err}"
     );
     assert_untouched(tmp.path(), &vault, &bak);
+    // `auto` falling back to the file cannot read it either, and says why.
+    let config = StoreConfig::new(tmp.path()).with_key_store(Arc::new(ForgetfulKeyStore));
+    let err = Store::<TestState>::open(config).unwrap_err();
+    assert!(
+        matches!(err, StoreError::VaultUndecryptable { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("keychain holding its key is not available"),
+        "{err}"
+    );
+    assert_untouched(tmp.path(), &vault, &bak);
     // The file backend cannot read it either, and says so.
     let err = Store::<TestState>::open(file_config(tmp.path())).unwrap_err();
     assert!(
