@@ -57,7 +57,7 @@
 //! |---|---|
 //! | `GET /_mock/urls` | → [`MockUrls`] |
 //! | `GET /_mock/accounts`, `POST /_mock/accounts` | [`NewAccount`] → [`AccountInfo`] (201) |
-//! | `GET /_mock/accounts/{key}` | → [`AccountInfo`] (`key` = id, email, access or refresh token) |
+//! | `GET /_mock/accounts/{key}` | → [`AccountInfo`] (`key` = id, email, current access token or any refresh token) |
 //! | `PUT /_mock/accounts/{key}/usage` | [`Usage`] → [`AccountInfo`] |
 //! | `POST /_mock/accounts/{key}/script`, `DELETE …/script` | [`ScriptStep`] → 204 |
 //! | `POST /_mock/accounts/{key}/expire` | `{"what": "access"\|"refresh"\|"both"}` → [`AccountInfo`] |
@@ -225,7 +225,7 @@ impl MockHandle {
         self.shared.add_account(new)
     }
 
-    /// An account by id, email, access token (current or old) or refresh token.
+    /// An account by id, email, current access token, or refresh token (current or used).
     pub fn account(&self, key: &str) -> Result<AccountInfo, MockError> {
         self.shared.account(key)
     }

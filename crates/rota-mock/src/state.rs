@@ -426,7 +426,7 @@ impl Shared {
         }
     }
 
-    /// Account by id, email, current or past access token, or refresh token.
+    /// Account by id, current access token, refresh token (current or used), or email.
     fn resolve(inner: &Inner, key: &str) -> Option<usize> {
         inner
             .accounts
