@@ -67,7 +67,7 @@ pub struct BackendReport {
 }
 
 impl BackendReport {
-    /// Short name for lists: `keychain` or `file (plaintext)`.
+    /// What to show as the secret backend in lists and Settings → About.
     #[must_use]
     pub fn label(&self) -> &'static str {
         match self.kind {

@@ -59,6 +59,7 @@ pub use pool::{PoolStore, apply_counter_delta, new_record_id};
 pub use rota_core::Secret;
 pub use secret::{SecretBundle, Vault};
 pub use store::{
-    AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, Recovery, RefreshOutcome,
-    Store, StoreConfig, StorePaths, StoreState, Txn, VAULT_KEY_ITEM, Watcher, default_data_dir,
+    AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, DEFAULT_WATCH_INTERVAL,
+    Recovery, RefreshOutcome, Store, StoreConfig, StorePaths, StoreState, Txn, VAULT_KEY_ITEM,
+    Watcher, default_data_dir,
 };

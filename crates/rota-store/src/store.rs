@@ -26,6 +26,8 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a token refresh waits for another process's refresh of the same account (that one
 /// includes a network round trip).
 pub const DEFAULT_REFRESH_LOCK_TIMEOUT: Duration = Duration::from_mins(1);
+/// A watch interval that notices other processes' writes well within a second.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// Name of the keychain item holding the vault key.
 pub const VAULT_KEY_ITEM: &str = "vault-key";
 
@@ -258,10 +260,20 @@ impl RefreshOutcome {
     }
 }
 
-/// A held per-account refresh lock (`locks/<account>.lock`); released on drop.
+/// A held per-account refresh lock (`locks/<account>.lock`); released on drop. For async
+/// callers: take it (on a blocking thread), re-read with [`Store::secrets`], refresh over the
+/// network, [`Store::save_refreshed`], then drop it.
 #[derive(Debug)]
 pub struct AccountLock {
+    record_id: String,
     _guard: LockGuard,
+}
+
+impl AccountLock {
+    #[must_use]
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
 }
 
 fn parse_state<S: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<S, DecodeError> {
@@ -461,7 +473,24 @@ impl<S: StoreState> Store<S> {
             &self.paths.account_lock(record_id),
             self.refresh_lock_timeout,
         )?;
-        Ok(AccountLock { _guard: guard })
+        Ok(AccountLock {
+            record_id: record_id.to_owned(),
+            _guard: guard,
+        })
+    }
+
+    /// Persists refreshed secrets of the locked account (§3.4: before the lock is released and
+    /// before they are used). An account removed meanwhile is not resurrected: `NotFound`.
+    pub fn save_refreshed(&self, lock: &AccountLock, fresh: SecretBundle) -> Result<()> {
+        let record_id = lock.record_id();
+        self.mutate(|txn| {
+            let vault = txn.vault_mut()?;
+            if !vault.contains(record_id) {
+                return Err(StoreError::NotFound(record_id.to_owned()));
+            }
+            vault.insert(record_id, fresh);
+            Ok(())
+        })
     }
 
     /// The cross-process refresh protocol (reliability.md §3.3–3.4): lock the account, re-read
@@ -477,7 +506,7 @@ impl<S: StoreState> Store<S> {
     where
         E: From<StoreError>,
     {
-        let _account = self.lock_account(record_id)?;
+        let account = self.lock_account(record_id)?;
         let current = self
             .secrets(record_id)?
             .ok_or_else(|| StoreError::NotFound(record_id.to_owned()))?;
@@ -485,15 +514,8 @@ impl<S: StoreState> Store<S> {
             return Ok(RefreshOutcome::AlreadyRefreshed(current));
         }
         let fresh = refresh(&current)?;
-        self.mutate(|txn| {
-            let vault = txn.vault_mut()?;
-            if !vault.contains(record_id) {
-                // Removed while we refreshed: do not resurrect it.
-                return Err(StoreError::NotFound(record_id.to_owned()));
-            }
-            vault.insert(record_id, fresh.clone());
-            Ok(())
-        })?;
+        self.save_refreshed(&account, fresh.clone())?;
+        drop(account);
         Ok(RefreshOutcome::Refreshed(fresh))
     }
 

@@ -552,3 +552,57 @@ fn errors_convert_to_api_errors_with_their_code() {
         assert_eq!((api.code, api.message), (code, message));
     }
 }
+
+const REFRESH_ENV: &str = "ROTA_TEST_REFRESH_DIR";
+
+/// A process that refreshes `acct` if nobody did: the "network" call appends to `calls.log`.
+#[test]
+#[ignore = "helper: one process of the refresh race"]
+fn refresh_child() {
+    let Some(dir) = common::helper_env(REFRESH_ENV) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let store = open_file_store(dir);
+    let loaded = SecretBundle::new("a1").with_refresh("r1"); // what this process loaded earlier
+    let lock = store.lock_account("acct").unwrap();
+    let current = store.secrets("acct").unwrap().unwrap();
+    if current == loaded {
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("calls.log"))
+            .unwrap();
+        std::io::Write::write_all(&mut log, b"refresh\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100)); // the network
+        store
+            .save_refreshed(&lock, SecretBundle::new("a2").with_refresh("r2"))
+            .unwrap();
+    }
+    drop(lock);
+    let now = store.secrets("acct").unwrap().unwrap();
+    assert_eq!(now.refresh_token.unwrap().expose(), "r2");
+}
+
+#[test]
+fn processes_racing_to_refresh_one_account_refresh_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_file_store(tmp.path());
+    seed_account(&store, "acct", &SecretBundle::new("a1").with_refresh("r1"));
+    let mut children: Vec<_> = (0..4)
+        .map(|_| {
+            spawn_helper(
+                "refresh_child",
+                &[(REFRESH_ENV, tmp.path().display().to_string())],
+            )
+        })
+        .collect();
+    for c in &mut children {
+        assert!(
+            c.wait().unwrap().success(),
+            "a process did not end with the new tokens"
+        );
+    }
+    let calls = fs::read_to_string(tmp.path().join("calls.log")).unwrap();
+    assert_eq!(calls.lines().count(), 1, "exactly one refresh request");
+}
