@@ -1,0 +1,388 @@
+//! `cargo xtask …` — the project's single entry point for set-up, building, running and testing.
+//!
+//! - `run`   set up what is missing, build the UI, start the desktop app
+//! - `test`  set up, then fmt, clippy, every unit/integration/e2e test, and the UI's wasm build
+//! - `build-ui`, `setup`, `bench <store>` for the pieces
+//!
+//! Set-up installs what a fresh Debian/Ubuntu machine lacks: system packages (apt-get when
+//! root, else the exact command is printed), the wasm target, wasm-bindgen-cli at the version
+//! Cargo.lock pins, and tauri-driver for the end-to-end tests.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Debian packages needed to build and run the app (first list) and to test it (second).
+const BUILD_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "libssl-dev",
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libsoup-3.0-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libxdo-dev",
+    "libdbus-1-dev",
+];
+const TEST_PACKAGES: &[&str] = &[
+    "xvfb",
+    "xauth",
+    "dbus-daemon",
+    "webkit2gtk-driver",
+    "gnome-keyring",
+    "imagemagick",
+    "xdotool",
+];
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(),
+        Some("test") => test(),
+        Some("setup") => setup(true),
+        Some("build-ui") => build_ui(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  bench store   benchmarks (figures printed)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_owned()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn cargo_bin_dir() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+        .join("bin")
+}
+
+fn step(name: &str) {
+    eprintln!("\n\x1b[1m==> {name}\x1b[0m");
+}
+
+fn status(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let started = Instant::now();
+    let st = cmd
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !st.success() {
+        bail!("{shown} failed ({st})");
+    }
+    eprintln!("    ({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+
+fn setup(for_tests: bool) -> Result<()> {
+    // Binaries installed by `cargo install` must be found by us and by the tests.
+    let bin = cargo_bin_dir();
+    let path = env::var_os("PATH").unwrap_or_default();
+    let mut paths: Vec<PathBuf> = env::split_paths(&path).collect();
+    if !paths.contains(&bin) {
+        paths.insert(0, bin);
+        // SAFETY-free: single-threaded at this point; children inherit the new PATH.
+        set_env("PATH", env::join_paths(paths)?);
+    }
+
+    step("system packages");
+    let mut wanted: Vec<&str> = BUILD_PACKAGES.to_vec();
+    if for_tests {
+        wanted.extend_from_slice(TEST_PACKAGES);
+    }
+    ensure_packages(&wanted)?;
+
+    step("wasm32 target");
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        eprintln!("    present");
+    } else {
+        status(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+
+    step("wasm-bindgen-cli");
+    let want = locked_version("wasm-bindgen")?;
+    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(want.as_str()) {
+        eprintln!("    wasm-bindgen {want} present");
+    } else {
+        // Without --locked: the CLI's own lock file wants a webpki-roots release the registry
+        // mirror does not carry.
+        status(cargo().args(["install", "wasm-bindgen-cli", "--version", &want]))?;
+    }
+
+    if for_tests {
+        step("tauri-driver");
+        if output(Command::new("tauri-driver").arg("--help")).is_some()
+            || cargo_bin_dir().join("tauri-driver").exists()
+        {
+            eprintln!("    present");
+        } else {
+            status(cargo().args([
+                "install",
+                "--locked",
+                "tauri-driver",
+                "--version",
+                TAURI_DRIVER_VERSION,
+            ]))?;
+        }
+    }
+    Ok(())
+}
+
+fn set_env(key: &str, value: impl AsRef<std::ffi::OsStr>) {
+    // SAFETY: xtask sets variables only from its main thread before spawning any thread.
+    #[allow(unsafe_code)] // env::set_var is unsafe since edition 2024; see the SAFETY note.
+    unsafe {
+        env::set_var(key, value);
+    }
+}
+
+fn ensure_packages(wanted: &[&str]) -> Result<()> {
+    if output(Command::new("dpkg-query").arg("--version")).is_none() {
+        eprintln!(
+            "    not a Debian/Ubuntu system: make sure the equivalents of these are installed:\n    {}",
+            wanted.join(" ")
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|p| {
+            output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_none_or(|s| !s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        eprintln!("    all {} present", wanted.len());
+        return Ok(());
+    }
+    let is_root = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let list = missing.join(" ");
+    if !is_root {
+        bail!(
+            "missing system packages; install them with:\n\n    sudo apt-get update && sudo apt-get install -y --no-install-recommends {list}\n"
+        );
+    }
+    eprintln!("    installing: {list}");
+    status(Command::new("apt-get").arg("update").arg("-qq"))?;
+    status(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// The version of `package` that Cargo.lock pins.
+fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&needle)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    let end = lock[start..].find('"').context("malformed Cargo.lock")?;
+    Ok(lock[start..start + end].to_owned())
+}
+
+fn target_dir() -> Result<PathBuf> {
+    if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
+        let dir = PathBuf::from(dir);
+        return Ok(if dir.is_absolute() {
+            dir
+        } else {
+            root().join(dir)
+        });
+    }
+    let meta = output(cargo().args(["metadata", "--format-version", "1", "--no-deps"]))
+        .context("cargo metadata failed")?;
+    let v: serde_json::Value = serde_json::from_str(&meta)?;
+    Ok(PathBuf::from(
+        v["target_directory"]
+            .as_str()
+            .context("no target_directory")?,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build
+
+fn build_ui() -> Result<()> {
+    step("UI (Leptos → wasm32)");
+    status(cargo().args([
+        "build",
+        "-p",
+        "rota-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--release",
+    ]))?;
+    let wasm = target_dir()?.join("wasm32-unknown-unknown/release/rota_ui.wasm");
+    let dist = root().join("ui/dist");
+    std::fs::create_dir_all(&dist)?;
+    status(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript", "--out-dir"])
+            .arg(&dist)
+            .arg(&wasm),
+    )?;
+    for entry in std::fs::read_dir(root().join("ui/static"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+fn run() -> Result<()> {
+    setup(false)?;
+    build_ui()?;
+    if env::var_os("DISPLAY").is_none() && env::var_os("WAYLAND_DISPLAY").is_none() {
+        bail!(
+            "no display (DISPLAY/WAYLAND_DISPLAY unset): Rota is a desktop app; start it from a desktop session"
+        );
+    }
+    step("Rota");
+    status(cargo().args(["run", "-p", "rota-app"]))
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    setup(true)?;
+    // The app crate embeds ui/dist at compile time, so the UI is built before anything else.
+    build_ui()?;
+
+    step("rustfmt");
+    status(cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    step("clippy (host crates)");
+    status(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    step("clippy (UI, wasm32)");
+    status(cargo().args([
+        "clippy",
+        "-p",
+        "rota-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    // End-to-end tests need a display: start a virtual one when there is none.
+    let _xvfb = if env::var_os("DISPLAY").is_none() {
+        Some(Xvfb::start()?)
+    } else {
+        None
+    };
+
+    step("tests (unit, integration, end-to-end)");
+    status(cargo().args(["test", "--no-fail-fast"]))?;
+
+    eprintln!(
+        "\nall checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn bench(which: Option<&str>) -> Result<()> {
+    match which {
+        Some("store") => {
+            step("bench: store");
+            status(cargo().args([
+                "run",
+                "-p",
+                "rota-store",
+                "--release",
+                "--example",
+                "bench_store",
+            ]))
+        }
+        _ => bail!("usage: cargo xtask bench store"),
+    }
+}
+
+/// A virtual X display for the end-to-end tests, stopped on drop.
+struct Xvfb(Child);
+
+impl Xvfb {
+    fn start() -> Result<Self> {
+        let n = (99..200)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .context("no free X display number")?;
+        let child = Command::new("Xvfb")
+            .arg(format!(":{n}"))
+            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("could not start Xvfb (package xvfb)")?;
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new(&socket).exists() {
+            if Instant::now() > deadline {
+                bail!("Xvfb :{n} did not start within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        set_env("DISPLAY", format!(":{n}"));
+        eprintln!("    started Xvfb on :{n}");
+        Ok(Self(child))
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
