@@ -1,1 +1,91 @@
-//! rota-app (being written).
+//! Rota's desktop shell: wiring only. Commands live in [`commands`] (one-line adapters over the
+//! Rota crates), the tray in [`tray`], UI preferences in [`prefs`], paths and settings in
+//! [`state`].
+//!
+//! Boundaries: this is the only crate that knows Tauri. Nothing here decides pool policy; the
+//! webview gets the commands listed in `rota_types::COMMAND_NAMES` and no plugin commands.
+
+pub mod commands;
+pub mod prefs;
+pub mod state;
+pub mod tray;
+
+use tauri::{Manager, Runtime, WindowEvent};
+
+pub use state::AppState;
+
+/// The label of the one main window (capabilities grant commands to it only).
+pub const MAIN_WINDOW: &str = "main";
+
+/// Event asking the UI to open the Settings dialog (tray *Settings…*).
+pub const EVENT_OPEN_SETTINGS: &str = "open-settings";
+
+/// Everything both the real app and the mock-runtime tests need: plugins, state, commands.
+pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .plugin(tauri_plugin_opener::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_providers,
+            commands::ui_prefs_get,
+            commands::ui_prefs_set,
+            commands::open_link,
+        ])
+}
+
+/// Starts the desktop app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROTA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let state = match AppState::from_env() {
+        Ok(state) => state,
+        Err(e) => {
+            // Before any window exists there is nowhere else to say it.
+            eprintln!("rota: {e}");
+            std::process::exit(1);
+        }
+    };
+
+    let app = builder(tauri::Builder::default(), state)
+        // A second launch focuses the running app instead of starting another one.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }))
+        .setup(|app| {
+            tray::install(app.handle())?;
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps Rota (tray, gateway) running; Quit is in the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == MAIN_WINDOW
+                && window.app_handle().tray_by_id(tray::TRAY_ID).is_some()
+            {
+                api.prevent_close();
+                if let Err(e) = window.hide() {
+                    tracing::warn!("could not hide the main window: {e}");
+                }
+            }
+        })
+        .build(tauri::generate_context!())
+        .expect("error while building the Rota app");
+
+    app.run(|_app, _event| {});
+}
+
+/// Shows, un-minimises and focuses the main window.
+pub fn show_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}

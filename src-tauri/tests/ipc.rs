@@ -1,0 +1,194 @@
+//! The typed IPC path through Tauri's mock runtime with the app's real configuration and
+//! capabilities: commands answer their `rota-types` shapes, errors arrive as `{code, message}`,
+//! and only the main window may call them.
+
+use rota_app::{AppState, builder};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewUrl, WebviewWindowBuilder};
+
+fn request(cmd: &str, body: Value) -> InvokeRequest {
+    InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(body),
+        headers: tauri::http::HeaderMap::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    }
+}
+
+struct Harness {
+    app: tauri::App<tauri::test::MockRuntime>,
+    data: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let state = AppState::new(data.path().join("rota"), 4242).unwrap();
+        let app = builder(mock_builder(), state)
+            .build(tauri::generate_context!("tauri.conf.json"))
+            .expect("app builds on the mock runtime");
+        Self { app, data }
+    }
+
+    fn window(&self, label: &str) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
+        use tauri::Manager;
+        self.app.get_webview_window(label).unwrap_or_else(|| {
+            WebviewWindowBuilder::new(&self.app, label, WebviewUrl::default())
+                .build()
+                .unwrap()
+        })
+    }
+
+    fn call(&self, label: &str, cmd: &str, request_body: Value) -> Result<Value, Value> {
+        let w = self.window(label);
+        get_ipc_response(&w, request(cmd, json!({ "request": request_body })))
+            .map(|body| body.deserialize::<Value>().unwrap())
+    }
+}
+
+#[test]
+fn app_info_answers_its_typed_shape() {
+    let h = Harness::new();
+    let v = h
+        .call("main", "app_info", json!({}))
+        .expect("app_info succeeds");
+    let info: rota_types::command::AppInfo = serde_json::from_value(v).expect("AppInfo shape");
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(info.gateway_url, "http://127.0.0.1:4242");
+    assert!(info.data_dir.ends_with("rota"), "{}", info.data_dir);
+}
+
+#[test]
+fn providers_are_listed_alphabetically_and_none_connected() {
+    let h = Harness::new();
+    let v = h.call("main", "list_providers", json!({})).unwrap();
+    let ids: Vec<_> = v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![json!("anthropic"), json!("github-copilot"), json!("openai")]
+    );
+    assert!(
+        v["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["accountCount"] == json!(0))
+    );
+}
+
+#[test]
+fn a_command_error_reaches_the_caller_as_code_and_message() {
+    let h = Harness::new();
+    let prefs = h.data.path().join("rota/ui-prefs.json");
+    std::fs::write(&prefs, b"{\"lastTab\": \"ab").unwrap();
+
+    let err = h
+        .call("main", "ui_prefs_get", json!({}))
+        .expect_err("corrupt prefs are an error");
+    assert_eq!(err["code"], json!("unreadable"), "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("ui-prefs.json") && message.contains("invalid JSON"),
+        "{message}"
+    );
+
+    // The unreadable file was kept aside, not overwritten, and the next read starts clean.
+    let kept: Vec<_> = std::fs::read_dir(h.data.path().join("rota"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("ui-prefs.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::fs::read(h.data.path().join("rota").join(&kept[0])).unwrap(),
+        b"{\"lastTab\": \"ab"
+    );
+    assert_eq!(
+        h.call("main", "ui_prefs_get", json!({})).unwrap(),
+        json!({"lastTab": "providers"})
+    );
+}
+
+#[test]
+fn ui_prefs_are_saved_to_disk_at_once() {
+    let h = Harness::new();
+    let v = h
+        .call("main", "ui_prefs_set", json!({"lastTab": "about"}))
+        .unwrap();
+    assert_eq!(v, json!({"lastTab": "about"}));
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(h.data.path().join("rota/ui-prefs.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk["lastTab"], json!("about"));
+    assert_eq!(
+        h.call("main", "ui_prefs_get", json!({})).unwrap(),
+        json!({"lastTab": "about"})
+    );
+}
+
+#[test]
+fn malformed_requests_are_refused() {
+    let h = Harness::new();
+    let err = h
+        .call("main", "ui_prefs_set", json!({"lastTab": "nope"}))
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown variant"), "{err}");
+    let err = h
+        .call("main", "open_link", json!({"kind": "javascript:alert(1)"}))
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown variant"), "{err}");
+}
+
+#[test]
+fn every_declared_command_is_registered() {
+    let h = Harness::new();
+    for name in rota_types::COMMAND_NAMES {
+        // Wrong arguments are fine here; an unregistered command answers differently.
+        let res = h.call("main", name, json!({}));
+        if let Err(e) = res {
+            let text = e.to_string();
+            assert!(
+                !text.contains("not found") && !text.contains("not allowed"),
+                "{name}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_the_main_window_may_call_commands() {
+    let h = Harness::new();
+    let err = h
+        .call("intruder", "app_info", json!({}))
+        .expect_err("other windows are denied");
+    assert!(err.to_string().contains("not allowed"), "{err}");
+}
+
+#[test]
+fn the_webview_gets_no_plugin_commands() {
+    let h = Harness::new();
+    for cmd in [
+        "plugin:store|load",
+        "plugin:store|set",
+        "plugin:opener|open_url",
+    ] {
+        let w = h.window("main");
+        let err = get_ipc_response(
+            &w,
+            request(cmd, json!({"path": "x.json", "url": "https://example.com"})),
+        )
+        .expect_err(cmd);
+        assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! A line of shell text with a Copy button.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::app::Ui;
+use crate::ipc;
+
+#[component]
+pub fn CopyLine(#[prop(into)] text: Signal<String>) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        let value = text.get_untracked();
+        spawn_local(async move {
+            match ipc::copy_text(&value).await {
+                Ok(()) => copied.set(true),
+                Err(e) => ui.notify(format!("Could not copy to the clipboard: {e}")),
+            }
+        });
+    };
+    view! {
+        <div class="copy-line">
+            <code class="copy-text">{move || text.get()}</code>
+            <button class="button small ghost" on:click=copy aria-label=move || format!("Copy: {}", text.get())>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,71 @@
+//! Inline SVG icons (no icon font, no network).
+
+use leptos::prelude::*;
+
+#[component]
+pub fn Logo() -> impl IntoView {
+    view! {
+        <svg class="logo" viewBox="0 0 512 512" aria-hidden="true">
+            <defs>
+                <linearGradient id="logo-g" x1="0" y1="0" x2="1" y2="1">
+                    <stop offset="0" stop-color="#6d5dfc" />
+                    <stop offset="1" stop-color="#2f7df6" />
+                </linearGradient>
+            </defs>
+            <rect x="16" y="16" width="480" height="480" rx="112" fill="url(#logo-g)" />
+            <circle cx="256" cy="256" r="136" fill="none" stroke="#fff" stroke-opacity="0.35" stroke-width="28" />
+            <path d="M256 120 A136 136 0 0 1 373.8 324" fill="none" stroke="#fff" stroke-width="28" stroke-linecap="round" />
+            <circle cx="256" cy="120" r="40" fill="#fff" />
+            <circle cx="138.2" cy="324" r="32" fill="#fff" fill-opacity="0.8" />
+            <circle cx="373.8" cy="324" r="32" fill="#fff" fill-opacity="0.8" />
+        </svg>
+    }
+}
+
+#[component]
+pub fn GearIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">
+            <circle cx="12" cy="12" r="3" />
+            <path d="M19.4 15a1.65 1.65 0 0 0 .33 1.82l.06.06a2 2 0 1 1-2.83 2.83l-.06-.06a1.65 1.65 0 0 0-1.82-.33 1.65 1.65 0 0 0-1 1.51V21a2 2 0 1 1-4 0v-.09A1.65 1.65 0 0 0 9 19.4a1.65 1.65 0 0 0-1.82.33l-.06.06a2 2 0 1 1-2.83-2.83l.06-.06A1.65 1.65 0 0 0 4.68 15a1.65 1.65 0 0 0-1.51-1H3a2 2 0 1 1 0-4h.09A1.65 1.65 0 0 0 4.6 9a1.65 1.65 0 0 0-.33-1.82l-.06-.06a2 2 0 1 1 2.83-2.83l.06.06A1.65 1.65 0 0 0 9 4.68a1.65 1.65 0 0 0 1-1.51V3a2 2 0 1 1 4 0v.09a1.65 1.65 0 0 0 1 1.51 1.65 1.65 0 0 0 1.82-.33l.06-.06a2 2 0 1 1 2.83 2.83l-.06.06A1.65 1.65 0 0 0 19.4 9a1.65 1.65 0 0 0 1.51 1H21a2 2 0 1 1 0 4h-.09a1.65 1.65 0 0 0-1.51 1z" />
+        </svg>
+    }
+}
+
+#[component]
+pub fn SessionsIcon() -> impl IntoView {
+    view! {
+        <svg class="icon-lg" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M4 17l6-6-6-6" />
+            <path d="M12 19h8" />
+        </svg>
+    }
+}
+
+#[component]
+pub fn CloseIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">
+            <path d="M6 6l12 12M18 6L6 18" />
+        </svg>
+    }
+}
+
+#[component]
+pub fn ChevronIcon() -> impl IntoView {
+    view! {
+        <svg class="icon chevron" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M9 6l6 6-6 6" />
+        </svg>
+    }
+}
+
+#[component]
+pub fn SearchIcon() -> impl IntoView {
+    view! {
+        <svg class="icon search-icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">
+            <circle cx="11" cy="11" r="7" />
+            <path d="M20 20l-3.5-3.5" />
+        </svg>
+    }
+}

@@ -1,0 +1,5 @@
+//! Widgets shared by several views.
+
+pub mod copy_line;
+pub mod icons;
+pub mod notice;

@@ -1,0 +1,149 @@
+//! The Settings dialog: tabs Providers, Provider Detail and About.
+
+mod about;
+mod provider_detail;
+mod providers;
+
+use leptos::prelude::*;
+use rota_types::ProviderId;
+use rota_types::command::SettingsTab;
+
+use crate::app::Ui;
+use crate::components::icons::CloseIcon;
+
+const TABS: [SettingsTab; 3] = [
+    SettingsTab::Providers,
+    SettingsTab::ProviderDetail,
+    SettingsTab::About,
+];
+
+fn tab_key(tab: SettingsTab) -> &'static str {
+    match tab {
+        SettingsTab::Providers => "providers",
+        SettingsTab::ProviderDetail => "provider-detail",
+        SettingsTab::About => "about",
+    }
+}
+
+fn tab_label(tab: SettingsTab) -> &'static str {
+    match tab {
+        SettingsTab::Providers => "Providers",
+        SettingsTab::ProviderDetail => "Provider Detail",
+        SettingsTab::About => "About",
+    }
+}
+
+/// A coloured initial standing for a provider in lists.
+#[component]
+pub fn ProviderBadge(provider: ProviderId) -> impl IntoView {
+    let (class, letter) = match provider {
+        ProviderId::Anthropic => ("provider-badge anthropic", "A"),
+        ProviderId::OpenAi => ("provider-badge openai", "O"),
+        ProviderId::GithubCopilot => ("provider-badge copilot", "G"),
+    };
+    view! { <span class=class aria-hidden="true">{letter}</span> }
+}
+
+#[component]
+pub fn SettingsDialog() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let enabled =
+        move |tab: SettingsTab| tab != SettingsTab::ProviderDetail || ui.detail.get().is_some();
+    // The tab shown: a remembered Provider Detail without a provider falls back to Providers.
+    let current = move || {
+        let tab = ui.tab.get();
+        if enabled(tab) {
+            tab
+        } else {
+            SettingsTab::Providers
+        }
+    };
+
+    let tablist = NodeRef::<leptos::html::Div>::new();
+    let focus_tab = move |tab: SettingsTab| {
+        if let Some(list) = tablist.get_untracked() {
+            if let Ok(Some(el)) = list.query_selector(&format!("#tab-{}", tab_key(tab))) {
+                use wasm_bindgen::JsCast;
+                if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
+                    let _ = el.focus();
+                }
+            }
+        }
+    };
+    // Focus lands on the selected tab when the dialog opens.
+    Effect::new(move |_| {
+        if tablist.get().is_some() {
+            focus_tab(current());
+        }
+    });
+
+    let on_key = move |e: leptos::ev::KeyboardEvent| {
+        let step: isize = match e.key().as_str() {
+            "ArrowDown" | "ArrowRight" => 1,
+            "ArrowUp" | "ArrowLeft" => -1,
+            _ => return,
+        };
+        e.prevent_default();
+        let usable: Vec<_> = TABS.iter().copied().filter(|t| enabled(*t)).collect();
+        let at = usable.iter().position(|t| *t == current()).unwrap_or(0) as isize;
+        let next = usable[(at + step).rem_euclid(usable.len() as isize) as usize];
+        ui.select_tab(next);
+        focus_tab(next);
+    };
+
+    view! {
+        <div class="overlay" on:click=move |_| ui.settings_open.set(false)>
+            <div
+                class="dialog settings"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="settings-title"
+                id="settings-dialog"
+                on:click=|e| e.stop_propagation()
+            >
+                <nav class="settings-nav">
+                    <h2 id="settings-title">"Settings"</h2>
+                    <div class="tablist" role="tablist" aria-orientation="vertical" node_ref=tablist on:keydown=on_key>
+                        {TABS
+                            .into_iter()
+                            .map(|tab| {
+                                view! {
+                                    <button
+                                        role="tab"
+                                        class="tab"
+                                        id=format!("tab-{}", tab_key(tab))
+                                        aria-controls=format!("panel-{}", tab_key(tab))
+                                        aria-selected=move || (current() == tab).to_string()
+                                        aria-disabled=move || (!enabled(tab)).to_string()
+                                        tabindex=move || if current() == tab { "0" } else { "-1" }
+                                        title=move || if enabled(tab) { String::new() } else { "Choose a provider first".to_owned() }
+                                        on:click=move |_| if enabled(tab) { ui.select_tab(tab) }
+                                    >
+                                        {tab_label(tab)}
+                                    </button>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                </nav>
+                <div class="settings-body">
+                    <button class="icon-button dialog-close" aria-label="Close settings" title="Close (Esc)" on:click=move |_| ui.settings_open.set(false)>
+                        <CloseIcon />
+                    </button>
+                    <div
+                        class="tabpanel"
+                        role="tabpanel"
+                        id=move || format!("panel-{}", tab_key(current()))
+                        aria-labelledby=move || format!("tab-{}", tab_key(current()))
+                    >
+                        {move || match current() {
+                            SettingsTab::Providers => view! { <providers::ProvidersTab /> }.into_any(),
+                            SettingsTab::ProviderDetail => view! { <provider_detail::ProviderDetailTab /> }.into_any(),
+                            SettingsTab::About => view! { <about::AboutTab /> }.into_any(),
+                        }}
+                    </div>
+                </div>
+            </div>
+        </div>
+    }
+}
