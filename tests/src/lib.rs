@@ -1,1 +1,350 @@
-//! rota-e2e (being written).
+//! End-to-end harness: drives the real desktop app in the real `WebKit` webview.
+//!
+//! Each [`App`] gets its own data directory (`ROTA_HOME` and XDG dirs in a temp dir), its own
+//! private D-Bus session (so single-instance and the tray do not see other runs), and its own
+//! `tauri-driver` → `WebKitWebDriver` → app chain on free ports. Screenshots go to
+//! `<workspace>/target/e2e/<name>.png`.
+//!
+//! Needs a display (`DISPLAY`; `cargo xtask test` starts Xvfb when there is none),
+//! `tauri-driver` on `PATH` or in `~/.cargo/bin`, and `/usr/bin/WebKitWebDriver`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// How long to wait for the UI to reach an expected state.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where screenshots are written.
+pub fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e")
+}
+
+/// What to launch and with which environment.
+#[derive(Debug)]
+pub struct Launch {
+    /// Absolute path of the app binary (`env!("CARGO_BIN_EXE_rota-app")`).
+    pub binary: PathBuf,
+    /// Data directory to reuse (for restart scenarios); a new temp dir when `None`.
+    pub home: Option<tempfile::TempDir>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    pub fn new(binary: impl Into<PathBuf>) -> Self {
+        Self {
+            binary: binary.into(),
+            home: None,
+            env: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn home(mut self, home: tempfile::TempDir) -> Self {
+        self.home = Some(home);
+        self
+    }
+}
+
+/// A running app under `WebDriver` control.
+#[derive(Debug)]
+pub struct App {
+    pub client: Client,
+    /// The temp dir holding `rota/` (`ROTA_HOME`) and the XDG dirs.
+    pub home: tempfile::TempDir,
+    driver: Child,
+    dbus: Child,
+}
+
+impl App {
+    /// The app's `ROTA_HOME`.
+    pub fn rota_home(home: &Path) -> PathBuf {
+        home.join("rota")
+    }
+
+    pub async fn launch(launch: Launch) -> Result<App> {
+        if std::env::var_os("DISPLAY").is_none() {
+            bail!(
+                "no DISPLAY: run the end-to-end tests through `cargo xtask test`, which starts Xvfb"
+            );
+        }
+        let home = match launch.home {
+            Some(h) => h,
+            None => tempfile::Builder::new().prefix("rota-e2e-").tempdir()?,
+        };
+        let rota_home = Self::rota_home(home.path());
+        std::fs::create_dir_all(&rota_home)?;
+
+        let mut dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("could not start dbus-daemon (package dbus-daemon)")?;
+        let mut address = String::new();
+        BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut address)?;
+
+        let port = free_port()?;
+        let mut cmd = Command::new(WEBKIT_WEBDRIVER);
+        cmd.arg(format!("--port={port}"))
+            .arg("--host=127.0.0.1")
+            // What tauri-driver would set: lets wry accept the automation session.
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("ROTA_HOME", &rota_home)
+            .env("XDG_DATA_HOME", home.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
+            .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
+            .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+            .env("NO_AT_BRIDGE", "1")
+            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(if verbose() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            // Own process group, so the driver and the app it started end together.
+            .process_group(0);
+        let driver = cmd
+            .spawn()
+            .context("could not start WebKitWebDriver (package webkit2gtk-driver)")?;
+        let mut guard = StartGuard {
+            driver: Some(driver),
+            dbus: Some(dbus),
+        };
+        wait_for_port(port, Duration::from_secs(20))?;
+
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "webkitgtk:browserOptions".into(),
+            serde_json::json!({ "binary": launch.binary.to_string_lossy(), "args": [] }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("WebDriver session could not start the app")?;
+        let (driver, dbus) = guard.take();
+        let app = App {
+            client,
+            home,
+            driver,
+            dbus,
+        };
+        // The window exists when the Leptos app has mounted its header.
+        app.wait_for("header.topbar").await?;
+        Ok(app)
+    }
+
+    /// Waits until an element matching `css` exists.
+    pub async fn wait_for(&self, css: &str) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element matches `{css}` within {UI_TIMEOUT:?}"))
+    }
+
+    /// Waits until `css` matches nothing.
+    pub async fn wait_gone(&self, css: &str) -> Result<()> {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        while !self.client.find_all(Locator::Css(css)).await?.is_empty() {
+            if Instant::now() > deadline {
+                bail!("`{css}` still present after {UI_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Waits until the text of the first element matching `css` satisfies `pred`; returns it.
+    pub async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                last = el.text().await.unwrap_or_default();
+                if pred(&last) {
+                    return Ok(last);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("text of `{css}` never matched; last seen: {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Texts of all elements matching `css`.
+    pub async fn texts(&self, css: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for el in self.client.find_all(Locator::Css(css)).await? {
+            out.push(el.text().await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.wait_for(css)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking `{css}`"))
+    }
+
+    /// Presses a key with optional Ctrl, as a user would (`WebDriver` actions).
+    pub async fn press(&self, key: Key, ctrl: bool) -> Result<()> {
+        self.press_char(char::from(key), ctrl).await
+    }
+
+    pub async fn press_char(&self, c: char, ctrl: bool) -> Result<()> {
+        let mut keys = KeyActions::new("keyboard".to_owned());
+        if ctrl {
+            keys = keys.then(KeyAction::Down {
+                value: char::from(Key::Control),
+            });
+        }
+        keys = keys
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
+        if ctrl {
+            keys = keys.then(KeyAction::Up {
+                value: char::from(Key::Control),
+            });
+        }
+        self.client.perform_actions(keys).await?;
+        self.client.release_actions().await?;
+        Ok(())
+    }
+
+    /// Saves a screenshot of the webview as `target/e2e/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        // WebKit snapshots the last painted frame: wait for two frames so the picture shows
+        // the DOM the test just checked, not an older paint (matters on a loaded machine).
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await
+            .context("waiting for a paint before the screenshot")?;
+        let png = self.client.screenshot().await?;
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Ends the session and stops the app, its drivers and its D-Bus; keeps the data dir.
+    pub async fn quit(mut self) -> Result<tempfile::TempDir> {
+        let _ = self.client.clone().close().await;
+        kill_group(&mut self.driver);
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
+        // Take the home out without running Drop's cleanup twice.
+        let home = std::mem::replace(&mut self.home, tempfile::tempdir()?);
+        Ok(home)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        kill_group(&mut self.driver);
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
+    }
+}
+
+/// Cleans up when launching fails half-way.
+struct StartGuard {
+    driver: Option<Child>,
+    dbus: Option<Child>,
+}
+
+impl StartGuard {
+    fn take(&mut self) -> (Child, Child) {
+        (
+            self.driver.take().expect("once"),
+            self.dbus.take().expect("once"),
+        )
+    }
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if let Some(d) = self.driver.as_mut() {
+            kill_group(d);
+        }
+        if let Some(d) = self.dbus.as_mut() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+fn kill_group(child: &mut Child) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    // The driver runs in its own process group (see launch): end the whole group, app included.
+    let group = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
+    let _ = killpg(group, Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+const WEBKIT_WEBDRIVER: &str = "/usr/bin/WebKitWebDriver";
+
+/// `ROTA_E2E_VERBOSE=1` shows the drivers' and the app's output.
+fn verbose() -> bool {
+    std::env::var_os("ROTA_E2E_VERBOSE").is_some_and(|v| v != "0")
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("tauri-driver did not listen on {port} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Re-exported for tests that need raw `WebDriver` calls.
+pub use fantoccini::Locator as By;
+/// Re-exported so tests name keys without depending on fantoccini directly.
+pub use fantoccini::key::Key as Keys;
+
+/// Result type of the harness and the scenarios.
+pub use anyhow::Result as E2eResult;
