@@ -101,30 +101,33 @@ impl App {
         BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut address)?;
 
         let port = free_port()?;
-        let mut cmd = Command::new(WEBKIT_WEBDRIVER);
-        cmd.arg(format!("--port={port}"))
-            .arg("--host=127.0.0.1")
-            // What tauri-driver would set: lets wry accept the automation session.
-            .env("TAURI_WEBVIEW_AUTOMATION", "true")
-            .env("ROTA_HOME", &rota_home)
-            .env("XDG_DATA_HOME", home.path().join("xdg-data"))
-            .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
-            .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
-            .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
-            .env("NO_AT_BRIDGE", "1")
-            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(if verbose() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            // Own process group, so the driver and the app it started end together.
-            .process_group(0);
-        let driver = cmd
-            .spawn()
-            .context("could not start WebKitWebDriver (package webkit2gtk-driver)")?;
+        let native_port = free_port()?;
+        let mut cmd = Command::new(tauri_driver()?);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .args(["--native-driver", WEBKIT_WEBDRIVER])
+        .env("ROTA_HOME", &rota_home)
+        .env("XDG_DATA_HOME", home.path().join("xdg-data"))
+        .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
+        .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
+        .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+        .env("NO_AT_BRIDGE", "1")
+        .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if verbose() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        // Own process group: killing tauri-driver alone leaves WebKitWebDriver (and the app)
+        // running, so the whole group is ended.
+        .process_group(0);
+        let driver = cmd.spawn().context("could not start tauri-driver")?;
         let mut guard = StartGuard {
             driver: Some(driver),
             dbus: Some(dbus),
@@ -132,9 +135,10 @@ impl App {
         wait_for_port(port, Duration::from_secs(20))?;
 
         let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
         caps.insert(
-            "webkitgtk:browserOptions".into(),
-            serde_json::json!({ "binary": launch.binary.to_string_lossy(), "args": [] }),
+            "tauri:options".into(),
+            serde_json::json!({ "application": launch.binary.to_string_lossy() }),
         );
         let client = ClientBuilder::native()
             .capabilities(caps)
@@ -320,6 +324,25 @@ fn kill_group(child: &mut Child) {
 }
 
 const WEBKIT_WEBDRIVER: &str = "/usr/bin/WebKitWebDriver";
+
+fn tauri_driver() -> Result<PathBuf> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(p) = cargo_home
+        .map(|h| h.join("bin/tauri-driver"))
+        .filter(|p| p.exists())
+    {
+        return Ok(p);
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("tauri-driver"))
+                .find(|p| p.exists())
+        })
+        .context("tauri-driver not found: run `cargo xtask setup`")
+}
 
 /// `ROTA_E2E_VERBOSE=1` shows the drivers' and the app's output.
 fn verbose() -> bool {
