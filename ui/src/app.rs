@@ -76,7 +76,7 @@ pub fn App() -> impl IntoView {
         match ipc::call::<UiPrefsGetCmd>(&Empty {}).await {
             // Provider Detail needs a chosen provider; without one, start at Providers.
             Ok(prefs) if prefs.last_tab != SettingsTab::ProviderDetail => {
-                ui.tab.set(prefs.last_tab)
+                ui.tab.set(prefs.last_tab);
             }
             Ok(_) => {}
             Err(e) => ui.notify(e.message),
@@ -101,10 +101,11 @@ pub fn App() -> impl IntoView {
     Effect::watch(
         move || ui.settings_open.get(),
         move |open, was_open, _| {
-            if !*open && was_open.copied().unwrap_or(false) {
-                if let Some(button) = gear.get_untracked() {
-                    let _ = button.focus();
-                }
+            if !*open
+                && was_open.copied().unwrap_or(false)
+                && let Some(button) = gear.get_untracked()
+            {
+                let _ = button.focus();
             }
         },
         false,

@@ -61,13 +61,12 @@ pub fn SettingsDialog() -> impl IntoView {
 
     let tablist = NodeRef::<leptos::html::Div>::new();
     let focus_tab = move |tab: SettingsTab| {
-        if let Some(list) = tablist.get_untracked() {
-            if let Ok(Some(el)) = list.query_selector(&format!("#tab-{}", tab_key(tab))) {
-                use wasm_bindgen::JsCast;
-                if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
-                    let _ = el.focus();
-                }
-            }
+        use wasm_bindgen::JsCast;
+        if let Some(list) = tablist.get_untracked()
+            && let Ok(Some(el)) = list.query_selector(&format!("#tab-{}", tab_key(tab)))
+            && let Ok(el) = el.dyn_into::<web_sys::HtmlElement>()
+        {
+            let _ = el.focus();
         }
     };
     // Focus lands on the selected tab when the dialog opens.
@@ -78,15 +77,20 @@ pub fn SettingsDialog() -> impl IntoView {
     });
 
     let on_key = move |e: leptos::ev::KeyboardEvent| {
-        let step: isize = match e.key().as_str() {
-            "ArrowDown" | "ArrowRight" => 1,
-            "ArrowUp" | "ArrowLeft" => -1,
+        let forward = match e.key().as_str() {
+            "ArrowDown" | "ArrowRight" => true,
+            "ArrowUp" | "ArrowLeft" => false,
             _ => return,
         };
         e.prevent_default();
         let usable: Vec<_> = TABS.iter().copied().filter(|t| enabled(*t)).collect();
-        let at = usable.iter().position(|t| *t == current()).unwrap_or(0) as isize;
-        let next = usable[(at + step).rem_euclid(usable.len() as isize) as usize];
+        let at = usable.iter().position(|t| *t == current()).unwrap_or(0);
+        let n = usable.len();
+        let next = usable[if forward {
+            (at + 1) % n
+        } else {
+            (at + n - 1) % n
+        }];
         ui.select_tab(next);
         focus_tab(next);
     };
