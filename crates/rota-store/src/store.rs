@@ -369,6 +369,53 @@ impl<S: StoreState> Store<S> {
         Ok(store)
     }
 
+    /// Opens for commands that mostly read (`rota auth list`, `usage`): like [`Store::open`]
+    /// but without its eager work, so a listing costs a file read and no keychain round trip.
+    /// The directory is not created, the files are not checked up front (the first
+    /// [`Store::load`] still recovers an unreadable state), the vault is not decrypted, and the
+    /// keychain is probed only when the backend cannot be told from the files: in `auto` mode
+    /// with no sealed vault on disk (the plaintext-fallback warning depends on the probe). A
+    /// sealed vault means the keychain backend; its key is read only when secrets are used.
+    /// Meant for reads: commands that mutate open with [`Store::open`], which creates the
+    /// directory and checks both files first.
+    pub fn open_quick(config: StoreConfig) -> Result<Self> {
+        let paths = StorePaths::new(&config.data_dir);
+        let sealed = fsio::read_optional(&paths.vault)?
+            .as_deref()
+            .and_then(vault::is_sealed)
+            .unwrap_or(false);
+        let explicit = match config.secret_store {
+            SecretStoreMode::File | SecretStoreMode::Keychain => true,
+            SecretStoreMode::Auto => sealed,
+        };
+        if !explicit {
+            return Self::open(config);
+        }
+        let (secrets, report) = match config.secret_store {
+            SecretStoreMode::File => (Secrets::File, file_report()),
+            mode => {
+                let ks = config.key_store.clone().unwrap_or_else(|| {
+                    Arc::new(OsKeychain::new(
+                        &config.keychain_service,
+                        config.keychain_timeout,
+                    ))
+                });
+                (Secrets::Sealed(ks), keychain_report(mode))
+            }
+        };
+        Ok(Self {
+            paths,
+            lock_timeout: config.lock_timeout,
+            refresh_lock_timeout: config.refresh_lock_timeout,
+            secrets,
+            report,
+            key: Mutex::new(None),
+            recoveries: Mutex::new(Vec::new()),
+            temps_cleaned: AtomicBool::new(false),
+            _state: PhantomData,
+        })
+    }
+
     #[must_use]
     pub fn paths(&self) -> &StorePaths {
         &self.paths
@@ -685,6 +732,15 @@ impl<S: StoreState> Store<S> {
         };
         *cached = Some(key.clone());
         Ok(Some(key))
+    }
+}
+
+fn file_report() -> BackendReport {
+    BackendReport {
+        requested: SecretStoreMode::File,
+        kind: SecretBackendKind::File,
+        plaintext_fallback: false,
+        probe_error: None,
     }
 }
 

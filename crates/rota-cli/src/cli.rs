@@ -1,0 +1,127 @@
+//! The clap command tree (interfaces.md §2). `login` and `serve` join once `rota-providers` and
+//! the gateway exist; until then they are deliberately absent rather than stubs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Pool several AI subscription accounts per provider.
+#[derive(Debug, Parser)]
+#[command(name = "rota", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the accounts of each provider.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Providers with their account counts, where the store is and how secrets are kept.
+    #[command(visible_alias = "ls")]
+    List(JsonFlag),
+    /// Per account: active, cooldown, needs re-login, request counts and the usage windows.
+    Usage(UsageArgs),
+    /// Make another account the active one (interactive without arguments).
+    Switch(SwitchArgs),
+    /// Remove one account or all of a provider's accounts (interactive without arguments).
+    Logout(LogoutArgs),
+    /// Give an account another label.
+    Rename(RenameArgs),
+    /// Import the login of another tool (never modifies its file).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print the result as JSON (the HTTP API's shapes).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Only this provider (`anthropic`, `openai`, `github-copilot`).
+    pub provider: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// `anthropic`, `openai` or `github-copilot`.
+    pub provider: Option<String>,
+    /// Account id, id prefix (4+ characters) or label.
+    pub account: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// `anthropic`, `openai` or `github-copilot`.
+    pub provider: Option<String>,
+    /// Account id, id prefix (4+ characters) or label.
+    #[arg(conflicts_with = "all")]
+    pub account: Option<String>,
+    /// Remove every account of the provider.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// `anthropic`, `openai` or `github-copilot`.
+    pub provider: String,
+    /// Account id, id prefix (4+ characters) or label.
+    pub account: String,
+    /// The new label.
+    pub label: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Whose login to import.
+    pub source: ImportFrom,
+    /// The login file (default: the tool's usual location).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// The tools whose logins can be imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFrom {
+    /// `~/.claude/.credentials.json`
+    ClaudeCode,
+    /// `~/.codex/auth.json`
+    Codex,
+    /// `~/.local/share/opencode/auth.json`
+    Opencode,
+}
+
+impl Cli {
+    /// Whether `--json` was given (errors are then printed as JSON too).
+    #[must_use]
+    pub fn json(&self) -> bool {
+        let Command::Auth(auth) = &self.command;
+        match auth {
+            AuthCommand::List(j) => j.json,
+            AuthCommand::Usage(a) => a.json.json,
+            AuthCommand::Switch(a) => a.json.json,
+            AuthCommand::Logout(a) => a.json.json,
+            AuthCommand::Rename(a) => a.json.json,
+            AuthCommand::Import(a) => a.json.json,
+        }
+    }
+}

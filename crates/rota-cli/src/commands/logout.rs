@@ -1,0 +1,148 @@
+//! `rota auth logout [provider] [account | --all]`: remove one account (and its secrets) or all
+//! of a provider's accounts.
+
+use rota_store::{PoolStore, now_ms};
+use rota_types::{DEFAULT_NAMESPACE, ErrorCode, ProviderId, RemoveAccountResponse};
+
+use super::{accounts, open_store};
+use crate::cli::LogoutArgs;
+use crate::error::CliError;
+use crate::output::Output;
+use crate::pick::{
+    account_name, parse_provider, require_accounts, resolve_account, select_provider,
+    stdin_is_terminal,
+};
+
+const USAGE: &str = "rota auth logout <provider> [<account> | --all]";
+
+/// What to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    All,
+    One(String),
+}
+
+pub fn run(args: LogoutArgs, out: &Output) -> Result<(), CliError> {
+    if args.provider.is_none()
+        && args.account.is_none()
+        && !args.all
+        && !out.json
+        && stdin_is_terminal()
+    {
+        return interactive();
+    }
+    let provider = args.provider.ok_or_else(|| {
+        CliError::usage(
+            "missing <provider> (anthropic, github-copilot or openai)",
+            USAGE,
+        )
+    })?;
+    let provider = parse_provider(&provider)?;
+    let store = open_store()?;
+    let target = match (args.account, args.all) {
+        (Some(account), _) => Target::One(account),
+        (None, true) => Target::All,
+        (None, false) => {
+            // One account leaves nothing to choose; with several the caller must say which.
+            let state = store.load()?;
+            require_accounts(&state, provider)?;
+            let n = state.count(provider, DEFAULT_NAMESPACE);
+            if n > 1 {
+                return Err(CliError::usage(
+                    format!(
+                        "missing <account> or --all: {} has {}",
+                        provider.as_str(),
+                        accounts(n)
+                    ),
+                    USAGE,
+                ));
+            }
+            Target::One(state.ordered_ids(provider, DEFAULT_NAMESPACE)[0].to_string())
+        }
+    };
+    let (removed, remaining) = remove(&store, provider, &target)?;
+    if out.json {
+        out.print_json(&RemoveAccountResponse {
+            success: true,
+            remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+        });
+    } else {
+        out.print(&format!(
+            "{}\n",
+            message(&target, removed, remaining, provider)
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the target; returns (accounts removed, accounts remaining).
+fn remove(
+    store: &PoolStore,
+    provider: ProviderId,
+    target: &Target,
+) -> Result<(usize, usize), CliError> {
+    match target {
+        Target::All => {
+            let gone = store.remove_all(provider, DEFAULT_NAMESPACE)?;
+            if gone.is_empty() {
+                return Err(CliError::failed(
+                    ErrorCode::NotFound,
+                    format!("no {} accounts configured", provider.display_name()),
+                ));
+            }
+            Ok((gone.len(), 0))
+        }
+        Target::One(query) => {
+            let now = now_ms();
+            // Resolve and remove (state and secrets) in one locked transaction.
+            let removed = store.mutate(|txn| -> Result<_, CliError> {
+                let id = resolve_account(&txn.state, provider, query)?;
+                let removed = txn.state.remove_record(provider, id, now)?;
+                txn.vault_mut()?.remove(&id.to_string());
+                Ok(removed)
+            })?;
+            Ok((1, removed.remaining))
+        }
+    }
+}
+
+fn message(target: &Target, removed: usize, remaining: usize, provider: ProviderId) -> String {
+    match target {
+        Target::All => format!(
+            "Removed all {} ({}).",
+            accounts(removed),
+            provider.display_name()
+        ),
+        Target::One(_) => format!("Account removed. {} remaining.", accounts(remaining)),
+    }
+}
+
+fn interactive() -> Result<(), CliError> {
+    let store = open_store()?;
+    let state = store.load()?;
+    cliclack::intro("Remove credential")?;
+    let provider = select_provider(&state)?;
+    require_accounts(&state, provider)?;
+    let list = state.get_accounts(provider, DEFAULT_NAMESPACE, now_ms());
+    let target = if list.len() > 1 {
+        let mut select = cliclack::select("Remove which account?").item(
+            Target::All,
+            format!("Remove all accounts ({})", accounts(list.len())),
+            "",
+        );
+        for a in &list {
+            select = select.item(
+                Target::One(a.id.clone()),
+                account_name(a),
+                if a.is_active { "active" } else { "" },
+            );
+        }
+        select.interact()?
+    } else {
+        Target::One(list[0].id.clone())
+    };
+    let (removed, remaining) = remove(&store, provider, &target)?;
+    cliclack::log::step(message(&target, removed, remaining, provider))?;
+    cliclack::outro("Done")?;
+    Ok(())
+}

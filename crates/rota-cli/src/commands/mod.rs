@@ -1,0 +1,60 @@
+//! One module per `rota auth` subcommand, and the store opening they share.
+
+mod import;
+mod list;
+mod logout;
+mod rename;
+mod switch;
+mod usage;
+
+use rota_store::{PoolStore, StoreConfig};
+
+use crate::cli::{AuthCommand, Cli, Command};
+use crate::error::CliError;
+use crate::output::Output;
+
+pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
+    let Command::Auth(auth) = cli.command;
+    match auth {
+        AuthCommand::List(_) => list::run(out),
+        AuthCommand::Usage(args) => usage::run(&args, out, &crate::CachedUsage),
+        AuthCommand::Switch(args) => switch::run(args, out),
+        AuthCommand::Logout(args) => logout::run(args, out),
+        AuthCommand::Rename(args) => rename::run(&args, out),
+        AuthCommand::Import(args) => import::run(&args, out),
+    }
+}
+
+/// The store for commands that change it: [`PoolStore::open`] creates the data directory and
+/// checks both files first.
+fn open_store() -> Result<PoolStore, CliError> {
+    let store = PoolStore::open(StoreConfig::from_env()?)?;
+    Ok(store)
+}
+
+/// The store for reading: no keychain round trip when the files tell the backend
+/// ([`PoolStore::open_quick`]), so `rota auth list` starts fast.
+fn open_store_for_reading() -> Result<PoolStore, CliError> {
+    Ok(PoolStore::open_quick(StoreConfig::from_env()?)?)
+}
+
+/// Files restored from `.bak` are worth a line on stderr: the user should know.
+fn warn_recoveries(store: &PoolStore) {
+    for recovery in store.take_recoveries() {
+        eprintln_safe(&format!("warning: {recovery}"));
+    }
+}
+
+fn eprintln_safe(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `1 account` / `3 accounts`.
+fn accounts(n: usize) -> String {
+    if n == 1 {
+        "1 account".to_owned()
+    } else {
+        format!("{n} accounts")
+    }
+}

@@ -1,0 +1,156 @@
+//! Choosing a provider and an account: from arguments (wire id; account by id, id prefix or
+//! unambiguous label) or, when interactive, through clack-style prompts on the terminal.
+
+use std::io::IsTerminal;
+
+use rota_core::{PoolError, PoolState, Ulid};
+use rota_types::display::percent;
+use rota_types::{AccountSummary, DEFAULT_NAMESPACE, ErrorCode, ProviderId};
+
+use crate::error::CliError;
+
+/// Prompts are allowed only on a terminal; scripts and pipes never see one.
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// A provider from its wire id (`anthropic`, `openai`, `github-copilot`).
+pub fn parse_provider(s: &str) -> Result<ProviderId, CliError> {
+    ProviderId::parse(s.trim()).ok_or_else(|| {
+        let known: Vec<&str> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
+        CliError::failed(
+            ErrorCode::NotFound,
+            format!("unknown provider {s:?} (known: {})", known.join(", ")),
+        )
+    })
+}
+
+/// Providers that have accounts, alphabetically by display name.
+pub fn configured(state: &PoolState) -> Vec<ProviderId> {
+    ProviderId::ALL
+        .into_iter()
+        .filter(|p| state.count(*p, DEFAULT_NAMESPACE) > 0)
+        .collect()
+}
+
+/// The provider must have accounts for switch/logout/rename.
+pub fn require_accounts(state: &PoolState, provider: ProviderId) -> Result<(), CliError> {
+    if state.count(provider, DEFAULT_NAMESPACE) == 0 {
+        return Err(CliError::failed(
+            ErrorCode::NotFound,
+            format!("no {} accounts configured", provider.display_name()),
+        ));
+    }
+    Ok(())
+}
+
+/// An account by id, id prefix (4+ characters) or label; an ambiguous label lists the matches.
+pub fn resolve_account(
+    state: &PoolState,
+    provider: ProviderId,
+    query: &str,
+) -> Result<Ulid, CliError> {
+    require_accounts(state, provider)?;
+    match state.resolve(provider, DEFAULT_NAMESPACE, query) {
+        Ok(id) => Ok(id),
+        Err(PoolError::Ambiguous { count, .. }) => {
+            let q = query.trim();
+            let upper = q.to_ascii_uppercase();
+            let by_prefix = q.len() >= 4;
+            let matches: Vec<String> = state
+                .pool(provider)
+                .map(|p| {
+                    p.records_in(DEFAULT_NAMESPACE)
+                        .filter(|r| {
+                            (by_prefix && r.id.to_string().starts_with(&upper))
+                                || r.label.eq_ignore_ascii_case(q)
+                        })
+                        .map(|r| format!("{} ({})", r.id, r.label))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Err(CliError::failed(
+                ErrorCode::InvalidInput,
+                format!(
+                    "{q:?} matches {count} {} accounts: {}; use the id",
+                    provider.as_str(),
+                    matches.join(", ")
+                ),
+            ))
+        }
+        Err(PoolError::NotFound { .. }) => Err(CliError::failed(
+            ErrorCode::NotFound,
+            format!(
+                "no {} account {query:?} (give an id, an id prefix or a label; `rota auth list` shows them)",
+                provider.as_str()
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `Account 1 (work@example.com)`: the label, and the e-mail when the label is something else.
+pub fn account_name(a: &AccountSummary) -> String {
+    match &a.identity.email {
+        Some(email) if !email.eq_ignore_ascii_case(&a.label) => format!("{} ({email})", a.label),
+        _ => a.label.clone(),
+    }
+}
+
+/// The picker hint: `5h: 42%` (the fullest window), request counts, cooldown, re-login.
+pub fn account_hint(a: &AccountSummary, now: i64) -> String {
+    let mut parts = Vec::new();
+    if let Some(usage) = &a.usage {
+        let windows = usage.usage.windows();
+        if let Some((kind, w)) = windows
+            .iter()
+            .max_by(|x, y| x.1.utilization.total_cmp(&y.1.utilization))
+        {
+            parts.push(format!(
+                "{}: {}%",
+                kind.short_label(),
+                percent(w.utilization)
+            ));
+        }
+    }
+    let requests = a.health.success_count + a.health.failure_count;
+    parts.push(format!(
+        "{requests} request{}",
+        if requests == 1 { "" } else { "s" }
+    ));
+    if let Some(until) = a.health.cooldown_until
+        && let Some(left) = rota_types::display::remaining_text(until, now)
+    {
+        parts.push(format!("cooling down {left}"));
+    }
+    if a.health.needs_reauth {
+        parts.push("needs re-login".to_owned());
+    }
+    parts.join(", ")
+}
+
+/// `◆ Select provider` over the providers that have accounts, `Anthropic (oauth)`.
+pub fn select_provider(state: &PoolState) -> Result<ProviderId, CliError> {
+    let providers = configured(state);
+    if providers.is_empty() {
+        return Err(CliError::failed(
+            ErrorCode::NotFound,
+            "no accounts configured (add one with `rota auth import`)",
+        ));
+    }
+    let mut select = cliclack::select("Select provider");
+    for p in providers {
+        let n = state.count(p, DEFAULT_NAMESPACE);
+        let hint = if n > 1 {
+            format!("{n} accounts")
+        } else {
+            String::new()
+        };
+        select = select.item(
+            p,
+            format!("{} ({})", p.display_name(), p.info().auth_type),
+            hint,
+        );
+    }
+    Ok(select.interact()?)
+}
