@@ -157,15 +157,18 @@ impl ProviderPool {
     /// de-duplicated, missing ids appended in creation order.
     #[must_use]
     pub fn ordered_ids(&self, ns: &str) -> Vec<Ulid> {
+        // Sets keep this linear: it runs on every request and switch, pools can be large.
         let existing: Vec<Ulid> = self.records_in(ns).map(|r| r.id).collect();
+        let known: std::collections::HashSet<Ulid> = existing.iter().copied().collect();
+        let mut seen = std::collections::HashSet::with_capacity(existing.len());
         let mut out = Vec::with_capacity(existing.len());
         for id in self.order.get(ns).into_iter().flatten() {
-            if existing.contains(id) && !out.contains(id) {
+            if known.contains(id) && seen.insert(*id) {
                 out.push(*id);
             }
         }
         for id in existing {
-            if !out.contains(&id) {
+            if seen.insert(id) {
                 out.push(id);
             }
         }
