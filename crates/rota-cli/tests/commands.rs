@@ -1,0 +1,210 @@
+//! Every command's text and JSON output (insta snapshots, ids/times/paths scrubbed) and the
+//! store changes behind them, through the real binary with stdin not a terminal.
+
+mod common;
+
+use common::{Env, insta_settings};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId};
+
+fn snap(name: &str, text: &str) {
+    insta_settings().bind(|| insta::assert_snapshot!(name, text));
+}
+
+#[test]
+fn list_text_and_json() {
+    let env = Env::new();
+    snap("list_empty", &env.run(&["auth", "list"]).ok().stdout);
+    env.seed_full();
+    let run = env.run(&["auth", "list"]);
+    snap("list_text", &run.ok().stdout);
+    // The alias and the alphabetical order by display name (Anthropic, GitHub Copilot, OpenAI).
+    assert_eq!(env.run(&["auth", "ls"]).stdout, run.stdout);
+    let a = run.stdout.find("Anthropic").unwrap();
+    let g = run.stdout.find("GitHub Copilot").unwrap();
+    let o = run.stdout.find("OpenAI").unwrap();
+    assert!(a < g && g < o, "{}", run.stdout);
+    snap(
+        "list_json",
+        &env.run(&["auth", "list", "--json"]).ok().stdout,
+    );
+    let json = env.run(&["auth", "list", "--json"]).json();
+    assert_eq!(json["providers"][0]["accountCount"], 3);
+    assert_eq!(json["providers"][2]["id"], "openai");
+}
+
+#[test]
+fn usage_text_and_json() {
+    let env = Env::new();
+    snap("usage_empty", &env.run(&["auth", "usage"]).ok().stdout);
+    let seeded = env.seed_full();
+    snap("usage_text", &env.run(&["auth", "usage"]).ok().stdout);
+    snap(
+        "usage_text_openai",
+        &env.run(&["auth", "usage", "openai"]).ok().stdout,
+    );
+    let run = env.run(&["auth", "usage", "--json"]);
+    snap("usage_json", &run.ok().stdout);
+    let json = run.json();
+    let accounts = json["anthropic"]["accounts"].as_array().unwrap();
+    assert_eq!(accounts[0]["id"], seeded.anthropic[0].to_string());
+    assert_eq!(accounts[0]["isActive"], true);
+    assert_eq!(accounts[1]["health"]["failureCount"], 1);
+    assert_eq!(
+        json["anthropic"]["anthropicUsage"]["fiveHour"]["utilization"],
+        42.4
+    );
+    let only = env
+        .run(&["auth", "usage", "github-copilot", "--json"])
+        .json();
+    assert_eq!(only.as_object().unwrap().len(), 1);
+    // No secret ever reaches the output.
+    let all = env.run(&["auth", "usage", "--json"]).stdout + &env.run(&["auth", "usage"]).stdout;
+    assert!(!all.contains("tok-"), "{all}");
+}
+
+#[test]
+fn switch_by_label_prefix_and_id() {
+    let env = Env::new();
+    let [a1, a2, a3] = env.seed_anthropic3();
+    let active = |env: &Env| {
+        env.state()
+            .active_id(ProviderId::Anthropic, DEFAULT_NAMESPACE, 0)
+    };
+    assert_eq!(active(&env), Some(a1));
+
+    let run = env.run(&["auth", "switch", "anthropic", "account 2"]);
+    snap("switch_text", &run.ok().stdout);
+    assert_eq!(active(&env), Some(a2));
+    let state = env.state();
+    assert_eq!(
+        state.ordered_ids(ProviderId::Anthropic, DEFAULT_NAMESPACE)[0],
+        a2
+    );
+    let last = state.switch_log.back().unwrap();
+    assert_eq!(last.reason.as_str(), "manual:cli");
+
+    let again = env.run(&["auth", "switch", "anthropic", "Account 2"]);
+    snap("switch_already_active", &again.ok().stdout);
+
+    let prefix = &a3.to_string()[..20];
+    let json = env.run(&["auth", "switch", "anthropic", prefix, "--json"]);
+    snap("switch_json", &json.ok().stdout);
+    assert_eq!(json.json()["success"], true);
+    assert_eq!(active(&env), Some(a3));
+
+    env.run(&["auth", "switch", "anthropic", &a1.to_string()])
+        .ok();
+    assert_eq!(active(&env), Some(a1));
+}
+
+#[test]
+fn logout_one_all_and_only() {
+    let env = Env::new();
+    let [_, a2, _] = env.seed_anthropic3();
+    let run = env.run(&["auth", "logout", "anthropic", "Account 2"]);
+    snap("logout_one_text", &run.ok().stdout);
+    assert_eq!(run.stdout, "Account removed. 2 accounts remaining.\n");
+    let state = env.state();
+    assert!(state.record(ProviderId::Anthropic, a2).is_none());
+    // Its secrets went in the same transaction.
+    assert!(env.store().credentials(a2).unwrap().is_none());
+
+    let json = env.run(&["auth", "logout", "anthropic", "Account 3", "--json"]);
+    snap("logout_one_json", &json.ok().stdout);
+    assert_eq!(
+        json.json(),
+        serde_json::json!({"success": true, "remaining": 1})
+    );
+
+    // One account left: the provider alone names it.
+    let only = env.run(&["auth", "logout", "anthropic"]);
+    assert_eq!(only.ok().stdout, "Account removed. 0 accounts remaining.\n");
+    assert_eq!(
+        env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
+        0
+    );
+
+    env.seed_anthropic3();
+    let all = env.run(&["auth", "logout", "anthropic", "--all"]);
+    snap("logout_all_text", &all.ok().stdout);
+    assert!(env.state().providers.is_empty());
+    assert!(env.store().load_vault().unwrap().is_empty());
+    env.seed_anthropic3();
+    let all_json = env.run(&["auth", "logout", "anthropic", "--all", "--json"]);
+    assert_eq!(
+        all_json.json(),
+        serde_json::json!({"success": true, "remaining": 0})
+    );
+}
+
+#[test]
+fn rename_text_and_json() {
+    let env = Env::new();
+    let [a1, _, _] = env.seed_anthropic3();
+    let run = env.run(&["auth", "rename", "anthropic", "Account 1", "work"]);
+    snap("rename_text", &run.ok().stdout);
+    assert_eq!(
+        env.state().record(ProviderId::Anthropic, a1).unwrap().label,
+        "work"
+    );
+    let json = env.run(&[
+        "auth",
+        "rename",
+        "anthropic",
+        "work",
+        "Work laptop",
+        "--json",
+    ]);
+    snap("rename_json", &json.ok().stdout);
+    assert_eq!(
+        env.state().record(ProviderId::Anthropic, a1).unwrap().label,
+        "Work laptop"
+    );
+}
+
+const CLAUDE: &str = r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-import","refreshToken":"sk-ant-ort01-import","expiresAt":1900000000000,"scopes":["user:inference"],"subscriptionType":"max"}}"#;
+
+#[test]
+fn import_text_and_json() {
+    let env = Env::new();
+    let file = env.home().join("credentials.json");
+    std::fs::write(&file, CLAUDE).unwrap();
+    let path = file.to_str().unwrap();
+    let run = env.run(&["auth", "import", "claude-code", "--path", path]);
+    snap("import_text", &run.ok().stdout);
+    assert_eq!(
+        env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
+        1
+    );
+    // Importing the same login again updates instead of duplicating.
+    let json = env.run(&["auth", "import", "claude-code", "--path", path, "--json"]);
+    snap("import_json", &json.ok().stdout);
+    assert_eq!(
+        env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
+        1
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        CLAUDE,
+        "source untouched"
+    );
+    assert!(!json.stdout.contains("sk-ant"), "{}", json.stdout);
+
+    let missing = env.run(&[
+        "auth",
+        "import",
+        "codex",
+        "--path",
+        "/nonexistent/auth.json",
+    ]);
+    assert_eq!(missing.code, 1, "{missing:#?}");
+    assert!(
+        missing.stderr.contains("/nonexistent/auth.json"),
+        "{missing:#?}"
+    );
+    std::fs::write(&file, "{not json").unwrap();
+    let bad = env.run(&["auth", "import", "opencode", "--path", path]);
+    assert_eq!(bad.code, 1, "{bad:#?}");
+    assert!(bad.stderr.starts_with("error: "), "{bad:#?}");
+    assert_eq!(bad.stderr.lines().count(), 1, "{bad:#?}");
+}
