@@ -28,6 +28,7 @@ impl Output {
     }
 
     /// Writes text to stdout. A closed pipe (`rota auth list | head -1`) is not an error.
+    #[allow(clippy::unused_self)] // every result goes through `Output`: one place to redirect
     pub fn print(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());

@@ -140,16 +140,11 @@ pub fn select_provider(state: &PoolState) -> Result<ProviderId, CliError> {
     }
     let mut select = cliclack::select("Select provider");
     for p in providers {
-        let n = state.count(p, DEFAULT_NAMESPACE);
-        let hint = if n > 1 {
-            format!("{n} accounts")
-        } else {
-            String::new()
-        };
+        // No hint: the seed's transcript shows the bare `Anthropic (oauth)`.
         select = select.item(
             p,
             format!("{} ({})", p.display_name(), p.info().auth_type),
-            hint,
+            "",
         );
     }
     Ok(select.interact()?)

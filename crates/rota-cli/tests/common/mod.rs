@@ -50,8 +50,9 @@ impl Env {
         self.store().load().expect("load")
     }
 
-    /// A `rota` command with the test environment (no colour, file secrets, our HOME).
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    /// A `rota` command with the test environment (file secrets, our HOME, UTF-8), stdio
+    /// untouched (a pseudo-terminal session sets its own).
+    pub fn cmd_tty(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(ROTA);
         cmd.args(args)
             .env_clear()
@@ -59,8 +60,15 @@ impl Env {
             .env("HOME", self.home())
             .env("ROTA_HOME", self.rota_home())
             .env("ROTA_SECRET_STORE", "file")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+            .env("LANG", "C.UTF-8")
+            .env("TERM", "xterm");
+        cmd
+    }
+
+    /// A `rota` command as a script runs it: stdin not a terminal, no colour.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.cmd_tty(args);
+        cmd.env("NO_COLOR", "1").stdin(Stdio::null());
         cmd
     }
 
