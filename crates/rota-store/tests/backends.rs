@@ -601,3 +601,82 @@ fn hung_bus_inner() {
     // The stuck keychain thread must not keep the process alive.
     std::process::exit(0);
 }
+
+// ------------------------------------------------------------------ open_quick
+
+/// Counts every keychain call, to prove a read needs none.
+#[derive(Debug, Default)]
+struct CountingKeyStore {
+    inner: MemKeyStore,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingKeyStore {
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn count(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl KeyStore for CountingKeyStore {
+    fn get(&self, name: &str) -> rota_store::Result<Option<Secret>> {
+        self.count();
+        self.inner.get(name)
+    }
+    fn set(&self, name: &str, value: &Secret) -> rota_store::Result<()> {
+        self.count();
+        self.inner.set(name, value)
+    }
+    fn delete(&self, name: &str) -> rota_store::Result<()> {
+        self.count();
+        self.inner.delete(name)
+    }
+}
+
+#[test]
+fn open_quick_reads_a_sealed_store_without_the_keychain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = Arc::new(CountingKeyStore::default());
+    let auto =
+        || StoreConfig::new(tmp.path()).with_key_store(Arc::clone(&keys) as Arc<dyn KeyStore>);
+    let store: TestStore = Store::open(auto()).unwrap();
+    seed(&store, "acct-1", canary_bundle(1));
+    drop(store);
+
+    let before = keys.calls();
+    let quick: TestStore = Store::open_quick(auto()).unwrap();
+    assert_eq!(quick.backend().kind, SecretBackendKind::Keychain);
+    assert_eq!(quick.backend().warning(), None);
+    let state: TestState = quick.load().unwrap();
+    assert_eq!(state.items, vec!["acct-1".to_owned()]);
+    assert_eq!(
+        keys.calls(),
+        before,
+        "no probe and no key read for a listing"
+    );
+    // Secrets are still there when asked for: one key read.
+    assert!(quick.load_vault().unwrap().contains("acct-1"));
+    assert_eq!(keys.calls(), before + 1);
+}
+
+#[test]
+fn open_quick_probes_when_the_files_cannot_tell() {
+    // auto + a plaintext vault: whether that is the fallback depends on the keychain, so probe.
+    let tmp = tempfile::tempdir().unwrap();
+    let store: TestStore = Store::open(file_config(tmp.path())).unwrap();
+    seed(&store, "a", canary_bundle(2));
+    let config = StoreConfig::new(tmp.path()).with_key_store(Arc::new(ForgetfulKeyStore));
+    let quick: TestStore = Store::open_quick(config).unwrap();
+    assert!(quick.backend().plaintext_fallback);
+    assert!(quick.backend().warning().unwrap().contains("vanished"));
+    // An explicit mode needs no probe and no directory.
+    let missing = tmp.path().join("not-created");
+    let quick: TestStore =
+        Store::open_quick(StoreConfig::new(&missing).with_secret_store(SecretStoreMode::File))
+            .unwrap();
+    assert_eq!(quick.backend().kind, SecretBackendKind::File);
+    assert_eq!(quick.load().unwrap().items, Vec::<String>::new());
+    assert!(!missing.exists(), "reading created nothing");
+}
