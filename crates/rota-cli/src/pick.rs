@@ -129,15 +129,21 @@ pub fn account_hint(a: &AccountSummary, now: i64) -> String {
     parts.join(", ")
 }
 
-/// `◆ Select provider` over the providers that have accounts, `Anthropic (oauth)`.
-pub fn select_provider(state: &PoolState) -> Result<ProviderId, CliError> {
-    let providers = configured(state);
-    if providers.is_empty() {
+/// An interactive flow needs something to choose from; checked before the first prompt line.
+pub fn require_any(state: &PoolState) -> Result<(), CliError> {
+    if configured(state).is_empty() {
         return Err(CliError::failed(
             ErrorCode::NotFound,
             "no accounts configured (add one with `rota auth import`)",
         ));
     }
+    Ok(())
+}
+
+/// `◆ Select provider` over the providers that have accounts, `Anthropic (oauth)`.
+pub fn select_provider(state: &PoolState) -> Result<ProviderId, CliError> {
+    require_any(state)?;
+    let providers = configured(state);
     let mut select = cliclack::select("Select provider");
     for p in providers {
         // No hint: the seed's transcript shows the bare `Anthropic (oauth)`.

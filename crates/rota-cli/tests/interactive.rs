@@ -297,3 +297,18 @@ fn colour_on_a_terminal_unless_no_color() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&piped.stdout).contains('\u{1b}'));
 }
+
+#[test]
+fn nothing_to_choose_fails_before_any_prompt() {
+    let env = Env::new();
+    for args in [&["auth", "switch"][..], &["auth", "logout"][..]] {
+        let tty = Tty::spawn(&env, args, true);
+        let (code, transcript) = tty.finish();
+        assert_eq!(code, 1, "{transcript}");
+        assert!(
+            transcript.contains("error: no accounts configured"),
+            "{transcript}"
+        );
+        assert!(!transcript.contains('┌'), "{transcript}");
+    }
+}

@@ -9,7 +9,7 @@ use crate::cli::LogoutArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{
-    account_name, parse_provider, require_accounts, resolve_account, select_provider,
+    account_name, parse_provider, require_accounts, require_any, resolve_account, select_provider,
     stdin_is_terminal,
 };
 
@@ -120,6 +120,7 @@ fn message(target: &Target, removed: usize, remaining: usize, provider: Provider
 fn interactive() -> Result<(), CliError> {
     let store = open_store()?;
     let state = store.load()?;
+    require_any(&state)?;
     cliclack::intro("Remove credential")?;
     let provider = select_provider(&state)?;
     require_accounts(&state, provider)?;

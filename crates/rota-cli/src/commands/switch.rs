@@ -8,8 +8,8 @@ use crate::cli::SwitchArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{
-    account_hint, account_name, parse_provider, require_accounts, resolve_account, select_provider,
-    stdin_is_terminal,
+    account_hint, account_name, parse_provider, require_accounts, require_any, resolve_account,
+    select_provider, stdin_is_terminal,
 };
 
 const USAGE: &str = "rota auth switch <provider> <account>";
@@ -72,6 +72,7 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
 fn interactive() -> Result<(), CliError> {
     let store = open_store()?;
     let state = store.load()?;
+    require_any(&state)?;
     cliclack::intro("Switch account")?;
     let provider = select_provider(&state)?;
     require_accounts(&state, provider)?;
