@@ -1,0 +1,148 @@
+//! The small trait every provider implements, and [`Providers`], the shared context (config,
+//! HTTP client, Copilot token cache) the gateway, CLI and app hold once.
+//!
+//! What the trait deliberately leaves out:
+//! - **Login flows**: they differ in shape (paste, loopback, device code) and in what the user
+//!   sees, so each provider module offers its own (`anthropic::PasteLogin`,
+//!   `openai::BrowserLogin`, `copilot::DeviceLogin`, …), all ending in a [`LoginResult`].
+//! - **Persistence and single-flight**: the adapter refreshes one bundle over HTTP and nothing
+//!   else; locking, re-reading and saving are [`crate::TokenManager`]'s.
+//! - **Request forwarding**: the gateway owns the connection; this crate only shapes headers and
+//!   URLs ([`crate::shape_request`]) and classifies answers.
+//!
+//! [`LoginResult`]: crate::LoginResult
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use http::HeaderMap;
+use rota_core::Outcome;
+use rota_store::SecretBundle;
+use rota_types::{AccountIdentity, ProviderId, UnixMs, UsageSnapshot};
+
+use crate::config::ProvidersConfig;
+use crate::copilot::CopilotTokens;
+use crate::error::ProviderError;
+
+/// One account's credentials and identity, as an adapter needs them for a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAuth {
+    /// The record id (keys the Copilot token cache).
+    pub record_id: String,
+    pub identity: AccountIdentity,
+    pub secrets: SecretBundle,
+}
+
+/// Why a refresh failed (reliability.md §3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshFailure {
+    /// `invalid_grant`, `refresh_token_reused`, 404 `not_found_error`, …: the account needs a
+    /// new login. `code` is the parsed error code.
+    Permanent { code: String },
+    /// Network, 5xx, 429: back off, tokens untouched.
+    Transient {
+        reason: String,
+        retry_after_ms: Option<i64>,
+    },
+}
+
+impl RefreshFailure {
+    pub(crate) fn network(e: &reqwest::Error) -> Self {
+        Self::Transient {
+            reason: crate::error::network_kind(e).to_owned(),
+            retry_after_ms: None,
+        }
+    }
+}
+
+/// A provider's token, usage and classification operations.
+pub trait ProviderAdapter: Send + Sync {
+    fn id(&self) -> ProviderId;
+
+    /// Exchanges the bundle's refresh token for a new pair (one network call, no persistence).
+    fn refresh<'a>(
+        &'a self,
+        ctx: &'a Providers,
+        current: &'a SecretBundle,
+    ) -> BoxFuture<'a, Result<SecretBundle, RefreshFailure>>;
+
+    /// Fetches the account's usage windows.
+    fn fetch_usage<'a>(
+        &'a self,
+        ctx: &'a Providers,
+        auth: &'a AccountAuth,
+        now: UnixMs,
+    ) -> BoxFuture<'a, Result<UsageSnapshot, ProviderError>>;
+
+    /// An upstream answer (status, headers, small body) → core's [`Outcome`]. A 401 maps to
+    /// `AuthFailed`; the gateway refreshes once and replays before recording it.
+    fn classify(&self, status: u16, headers: &HeaderMap, body: &[u8], now: UnixMs) -> Outcome;
+
+    /// Rate-limit response headers → a usage update (windows not in the headers kept from
+    /// `prev`); `None` when the response carries none.
+    fn usage_from_headers(
+        &self,
+        headers: &HeaderMap,
+        now: UnixMs,
+        prev: Option<&UsageSnapshot>,
+    ) -> Option<UsageSnapshot>;
+}
+
+/// The shared context: configuration, HTTP client and the Copilot token cache. Cheap to share
+/// behind an `Arc`.
+#[derive(Debug)]
+pub struct Providers {
+    pub config: Arc<ProvidersConfig>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) copilot: CopilotTokens,
+}
+
+impl Providers {
+    pub fn new(config: ProvidersConfig) -> Result<Self, ProviderError> {
+        let http = crate::http::http_client(&config)?;
+        Ok(Self {
+            config: Arc::new(config),
+            http,
+            copilot: CopilotTokens::default(),
+        })
+    }
+
+    /// The adapter of a provider.
+    #[must_use]
+    pub fn adapter(&self, provider: ProviderId) -> &'static dyn ProviderAdapter {
+        match provider {
+            ProviderId::Anthropic => &crate::anthropic::Anthropic,
+            ProviderId::OpenAi => &crate::openai::OpenAi,
+            ProviderId::GithubCopilot => &crate::copilot::Copilot,
+        }
+    }
+
+    /// The HTTP client of Rota's own requests.
+    #[must_use]
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Fetches one account's usage.
+    pub async fn fetch_usage(
+        &self,
+        provider: ProviderId,
+        auth: &AccountAuth,
+        now: UnixMs,
+    ) -> Result<UsageSnapshot, ProviderError> {
+        self.adapter(provider).fetch_usage(self, auth, now).await
+    }
+
+    /// Classifies an upstream answer.
+    #[must_use]
+    pub fn classify(
+        &self,
+        provider: ProviderId,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: UnixMs,
+    ) -> Outcome {
+        self.adapter(provider).classify(status, headers, body, now)
+    }
+}
