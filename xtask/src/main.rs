@@ -2,7 +2,7 @@
 //!
 //! - `run`   set up what is missing, build the UI, start the desktop app
 //! - `test`  set up, then fmt, clippy, every unit/integration/e2e test, and the UI's wasm build
-//! - `build-ui`, `setup`, `bench <store>` for the pieces
+//! - `build-ui`, `setup`, `bench <store|cli>` for the pieces
 //!
 //! Set-up installs what a fresh Debian/Ubuntu machine lacks: system packages (apt-get when
 //! root, else the exact command is printed), the wasm target, wasm-bindgen-cli at the version
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  bench store   benchmarks (figures printed)"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  bench store|cli   benchmarks (figures printed)"
             );
             return ExitCode::from(2);
         }
@@ -344,7 +344,18 @@ fn bench(which: Option<&str>) -> Result<()> {
                 "bench_store",
             ]))
         }
-        _ => bail!("usage: cargo xtask bench store"),
+        Some("cli") => {
+            step("bench: cli (rota auth list)");
+            status(cargo().args([
+                "run",
+                "-p",
+                "rota-cli",
+                "--release",
+                "--example",
+                "bench_list",
+            ]))
+        }
+        _ => bail!("usage: cargo xtask bench store|cli"),
     }
 }
 

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Pool several AI subscription accounts per provider.
 #[derive(Debug, Parser)]
-#[command(name = "rota", version, about, propagate_version = true)]
+#[command(name = "rota", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
