@@ -208,3 +208,44 @@ fn import_text_and_json() {
     assert!(bad.stderr.starts_with("error: "), "{bad:#?}");
     assert_eq!(bad.stderr.lines().count(), 1, "{bad:#?}");
 }
+
+#[test]
+fn usage_errors_text() {
+    let env = Env::new();
+    env.seed_anthropic3();
+    snap(
+        "error_switch_missing_account",
+        &env.run(&["auth", "switch", "anthropic"]).stderr,
+    );
+    snap(
+        "error_logout_missing_account",
+        &env.run(&["auth", "logout", "anthropic"]).stderr,
+    );
+}
+
+/// With `auto` and no keychain (no D-Bus session in the child's environment) secrets fall back
+/// to the plaintext file, and the listing says so.
+#[cfg(target_os = "linux")]
+#[test]
+fn list_warns_about_the_plaintext_fallback() {
+    let env = Env::new();
+    env.seed_anthropic3();
+    let out = env
+        .cmd(&["auth", "list"])
+        .env("ROTA_SECRET_STORE", "auto")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("▲  warning: no working OS keychain"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("plaintext owner-only file"), "{stdout}");
+    assert!(
+        stdout.contains("Secrets: plaintext file (0600)"),
+        "{stdout}"
+    );
+    // Explicit `file` is a choice, not a fallback: no warning.
+    assert!(!env.run(&["auth", "list"]).stdout.contains("warning"));
+}
