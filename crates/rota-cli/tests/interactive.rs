@@ -312,3 +312,27 @@ fn nothing_to_choose_fails_before_any_prompt() {
         assert!(!transcript.contains('┌'), "{transcript}");
     }
 }
+
+#[test]
+fn switch_picker_shows_usage_and_request_hints() {
+    let env = Env::new();
+    let seeded = env.seed_full();
+    let mut tty = Tty::spawn(&env, &["auth", "switch"], true);
+    tty.expect("Select provider");
+    tty.keys("\r");
+    // The cursor starts on the active account; its hint is the fullest window and the counts.
+    tty.expect("Account 1 (work@example.com) (active)");
+    tty.expect("5h: 42%, 123 requests");
+    tty.keys("j");
+    tty.expect("5h: 97%, 41 requests, cooling down 25m");
+    tty.keys("j");
+    tty.expect("0 requests, needs re-login");
+    tty.keys("\r");
+    tty.expect("Done");
+    let (code, transcript) = tty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    let active = env
+        .state()
+        .active_id(ProviderId::Anthropic, DEFAULT_NAMESPACE, 0);
+    assert_eq!(active, Some(seeded.anthropic[2]));
+}
