@@ -249,3 +249,26 @@ fn list_warns_about_the_plaintext_fallback() {
     // Explicit `file` is a choice, not a fallback: no warning.
     assert!(!env.run(&["auth", "list"]).stdout.contains("warning"));
 }
+
+#[test]
+fn import_reads_the_tools_default_location() {
+    let env = Env::new();
+    let dir = env.home().join(".claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".credentials.json"), CLAUDE).unwrap();
+    let run = env.run(&["auth", "import", "claude-code"]);
+    assert!(
+        run.ok()
+            .stdout
+            .starts_with("Imported 1 account from ~/.claude/.credentials.json:"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
+        1
+    );
+    // No login file there: one line naming the path, exit 1.
+    let run = env.run(&["auth", "import", "codex"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains(".codex/auth.json"), "{run:#?}");
+}
