@@ -198,7 +198,9 @@ impl GithubConfig {
 impl ProvidersConfig {
     /// Every provider URL mapped onto rota-mock's layout (`{base}/anthropic`, `{base}/openai`,
     /// `{base}/github`), for tests, the demo and benchmarks. Client ids stay the defaults
-    /// (the mock accepts them). Callback ports become `0` (any free port).
+    /// (the mock accepts them), and so does the paste-flow redirect URI (never fetched: the mock
+    /// shows `code#state` for any non-loopback redirect). Callback ports become `0` (any free
+    /// port).
     #[must_use]
     pub fn with_mock_base(base: &str) -> Self {
         let base = base.trim_end_matches('/');
@@ -206,7 +208,6 @@ impl ProvidersConfig {
         let a = format!("{base}/anthropic");
         c.anthropic.authorize_url = format!("{a}/oauth/authorize");
         c.anthropic.token_url = format!("{a}/v1/oauth/token");
-        c.anthropic.redirect_uri = format!("{a}/oauth/code/callback");
         c.anthropic.api_base = a;
         let o = format!("{base}/openai");
         c.openai.backend_base = format!("{o}/backend-api");
