@@ -1,5 +1,6 @@
 //! Anthropic against rota-mock over real HTTP: paste and loopback logins, refresh (single use,
 //! permanent and transient failures), usage, unified headers, classification, request shaping.
+#![allow(clippy::float_cmp)] // usage values are compared exactly: they come from exact JSON and header numbers
 
 mod common;
 
@@ -233,7 +234,7 @@ async fn permanent_refresh_failure_marks_needs_reauth_and_keeps_tokens_byte_for_
         ScriptStep::once(Behavior::Status {
             status: 404,
             body: Some(serde_json::json!({"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})),
-            headers: Default::default(),
+            headers: std::collections::BTreeMap::default(),
         })
         .scope(Scope::Token),
     )

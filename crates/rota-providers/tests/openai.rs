@@ -1,6 +1,7 @@
 //! OpenAI against rota-mock: loopback login (ports, fallback, `/cancel`, state, denial), device
 //! flow, single-use refresh, `wham/usage` with swapped windows, `x-codex-*` headers,
 //! classification.
+#![allow(clippy::float_cmp)] // usage values are compared exactly: they come from exact JSON and header numbers
 
 mod common;
 
@@ -308,7 +309,7 @@ fn recorded_wham_shapes_parse() {
         "plan_type": "plus",
         "rate_limit": {
             "allowed": true, "limit_reached": false,
-            "primary_window": {"used_percent": 9, "limit_window_seconds": 604800, "reset_after_seconds": 100, "reset_at": 1700000100},
+            "primary_window": {"used_percent": 9, "limit_window_seconds": 604_800, "reset_after_seconds": 100, "reset_at": 1_700_000_100},
             "secondary_window": {"used_percent": 55.5, "limit_window_seconds": 18000, "reset_after_seconds": 50},
             "extra": null
         },

@@ -1,6 +1,7 @@
 //! The usage service against rota-mock and a real store: parallel fetch of every provider,
 //! results recorded with their fetch time, last good value kept on failure, 429 back-off, the
 //! off switch, and a refresh + retry after a 401.
+#![allow(clippy::float_cmp)] // usage values are compared exactly: they come from exact JSON and header numbers
 
 mod common;
 
