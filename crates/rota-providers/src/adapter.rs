@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use http::HeaderMap;
-use rota_core::Outcome;
+use rota_core::{Outcome, Secret};
 use rota_store::SecretBundle;
 use rota_types::{AccountIdentity, ProviderId, UnixMs, UsageSnapshot};
 
@@ -88,6 +88,29 @@ pub trait ProviderAdapter: Send + Sync {
     ) -> Option<UsageSnapshot>;
 }
 
+/// What goes on an upstream request for one account (owned; see [`UpstreamCredential::as_auth`]
+/// for [`crate::shape_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamCredential {
+    /// Anthropic/OpenAI access token, or the exchanged Copilot token.
+    pub bearer: Secret,
+    /// OpenAI `ChatGPT-Account-Id`.
+    pub account_id: Option<String>,
+    /// Copilot: the API base the Copilot token names.
+    pub api_base: Option<String>,
+}
+
+impl UpstreamCredential {
+    #[must_use]
+    pub fn as_auth(&self) -> crate::shape::UpstreamAuth<'_> {
+        crate::shape::UpstreamAuth {
+            bearer: &self.bearer,
+            account_id: self.account_id.as_deref(),
+            api_base: self.api_base.as_deref(),
+        }
+    }
+}
+
 /// The shared context: configuration, HTTP client and the Copilot token cache. Cheap to share
 /// behind an `Arc`.
 #[derive(Debug)]
@@ -131,6 +154,56 @@ impl Providers {
         now: UnixMs,
     ) -> Result<UsageSnapshot, ProviderError> {
         self.adapter(provider).fetch_usage(self, auth, now).await
+    }
+
+    /// The credential for an upstream request: the access token (+ `ChatGPT-Account-Id` for
+    /// OpenAI), or for Copilot the exchanged (cached) Copilot token and its API base.
+    pub async fn upstream_credential(
+        &self,
+        provider: ProviderId,
+        auth: &AccountAuth,
+        now: UnixMs,
+    ) -> Result<UpstreamCredential, ProviderError> {
+        Ok(match provider {
+            ProviderId::Anthropic => UpstreamCredential {
+                bearer: auth.secrets.access_token.clone(),
+                account_id: None,
+                api_base: None,
+            },
+            ProviderId::OpenAi => UpstreamCredential {
+                bearer: auth.secrets.access_token.clone(),
+                account_id: crate::openai::account_id(auth),
+                api_base: None,
+            },
+            ProviderId::GithubCopilot => {
+                let t = crate::copilot::Copilot::api_token(self, auth, now).await?;
+                UpstreamCredential {
+                    bearer: t.token,
+                    account_id: None,
+                    api_base: t.api_base,
+                }
+            }
+        })
+    }
+
+    /// Forgets an account's cached Copilot token (after a 401 from the Copilot API, so the
+    /// next [`Providers::upstream_credential`] exchanges a new one).
+    pub fn forget_copilot_token(&self, record_id: &str) {
+        self.copilot.invalidate(record_id);
+    }
+
+    /// Rate-limit response headers → a usage update (see
+    /// [`ProviderAdapter::usage_from_headers`]).
+    #[must_use]
+    pub fn usage_from_headers(
+        &self,
+        provider: ProviderId,
+        headers: &HeaderMap,
+        now: UnixMs,
+        prev: Option<&UsageSnapshot>,
+    ) -> Option<UsageSnapshot> {
+        self.adapter(provider)
+            .usage_from_headers(headers, now, prev)
     }
 
     /// Classifies an upstream answer.

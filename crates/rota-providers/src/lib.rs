@@ -46,7 +46,7 @@ pub mod refresh;
 pub mod shape;
 pub mod usage;
 
-pub use adapter::{AccountAuth, ProviderAdapter, Providers, RefreshFailure};
+pub use adapter::{AccountAuth, ProviderAdapter, Providers, RefreshFailure, UpstreamCredential};
 pub use config::{AnthropicConfig, GithubConfig, OpenAiConfig, ProvidersConfig};
 pub use error::{LoginFailure, ProviderError};
 pub use http::{gateway_client, http_client};

@@ -97,7 +97,9 @@ impl TokenManager {
     }
 
     /// After a 401 on the credentials `used`: refresh, unless another caller or process already
-    /// replaced them (then those are returned without a network call).
+    /// replaced them (then those are returned without a network call). Copilot's GitHub token
+    /// does not rotate: its cached Copilot token is dropped instead, so the next
+    /// [`Providers::upstream_credential`] exchanges a fresh one.
     pub async fn after_unauthorized(
         &self,
         provider: ProviderId,
@@ -105,6 +107,10 @@ impl TokenManager {
         used: &SecretBundle,
     ) -> Result<AccountAuth, ProviderError> {
         let mut auth = self.load(provider, id).await?;
+        if provider == ProviderId::GithubCopilot || used.refresh_token.is_none() {
+            self.providers.forget_copilot_token(&auth.record_id);
+            return Ok(auth);
+        }
         auth.secrets = self
             .refresh_at(provider, id, used, rota_store::now_ms())
             .await?;

@@ -296,3 +296,27 @@ async fn copilot_responses_classify() {
         }
     }
 }
+
+#[tokio::test]
+async fn upstream_credential_and_a_401_re_exchanges_the_copilot_token() {
+    let mock = mock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let providers = providers(mock.base_url());
+    let tm = tokens(&store, &providers);
+    let (_, id) = seed(&mock, &store, NewAccount::new(P), |b| b);
+    let auth = tm.access(P, id).await.unwrap();
+    let now = rota_store::now_ms();
+    let c1 = providers.upstream_credential(P, &auth, now).await.unwrap();
+    assert_eq!(c1.api_base.as_deref(), Some(mock.urls().github.as_str()));
+    let c2 = providers.upstream_credential(P, &auth, now).await.unwrap();
+    assert_eq!(c1, c2, "cached");
+    assert_eq!(count_requests(&mock, "/copilot_internal/v2/token"), 1);
+    // The Copilot API said 401: the GitHub token stays, the Copilot token is re-exchanged.
+    let again = tm.after_unauthorized(P, id, &auth.secrets).await.unwrap();
+    assert_eq!(again.secrets, auth.secrets);
+    let c3 = providers.upstream_credential(P, &again, now).await.unwrap();
+    assert_ne!(c3.bearer, c1.bearer);
+    assert_eq!(count_requests(&mock, "/copilot_internal/v2/token"), 2);
+    assert_eq!(count_requests(&mock, "/login/oauth/access_token"), 0);
+}

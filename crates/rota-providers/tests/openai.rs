@@ -423,3 +423,24 @@ async fn codex_responses_classify_and_update_usage() {
         }
     }
 }
+
+#[tokio::test]
+async fn upstream_credential_carries_the_account_id() {
+    let mock = mock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let providers = providers(mock.base_url());
+    let tm = tokens(&store, &providers);
+    let (info, id) = seed(&mock, &store, NewAccount::new(P), |b| b);
+    let auth = tm.access(P, id).await.unwrap();
+    let cred = providers
+        .upstream_credential(P, &auth, rota_store::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(cred.account_id, info.chatgpt_account_id);
+    assert_eq!(cred.bearer.expose(), info.access_token);
+    // Without the identity, the id_token's claim gives it.
+    let mut bare = auth.clone();
+    bare.identity.account_id = None;
+    assert_eq!(openai::account_id(&bare), info.chatgpt_account_id);
+}
