@@ -39,11 +39,19 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
+fn value_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        value().prop_map(String::into_bytes),
+        // Opaque, non-UTF-8 header bytes.
+        proptest::collection::vec(any::<u8>(), 0..40),
+    ]
+}
+
 fn headers() -> impl Strategy<Value = HeaderMap> {
-    proptest::collection::vec((0..NAMES.len(), value()), 0..24).prop_map(|pairs| {
+    proptest::collection::vec((0..NAMES.len(), value_bytes()), 0..24).prop_map(|pairs| {
         let mut h = HeaderMap::new();
         for (i, v) in pairs {
-            if let Ok(v) = HeaderValue::from_str(&v) {
+            if let Ok(v) = HeaderValue::from_bytes(&v) {
                 h.append(HeaderName::from_static(NAMES[i]), v);
             }
         }
@@ -101,5 +109,55 @@ proptest! {
         let _ = openai::parse_usage(&o, now);
         let c = serde_json::json!({"quota_reset_date": reset, "quota_snapshots": {"premium_interactions": {"percent_remaining": util, "entitlement": len, "remaining": util}}});
         let _ = copilot::parse_usage(&c, now);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Shaping never panics, never forwards the client's credential and always keeps the OAuth
+    /// beta next to every incoming value.
+    #[test]
+    fn shaping_never_panics_or_leaks_the_client_credential(
+        betas in proptest::collection::vec(value_bytes(), 0..4),
+        token in "[ -~]{0,40}",
+        path in "[ -~]{0,40}",
+    ) {
+        let mut inbound = HeaderMap::new();
+        inbound.insert("x-api-key", HeaderValue::from_static("client-key"));
+        inbound.insert("authorization", HeaderValue::from_static("Bearer client-key"));
+        for b in &betas {
+            if let Ok(v) = HeaderValue::from_bytes(b) {
+                inbound.append("anthropic-beta", v);
+            }
+        }
+        let secret = rota_core::Secret::new(token.clone());
+        let config = rota_providers::ProvidersConfig::default();
+        for provider in rota_types::ProviderId::ALL {
+            let r = rota_providers::shape_request(
+                provider,
+                &config,
+                &inbound,
+                &path,
+                rota_providers::UpstreamAuth { bearer: &secret, account_id: Some("acct"), api_base: None },
+            );
+            if let Ok(s) = r {
+                prop_assert!(s.headers.get("x-api-key").is_none());
+                prop_assert_eq!(s.headers.get_all("authorization").iter().count(), 1);
+                let expected = format!("Bearer {token}");
+                prop_assert_eq!(s.headers["authorization"].as_bytes(), expected.as_bytes());
+                if provider == rota_types::ProviderId::Anthropic {
+                    let beta = s.headers["anthropic-beta"].to_str().unwrap().to_owned();
+                    prop_assert!(beta.split(',').any(|v| v == "oauth-2025-04-20"));
+                    for b in &betas {
+                        if let Ok(b) = std::str::from_utf8(b) {
+                            for part in b.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                                prop_assert!(beta.split(',').any(|v| v == part), "kept {}", part);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
