@@ -205,6 +205,19 @@ impl UsageService {
         Ok(self.run(targets, now).await)
     }
 
+    /// Fetches one account now (e.g. the newly active one for `POST /auth/active`), unless it is
+    /// inside a 429 back-off; recorded like [`UsageService::fetch`].
+    pub async fn fetch_account(
+        &self,
+        provider: ProviderId,
+        id: Ulid,
+        now: UnixMs,
+    ) -> Result<Option<AccountUsage>, ProviderError> {
+        let state = self.load_state().await?;
+        let targets = targets(&state, |p, i| p == provider && i == id);
+        Ok(self.run(targets, now).await.into_iter().next())
+    }
+
     /// Background polling: fetches the accounts [`next_poll_at`] says are due. Nothing when the
     /// off switch is off.
     pub async fn poll_due(&self, now: UnixMs) -> Result<Vec<AccountUsage>, ProviderError> {

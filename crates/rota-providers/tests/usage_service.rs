@@ -60,6 +60,23 @@ async fn fetches_every_account_records_it_and_keeps_the_last_good_value() {
     };
     assert_eq!(a.five_hour.unwrap().utilization, 25.0);
 
+    // One account.
+    let one = svc
+        .fetch_account(ProviderId::OpenAi, ids[2].1, now + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (one.provider, one.id, &one.status),
+        (ProviderId::OpenAi, ids[2].1, &FetchStatus::Fresh)
+    );
+    assert!(
+        svc.fetch_account(ProviderId::Anthropic, ids[2].1, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     // Only one provider.
     let only = svc.fetch(Some(ProviderId::OpenAi), now + 1).await.unwrap();
     assert_eq!(only.len(), 1);
