@@ -108,10 +108,12 @@ pub fn shape_request(
     headers.insert(header::AUTHORIZATION, bearer);
     match provider {
         ProviderId::Anthropic => {
-            let beta = merged_beta(inbound, &config.anthropic.oauth_beta);
+            if HeaderValue::from_str(&config.anthropic.oauth_beta).is_err() {
+                return Err(bad("the configured anthropic-beta"));
+            }
             headers.insert(
                 HeaderName::from_static("anthropic-beta"),
-                HeaderValue::from_str(&beta).map_err(|_| bad("anthropic-beta"))?,
+                merged_beta(inbound, &config.anthropic.oauth_beta),
             );
         }
         ProviderId::OpenAi => {
@@ -127,23 +129,25 @@ pub fn shape_request(
     Ok(ShapedRequest { url, headers })
 }
 
-/// Every incoming `anthropic-beta` value (all header lines, in order, de-duplicated) plus
-/// `oauth` when absent.
+/// Every incoming `anthropic-beta` value (all header lines, in order, de-duplicated, bytes kept
+/// as sent even when not ASCII) plus `oauth` when absent.
 #[must_use]
-pub fn merged_beta(inbound: &HeaderMap, oauth: &str) -> String {
-    let mut values: Vec<&str> = Vec::new();
+pub fn merged_beta(inbound: &HeaderMap, oauth: &str) -> HeaderValue {
+    let mut values: Vec<&[u8]> = Vec::new();
     for v in inbound.get_all("anthropic-beta") {
-        let Ok(v) = v.to_str() else { continue };
-        for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if !values.contains(&part) {
+        for part in v.as_bytes().split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+            if !part.is_empty() && !values.contains(&part) {
                 values.push(part);
             }
         }
     }
-    if !values.contains(&oauth) {
-        values.push(oauth);
+    if !values.contains(&oauth.as_bytes()) {
+        values.push(oauth.as_bytes());
     }
-    values.join(",")
+    let joined = values.join(&b","[..]);
+    // Parts of valid header values joined by commas are a valid header value.
+    HeaderValue::from_bytes(&joined)
+        .unwrap_or_else(|_| HeaderValue::from_static("oauth-2025-04-20"))
 }
 
 #[cfg(test)]
@@ -217,6 +221,16 @@ mod tests {
         );
         let m = h(&[("anthropic-beta", "oauth-2025-04-20, x")]);
         assert_eq!(merged_beta(&m, "oauth-2025-04-20"), "oauth-2025-04-20,x");
+        // Opaque (non-ASCII) values are kept byte for byte.
+        let mut opaque = HeaderMap::new();
+        opaque.insert(
+            "anthropic-beta",
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
+        assert_eq!(
+            merged_beta(&opaque, "oauth-2025-04-20").as_bytes(),
+            b"caf\xc3\xa9,oauth-2025-04-20"
+        );
     }
 
     #[test]
