@@ -20,6 +20,10 @@ pub enum ErrorCode {
     Os,
     /// A bug or an unexpected failure (HTTP 500).
     Internal,
+    /// The local API token is missing or wrong (HTTP 401): read `api.json` again.
+    Unauthorized,
+    /// Refused before authentication: a foreign `Host` or any `Origin` (HTTP 403).
+    Forbidden,
 }
 
 /// The error shape of every Rota edge: `{ "code": "not_found", "message": "…" }`.

@@ -14,6 +14,7 @@ pub mod display;
 pub mod error;
 pub mod event;
 pub mod provider;
+pub mod session;
 pub mod switch;
 pub mod usage;
 
@@ -32,6 +33,7 @@ pub use event::{
     Event, LoginProgress, LoginState, PoolChanged, SessionUpdated, Switched, UsageUpdated,
 };
 pub use provider::{ProviderId, ProviderInfo};
+pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage};
 pub use switch::{SwitchLogEntry, SwitchReason};
 pub use usage::{
     AnthropicUsage, CopilotUsage, LimitStatus, OpenAiUsage, ProviderUsage, UsageSnapshot,

@@ -1,0 +1,465 @@
+//! # rota-gateway: the local HTTP API and the rotating proxy
+//!
+//! One axum server on loopback serves two things (interfaces.md §1):
+//!
+//! - **The API** (`/auth/usage`, `/auth/active`, `/auth/account`, `/auth/snapshot/{providerID}`,
+//!   `/healthz`): the pool as the CLI and the app see it, through the store ([`api`]).
+//! - **The proxy** (`/anthropic/*`, `/openai/*`, `/github-copilot/*`): a tool's request with the
+//!   local token is forwarded with the selected account's credential and streamed back; a 429
+//!   rotates to the next account and replays the request ([`proxy`]).
+//!
+//! ## Boundaries
+//!
+//! Only this crate knows axum. Pool rules (candidates, what a 429 does) are rota-core's, files
+//! and locks rota-store's, credential shaping, refresh and response classification
+//! rota-providers'. This crate owns sockets, streaming, the security guard and sessions. Sessions
+//! live in memory only (bounded), and reach the app through [`Gateway::sessions`],
+//! [`Gateway::session_detail`] and [`Gateway::subscribe`].
+//!
+//! ## Request lifecycle
+//!
+//! 1. [`security::guard`]: Host allow-list → no `Origin` → no `OPTIONS` → local token (constant
+//!    time) → JSON content type for `/auth/*` mutations. Refused requests never reach a handler.
+//! 2. API: a bounded JSON body (1 MiB) → one store call on a blocking thread → JSON answer.
+//! 3. Proxy: the body is buffered (bounded by [`GatewayConfig::max_proxy_body_bytes`]) so it can
+//!    be replayed; the session is found; then per attempt: pick a candidate (the active account
+//!    first, so a session stays on the active account and its prompt cache) → credentials
+//!    (refreshed near expiry) → shape → send. Before the first byte goes to the client the
+//!    outcome decides: success streams; 429 cools the account, rotates and replays; 401 refreshes
+//!    once and replays once; 529/503 and other errors go to the client unchanged; a network
+//!    error before headers retries the same account once, then rotates. Once streaming started
+//!    nothing is replayed. Rate-limit headers of every answer update the account's usage
+//!    snapshot (coalesced writes); counters go through `BatchedCounters`.
+//!
+//! Secrets: the local token and upstream credentials are marked sensitive on header maps and
+//! never logged; bodies are never logged.
+
+pub mod api;
+pub mod error;
+pub mod proxy;
+pub mod security;
+pub mod sessions;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use rota_core::{CooldownPolicy, PoolState, Ulid};
+use rota_providers::{Providers, TokenManager};
+use rota_store::{BatchedCounters, PoolStore};
+use rota_types::{
+    DEFAULT_NAMESPACE, ProviderId, SessionDetail, SessionSummary, SwitchLogEntry, UsageSnapshot,
+};
+use tokio::sync::{broadcast, watch};
+
+pub use error::HttpError;
+
+/// Body limit of `/auth/*` requests.
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Settings of one gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where `api.json` is written (the store's data dir).
+    pub data_dir: PathBuf,
+    /// The pool namespace requests use.
+    pub namespace: String,
+    /// Largest proxied request body that is buffered for replay; larger bodies get 413.
+    pub max_proxy_body_bytes: usize,
+    pub cooldown: CooldownPolicy,
+    /// A stream that sends nothing for this long is ended.
+    pub stream_idle_timeout: Duration,
+    /// Requests of one client without a session id join its session within this idle window.
+    pub session_idle: Duration,
+    pub max_sessions: usize,
+    pub max_requests_per_session: usize,
+    /// Time zone of the "rate-limited until 14:05" message.
+    pub utc_offset_minutes: i32,
+    /// How often batched counters and coalesced usage snapshots are written.
+    pub flush_interval: Duration,
+}
+
+impl GatewayConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            port: 4141,
+            data_dir: data_dir.into(),
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            max_proxy_body_bytes: 32 * 1024 * 1024,
+            cooldown: CooldownPolicy::default(),
+            stream_idle_timeout: Duration::from_mins(5),
+            session_idle: Duration::from_mins(30),
+            max_sessions: 200,
+            max_requests_per_session: 200,
+            utc_offset_minutes: 0,
+            flush_interval: rota_store::DEFAULT_FLUSH_INTERVAL,
+        }
+    }
+
+    #[must_use]
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+}
+
+/// What the app hears about: a session got traffic, or the active account changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEvent {
+    SessionUpdated(rota_types::SessionUpdated),
+    Switched(SwitchLogEntry),
+}
+
+/// Whether the server runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayStatus {
+    Running { addr: SocketAddr },
+    Failed { reason: String },
+    Stopped,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot bind 127.0.0.1:{port}: {source}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    ApiFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no OS randomness for the API token")]
+    Random,
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Client(String),
+}
+
+/// The local API token: 256 random bits, hex. Never in `Debug`.
+pub(crate) struct ApiToken(String);
+
+impl ApiToken {
+    fn generate() -> Result<Self, GatewayError> {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(|_| GatewayError::Random)?;
+        let mut hex = String::with_capacity(64);
+        for b in raw {
+            use std::fmt::Write;
+            let _ = write!(hex, "{b:02x}");
+        }
+        Ok(Self(hex))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: GatewayConfig,
+    pub(crate) token: ApiToken,
+    port: AtomicU16,
+    pub(crate) store: Arc<PoolStore>,
+    pub(crate) providers: Arc<Providers>,
+    pub(crate) tokens: Arc<TokenManager>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) counters: BatchedCounters<PoolState>,
+    pub(crate) sessions: Mutex<sessions::SessionBook>,
+    pub(crate) usage_pending: Mutex<HashMap<(ProviderId, Ulid), UsageSnapshot>>,
+    events: broadcast::Sender<GatewayEvent>,
+    admitted: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn port(&self) -> u16 {
+        self.port.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn admitted(&self) {
+        self.admitted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("port", &self.port())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The gateway's state and handle API, cheap to clone. Build the axum [`Router`] with
+/// [`Gateway::router`] (tests drive it without sockets) or serve it with [`Gateway::start`].
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Gateway {
+    /// A gateway with a fresh random token; nothing is bound or written yet. The Host check
+    /// uses `config.port` until [`Gateway::start`] knows the bound port.
+    pub fn new(
+        config: GatewayConfig,
+        store: Arc<PoolStore>,
+        providers: Arc<Providers>,
+    ) -> Result<Self, GatewayError> {
+        let tokens = Arc::new(TokenManager::new(store.clone(), providers.clone()));
+        Self::with_token_manager(config, tokens)
+    }
+
+    /// Like [`Gateway::new`] with the process's shared [`TokenManager`] (its single flight
+    /// works per instance, so the app passes the one its usage service uses).
+    pub fn with_token_manager(
+        config: GatewayConfig,
+        tokens: Arc<TokenManager>,
+    ) -> Result<Self, GatewayError> {
+        let store = tokens.store().clone();
+        let providers = tokens.providers().clone();
+        let client = rota_providers::gateway_client(&providers.config)
+            .map_err(|e| GatewayError::Client(e.to_string()))?;
+        let counters = BatchedCounters::for_pool(store.clone(), config.flush_interval);
+        let (events, _) = broadcast::channel(256);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                token: ApiToken::generate()?,
+                port: AtomicU16::new(config.port),
+                sessions: Mutex::new(sessions::SessionBook::new(&config)),
+                config,
+                store,
+                providers,
+                tokens,
+                client,
+                counters,
+                usage_pending: Mutex::new(HashMap::new()),
+                events,
+                admitted: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The local API token (a secret: for `api.json` and the embedding app, never for logs).
+    pub fn token(&self) -> &str {
+        &self.shared.token.0
+    }
+
+    /// The routes behind the security guard.
+    pub fn router(&self) -> Router {
+        let auth = Router::new()
+            .route("/auth/usage", get(api::usage))
+            .route("/auth/active", post(api::set_active))
+            .route(
+                "/auth/account",
+                axum::routing::delete(api::remove_account).patch(api::rename_account),
+            )
+            .route("/auth/snapshot/{provider}", get(api::snapshot))
+            .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+        let mut proxy = Router::new();
+        for p in ProviderId::ALL {
+            proxy = proxy
+                .route(&format!("/{}", p.as_str()), any(proxy::forward))
+                .route(&format!("/{}/{{*path}}", p.as_str()), any(proxy::forward));
+        }
+        // The proxy reads its body itself, bounded by `max_proxy_body_bytes`.
+        let proxy = proxy.layer(DefaultBodyLimit::disable());
+        Router::new()
+            .route("/healthz", get(api::healthz))
+            .merge(auth)
+            .merge(proxy)
+            .fallback(api::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                security::guard,
+            ))
+            .with_state(self.clone())
+    }
+
+    /// Requests that passed the security guard (diagnostics; tests assert refusals ran no
+    /// handler).
+    pub fn admitted_requests(&self) -> u64 {
+        self.shared.admitted.load(Ordering::Relaxed)
+    }
+
+    /// Sessions, most recent first.
+    pub fn sessions(&self) -> Vec<SessionSummary> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .summaries()
+    }
+
+    /// One session with its recent requests.
+    pub fn session_detail(&self, id: &str) -> Option<SessionDetail> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .detail(id)
+    }
+
+    /// Session-updated and switched events (lagging receivers lose the oldest).
+    pub fn subscribe(&self) -> broadcast::Receiver<GatewayEvent> {
+        self.shared.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: GatewayEvent) {
+        // No receiver is fine: the app may not listen (headless).
+        let _ = self.shared.events.send(event);
+    }
+
+    /// Writes pending counters and usage snapshots now.
+    pub fn flush(&self) {
+        if let Err(e) = self.shared.counters.flush() {
+            tracing::warn!(error = %e, "counter flush failed");
+        }
+        proxy::flush_usage(&self.shared);
+    }
+
+    /// Binds 127.0.0.1, writes `api.json` (0600) and serves until [`GatewayHandle::shutdown`].
+    pub async fn start(
+        config: GatewayConfig,
+        store: Arc<PoolStore>,
+        providers: Arc<Providers>,
+    ) -> Result<GatewayHandle, GatewayError> {
+        Self::new(config, store, providers)?.serve().await
+    }
+
+    /// Serves this gateway (see [`Gateway::start`]).
+    pub async fn serve(self) -> Result<GatewayHandle, GatewayError> {
+        let port = self.shared.config.port;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|source| GatewayError::Bind { port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| GatewayError::Bind { port, source })?;
+        self.shared.port.store(addr.port(), Ordering::Relaxed);
+        write_api_file(&self.shared.config.data_dir, addr.port(), self.token())?;
+
+        let (status_tx, status_rx) = watch::channel(GatewayStatus::Running { addr });
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = self.router();
+        let flusher = {
+            let gw = self.clone();
+            let every = self.shared.config.flush_interval;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let g = gw.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || proxy::flush_usage(&g.shared)).await;
+                }
+            })
+        };
+        let task = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            flusher.abort();
+            let _ = status_tx.send(match result {
+                Ok(()) => GatewayStatus::Stopped,
+                Err(e) => GatewayStatus::Failed {
+                    reason: e.to_string(),
+                },
+            });
+        });
+        tracing::info!(%addr, "gateway listening");
+        Ok(GatewayHandle {
+            gateway: self,
+            addr,
+            status: status_rx,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    gateway: Gateway,
+    addr: SocketAddr,
+    status: watch::Receiver<GatewayStatus>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl GatewayHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    pub fn status(&self) -> GatewayStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, writes pending counters.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let gw = self.gateway.clone();
+        let _ = tokio::task::spawn_blocking(move || gw.flush()).await;
+    }
+}
+
+/// `api.json`: `{port, token}`, mode 0600, written atomically (temp file + rename) so a reader
+/// never sees half a token.
+fn write_api_file(dir: &Path, port: u16, token: &str) -> Result<(), GatewayError> {
+    use std::io::Write;
+    let path = dir.join("api.json");
+    let err = |source| GatewayError::ApiFile {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let tmp = dir.join(format!("api.json.tmp-{}", std::process::id()));
+    let body = serde_json::json!({ "port": port, "token": token }).to_string();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(err)?;
+    f.write_all(body.as_bytes()).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The guard every request passes before any handler runs (reliability.md §5), in this order:
+//! exact `Host` allow-list (DNS rebinding) → any `Origin` refused (browsers) → `OPTIONS` 405 (no
+//! CORS, so no preflight can ever succeed) → Claude Code's unauthenticated `HEAD <base path>`
+//! answered 200 → the token (`Authorization: Bearer`, or `x-api-key` on proxy routes), compared
+//! in constant time → `Content-Type: application/json` for POST/PATCH/DELETE on `/auth/*`.
+//!
+//! Refusals never echo request headers back (they may carry a token).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rota_types::{ErrorCode, ProviderId};
+use subtle::ConstantTimeEq;
+
+use crate::Gateway;
+use crate::error::HttpError;
+
+/// The provider of a proxy path and the rest after its prefix (`/anthropic/v1/x` →
+/// `(Anthropic, "/v1/x")`).
+pub(crate) fn proxy_route(path: &str) -> Option<(ProviderId, &str)> {
+    let trimmed = path.strip_prefix('/')?;
+    let (first, _) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let provider = ProviderId::parse(first)?;
+    Some((provider, &path[1 + first.len()..]))
+}
+
+/// Whether `host` is one of the three loopback spellings with our port.
+pub(crate) fn host_allowed(host: Option<&str>, port: u16) -> bool {
+    let Some(host) = host else { return false };
+    let p = port.to_string();
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|h| host.strip_prefix(h).and_then(|r| r.strip_prefix(':')) == Some(p.as_str()))
+}
+
+fn presented_token(headers: &HeaderMap, allow_api_key: bool) -> Option<&[u8]> {
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let v = v.as_bytes();
+        if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") {
+            return Some(&v[7..]);
+        }
+    }
+    if allow_api_key {
+        return headers.get("x-api-key").map(http::HeaderValue::as_bytes);
+    }
+    None
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub(crate) async fn guard(State(gw): State<Gateway>, mut req: Request, next: Next) -> Response {
+    let shared = &gw.shared;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    if !host_allowed(host.as_deref(), shared.port()) {
+        return HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this Host is not allowed; use 127.0.0.1, localhost or [::1] with the gateway's port",
+        )
+        .into_response();
+    }
+    if req.headers().contains_key(header::ORIGIN) {
+        return HttpError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "requests from web pages (with an Origin) are not allowed",
+        )
+        .into_response();
+    }
+    if req.method() == Method::OPTIONS {
+        return HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::InvalidInput,
+            "OPTIONS is not supported (no CORS)",
+        )
+        .into_response();
+    }
+    let path = req.uri().path().to_owned();
+    let proxy = proxy_route(&path);
+    // Claude Code probes its base URL with an unauthenticated HEAD before the first request;
+    // answering it locally keeps the client happy and sends nothing upstream.
+    if req.method() == Method::HEAD && proxy.is_some_and(|(_, rest)| rest.is_empty() || rest == "/")
+    {
+        return (StatusCode::OK, Body::empty()).into_response();
+    }
+    if path != "/healthz" {
+        let ok = presented_token(req.headers(), proxy.is_some())
+            .is_some_and(|t| bool::from(t.ct_eq(shared.token.as_bytes())));
+        if !ok {
+            return HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "missing or wrong local API token (see api.json in the data directory)",
+            )
+            .into_response();
+        }
+    }
+    if path.starts_with("/auth/")
+        && matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE)
+        && !is_json(req.headers())
+    {
+        return HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidInput,
+            "Content-Type must be application/json",
+        )
+        .into_response();
+    }
+    // The local credentials are never needed past this point; mark them sensitive so no layer
+    // below can print them.
+    for name in [
+        header::AUTHORIZATION,
+        header::HeaderName::from_static("x-api-key"),
+    ] {
+        if let Some(v) = req.headers_mut().get_mut(&name) {
+            v.set_sensitive(true);
+        }
+    }
+    shared.admitted();
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert!(host_allowed(Some("127.0.0.1:4141"), 4141));
+        assert!(host_allowed(Some("localhost:4141"), 4141));
+        assert!(host_allowed(Some("[::1]:4141"), 4141));
+        assert!(!host_allowed(Some("127.0.0.1:4142"), 4141));
+        assert!(!host_allowed(Some("127.0.0.1"), 4141));
+        assert!(!host_allowed(Some("evil.com:4141"), 4141));
+        assert!(!host_allowed(Some("localhost.evil.com:4141"), 4141));
+        assert!(!host_allowed(None, 4141));
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            proxy_route("/anthropic/v1/messages"),
+            Some((ProviderId::Anthropic, "/v1/messages"))
+        );
+        assert_eq!(proxy_route("/anthropic"), Some((ProviderId::Anthropic, "")));
+        assert_eq!(
+            proxy_route("/github-copilot/chat/completions"),
+            Some((ProviderId::GithubCopilot, "/chat/completions"))
+        );
+        assert_eq!(proxy_route("/auth/usage"), None);
+        assert_eq!(proxy_route("/anthropicx/v1"), None);
+    }
+}

@@ -1,0 +1,544 @@
+//! The proxy over real sockets against rota-mock: rotation on each 429 variant, streaming
+//! pass-through, no replay after the first byte, all accounts cooling, 401 refresh + replay,
+//! 529 without rotation, client disconnect cancelling upstream, sessions and passive usage.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use rota_core::{NewLogin, Ulid};
+use rota_gateway::{Gateway, GatewayConfig, GatewayHandle};
+use rota_mock::{
+    AccountInfo, Behavior, LimitWindow, MockConfig, MockHandle, MockServer, NewAccount,
+};
+use rota_providers::{Providers, ProvidersConfig};
+use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
+use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use serde_json::json;
+
+struct Env {
+    mock: MockHandle,
+    _dir: tempfile::TempDir,
+    store: Arc<PoolStore>,
+    gw: GatewayHandle,
+    token: String,
+    /// Seeded accounts, oldest first (the last one is active).
+    accounts: Vec<(AccountInfo, Ulid)>,
+}
+
+fn bundle_of(info: &AccountInfo) -> SecretBundle {
+    let mut b = SecretBundle::new(info.access_token.clone());
+    if let Some(r) = &info.refresh_token {
+        b = b.with_refresh(r.clone());
+    }
+    if let Some(e) = info.expires_at {
+        b = b.with_expiry(e * 1000);
+    }
+    b
+}
+
+async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> Env {
+    let mock = MockServer::start(mock_config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        PoolStore::open(StoreConfig::new(dir.path()).with_secret_store(SecretStoreMode::File))
+            .unwrap(),
+    );
+    let mut accounts = Vec::new();
+    for i in 0..n {
+        let info = mock.add_account(
+            NewAccount::new(ProviderId::Anthropic).email(format!("user{i}@example.com")),
+        );
+        let login = NewLogin {
+            identity: AccountIdentity {
+                account_id: Some(info.account_uuid.clone()),
+                email: Some(info.email.clone()),
+                organization: None,
+                plan: Some(info.plan.clone()),
+            },
+            label: None,
+        };
+        let up = store
+            .upsert_account(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                login,
+                bundle_of(&info),
+                rota_store::now_ms(),
+            )
+            .unwrap();
+        accounts.push((info, up.id));
+    }
+    let providers = Arc::new(
+        Providers::new(ProvidersConfig::with_mock_base(
+            upstream.unwrap_or(mock.base_url()),
+        ))
+        .unwrap(),
+    );
+    let mut config = GatewayConfig::new(dir.path()).with_port(0);
+    config.flush_interval = Duration::from_millis(100);
+    let gw = Gateway::start(config, store.clone(), providers)
+        .await
+        .unwrap();
+    let api: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).unwrap()).unwrap();
+    assert_eq!(api["port"], gw.addr().port());
+    let token = api["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("api.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    Env {
+        mock,
+        _dir: dir,
+        store,
+        gw,
+        token,
+        accounts,
+    }
+}
+
+async fn env(n: usize) -> Env {
+    env_with(n, MockConfig::default(), None).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().build().unwrap()
+}
+
+fn message_body(stream: bool) -> serde_json::Value {
+    json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "stream": stream,
+        "metadata": {"user_id": "{\"device_id\":\"d\",\"account_uuid\":\"u\",\"session_id\":\"sess-1\"}"},
+        "messages": [{"role": "user", "content": "hello"}],
+    })
+}
+
+impl Env {
+    fn active(&self) -> Ulid {
+        self.store
+            .load()
+            .unwrap()
+            .active_id(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                rota_store::now_ms(),
+            )
+            .unwrap()
+    }
+
+    fn email_of(&self, id: Ulid) -> String {
+        self.accounts
+            .iter()
+            .find(|(_, i)| *i == id)
+            .unwrap()
+            .0
+            .email
+            .clone()
+    }
+
+    fn messages_requests(&self) -> usize {
+        self.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/v1/messages"))
+            .count()
+    }
+
+    fn post(&self, stream: bool) -> reqwest::RequestBuilder {
+        client()
+            .post(format!(
+                "{}/anthropic/v1/messages?beta=true",
+                self.gw.base_url()
+            ))
+            .header("x-api-key", &self.token)
+            .header("anthropic-version", "2023-06-01")
+            .header("user-agent", "claude-cli/2.1.197 (external, cli)")
+            .json(&message_body(stream))
+    }
+}
+
+#[tokio::test]
+async fn rotation_on_429_for_each_header_variant() {
+    let variants = [
+        (
+            Behavior::RateLimit {
+                reset_in_seconds: 900,
+                window: LimitWindow::FiveHour,
+            },
+            "rate_limited:five_hour",
+        ),
+        (
+            Behavior::RateLimit {
+                reset_in_seconds: 900,
+                window: LimitWindow::SevenDay,
+            },
+            "rate_limited:seven_day",
+        ),
+        (
+            Behavior::RateLimitRetryAfter { seconds: 120 },
+            "rate_limited",
+        ),
+        (Behavior::RateLimitNoReset, "rate_limited"),
+        (
+            Behavior::UsageLimitReached {
+                resets_in_seconds: 900,
+            },
+            "rate_limited",
+        ),
+    ];
+    for (behavior, reason_prefix) in variants {
+        let e = env(2).await;
+        let first = e.active();
+        e.mock
+            .push_behavior(&e.email_of(first), behavior.clone())
+            .unwrap();
+        let resp = e.post(false).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{behavior:?}");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["type"], "message", "{behavior:?}: one clean answer");
+        assert_eq!(e.messages_requests(), 2, "{behavior:?}: replayed once");
+        let state = e.store.load().unwrap();
+        let now = rota_store::now_ms();
+        let second = state
+            .active_id(ProviderId::Anthropic, DEFAULT_NAMESPACE, now)
+            .unwrap();
+        assert_ne!(second, first, "{behavior:?}: rotated");
+        let rec = state.record(ProviderId::Anthropic, first).unwrap();
+        assert!(rec.is_cooling(now), "{behavior:?}: cooling down");
+        let log = state.switch_log.back().unwrap();
+        assert_eq!(log.from.as_deref(), Some(first.to_string().as_str()));
+        assert_eq!(log.to, second.to_string());
+        assert!(
+            log.reason.as_str().starts_with(reason_prefix),
+            "{behavior:?}: reason {}",
+            log.reason
+        );
+        e.gw.shutdown().await;
+    }
+}
+
+/// Replaces the random parts of a mock answer (message id, request id) so two answers compare.
+fn normalise(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("msg_01") {
+        out.push_str(&rest[..i + 6]);
+        out.push_str("<id>");
+        rest = &rest[i + 6 + 22..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn streaming_passes_through_byte_for_byte_and_incrementally() {
+    let e = env(1).await;
+    let (info, _) = &e.accounts[0];
+    // The direct answer from the mock.
+    e.mock
+        .push_behavior(&info.email, Behavior::SlowStream { delay_ms: 120 })
+        .unwrap();
+    let direct = client()
+        .post(format!(
+            "{}/v1/messages",
+            e.mock.provider_base(ProviderId::Anthropic)
+        ))
+        .bearer_auth(&info.access_token)
+        .header("anthropic-beta", "oauth-2025-04-20")
+        .header("anthropic-version", "2023-06-01")
+        .json(&message_body(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 200);
+    let direct = direct.text().await.unwrap();
+
+    e.mock
+        .push_behavior(&info.email, Behavior::SlowStream { delay_ms: 120 })
+        .unwrap();
+    let started = Instant::now();
+    let resp = e.post(true).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut chunks = resp.bytes_stream();
+    let mut got = Vec::new();
+    let mut arrivals = Vec::new();
+    while let Some(c) = chunks.next().await {
+        got.extend_from_slice(&c.unwrap());
+        arrivals.push(started.elapsed());
+    }
+    let got = String::from_utf8(got).unwrap();
+    assert_eq!(normalise(&got), normalise(&direct), "byte-for-byte");
+    assert!(arrivals.len() > 3, "several chunks: {arrivals:?}");
+    let first = arrivals[0];
+    let last = *arrivals.last().unwrap();
+    assert!(
+        last.saturating_sub(first) >= Duration::from_millis(400),
+        "chunks arrive as the upstream sends them, not at the end: {arrivals:?}"
+    );
+
+    // The session got the request, the account and the tokens of the stream.
+    let sessions = e.gw.gateway().sessions();
+    let s = sessions
+        .iter()
+        .find(|s| s.session_id.ends_with("sess-1"))
+        .expect("session by metadata.user_id");
+    assert_eq!(s.request_count, 1);
+    assert_eq!(s.model.as_deref(), Some("claude-sonnet-4-5"));
+    assert!(
+        s.usage.input_tokens > 0 && s.usage.output_tokens > 1,
+        "{s:?}"
+    );
+    let detail = e.gw.gateway().session_detail(&s.session_id).unwrap();
+    assert_eq!(detail.requests.len(), 1);
+    assert_eq!(detail.requests[0].status, 200);
+    assert_eq!(
+        detail.requests[0].record_id.as_deref(),
+        Some(e.accounts[0].1.to_string().as_str())
+    );
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn failure_after_first_byte_is_not_replayed() {
+    let e = env(2).await;
+    let active = e.active();
+    e.mock
+        .push_behavior(&e.email_of(active), Behavior::Cut { after_bytes: 60 })
+        .unwrap();
+    let resp = e.post(true).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = Vec::new();
+    let mut failed = false;
+    let mut s = resp.bytes_stream();
+    while let Some(c) = s.next().await {
+        if let Ok(c) = c {
+            body.extend_from_slice(&c);
+        } else {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "the client sees the stream end abnormally");
+    assert_eq!(body.len(), 60);
+    assert_eq!(
+        e.messages_requests(),
+        1,
+        "never replayed after the first byte"
+    );
+    assert_eq!(e.active(), active);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn all_cooling_answers_429_with_retry_after_and_no_retry() {
+    let e = env(2).await;
+    for (info, _) in &e.accounts {
+        e.mock
+            .set_sticky(
+                &info.email,
+                Behavior::RateLimit {
+                    reset_in_seconds: 3600,
+                    window: LimitWindow::FiveHour,
+                },
+            )
+            .unwrap();
+    }
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(e.messages_requests(), 2, "each account tried once");
+    let retry: i64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3500..=3601).contains(&retry), "{retry}");
+    assert_eq!(resp.headers()["x-should-retry"], "false");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("all 2 anthropic accounts are rate-limited until"),
+        "{msg}"
+    );
+    // The next request fails fast without touching upstream.
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(e.messages_requests(), 2);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn unauthorized_refreshes_once_and_replays() {
+    let e = env(2).await;
+    let active = e.active();
+    e.mock
+        .push_behavior(&e.email_of(active), Behavior::Unauthorized)
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(e.messages_requests(), 2);
+    let refreshes = e
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v1/oauth/token"))
+        .count();
+    assert_eq!(refreshes, 1);
+    assert_eq!(e.active(), active, "no rotation after a successful refresh");
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn overloaded_is_returned_without_rotation() {
+    let e = env(2).await;
+    let active = e.active();
+    e.mock
+        .push_behavior(&e.email_of(active), Behavior::Overloaded)
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 529);
+    assert_eq!(e.messages_requests(), 1);
+    assert_eq!(e.active(), active);
+    let state = e.store.load().unwrap();
+    assert!(
+        !state
+            .record(ProviderId::Anthropic, active)
+            .unwrap()
+            .is_cooling(rota_store::now_ms())
+    );
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn other_4xx_pass_through_unchanged() {
+    let e = env(2).await;
+    let active = e.active();
+    e.mock
+        .push_behavior(
+            &e.email_of(active),
+            Behavior::Status {
+                status: 400,
+                body: Some(json!({"type":"error","error":{"type":"invalid_request_error","message":"bad"}})),
+                headers: std::collections::BTreeMap::default(),
+            },
+        )
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["message"], "bad");
+    assert_eq!(e.messages_requests(), 1);
+    assert_eq!(e.active(), active);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn passive_usage_from_response_headers_reaches_the_store() {
+    let e = env(1).await;
+    let id = e.accounts[0].1;
+    assert!(
+        e.store
+            .load()
+            .unwrap()
+            .record(ProviderId::Anthropic, id)
+            .unwrap()
+            .usage
+            .is_none()
+    );
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.bytes().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let state = e.store.load().unwrap();
+        if state
+            .record(ProviderId::Anthropic, id)
+            .unwrap()
+            .usage
+            .is_some()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "usage snapshot not written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    e.gw.shutdown().await;
+}
+
+/// An upstream that streams forever and records when its body is dropped (the connection to
+/// it closed).
+async fn endless_upstream(dropped: Arc<AtomicBool>) -> (String, tokio::task::JoinHandle<()>) {
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let app = axum::Router::new().route(
+        "/anthropic/v1/messages",
+        axum::routing::post(move || {
+            let dropped = dropped.clone();
+            async move {
+                let flag = Flag(dropped);
+                let stream = futures_util::stream::unfold(flag, |flag| async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+                            b"event: ping\ndata: {}\n\n",
+                        )),
+                        flag,
+                    ))
+                });
+                axum::response::Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(axum::body::Body::from_stream(stream))
+                    .unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test]
+async fn client_disconnect_cancels_the_upstream_request() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (upstream, task) = endless_upstream(dropped.clone()).await;
+    let e = env_with(1, MockConfig::default(), Some(&upstream)).await;
+    let resp = e.post(true).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut s = resp.bytes_stream();
+    let first = s.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    assert!(!dropped.load(Ordering::SeqCst));
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dropped.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "upstream still streaming after the client left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    e.gw.shutdown().await;
+    task.abort();
+}
