@@ -167,6 +167,14 @@ fn setup(for_tests: bool) -> Result<()> {
                 TAURI_DRIVER_VERSION,
             ]))?;
         }
+
+        // rota-gateway's integration test drives the gateway with the official SDK.
+        step("anthropic Python SDK");
+        if output(Command::new("python3").args(["-c", "import anthropic"])).is_some() {
+            eprintln!("    present");
+        } else {
+            status(Command::new("python3").args(["-m", "pip", "install", "anthropic"]))?;
+        }
     }
     Ok(())
 }

@@ -35,7 +35,42 @@ fn bundle_of(info: &AccountInfo) -> SecretBundle {
     if let Some(e) = info.expires_at {
         b = b.with_expiry(e * 1000);
     }
+    if let Some(id) = &info.id_token {
+        b = b.with_extra("id_token", id.clone());
+    }
     b
+}
+
+fn identity_of(info: &AccountInfo) -> AccountIdentity {
+    AccountIdentity {
+        account_id: Some(match info.provider {
+            ProviderId::OpenAi => info.chatgpt_account_id.clone().unwrap_or_default(),
+            ProviderId::GithubCopilot => info.github_login.clone().unwrap_or_default(),
+            ProviderId::Anthropic => info.account_uuid.clone(),
+        }),
+        email: Some(info.email.clone()),
+        organization: None,
+        plan: Some(info.plan.clone()),
+    }
+}
+
+/// Adds an account of another provider at the mock and in the store.
+fn seed(e: &Env, provider: ProviderId, email: &str) -> (AccountInfo, Ulid) {
+    let info = e.mock.add_account(NewAccount::new(provider).email(email));
+    let up = e
+        .store
+        .upsert_account(
+            provider,
+            DEFAULT_NAMESPACE,
+            NewLogin {
+                identity: identity_of(&info),
+                label: None,
+            },
+            bundle_of(&info),
+            rota_store::now_ms(),
+        )
+        .unwrap();
+    (info, up.id)
 }
 
 async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> Env {
@@ -51,12 +86,7 @@ async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> 
             NewAccount::new(ProviderId::Anthropic).email(format!("user{i}@example.com")),
         );
         let login = NewLogin {
-            identity: AccountIdentity {
-                account_id: Some(info.account_uuid.clone()),
-                email: Some(info.email.clone()),
-                organization: None,
-                plan: Some(info.plan.clone()),
-            },
+            identity: identity_of(&info),
             label: None,
         };
         let up = store
@@ -541,4 +571,80 @@ async fn client_disconnect_cancels_the_upstream_request() {
     }
     e.gw.shutdown().await;
     task.abort();
+}
+
+#[tokio::test]
+async fn openai_route_rotates_on_usage_limit_and_reads_codex_headers() {
+    let e = env(0).await;
+    let (_, first) = seed(&e, ProviderId::OpenAi, "o1@example.com");
+    let (_, second) = seed(&e, ProviderId::OpenAi, "o2@example.com");
+    let active = |e: &Env| {
+        e.store
+            .load()
+            .unwrap()
+            .active_id(ProviderId::OpenAi, DEFAULT_NAMESPACE, rota_store::now_ms())
+            .unwrap()
+    };
+    assert_eq!(active(&e), second);
+    e.mock
+        .push_behavior(
+            "o2@example.com",
+            Behavior::UsageLimitReached {
+                resets_in_seconds: 1200,
+            },
+        )
+        .unwrap();
+    let resp = client()
+        .post(format!("{}/openai/responses", e.gw.base_url()))
+        .bearer_auth(&e.token)
+        .header("session_id", "codex-sess")
+        .header("user-agent", "codex_cli_rs/0.50.0")
+        .json(&json!({"model": "gpt-5-codex", "stream": true, "input": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("response.completed"), "{text}");
+    assert_eq!(active(&e), first, "rotated to the other OpenAI account");
+    let calls: Vec<_> = e
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/codex/responses"))
+        .collect();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.headers.contains_key("chatgpt-account-id"))
+    );
+    let sessions = e.gw.gateway().sessions();
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.session_id == "openai:codex-sess" && s.rotations == 1)
+    );
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn copilot_route_uses_the_exchanged_token() {
+    let e = env(0).await;
+    let _ = seed(&e, ProviderId::GithubCopilot, "gh@example.com");
+    let resp = client()
+        .post(format!(
+            "{}/github-copilot/chat/completions",
+            e.gw.base_url()
+        ))
+        .bearer_auth(&e.token)
+        .json(&json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("choices"), "{text}");
+    e.gw.shutdown().await;
 }
