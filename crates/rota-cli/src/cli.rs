@@ -1,5 +1,5 @@
-//! The clap command tree (interfaces.md §2). `login` and `serve` join once `rota-providers` and
-//! the gateway exist; until then they are deliberately absent rather than stubs.
+//! The clap command tree (interfaces.md §2). `serve` joins once the gateway exists; until then
+//! it is deliberately absent rather than a stub.
 
 use std::path::PathBuf;
 
@@ -35,6 +35,8 @@ pub enum AuthCommand {
     Rename(RenameArgs),
     /// Import the login of another tool (never modifies its file).
     Import(ImportArgs),
+    /// Log in to a provider account in the terminal; the new login becomes the active one.
+    Login(LoginArgs),
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +50,9 @@ pub struct JsonFlag {
 pub struct UsageArgs {
     /// Only this provider (`anthropic`, `openai`, `github-copilot`).
     pub provider: Option<String>,
+    /// Show the stored values without fetching (no network).
+    #[arg(long)]
+    pub cached: bool,
     #[command(flatten)]
     pub json: JsonFlag,
 }
@@ -99,6 +104,29 @@ pub struct ImportArgs {
     pub json: JsonFlag,
 }
 
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// `anthropic`, `openai` or `github-copilot`.
+    pub provider: String,
+    /// OpenAI: use the device-code flow instead of the browser and loopback callback.
+    #[arg(long)]
+    pub device: bool,
+    /// GitHub Copilot: a GitHub Enterprise domain (e.g. `ghe.example.com`).
+    #[arg(long, value_name = "DOMAIN")]
+    pub enterprise: Option<String>,
+    /// Anthropic: the `code#state` (or the redirect URL) the authorize page shows, for scripts.
+    #[arg(long, value_name = "CODE#STATE")]
+    pub code: Option<String>,
+    /// Do not try to open a browser; only print the URL.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Give up waiting for the browser or the device approval after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
 /// The tools whose logins can be imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImportFrom {
@@ -122,6 +150,7 @@ impl Cli {
             AuthCommand::Logout(a) => a.json.json,
             AuthCommand::Rename(a) => a.json.json,
             AuthCommand::Import(a) => a.json.json,
+            AuthCommand::Login(a) => a.json.json,
         }
     }
 }

@@ -9,12 +9,14 @@
 //!   `rota-types` JSON the HTTP API uses.
 //! - `pick`: provider/account resolution (id, id prefix, unambiguous label) and the clack-style
 //!   prompts (`cliclack`), used only when standard input is a terminal and no argument was given.
-//! - `usage_source`: where `rota auth usage` gets values; today the store's cache, later a live
-//!   parallel fetch from `rota-providers` plugs in there without touching the rendering.
+//! - `usage_source`: where `rota auth usage` gets values: a live parallel fetch through
+//!   `rota-providers` (or only the store's cache with `--cached`).
+//! - `commands/login`: the providers' login flows in the terminal (paste, loopback, device).
 //!
 //! # Boundaries
 //!
-//! Store-only commands are synchronous and never start an async runtime or touch the network;
+//! Store-only commands are synchronous and never start an async runtime or touch the network
+//! (only `usage` and `login` start a single-threaded runtime);
 //! listing opens the store with [`rota_store::Store::open_quick`] so it needs no keychain round
 //! trip. No command prints a token: it only ever handles `rota-types` summaries.
 //! Exit codes: 0 ok, 1 operation failed, 2 usage error.
@@ -31,7 +33,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use error::CliError;
-pub use usage_source::{CachedUsage, FetchedUsage, UsageSource};
+pub use usage_source::{CachedUsage, FetchOutcome, FetchedUsage, LiveUsage, UsageSource};
 
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn run() -> ExitCode {

@@ -35,14 +35,22 @@ fn list_text_and_json() {
 #[test]
 fn usage_text_and_json() {
     let env = Env::new();
-    snap("usage_empty", &env.run(&["auth", "usage"]).ok().stdout);
+    snap(
+        "usage_empty",
+        &env.run(&["auth", "usage", "--cached"]).ok().stdout,
+    );
     let seeded = env.seed_full();
-    snap("usage_text", &env.run(&["auth", "usage"]).ok().stdout);
+    snap(
+        "usage_text",
+        &env.run(&["auth", "usage", "--cached"]).ok().stdout,
+    );
     snap(
         "usage_text_openai",
-        &env.run(&["auth", "usage", "openai"]).ok().stdout,
+        &env.run(&["auth", "usage", "openai", "--cached"])
+            .ok()
+            .stdout,
     );
-    let run = env.run(&["auth", "usage", "--json"]);
+    let run = env.run(&["auth", "usage", "--cached", "--json"]);
     snap("usage_json", &run.ok().stdout);
     let json = run.json();
     let accounts = json["anthropic"]["accounts"].as_array().unwrap();
@@ -54,11 +62,12 @@ fn usage_text_and_json() {
         42.4
     );
     let only = env
-        .run(&["auth", "usage", "github-copilot", "--json"])
+        .run(&["auth", "usage", "github-copilot", "--cached", "--json"])
         .json();
     assert_eq!(only.as_object().unwrap().len(), 1);
     // No secret ever reaches the output.
-    let all = env.run(&["auth", "usage", "--json"]).stdout + &env.run(&["auth", "usage"]).stdout;
+    let all = env.run(&["auth", "usage", "--cached", "--json"]).stdout
+        + &env.run(&["auth", "usage", "--cached"]).stdout;
     assert!(!all.contains("tok-"), "{all}");
 }
 

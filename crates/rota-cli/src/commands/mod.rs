@@ -2,6 +2,7 @@
 
 mod import;
 mod list;
+mod login;
 mod logout;
 mod rename;
 mod switch;
@@ -17,7 +18,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     let Command::Auth(auth) = cli.command;
     match auth {
         AuthCommand::List(_) => list::run(out),
-        AuthCommand::Usage(args) => usage::run(&args, out, &crate::CachedUsage),
+        AuthCommand::Usage(args) => usage::run(&args, out, &crate::LiveUsage::from_env()),
+        AuthCommand::Login(args) => login::run(&args, out),
         AuthCommand::Switch(args) => switch::run(args, out),
         AuthCommand::Logout(args) => logout::run(args, out),
         AuthCommand::Rename(args) => rename::run(&args, out),

@@ -1,35 +1,47 @@
-//! `rota auth usage [provider]`: per account its state, counters and usage windows with reset
-//! times. Renders the store's cached snapshots with their age; a live [`UsageSource`] (from
-//! `rota-providers`, later) refreshes them first.
+//! `rota auth usage [provider] [--cached]`: per account its state, counters and usage windows
+//! with reset times. A live [`UsageSource`] fetches every account in parallel first (spinner on
+//! a terminal); then the store's snapshots are rendered with their age, and a failed fetch says
+//! which value is shown instead.
 
 use std::fmt::Write as _;
 
-use rota_core::PoolState;
+use std::sync::Arc;
+
 use rota_store::{PoolStore, now_ms};
 use rota_types::display::{age_text, percent, remaining_text, reset_text};
 use rota_types::{AccountSummary, DEFAULT_NAMESPACE, ProviderId, UnixMs, UsageResponse};
 
-use super::{accounts, open_store_for_reading, warn_recoveries};
+use super::{accounts, eprintln_safe, open_store, open_store_for_reading, warn_recoveries};
 use crate::cli::UsageArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{account_name, configured, parse_provider};
-use crate::usage_source::{FetchedUsage, UsageSource};
+use crate::usage_source::{FetchOutcome, FetchedUsage, UsageSource};
 
 pub fn run(args: &UsageArgs, out: &Output, source: &dyn UsageSource) -> Result<(), CliError> {
     let only = args.provider.as_deref().map(parse_provider).transpose()?;
-    let store = open_store_for_reading()?;
+    let live = source.is_live() && !args.cached;
+    let store = Arc::new(if live {
+        open_store()?
+    } else {
+        open_store_for_reading()?
+    });
     let mut state = store.load()?;
     warn_recoveries(&store);
     let providers: Vec<ProviderId> = configured(&state)
         .into_iter()
         .filter(|p| only.is_none_or(|o| o == *p))
         .collect();
-    let mut failures = Vec::new();
-    if source.is_live() && !providers.is_empty() {
-        let (next, failed) = refresh(&store, &state, &providers, source, out)?;
-        state = next;
-        failures = failed;
+    let mut fetched = Vec::new();
+    if live && !providers.is_empty() {
+        match refresh(&store, only, source, out) {
+            Ok(results) => fetched = results,
+            // The network part failed as a whole: show the cache, say so.
+            Err(e) => eprintln_safe(&format!(
+                "warning: could not fetch usage ({e}); showing the cached values"
+            )),
+        }
+        state = store.load()?;
     }
     let now = now_ms();
     if out.json {
@@ -58,49 +70,44 @@ pub fn run(args: &UsageArgs, out: &Output, source: &dyn UsageSource) -> Result<(
             out.dim(&format!("({})", accounts(list.len())))
         );
         for a in &list {
-            render_account(&mut text, out, a, now, &failures);
+            render_account(&mut text, out, a, now, &fetched);
         }
     }
     out.print(&text);
     Ok(())
 }
 
-/// Fetches through a live source, records what arrived, and returns the state to show plus
-/// the failed fetches (those accounts show their cached value with its age).
+/// Fetches through a live source (which records fresh values in the store) behind a spinner
+/// when a person is watching.
 fn refresh(
-    store: &PoolStore,
-    state: &PoolState,
-    providers: &[ProviderId],
+    store: &Arc<PoolStore>,
+    only: Option<ProviderId>,
     source: &dyn UsageSource,
     out: &Output,
-) -> Result<(PoolState, Vec<FetchedUsage>), CliError> {
-    let now = now_ms();
-    let wanted: Vec<(ProviderId, Vec<AccountSummary>)> = providers
-        .iter()
-        .map(|p| (*p, state.get_accounts(*p, DEFAULT_NAMESPACE, now)))
-        .collect();
+) -> Result<Vec<FetchedUsage>, String> {
     let spinner = (!out.json && crate::pick::stdin_is_terminal()).then(|| {
         let s = cliclack::spinner();
         s.start("Fetching usage…");
         s
     });
-    let results = source.fetch(&wanted);
+    let results = source.fetch(store, only);
     if let Some(s) = spinner {
-        s.stop("Usage fetched");
-    }
-    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.result.is_ok());
-    if !ok.is_empty() {
-        store.mutate(|txn| -> Result<(), CliError> {
-            for r in ok {
-                if let (Ok(id), Ok(snapshot)) = (rota_core::parse_id(&r.record_id), r.result) {
-                    // An account removed meanwhile is simply skipped.
-                    let _ = txn.state.record_usage(r.provider, id, snapshot);
+        match &results {
+            Ok(r) => {
+                let failed = r
+                    .iter()
+                    .filter(|f| f.outcome != FetchOutcome::Fresh)
+                    .count();
+                if failed == 0 {
+                    s.stop("Usage fetched");
+                } else {
+                    s.stop(format!("Usage fetched ({failed} of {} failed)", r.len()));
                 }
             }
-            Ok(())
-        })?;
+            Err(_) => s.error("Could not fetch usage"),
+        }
     }
-    Ok((store.load()?, failed))
+    results
 }
 
 fn render_account(
@@ -108,7 +115,7 @@ fn render_account(
     out: &Output,
     a: &AccountSummary,
     now: UnixMs,
-    failures: &[FetchedUsage],
+    fetched: &[FetchedUsage],
 ) {
     let mut flags = Vec::new();
     if a.is_active {
@@ -167,13 +174,32 @@ fn render_account(
             let _ = writeln!(text, "      {}", out.dim("no usage fetched yet"));
         }
     }
-    if let Some(f) = failures.iter().find(|f| f.record_id == a.id)
-        && let Err(e) = &f.result
-    {
-        let _ = writeln!(
-            text,
-            "      {}",
-            out.yellow(&format!("fetch failed ({e}); showing the cached value"))
+    if let Some(f) = fetched.iter().find(|f| f.record_id == a.id) {
+        let cached = a.usage.as_ref().map_or_else(
+            || "no cached value".to_owned(),
+            |u| {
+                format!(
+                    "showing the value from {}",
+                    age_text(u.fetched_at, now).trim_start_matches("updated ")
+                )
+            },
         );
+        let line = match &f.outcome {
+            FetchOutcome::Fresh => None,
+            FetchOutcome::Failed(e) => Some(format!("fetch failed ({e}); {cached}")),
+            FetchOutcome::BackedOff { until } => Some(format!(
+                "rate-limited{}; {cached}",
+                remaining_text(*until, now)
+                    .map(|left| format!(" for {left}"))
+                    .unwrap_or_default()
+            )),
+            FetchOutcome::NeedsReauth => Some(format!(
+                "needs re-login (rota auth login {}); {cached}",
+                f.provider
+            )),
+        };
+        if let Some(line) = line {
+            let _ = writeln!(text, "      {}", out.yellow(&line));
+        }
     }
 }
