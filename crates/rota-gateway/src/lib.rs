@@ -64,6 +64,9 @@ pub use error::HttpError;
 /// Body limit of `/auth/*` requests.
 pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
+/// How long [`GatewayHandle::shutdown`] waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Settings of one gateway.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -357,6 +360,7 @@ impl Gateway {
         write_api_file(&self.shared.config.data_dir, addr.port(), self.token())?;
 
         let (status_tx, status_rx) = watch::channel(GatewayStatus::Running { addr });
+        let task_status = status_tx.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let app = self.router();
         let flusher = {
@@ -379,7 +383,7 @@ impl Gateway {
                 })
                 .await;
             flusher.abort();
-            let _ = status_tx.send(match result {
+            let _ = task_status.send(match result {
                 Ok(()) => GatewayStatus::Stopped,
                 Err(e) => GatewayStatus::Failed {
                     reason: e.to_string(),
@@ -391,6 +395,7 @@ impl Gateway {
             gateway: self,
             addr,
             status: status_rx,
+            status_tx,
             stop: Some(stop_tx),
             task: Some(task),
         })
@@ -403,6 +408,7 @@ pub struct GatewayHandle {
     gateway: Gateway,
     addr: SocketAddr,
     status: watch::Receiver<GatewayStatus>,
+    status_tx: watch::Sender<GatewayStatus>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -425,13 +431,20 @@ impl GatewayHandle {
         self.status.borrow().clone()
     }
 
-    /// Stops accepting, lets in-flight requests finish, writes pending counters.
+    /// Stops accepting, lets in-flight requests finish (streams get [`SHUTDOWN_GRACE`], then
+    /// are cut), writes pending counters and usage.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            // A long SSE stream would otherwise hold the shutdown for minutes.
+            task.abort();
+            let _ = self.status_tx.send(GatewayStatus::Stopped);
         }
         let gw = self.gateway.clone();
         let _ = tokio::task::spawn_blocking(move || gw.flush()).await;

@@ -415,6 +415,47 @@ mod tests {
         assert_eq!(body_session_id(old).as_deref(), Some("s-2"));
     }
 
+    fn new_req(client: &str, explicit: Option<&str>, at: UnixMs) -> NewRequest {
+        NewRequest {
+            provider: ProviderId::Anthropic,
+            explicit_id: explicit.map(str::to_owned),
+            client: client.to_owned(),
+            model: Some("m".to_owned()),
+            method: "POST".to_owned(),
+            path: "/v1/messages".to_owned(),
+            at,
+        }
+    }
+
+    #[test]
+    fn implicit_sessions_group_by_client_within_the_idle_window_and_stay_bounded() {
+        let mut config = GatewayConfig::new("/nonexistent");
+        config.max_sessions = 3;
+        config.max_requests_per_session = 2;
+        let mut book = SessionBook::new(&config);
+        let min = 60_000;
+        let a1 = book.begin(new_req("opencode/1", None, 0));
+        let a2 = book.begin(new_req("opencode/1", None, 29 * min));
+        assert_eq!(a1.session_id, a2.session_id, "within 30 minutes");
+        let a3 = book.begin(new_req("opencode/1", None, 29 * min + 31 * min));
+        assert_ne!(
+            a2.session_id, a3.session_id,
+            "idle for more than 30 minutes"
+        );
+        let b = book.begin(new_req("other/2", None, 61 * min));
+        assert_ne!(b.session_id, a3.session_id, "another client");
+        let e = book.begin(new_req("opencode/1", Some("ses_1"), 62 * min));
+        assert_eq!(e.session_id, "anthropic:ses_1");
+        assert_eq!(book.summaries().len(), 3, "capped; the oldest went");
+        assert!(book.detail(&a1.session_id).is_none());
+        for t in 0..5 {
+            book.begin(new_req("x", Some("ses_1"), 63 * min + t));
+        }
+        let d = book.detail("anthropic:ses_1").unwrap();
+        assert_eq!(d.requests.len(), 2, "requests per session capped");
+        assert_eq!(d.summary.request_count, 6);
+    }
+
     #[test]
     fn sse_usage_is_read_across_chunk_borders() {
         let mut h = HeaderMap::new();

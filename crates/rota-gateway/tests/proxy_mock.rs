@@ -314,6 +314,20 @@ async fn streaming_passes_through_byte_for_byte_and_incrementally() {
     }
     let got = String::from_utf8(got).unwrap();
     assert_eq!(normalise(&got), normalise(&direct), "byte-for-byte");
+    assert!(!got.contains(&info.access_token), "no upstream credential");
+    // Upstream saw the account's credential, never the local token.
+    for r in e.mock.requests() {
+        assert!(!r.headers.contains_key("x-api-key"), "{:?}", r.path);
+        let auth = r.headers.get("authorization").cloned().unwrap_or_default();
+        assert!(!auth.contains(&e.token), "local token forwarded");
+    }
+    assert!(
+        e.mock
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/v1/messages") && r.query.as_deref() == Some("beta=true")),
+        "query string kept"
+    );
     assert!(arrivals.len() > 3, "several chunks: {arrivals:?}");
     let first = arrivals[0];
     let last = *arrivals.last().unwrap();
