@@ -242,6 +242,21 @@ struct StreamEnd {
     gw: Gateway,
     rref: RequestRef,
     tap: UsageTap,
+    /// The response is an SSE stream (a mid-stream failure becomes an `event: error`).
+    sse: bool,
+}
+
+/// The last chunk after a mid-stream failure: on SSE an `error` event (the blank lines end a
+/// half-sent event first) so SDKs raise a clear error; otherwise an aborted body.
+fn sse_error_or_abort(sse: bool, message: &str) -> Result<Bytes, std::io::Error> {
+    if !sse {
+        return Err(std::io::Error::other(message.to_owned()));
+    }
+    let data = serde_json::json!({
+        "type": "error",
+        "error": { "type": "api_error", "message": message },
+    });
+    Ok(Bytes::from(format!("\n\nevent: error\ndata: {data}\n\n")))
 }
 
 impl StreamEnd {
@@ -290,13 +305,21 @@ fn respond(
             Ok(Some(Err(e))) => {
                 // Committed: the stream ends, nothing is replayed.
                 tracing::warn!(error = %e, "upstream stream failed after the first byte");
+                let sse = end.sse;
                 end.finish();
-                Some((Err(std::io::Error::other("upstream stream failed")), None))
+                Some((
+                    sse_error_or_abort(sse, "the upstream connection failed mid-stream"),
+                    None,
+                ))
             }
             Err(_) => {
                 tracing::warn!("upstream stream idle for too long; ending it");
+                let sse = end.sse;
                 end.finish();
-                Some((Err(std::io::Error::other("upstream stream idle")), None))
+                Some((
+                    sse_error_or_abort(sse, "the upstream stream went idle"),
+                    None,
+                ))
             }
         }
     });
@@ -518,6 +541,10 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
             gw: gw.clone(),
             rref: rref.clone(),
             tap: UsageTap::new(&headers),
+            sse: headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream")),
         };
         let idle = shared.config.stream_idle_timeout;
         if (200..400).contains(&status) {

@@ -367,19 +367,14 @@ async fn failure_after_first_byte_is_not_replayed() {
         .unwrap();
     let resp = e.post(true).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let mut body = Vec::new();
-    let mut failed = false;
-    let mut s = resp.bytes_stream();
-    while let Some(c) = s.next().await {
-        if let Ok(c) = c {
-            body.extend_from_slice(&c);
-        } else {
-            failed = true;
-            break;
-        }
-    }
-    assert!(failed, "the client sees the stream end abnormally");
-    assert_eq!(body.len(), 60);
+    let body = resp.text().await.unwrap();
+    // The 60 bytes that were sent, then an SSE error event the SDKs raise.
+    let (sent, tail) = body.split_at(60);
+    assert!(sent.starts_with("event: message_start"), "{body}");
+    assert!(
+        tail.starts_with("\n\nevent: error\ndata: ") && tail.contains("mid-stream"),
+        "{tail}"
+    );
     assert_eq!(
         e.messages_requests(),
         1,
@@ -660,5 +655,33 @@ async fn copilot_route_uses_the_exchanged_token() {
     let text = resp.text().await.unwrap();
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("choices"), "{text}");
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_token_is_refreshed_before_forwarding() {
+    let e = env(1).await;
+    let (_, id) = e.accounts[0].clone();
+    // Make the stored token look expired: the gateway refreshes it first.
+    let stored = e.store.credentials(id).unwrap().unwrap();
+    e.store
+        .mutate(|txn| {
+            txn.vault_mut()?.insert(
+                id.to_string(),
+                stored.with_expiry(rota_store::now_ms() - 3_600_000),
+            );
+            Ok::<_, rota_store::StoreError>(())
+        })
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let refreshes = e
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v1/oauth/token"))
+        .count();
+    assert_eq!(refreshes, 1);
+    assert_eq!(e.messages_requests(), 1);
     e.gw.shutdown().await;
 }
