@@ -205,6 +205,39 @@ fn a_failing_fetch_shows_the_cached_value_with_its_age() {
     assert_eq!(text.matches("fetch failed").count(), 1, "{text}");
 }
 
+/// On a terminal the fetch runs behind a spinner, then the windows are printed.
+#[test]
+fn usage_on_a_terminal_shows_a_spinner() {
+    let env = Env::new();
+    let mock = Mock::start(MockConfig::default());
+    let (info, _) = seed(
+        &env,
+        &mock,
+        NewAccount::new(ProviderId::Anthropic).email("tty@example.com"),
+    );
+    mock.handle
+        .script(
+            &info.id,
+            ScriptStep::sticky(Behavior::Latency { ms: 300 }).scope(Scope::Usage),
+        )
+        .unwrap();
+    let mut c = env.cmd_tty(&["auth", "usage"]);
+    c.env("ROTA_PROVIDERS_MOCK_BASE", mock.base())
+        .env("NO_COLOR", "1");
+    let mut s = Session::spawn(c).expect("pty");
+    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    s.expect("Fetching usage").expect("the spinner");
+    s.expect("Usage fetched").expect("the spinner's end");
+    s.expect("tty@example.com").expect("the account");
+    s.expect("updated just now").expect("the fresh value");
+    let _ = s.expect(Eof);
+    let status = s.get_process().wait().unwrap();
+    assert!(
+        matches!(status, expectrl::process::unix::WaitStatus::Exited(_, 0)),
+        "{status:?}"
+    );
+}
+
 /// Every fetch fails (nothing listens at the providers' address): the seeded cache is shown,
 /// each account saying which value it is.
 #[test]
