@@ -2,13 +2,17 @@
 //! Each takes one argument named `request` and returns its response or an `ApiError`.
 
 use rota_types::command::{
-    AppInfo, Empty, ListProvidersResponse, OpenLinkRequest, ProviderListing, UiPrefs,
+    AccountRequest, AppInfo, Empty, ListProvidersResponse, OpenLinkRequest, PoolRequest,
+    RenameRecordRequest, UiPrefs, UsageRequest,
 };
-use rota_types::{ApiError, ErrorCode, ProviderId};
+use rota_types::{
+    AccountSummary, ApiError, ErrorCode, PoolSnapshot, RemoveAccountResponse, SetActiveResponse,
+    SuccessResponse, SwitchReason, UsageResponse,
+};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
-use crate::{AppState, prefs, state};
+use crate::{AppState, accounts, prefs, state};
 
 #[tauri::command]
 pub fn app_info(request: Empty, state: State<'_, AppState>) -> Result<AppInfo, ApiError> {
@@ -19,21 +23,62 @@ pub fn app_info(request: Empty, state: State<'_, AppState>) -> Result<AppInfo, A
         data_dir: state.data_dir_display(),
         gateway_url: state.gateway_url(),
         links: state::links(),
+        secret_backend: state.secret_backend(),
     })
 }
 
 #[tauri::command]
-pub fn list_providers(request: Empty) -> Result<ListProvidersResponse, ApiError> {
+pub fn list_providers(
+    request: Empty,
+    state: State<'_, AppState>,
+) -> Result<ListProvidersResponse, ApiError> {
     let Empty {} = request;
-    // No account store yet in this shell: every supported provider, none connected.
-    let providers = ProviderId::ALL
-        .iter()
-        .map(|p| ProviderListing {
-            info: p.info(),
-            account_count: 0,
-        })
-        .collect();
-    Ok(ListProvidersResponse { providers })
+    Ok(accounts::list_providers(&state.store.load()?))
+}
+
+#[tauri::command]
+pub fn snapshot(
+    request: PoolRequest,
+    state: State<'_, AppState>,
+) -> Result<PoolSnapshot, ApiError> {
+    accounts::snapshot(&state.store, &request)
+}
+
+#[tauri::command]
+pub fn get_accounts(
+    request: PoolRequest,
+    state: State<'_, AppState>,
+) -> Result<Vec<AccountSummary>, ApiError> {
+    accounts::get_accounts(&state.store, &request)
+}
+
+#[tauri::command]
+pub fn set_active(
+    request: AccountRequest,
+    state: State<'_, AppState>,
+) -> Result<SetActiveResponse, ApiError> {
+    accounts::set_active(&state.store, &request, SwitchReason::ManualApp)
+}
+
+#[tauri::command]
+pub fn remove_record(
+    request: AccountRequest,
+    state: State<'_, AppState>,
+) -> Result<RemoveAccountResponse, ApiError> {
+    accounts::remove_record(&state.store, &request)
+}
+
+#[tauri::command]
+pub fn rename_record(
+    request: RenameRecordRequest,
+    state: State<'_, AppState>,
+) -> Result<SuccessResponse, ApiError> {
+    accounts::rename_record(&state.store, &request)
+}
+
+#[tauri::command]
+pub fn usage(request: UsageRequest, state: State<'_, AppState>) -> Result<UsageResponse, ApiError> {
+    accounts::usage(&state.store, request)
 }
 
 #[tauri::command]

@@ -5,7 +5,9 @@
 //! Boundaries: this is the only crate that knows Tauri. Nothing here decides pool policy; the
 //! webview gets the commands listed in `rota_types::COMMAND_NAMES` and no plugin commands.
 
+pub mod accounts;
 pub mod commands;
+pub mod live;
 pub mod prefs;
 pub mod state;
 pub mod tray;
@@ -29,6 +31,12 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::list_providers,
+            commands::snapshot,
+            commands::get_accounts,
+            commands::set_active,
+            commands::remove_record,
+            commands::rename_record,
+            commands::usage,
             commands::ui_prefs_get,
             commands::ui_prefs_set,
             commands::open_link,
@@ -61,6 +69,7 @@ pub fn run() {
         }))
         .setup(|app| {
             tray::install(app.handle())?;
+            live::start(app.handle())?;
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -1,58 +1,67 @@
 //! Where Rota keeps its data and what the shell knows at start.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rota_types::command::{AppLink, LinkKind};
+use rota_store::{PoolStore, StoreConfig, StoreError};
+use rota_types::command::{AppLink, LinkKind, SecretBackendInfo};
 
 /// Default port of the local gateway (interfaces.md §1).
 pub const DEFAULT_GATEWAY_PORT: u16 = 4141;
 
 const REPOSITORY_URL: &str = "https://github.com/rota-app/rota";
 
-/// Shared, immutable facts for the commands.
+/// What the commands share: paths, the gateway port and the account store.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// `$ROTA_HOME`, else the platform data dir + `rota`.
     pub data_dir: PathBuf,
     pub gateway_port: u16,
+    /// The shared pool store (state file + vault), the same one the CLI and gateway use.
+    pub store: Arc<PoolStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("no data directory: set ROTA_HOME or HOME")]
-    NoDataDir,
     #[error("ROTA_GATEWAY_PORT must be a port number (0–65535), got {0:?}")]
     BadPort(String),
-    #[error("cannot create the data directory {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot open the account store: {0}")]
+    Store(#[from] StoreError),
 }
 
 impl AppState {
-    /// Reads `ROTA_HOME` and `ROTA_GATEWAY_PORT`, creating the data directory when needed.
+    /// Reads `ROTA_HOME`, `ROTA_SECRET_STORE` and `ROTA_GATEWAY_PORT` and opens the store
+    /// (creating the data directory when needed).
     pub fn from_env() -> Result<Self, StateError> {
-        let data_dir = match std::env::var_os("ROTA_HOME").filter(|v| !v.is_empty()) {
-            Some(home) => PathBuf::from(home),
-            None => dirs::data_dir().ok_or(StateError::NoDataDir)?.join("rota"),
-        };
+        let config = StoreConfig::from_env()?;
         let gateway_port = match std::env::var("ROTA_GATEWAY_PORT") {
             Ok(v) => v.trim().parse().map_err(|_| StateError::BadPort(v))?,
             Err(_) => DEFAULT_GATEWAY_PORT,
         };
-        Self::new(data_dir, gateway_port)
+        Self::new(config, gateway_port)
     }
 
-    pub fn new(data_dir: PathBuf, gateway_port: u16) -> Result<Self, StateError> {
-        std::fs::create_dir_all(&data_dir).map_err(|source| StateError::CreateDir {
-            path: data_dir.clone(),
-            source,
-        })?;
+    /// Opens the store described by `config` (probing the keychain unless the mode is `file`).
+    pub fn new(config: StoreConfig, gateway_port: u16) -> Result<Self, StateError> {
+        let data_dir = config.data_dir.clone();
+        let store = PoolStore::open(config)?;
+        for recovery in store.take_recoveries() {
+            tracing::warn!(%recovery, "the account store restored a file from its backup");
+        }
         Ok(Self {
             data_dir,
             gateway_port,
+            store: Arc::new(store),
         })
+    }
+
+    /// The secret backend in use, with the plaintext-fallback warning when there is one.
+    pub fn secret_backend(&self) -> SecretBackendInfo {
+        let report = self.store.backend();
+        SecretBackendInfo {
+            label: report.label().to_owned(),
+            warning: report.warning(),
+        }
     }
 
     pub fn gateway_url(&self) -> String {

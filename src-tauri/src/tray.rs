@@ -1,11 +1,16 @@
 //! The tray icon and its menu. The menu is built from [`menu_model`], which tests assert
-//! (a tray cannot be clicked in a test); later the model grows per-provider account lists.
+//! (a tray cannot be clicked in a test): per connected provider a radio-style list of its
+//! accounts (active checked, usage hint such as `5h 42%`), then *Open Rota*, *Settings…*,
+//! *Quit*. [`refresh`] rebuilds it on every pool change, whoever made it.
 
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use rota_core::{PoolState, Ulid};
+use rota_types::display::{remaining_text, usage_hint};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchReason, UnixMs};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::{EVENT_OPEN_SETTINGS, MAIN_WINDOW, show_main_window};
+use crate::{AppState, EVENT_OPEN_SETTINGS, MAIN_WINDOW, show_main_window};
 
 pub const TRAY_ID: &str = "rota";
 
@@ -13,8 +18,18 @@ pub const TRAY_ID: &str = "rota";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrayEntry {
     Item {
-        id: &'static str,
-        label: &'static str,
+        id: String,
+        label: String,
+    },
+    /// A provider's name above its accounts (not clickable).
+    Header {
+        label: String,
+    },
+    /// An account: radio-style, checked when active; clicking it switches to it.
+    Account {
+        id: String,
+        label: String,
+        checked: bool,
     },
     Separator,
 }
@@ -22,32 +37,98 @@ pub enum TrayEntry {
 pub const OPEN: &str = "open";
 pub const SETTINGS: &str = "settings";
 pub const QUIT: &str = "quit";
+const SWITCH_PREFIX: &str = "switch:";
 
-/// What the tray menu shows, top to bottom.
-pub fn menu_model() -> Vec<TrayEntry> {
-    vec![
-        TrayEntry::Item {
-            id: OPEN,
-            label: "Open Rota",
-        },
-        TrayEntry::Item {
-            id: SETTINGS,
-            label: "Settings…",
-        },
+fn item(id: &str, label: &str) -> TrayEntry {
+    TrayEntry::Item {
+        id: id.to_owned(),
+        label: label.to_owned(),
+    }
+}
+
+/// The menu id of an account entry: `switch:<provider>:<record id>`.
+pub fn switch_id(provider: ProviderId, id: &str) -> String {
+    format!("{SWITCH_PREFIX}{}:{id}", provider.as_str())
+}
+
+/// The provider and account an entry id names, for ids made by [`switch_id`].
+pub fn parse_switch_id(id: &str) -> Option<(ProviderId, Ulid)> {
+    let (provider, record) = id.strip_prefix(SWITCH_PREFIX)?.split_once(':')?;
+    Some((
+        ProviderId::parse(provider)?,
+        rota_core::parse_id(record).ok()?,
+    ))
+}
+
+/// What the tray menu shows for `state` at `now`, top to bottom.
+pub fn menu_model(state: &PoolState, now: UnixMs) -> Vec<TrayEntry> {
+    let mut providers: Vec<ProviderId> = ProviderId::ALL
+        .into_iter()
+        .filter(|p| state.count(*p, DEFAULT_NAMESPACE) > 0)
+        .collect();
+    providers.sort_by_key(|p| p.display_name());
+    let mut entries = Vec::new();
+    for provider in providers {
+        entries.push(TrayEntry::Header {
+            label: provider.display_name().to_owned(),
+        });
+        for account in state.get_accounts(provider, DEFAULT_NAMESPACE, now) {
+            let mut label = account.label.clone();
+            if let Some(hint) = account.usage.as_ref().and_then(usage_hint) {
+                label = format!("{label}  ·  {hint}");
+            }
+            if account.health.needs_reauth {
+                label.push_str("  ·  needs re-login");
+            } else if let Some(left) = account
+                .health
+                .cooldown_until
+                .and_then(|until| remaining_text(until, now))
+            {
+                label = format!("{label}  ·  cooling {left}");
+            }
+            entries.push(TrayEntry::Account {
+                id: switch_id(provider, &account.id),
+                label,
+                checked: account.is_active,
+            });
+        }
+        entries.push(TrayEntry::Separator);
+    }
+    entries.extend([
+        item(OPEN, "Open Rota"),
+        item(SETTINGS, "Settings…"),
         TrayEntry::Separator,
-        TrayEntry::Item {
-            id: QUIT,
-            label: "Quit",
-        },
-    ]
+        item(QUIT, "Quit"),
+    ]);
+    entries
 }
 
 fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
+    let state = match app.state::<AppState>().store.load() {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::warn!("tray: cannot read the account store: {e}");
+            PoolState::default()
+        }
+    };
     let menu = Menu::new(app)?;
-    for entry in menu_model() {
+    for entry in menu_model(&state, rota_store::now_ms()) {
         match entry {
             TrayEntry::Item { id, label } => {
                 menu.append(&MenuItem::with_id(app, id, label, true, None::<&str>)?)?;
+            }
+            TrayEntry::Header { label } => {
+                menu.append(&MenuItem::new(app, label, false, None::<&str>)?)?;
+            }
+            TrayEntry::Account { id, label, checked } => {
+                menu.append(&CheckMenuItem::with_id(
+                    app,
+                    id,
+                    label,
+                    true,
+                    checked,
+                    None::<&str>,
+                )?)?;
             }
             TrayEntry::Separator => menu.append(&PredefinedMenuItem::separator(app)?)?,
         }
@@ -69,7 +150,37 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Rebuilds the tray menu from the store (after any pool change).
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    match build_menu(app) {
+        Ok(menu) => {
+            if let Err(e) = tray.set_menu(Some(menu)) {
+                tracing::warn!("could not update the tray menu: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("could not build the tray menu: {e}"),
+    }
+}
+
 fn handle<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    if let Some((provider, record)) = parse_switch_id(id) {
+        let store = app.state::<AppState>().store.clone();
+        if let Err(e) = store.set_active(
+            provider,
+            DEFAULT_NAMESPACE,
+            record,
+            SwitchReason::ManualTray,
+            rota_store::now_ms(),
+        ) {
+            tracing::warn!("tray switch failed: {e}");
+        }
+        // Re-check the right entry even when nothing changed (a radio item unchecks on click).
+        refresh(app);
+        return;
+    }
     match id {
         OPEN => show_main_window(app),
         SETTINGS => {
@@ -86,26 +197,146 @@ fn handle<R: Runtime>(app: &AppHandle<R>, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rota_core::NewLogin;
+    use rota_types::{AccountIdentity, AnthropicUsage, ProviderUsage, UsageSnapshot, UsageWindow};
+
+    const NOW: UnixMs = 1_800_000_000_000;
+
+    fn login(email: &str) -> NewLogin {
+        NewLogin {
+            identity: AccountIdentity {
+                email: Some(email.to_owned()),
+                ..AccountIdentity::default()
+            },
+            label: None,
+        }
+    }
+
+    fn id(n: u128) -> Ulid {
+        Ulid::from_parts(1, n)
+    }
+
+    fn items(model: &[TrayEntry]) -> Vec<(String, String)> {
+        model
+            .iter()
+            .filter_map(|e| match e {
+                TrayEntry::Item { id, label } => Some((id.clone(), label.clone())),
+                _ => None,
+            })
+            .collect()
+    }
 
     #[test]
-    fn tray_offers_open_settings_quit_with_quit_last() {
-        let items: Vec<_> = menu_model()
-            .into_iter()
-            .filter_map(|e| match e {
-                TrayEntry::Item { id, label } => Some((id, label)),
-                TrayEntry::Separator => None,
-            })
-            .collect();
+    fn an_empty_pool_offers_open_settings_quit_with_quit_last() {
+        let model = menu_model(&PoolState::default(), NOW);
         assert_eq!(
-            items,
-            vec![(OPEN, "Open Rota"), (SETTINGS, "Settings…"), (QUIT, "Quit")]
+            items(&model),
+            vec![
+                (OPEN.to_owned(), "Open Rota".to_owned()),
+                (SETTINGS.to_owned(), "Settings…".to_owned()),
+                (QUIT.to_owned(), "Quit".to_owned())
+            ]
         );
+        assert_eq!(model.last(), Some(&item(QUIT, "Quit")));
+        assert!(!model.iter().any(|e| matches!(e, TrayEntry::Header { .. })));
+    }
+
+    #[test]
+    fn each_provider_lists_its_accounts_with_the_active_one_checked() {
+        let mut s = PoolState::default();
+        s.upsert(ProviderId::OpenAi, "default", login("o@x.io"), id(1), NOW)
+            .unwrap();
+        s.upsert(
+            ProviderId::Anthropic,
+            "default",
+            login("work@x.io"),
+            id(2),
+            NOW,
+        )
+        .unwrap();
+        s.upsert(
+            ProviderId::Anthropic,
+            "default",
+            login("home@x.io"),
+            id(3),
+            NOW,
+        )
+        .unwrap();
+        s.record_usage(
+            ProviderId::Anthropic,
+            id(2),
+            UsageSnapshot {
+                fetched_at: NOW,
+                status: None,
+                usage: ProviderUsage::Anthropic(AnthropicUsage {
+                    five_hour: Some(UsageWindow::new(42.0, None)),
+                    seven_day: Some(UsageWindow::new(10.0, None)),
+                    seven_day_sonnet: None,
+                }),
+            },
+        )
+        .unwrap();
+        // The OpenAI account is cooling down for 12 minutes; home@ needs a new login.
+        let pools = &mut s.providers;
+        pools.get_mut(&ProviderId::OpenAi).unwrap().records[0]
+            .health
+            .cooldown_until = Some(NOW + 12 * 60_000);
+        pools
+            .get_mut(&ProviderId::Anthropic)
+            .unwrap()
+            .records
+            .iter_mut()
+            .find(|r| r.id == id(3))
+            .unwrap()
+            .health
+            .needs_reauth = true;
+
+        let model = menu_model(&s, NOW);
+        let a = |rid: Ulid, label: &str, checked| TrayEntry::Account {
+            id: switch_id(ProviderId::Anthropic, &rid.to_string()),
+            label: label.to_owned(),
+            checked,
+        };
         assert_eq!(
-            menu_model().last(),
-            Some(&TrayEntry::Item {
-                id: QUIT,
-                label: "Quit"
-            })
+            model[..7],
+            [
+                TrayEntry::Header {
+                    label: "Anthropic".to_owned()
+                },
+                // The newest login is active and first in rotation order.
+                a(id(3), "home@x.io  ·  needs re-login", true),
+                a(id(2), "work@x.io  ·  5h 42%", false),
+                TrayEntry::Separator,
+                TrayEntry::Header {
+                    label: "OpenAI".to_owned()
+                },
+                TrayEntry::Account {
+                    id: switch_id(ProviderId::OpenAi, &id(1).to_string()),
+                    label: "o@x.io  ·  cooling 12m".to_owned(),
+                    checked: true,
+                },
+                TrayEntry::Separator,
+            ]
         );
+        assert_eq!(model.last(), Some(&item(QUIT, "Quit")));
+    }
+
+    #[test]
+    fn switch_ids_round_trip_and_junk_is_ignored() {
+        let rid = id(7);
+        let menu_id = switch_id(ProviderId::GithubCopilot, &rid.to_string());
+        assert_eq!(
+            parse_switch_id(&menu_id),
+            Some((ProviderId::GithubCopilot, rid))
+        );
+        for junk in [
+            "open",
+            "switch:",
+            "switch:bogus:01J",
+            "switch:anthropic:nope",
+            "switch:anthropic",
+        ] {
+            assert_eq!(parse_switch_id(junk), None, "{junk}");
+        }
     }
 }

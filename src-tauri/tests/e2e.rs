@@ -11,7 +11,176 @@ fn app_binary() -> PathBuf {
 }
 
 fn launch() -> Launch {
-    Launch::new(app_binary()).env("ROTA_GATEWAY_PORT", "4199")
+    Launch::new(app_binary())
+        .env("ROTA_GATEWAY_PORT", "4199")
+        .env("ROTA_SECRET_STORE", "file")
+}
+
+// ---- seeding the store the app opens (the same protocol the CLI uses) ----
+
+use rota_core::{NewLogin, Ulid};
+use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig, now_ms};
+use rota_types::{
+    AccountIdentity, AnthropicUsage, CopilotUsage, OpenAiUsage, ProviderId, ProviderUsage,
+    UsageSnapshot, UsageWindow,
+};
+
+const MIN: i64 = 60_000;
+
+fn store_at(home: &std::path::Path) -> PoolStore {
+    PoolStore::open(StoreConfig::new(App::rota_home(home)).with_secret_store(SecretStoreMode::File))
+        .expect("store opens")
+}
+
+fn add(store: &PoolStore, provider: ProviderId, email: &str) -> Ulid {
+    let login = NewLogin {
+        identity: AccountIdentity {
+            email: Some(email.to_owned()),
+            plan: Some(
+                match provider {
+                    ProviderId::Anthropic => "max",
+                    ProviderId::OpenAi => "plus",
+                    ProviderId::GithubCopilot => "individual",
+                }
+                .to_owned(),
+            ),
+            ..AccountIdentity::default()
+        },
+        label: None,
+    };
+    store
+        .upsert_account(
+            provider,
+            "default",
+            login,
+            SecretBundle::new(format!("e2e-token-{email}")),
+            now_ms(),
+        )
+        .expect("seed account")
+        .id
+}
+
+fn anthropic(five: f64, week: f64, sonnet: f64, fetched_at: i64) -> UsageSnapshot {
+    let now = now_ms();
+    UsageSnapshot {
+        fetched_at,
+        status: None,
+        usage: ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(
+                five,
+                Some(now + 3 * 60 * MIN + 12 * MIN + 30_000),
+            )),
+            seven_day: Some(UsageWindow::new(week, Some(now + 4 * 24 * 60 * MIN))),
+            seven_day_sonnet: Some(UsageWindow::new(sonnet, Some(now + 4 * 24 * 60 * MIN))),
+        }),
+    }
+}
+
+/// Sets usage and health of a record through a store mutation.
+fn edit(store: &PoolStore, provider: ProviderId, id: Ulid, f: impl FnOnce(&mut rota_core::Record)) {
+    store
+        .mutate(|txn| {
+            let record = txn
+                .state
+                .providers
+                .get_mut(&provider)
+                .and_then(|p| p.records.iter_mut().find(|r| r.id == id))
+                .expect("seeded record");
+            f(record);
+            Ok::<_, rota_store::StoreError>(())
+        })
+        .expect("edit record");
+}
+
+/// Anthropic: work (active, fresh usage 42/12/81), home (cooling 10 min, stale usage),
+/// old (needs re-login, no usage); OpenAI: one account; Copilot: one account.
+struct Seeded {
+    work: Ulid,
+    home: Ulid,
+    old: Ulid,
+}
+
+fn seed_pool(home: &std::path::Path) -> Seeded {
+    let store = store_at(home);
+    let now = now_ms();
+    let old = add(&store, ProviderId::Anthropic, "old@example.com");
+    let home_id = add(&store, ProviderId::Anthropic, "home@example.com");
+    let work = add(&store, ProviderId::Anthropic, "work@example.com");
+    edit(&store, ProviderId::Anthropic, work, |r| {
+        r.usage = Some(anthropic(42.0, 12.0, 81.0, now - 30_000));
+        r.health.success_count = 128;
+        r.health.failure_count = 2;
+    });
+    edit(&store, ProviderId::Anthropic, home_id, |r| {
+        r.usage = Some(anthropic(100.0, 64.0, 30.0, now - 42 * MIN));
+        r.health.cooldown_until = Some(now + 10 * MIN);
+        r.health.success_count = 57;
+    });
+    edit(&store, ProviderId::Anthropic, old, |r| {
+        r.health.needs_reauth = true;
+        r.health.failure_count = 1;
+    });
+    let o = add(&store, ProviderId::OpenAi, "codex@example.com");
+    edit(&store, ProviderId::OpenAi, o, |r| {
+        r.usage = Some(UsageSnapshot {
+            fetched_at: now,
+            status: None,
+            usage: ProviderUsage::OpenAi(OpenAiUsage {
+                primary: Some(UsageWindow::new(55.0, Some(now + 90 * MIN))),
+                secondary: Some(UsageWindow::new(20.0, Some(now + 3 * 24 * 60 * MIN))),
+            }),
+        });
+    });
+    let c = add(&store, ProviderId::GithubCopilot, "octo@example.com");
+    edit(&store, ProviderId::GithubCopilot, c, |r| {
+        r.usage = Some(UsageSnapshot {
+            fetched_at: now,
+            status: None,
+            usage: ProviderUsage::GithubCopilot(CopilotUsage {
+                premium: Some(UsageWindow::new(12.0, Some(now + 9 * 24 * 60 * MIN))),
+                ..CopilotUsage::default()
+            }),
+        });
+    });
+    Seeded {
+        work,
+        home: home_id,
+        old,
+    }
+}
+
+fn temp_home() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("rota-e2e-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Opens Settings → Providers and then the connected provider's detail.
+async fn open_detail(app: &App, provider: ProviderId) -> Result<()> {
+    app.press_char(',', true).await?;
+    app.wait_for("#settings-dialog").await?;
+    let row = format!(
+        "#connected-list .row[data-provider='{}']",
+        provider.as_str()
+    );
+    app.click(&row).await?;
+    app.wait_for("#provider-detail-tab #accounts .account")
+        .await?;
+    Ok(())
+}
+
+async fn attr_of(app: &App, css: &str, name: &str) -> Result<Option<String>> {
+    Ok(app.wait_for(css).await?.attr(name).await?)
+}
+
+/// Labels of the accounts shown, in order, and the label carrying the Active badge.
+async fn shown_accounts(app: &App) -> Result<(Vec<String>, Vec<String>)> {
+    let labels = app.texts("#accounts .account .account-label").await?;
+    let active = app
+        .texts("#accounts .account.is-active .account-label")
+        .await?;
+    Ok((labels, active))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,6 +243,10 @@ async fn ctrl_comma_opens_settings_about_shows_version_and_esc_closes() -> Resul
     let data_dir = App::rota_home(app.home.path()).display().to_string();
     app.wait_text("#about-tab .copy-text", |t| t == data_dir)
         .await?;
+    // An explicit `file` store: named, without the fallback warning.
+    app.wait_text("#secret-backend", |t| t.contains("plaintext file (0600)"))
+        .await?;
+    assert!(app.texts("#secret-backend-warning").await?.is_empty());
     app.screenshot("03-settings-about").await?;
 
     app.press(Keys::Escape, false).await?;
@@ -173,6 +346,340 @@ async fn an_ipc_error_reaches_the_ui_as_a_notice() -> Result<()> {
     app.screenshot("08-error-notice").await?;
     app.click(".notice-close").await?;
     app.wait_gone(".notice").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one user journey, step by step
+async fn provider_detail_shows_accounts_usage_bars_and_badges() -> Result<()> {
+    let home = temp_home();
+    seed_pool(home.path());
+    let app = App::launch(launch().home(home)).await?;
+    app.press_char(',', true).await?;
+    // Connected providers, alphabetical, with their account counts.
+    app.wait_text("#connected-list", |t| t.contains("OpenAI"))
+        .await?;
+    assert_eq!(
+        app.texts("#connected-list .row-title").await?,
+        vec!["Anthropic", "GitHub Copilot", "OpenAI"]
+    );
+    assert_eq!(
+        app.texts("#connected-list .count").await?,
+        vec!["3 accounts", "1 account", "1 account"]
+    );
+    app.screenshot("10-providers-connected").await?;
+
+    app.click("#connected-list .row[data-provider='anthropic']")
+        .await?;
+    app.wait_for("#accounts .account").await?;
+    let (labels, active) = shown_accounts(&app).await?;
+    assert_eq!(
+        labels,
+        vec!["work@example.com", "home@example.com", "old@example.com"]
+    );
+    assert_eq!(active, vec!["work@example.com"]);
+
+    // The active account's bars: labels, integer percent, colour, ARIA values, reset text.
+    let work = "#accounts .account:nth-child(1)";
+    assert_eq!(
+        app.texts(&format!("{work} .usage-label")).await?,
+        vec![
+            "5-Hour Limit",
+            "7-Day Limit (All Models)",
+            "7-Day Limit (Sonnet)"
+        ]
+    );
+    assert_eq!(
+        app.texts(&format!("{work} .usage-pct")).await?,
+        vec!["42% used", "12% used", "81% used"]
+    );
+    let bar = format!("{work} [role='progressbar'][aria-label='5-Hour Limit']");
+    assert_eq!(
+        attr_of(&app, &bar, "aria-valuenow").await?.as_deref(),
+        Some("42")
+    );
+    assert_eq!(
+        attr_of(&app, &bar, "aria-valuemin").await?.as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        attr_of(&app, &bar, "aria-valuemax").await?.as_deref(),
+        Some("100")
+    );
+    assert_eq!(
+        attr_of(&app, &bar, "aria-valuetext").await?.as_deref(),
+        Some("42% used")
+    );
+    let fills: Vec<String> = {
+        let mut v = Vec::new();
+        for el in app
+            .client
+            .find_all(rota_e2e::By::Css(&format!("{work} .usage-fill")))
+            .await?
+        {
+            v.push(el.attr("class").await?.unwrap_or_default());
+        }
+        v
+    };
+    assert_eq!(
+        fills,
+        vec!["usage-fill green", "usage-fill green", "usage-fill red"]
+    );
+    let resets = app.texts(&format!("{work} .usage-reset")).await?;
+    assert_eq!(resets[0], "Resets in 3h 13m");
+    assert_eq!(
+        app.texts(&format!("{work} .account-requests")).await?,
+        vec!["130 requests · 2 failed"]
+    );
+
+    // The cooling account: live countdown badge, stale values greyed with their age.
+    let home_row = "#accounts .account:nth-child(2)";
+    let badge = app
+        .wait_text(&format!("{home_row} .badge-cooldown"), |t| {
+            t.starts_with("Cooling down · ")
+        })
+        .await?;
+    assert!(badge.contains('m'), "{badge}");
+    let later = app
+        .wait_text(&format!("{home_row} .badge-cooldown"), |t| t != badge)
+        .await?;
+    assert!(later.starts_with("Cooling down · 9m"), "{later}");
+    assert_eq!(
+        app.texts(&format!("{home_row} .usage.stale .usage-age"))
+            .await?,
+        vec!["updated 42 min ago"; 3]
+    );
+    assert_eq!(
+        app.texts(&format!("{home_row} .usage-pct")).await?,
+        vec!["100% used", "64% used", "30% used"]
+    );
+    // The account that needs a new login, without usage: a badge and a line, no empty bars.
+    let old_row = "#accounts .account:nth-child(3)";
+    assert_eq!(
+        app.texts(&format!("{old_row} .badge-reauth")).await?,
+        vec!["needs re-login"]
+    );
+    assert!(app.texts(&format!("{old_row} .usage")).await?.is_empty());
+    assert_eq!(
+        app.texts(&format!("{old_row} .no-usage")).await?,
+        vec!["No usage fetched yet."]
+    );
+    // Switch only on inactive accounts.
+    assert!(app.texts(&format!("{work} .switch")).await?.is_empty());
+    assert_eq!(app.texts("#accounts .switch").await?.len(), 2);
+    app.screenshot("11-provider-detail-accounts").await?;
+    app.scroll_to(old_row).await?;
+    app.screenshot("11b-provider-detail-cooling-and-relogin")
+        .await?;
+
+    // OpenAI and Copilot windows are labelled for their provider.
+    app.click("#tab-providers").await?;
+    app.click("#connected-list .row[data-provider='openai']")
+        .await?;
+    app.wait_text("#provider-detail-tab h3", |t| t == "OpenAI")
+        .await?;
+    app.wait_for("#accounts .usage").await?;
+    assert_eq!(
+        app.texts("#accounts .usage-label").await?,
+        vec!["5-Hour Limit", "7-Day Limit"]
+    );
+    assert_eq!(
+        app.texts("#accounts .usage-pct").await?,
+        vec!["55% used", "20% used"]
+    );
+    app.click("#tab-providers").await?;
+    app.click("#connected-list .row[data-provider='github-copilot']")
+        .await?;
+    app.wait_text("#provider-detail-tab h3", |t| t == "GitHub Copilot")
+        .await?;
+    app.wait_for("#accounts .usage").await?;
+    assert_eq!(
+        app.texts("#accounts .usage-label").await?,
+        vec!["Premium Requests (monthly)"]
+    );
+    app.screenshot("12-provider-detail-copilot").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switch_moves_the_active_badge_and_writes_the_store() -> Result<()> {
+    let home = temp_home();
+    let seeded = seed_pool(home.path());
+    let app = App::launch(launch().home(home)).await?;
+    open_detail(&app, ProviderId::Anthropic).await?;
+
+    app.click("#accounts .account[data-label='home@example.com'] .switch")
+        .await?;
+    app.wait_text("#accounts .account.is-active .account-label", |t| {
+        t == "home@example.com"
+    })
+    .await?;
+    let (labels, active) = shown_accounts(&app).await?;
+    // The switched-to account moves to the front of the rotation order.
+    assert_eq!(
+        labels,
+        vec!["home@example.com", "work@example.com", "old@example.com"]
+    );
+    assert_eq!(active, vec!["home@example.com"]);
+    assert_eq!(app.texts(".badge-active").await?, vec!["Active"]);
+
+    let state = store_at(app.home.path()).load()?;
+    let snap = state.snapshot(ProviderId::Anthropic, "default", now_ms());
+    assert_eq!(snap.active_id, Some(seeded.home.to_string()));
+    let last = state.switch_log.back().expect("switch logged");
+    assert_eq!(last.from, Some(seeded.work.to_string()));
+    assert_eq!(last.reason.as_str(), "manual:app");
+    app.screenshot("13-provider-detail-switched").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_asks_first_and_the_last_account_returns_to_providers() -> Result<()> {
+    let home = temp_home();
+    let seeded = seed_pool(home.path());
+    let store = store_at(home.path());
+    // Leave Anthropic with two accounts for this scenario.
+    store.remove_record(ProviderId::Anthropic, seeded.old, now_ms())?;
+    let app = App::launch(launch().home(home)).await?;
+    open_detail(&app, ProviderId::Anthropic).await?;
+    let work = "#accounts .account[data-label='work@example.com']";
+
+    // X opens a confirmation; Cancel (and Esc) keep the account.
+    app.click(&format!("{work} .remove")).await?;
+    let title = app
+        .wait_text("#confirm-remove-title", |t| !t.is_empty())
+        .await?;
+    assert_eq!(title, "Remove work@example.com?");
+    app.screenshot("14-remove-confirmation").await?;
+    app.click("#confirm-remove-cancel").await?;
+    app.wait_gone("#confirm-remove").await?;
+    app.click(&format!("{work} .remove")).await?;
+    app.wait_for("#confirm-remove").await?;
+    app.press(Keys::Escape, false).await?;
+    app.wait_gone("#confirm-remove").await?;
+    // Esc closed only the confirmation, not Settings.
+    app.wait_for("#settings-dialog").await?;
+    assert_eq!(shown_accounts(&app).await?.0.len(), 2);
+
+    // Confirmed: gone from the UI and from the store (with its secrets).
+    app.click(&format!("{work} .remove")).await?;
+    app.click("#confirm-remove-ok").await?;
+    app.wait_gone(work).await?;
+    let (labels, active) = shown_accounts(&app).await?;
+    assert_eq!(labels, vec!["home@example.com"]);
+    assert_eq!(active, vec!["home@example.com"]);
+    let state = store.load()?;
+    assert!(state.record(ProviderId::Anthropic, seeded.work).is_none());
+    assert!(store.credentials(seeded.work)?.is_none());
+    app.screenshot("15-account-removed").await?;
+
+    // Removing the last account returns to Providers by itself.
+    app.click("#accounts .account .remove").await?;
+    app.click("#confirm-remove-ok").await?;
+    app.wait_for("#providers-tab").await?;
+    assert_eq!(
+        attr_of(&app, "#tab-providers", "aria-selected")
+            .await?
+            .as_deref(),
+        Some("true")
+    );
+    app.wait_text("#connected-list", |t| !t.contains("Anthropic"))
+        .await?;
+    assert_eq!(
+        app.texts("#connected-list .row-title").await?,
+        vec!["GitHub Copilot", "OpenAI"]
+    );
+    assert!(store.load()?.pool(ProviderId::Anthropic).is_none());
+    app.screenshot("16-last-account-removed").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+/// The `rota` CLI built next to the app (same target dir), when it has been built.
+fn rota_cli() -> Option<PathBuf> {
+    let path = app_binary().with_file_name("rota");
+    path.is_file().then_some(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_from_another_process_shows_within_a_second() -> Result<()> {
+    let home = temp_home();
+    let seeded = seed_pool(home.path());
+    let app = App::launch(launch().home(home)).await?;
+    open_detail(&app, ProviderId::Anthropic).await?;
+    let rota_home = App::rota_home(app.home.path());
+
+    for (target, label) in [
+        (seeded.home, "home@example.com"),
+        (seeded.old, "old@example.com"),
+    ] {
+        let done = if let Some(cli) = rota_cli() {
+            let out = std::process::Command::new(cli)
+                .args(["auth", "switch", "anthropic", &target.to_string()])
+                .env("ROTA_HOME", &rota_home)
+                .env("ROTA_SECRET_STORE", "file")
+                .env("NO_COLOR", "1")
+                .stdin(std::process::Stdio::null())
+                .output()?;
+            assert!(out.status.success(), "rota auth switch: {out:?}");
+            std::time::Instant::now()
+        } else {
+            // Same store protocol as the CLI: a locked read-modify-write from this process.
+            store_at(app.home.path()).set_active(
+                ProviderId::Anthropic,
+                "default",
+                target,
+                rota_types::SwitchReason::ManualCli,
+                now_ms(),
+            )?;
+            std::time::Instant::now()
+        };
+        app.wait_text("#accounts .account.is-active .account-label", |t| {
+            t == label
+        })
+        .await?;
+        let took = done.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "the UI showed the external switch after {took:?}"
+        );
+    }
+    // The Providers list follows too: a new account added elsewhere shows up in the count.
+    add(
+        &store_at(app.home.path()),
+        ProviderId::Anthropic,
+        "new@example.com",
+    );
+    app.wait_text("#accounts", |t| t.contains("new@example.com"))
+        .await?;
+    app.screenshot("17-external-switch").await?;
+    app.click("#tab-providers").await?;
+    app.wait_text("#connected-list", |t| t.contains("4 accounts"))
+        .await?;
+    app.quit().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn about_names_the_secret_backend_and_warns_about_the_plaintext_fallback() -> Result<()> {
+    // `auto` with no keychain on the private session bus falls back to the plaintext file.
+    let app = App::launch(launch().env("ROTA_SECRET_STORE", "auto")).await?;
+    app.press_char(',', true).await?;
+    app.click("#tab-about").await?;
+    app.wait_text("#secret-backend", |t| t.contains("plaintext file"))
+        .await?;
+    let warning = app
+        .wait_text("#secret-backend-warning", |t| !t.is_empty())
+        .await?;
+    assert!(
+        warning.contains("Tokens are stored unencrypted"),
+        "{warning}"
+    );
+    app.scroll_to("#secret-backend-warning").await?;
+    app.screenshot("18-about-plaintext-warning").await?;
     app.quit().await?;
     Ok(())
 }

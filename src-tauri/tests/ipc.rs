@@ -26,10 +26,15 @@ struct Harness {
     data: tempfile::TempDir,
 }
 
+const NOW: i64 = 1_800_000_000_000;
+const CANARY: &str = "canary-access-token-ipc";
+
 impl Harness {
     fn new() -> Self {
         let data = tempfile::tempdir().unwrap();
-        let state = AppState::new(data.path().join("rota"), 4242).unwrap();
+        let config = rota_store::StoreConfig::new(data.path().join("rota"))
+            .with_secret_store(rota_store::SecretStoreMode::File);
+        let state = AppState::new(config, 4242).unwrap();
         let app = builder(mock_builder(), state)
             .build(tauri::generate_context!("tauri.conf.json"))
             .expect("app builds on the mock runtime");
@@ -50,6 +55,32 @@ impl Harness {
         get_ipc_response(&w, request(cmd, json!({ "request": request_body })))
             .map(|body| body.deserialize::<Value>().unwrap())
     }
+
+    /// The same store the app opened, as another process would open it.
+    fn store(&self) -> rota_store::PoolStore {
+        rota_store::PoolStore::open(
+            rota_store::StoreConfig::new(self.data.path().join("rota"))
+                .with_secret_store(rota_store::SecretStoreMode::File),
+        )
+        .unwrap()
+    }
+
+    /// Adds an account (its secret is a canary that must never come back over IPC).
+    fn seed(&self, provider: rota_types::ProviderId, email: &str) -> String {
+        let login = rota_core::NewLogin {
+            identity: rota_types::AccountIdentity {
+                email: Some(email.to_owned()),
+                ..Default::default()
+            },
+            label: None,
+        };
+        let secrets = rota_store::SecretBundle::new(CANARY).with_refresh("canary-refresh");
+        self.store()
+            .upsert_account(provider, "default", login, secrets, NOW)
+            .unwrap()
+            .id
+            .to_string()
+    }
 }
 
 #[test]
@@ -62,6 +93,200 @@ fn app_info_answers_its_typed_shape() {
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(info.gateway_url, "http://127.0.0.1:4242");
     assert!(info.data_dir.ends_with("rota"), "{}", info.data_dir);
+}
+
+#[test]
+fn app_info_names_the_secret_backend() {
+    let h = Harness::new();
+    let v = h.call("main", "app_info", json!({})).unwrap();
+    assert_eq!(
+        v["secretBackend"],
+        json!({"label": "plaintext file (0600)", "warning": null})
+    );
+}
+
+#[test]
+fn account_commands_work_on_the_real_store() {
+    use rota_types::ProviderId::{Anthropic, OpenAi};
+    let h = Harness::new();
+    let first = h.seed(Anthropic, "first@example.com");
+    let second = h.seed(Anthropic, "second@example.com");
+    h.seed(OpenAi, "o@example.com");
+
+    let v = h.call("main", "list_providers", json!({})).unwrap();
+    let counts: Vec<_> = v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].clone(), p["accountCount"].clone()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            (json!("anthropic"), json!(2)),
+            (json!("github-copilot"), json!(0)),
+            (json!("openai"), json!(1))
+        ]
+    );
+
+    // The newest login is active and first.
+    let snap = h
+        .call("main", "snapshot", json!({"providerID": "anthropic"}))
+        .unwrap();
+    assert_eq!(snap["activeID"], json!(second));
+    assert_eq!(snap["orderedIDs"], json!([second, first]));
+    let accounts = h
+        .call("main", "get_accounts", json!({"providerID": "anthropic"}))
+        .unwrap();
+    assert_eq!(accounts[0]["label"], json!("second@example.com"));
+    assert_eq!(accounts[0]["isActive"], json!(true));
+
+    let v = h
+        .call(
+            "main",
+            "set_active",
+            json!({"providerID": "anthropic", "recordID": first}),
+        )
+        .unwrap();
+    assert_eq!(v["success"], json!(true));
+    let state = h.store().load().unwrap();
+    let entry = state.switch_log.back().unwrap();
+    assert_eq!(
+        (entry.to.as_str(), entry.reason.as_str()),
+        (first.as_str(), "manual:app")
+    );
+
+    h.call(
+        "main",
+        "rename_record",
+        json!({"providerID": "anthropic", "recordID": first, "label": "  Work  "}),
+    )
+    .unwrap();
+    let usage = h.call("main", "usage", json!({"refresh": true})).unwrap();
+    assert_eq!(usage["anthropic"]["accounts"][0]["label"], json!("Work"));
+    assert_eq!(usage["openai"]["accounts"].as_array().unwrap().len(), 1);
+
+    let v = h
+        .call(
+            "main",
+            "remove_record",
+            json!({"providerID": "anthropic", "recordID": first}),
+        )
+        .unwrap();
+    assert_eq!(v, json!({"success": true, "remaining": 1}));
+    assert!(
+        h.store()
+            .credentials(first.parse().unwrap())
+            .unwrap()
+            .is_none()
+    );
+    let v = h
+        .call(
+            "main",
+            "remove_record",
+            json!({"providerID": "anthropic", "recordID": second}),
+        )
+        .unwrap();
+    assert_eq!(v, json!({"success": true, "remaining": 0}));
+    assert!(h.store().load().unwrap().pool(Anthropic).is_none());
+}
+
+#[test]
+fn no_command_answer_carries_a_token() {
+    let h = Harness::new();
+    let id = h.seed(rota_types::ProviderId::Anthropic, "a@example.com");
+    let mut answers = String::new();
+    for (cmd, body) in [
+        ("list_providers", json!({})),
+        ("snapshot", json!({"providerID": "anthropic"})),
+        ("get_accounts", json!({"providerID": "anthropic"})),
+        ("usage", json!({})),
+        ("app_info", json!({})),
+        (
+            "set_active",
+            json!({"providerID": "anthropic", "recordID": id}),
+        ),
+    ] {
+        answers.push_str(&h.call("main", cmd, body).unwrap().to_string());
+    }
+    assert!(answers.contains("a@example.com"));
+    assert!(!answers.contains("canary"), "{answers}");
+}
+
+#[test]
+fn account_command_errors_are_code_and_message() {
+    let h = Harness::new();
+    let real = h.seed(rota_types::ProviderId::Anthropic, "a@example.com");
+    let unknown = "01JD0000000000000000000000";
+    let cases = [
+        ("snapshot", json!({"providerID": "bogus"}), "invalid_input"),
+        ("get_accounts", json!({"providerID": ""}), "invalid_input"),
+        (
+            "get_accounts",
+            json!({"providerID": "x".repeat(10_000)}),
+            "invalid_input",
+        ),
+        (
+            "set_active",
+            json!({"providerID": "anthropic", "recordID": unknown}),
+            "not_found",
+        ),
+        (
+            "set_active",
+            json!({"providerID": "bogus", "recordID": real}),
+            "invalid_input",
+        ),
+        (
+            "set_active",
+            json!({"providerID": "anthropic", "recordID": "not-a-ulid"}),
+            "invalid_input",
+        ),
+        (
+            "set_active",
+            json!({"providerID": "openai", "recordID": real}),
+            "not_found",
+        ),
+        (
+            "remove_record",
+            json!({"providerID": "anthropic", "recordID": unknown}),
+            "not_found",
+        ),
+        (
+            "remove_record",
+            json!({"providerID": "anthropic", "recordID": real, "namespace": "a\u{7}b"}),
+            "invalid_input",
+        ),
+        (
+            "rename_record",
+            json!({"providerID": "anthropic", "recordID": real, "label": "   "}),
+            "invalid_input",
+        ),
+        (
+            "rename_record",
+            json!({"providerID": "anthropic", "recordID": real, "label": "l".repeat(65)}),
+            "invalid_input",
+        ),
+        (
+            "rename_record",
+            json!({"providerID": "anthropic", "recordID": unknown, "label": "Work"}),
+            "not_found",
+        ),
+    ];
+    for (cmd, body, code) in cases {
+        let err = h
+            .call("main", cmd, body.clone())
+            .expect_err(&format!("{cmd} {body}"));
+        assert_eq!(err["code"], json!(code), "{cmd} {body}: {err}");
+        assert!(
+            !err["message"].as_str().unwrap_or_default().is_empty(),
+            "{err}"
+        );
+    }
+    // Nothing was changed by the refused calls.
+    let state = h.store().load().unwrap();
+    let accounts = state.get_accounts(rota_types::ProviderId::Anthropic, "default", NOW);
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].label, "a@example.com");
 }
 
 #[test]

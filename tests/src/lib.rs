@@ -239,6 +239,17 @@ impl App {
         Ok(())
     }
 
+    /// Scrolls the first element matching `css` into view (for screenshots of long views).
+    pub async fn scroll_to(&self, css: &str) -> Result<()> {
+        let el = self.wait_for(css).await?;
+        let arg = serde_json::to_value(&el)?;
+        self.client
+            .execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg])
+            .await
+            .with_context(|| format!("scrolling to `{css}`"))?;
+        Ok(())
+    }
+
     /// Saves a screenshot of the webview as `target/e2e/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         // WebKit snapshots the last painted frame: wait for two frames so the picture shows

@@ -3,10 +3,10 @@
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rota_types::ProviderId;
 use rota_types::command::{
     AppInfo, AppInfoCmd, Empty, SettingsTab, UiPrefs, UiPrefsGetCmd, UiPrefsSetCmd,
 };
+use rota_types::{Event, PoolChanged, ProviderId};
 
 use crate::components::icons::{GearIcon, Logo};
 use crate::components::notice::Notices;
@@ -24,6 +24,9 @@ pub struct Ui {
     pub info: RwSignal<Option<AppInfo>>,
     /// Errors and notices shown at the bottom of the window until dismissed.
     pub notices: RwSignal<Vec<String>>,
+    /// Bumped on every `pool-changed` event (any process changed the store): views that show
+    /// accounts re-read them when it changes.
+    pub pool_version: RwSignal<u64>,
 }
 
 impl Ui {
@@ -63,6 +66,7 @@ pub fn App() -> impl IntoView {
         detail: RwSignal::new(None),
         info: RwSignal::new(None),
         notices: RwSignal::new(Vec::new()),
+        pool_version: RwSignal::new(0),
     };
     provide_context(ui);
 
@@ -85,6 +89,10 @@ pub fn App() -> impl IntoView {
 
     // The tray's "Settings…" asks the window to open the dialog.
     ipc::listen::<()>("open-settings", move |()| ui.open_settings());
+    // The store changed (this app, the CLI, the gateway, …): re-read what is shown.
+    ipc::listen::<PoolChanged>(PoolChanged::NAME, move |_| {
+        ui.pool_version.update(|v| *v += 1);
+    });
 
     let gear = NodeRef::<leptos::html::Button>::new();
     let _shortcuts = window_event_listener(ev::keydown, move |e| {

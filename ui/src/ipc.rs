@@ -78,6 +78,13 @@ pub fn listen<T: DeserializeOwned + 'static>(
     });
 }
 
+/// The wall clock in unix milliseconds (the webview's `Date.now()`).
+#[must_use]
+#[allow(clippy::cast_possible_truncation)] // whole milliseconds since 1970 fit an i64
+pub fn now_ms() -> rota_types::UnixMs {
+    js_sys::Date::now() as rota_types::UnixMs
+}
+
 /// Copies text to the clipboard.
 pub async fn copy_text(text: &str) -> Result<(), String> {
     clipboard_write_text(text)

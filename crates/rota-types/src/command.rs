@@ -9,6 +9,8 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::account::{AccountSummary, PoolSnapshot};
+use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
 use crate::provider::ProviderInfo;
 
 /// A Tauri command: the IPC name and the request/response shapes.
@@ -38,8 +40,22 @@ macro_rules! commands {
 commands! {
     /// Version, data directory, gateway address and links for the About tab and empty state.
     AppInfoCmd = "app_info": Empty => AppInfo;
-    /// Supported providers (alphabetical) and whether each is connected.
+    /// Supported providers (alphabetical) with their account counts (connected = has accounts).
     ListProvidersCmd = "list_providers": Empty => ListProvidersResponse;
+    /// A provider pool: `{records, orderedIDs, activeID}` (no secrets).
+    SnapshotCmd = "snapshot": PoolRequest => PoolSnapshot;
+    /// A provider's accounts in rotation order, exactly one `isActive` when non-empty.
+    GetAccountsCmd = "get_accounts": PoolRequest => Vec<AccountSummary>;
+    /// Makes an account active (switch reason `manual:app`); unknown id → `not_found`.
+    SetActiveCmd = "set_active": AccountRequest => SetActiveResponse;
+    /// Removes one account and its secrets; `remaining` counts the provider's accounts left.
+    RemoveRecordCmd = "remove_record": AccountRequest => RemoveAccountResponse;
+    /// Renames an account (label trimmed, 1–64 characters, no control characters).
+    RenameRecordCmd = "rename_record": RenameRecordRequest => SuccessResponse;
+    /// Every provider with accounts, its accounts and their last usage as cached in the store.
+    /// `refresh` is accepted but not acted on yet: live fetching arrives with the providers
+    /// integration; until then the answer is always the cached values with their fetch times.
+    UsageCmd = "usage": UsageRequest => UsageResponse;
     /// UI preferences (kept in tauri-plugin-store, never accounts or tokens).
     UiPrefsGetCmd = "ui_prefs_get": Empty => UiPrefs;
     UiPrefsSetCmd = "ui_prefs_set": UiPrefs => UiPrefs;
@@ -64,6 +80,64 @@ pub struct AppInfo {
     /// also before the gateway runs).
     pub gateway_url: String,
     pub links: Vec<AppLink>,
+    /// Where secrets are kept, for Settings → About.
+    pub secret_backend: SecretBackendInfo,
+}
+
+/// The secret backend in use and, for the plaintext fallback, the warning to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretBackendInfo {
+    /// E.g. `OS keychain (encrypted vault)` or `plaintext file (0600)`.
+    pub label: String,
+    /// Set when `auto` found no working keychain and fell back to the plaintext file.
+    #[serde(default)]
+    pub warning: Option<String>,
+}
+
+/// Longest provider id, record id or namespace a command accepts (characters).
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A provider pool to read (`snapshot`, `get_accounts`). The provider is a string so an unknown
+/// one is answered with `invalid_input` by the command rather than a deserialisation failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// One account of a provider (`set_active`, `remove_record`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "recordID")]
+    pub record_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// `rename_record`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameRecordRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "recordID")]
+    pub record_id: String,
+    pub label: String,
+}
+
+/// `usage`: cached values; `refresh` is reserved for the live fetch (see [`UsageCmd`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRequest {
+    #[serde(default)]
+    pub refresh: bool,
 }
 
 /// The app's own links; the webview names one by kind and the shell opens it.

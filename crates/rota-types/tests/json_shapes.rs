@@ -86,11 +86,44 @@ fn ui_prefs_and_app_info_shapes() {
             label: "Source code".into(),
             url: "https://example.invalid".into(),
         }],
+        secret_backend: rota_types::command::SecretBackendInfo {
+            label: "plaintext file (0600)".into(),
+            warning: Some("no working OS keychain".into()),
+        },
     };
     let v = serde_json::to_value(&info).unwrap();
+    assert_eq!(
+        v["secretBackend"],
+        json!({"label": "plaintext file (0600)", "warning": "no working OS keychain"})
+    );
     assert_eq!(v["dataDir"], json!("~/.local/share/rota"));
     assert_eq!(v["gatewayUrl"], json!("http://127.0.0.1:4141"));
     assert_eq!(v["links"][0]["kind"], json!("repository"));
+}
+
+#[test]
+fn account_command_requests_use_the_seed_spellings() {
+    use rota_types::command::{AccountRequest, PoolRequest, RenameRecordRequest, UsageRequest};
+    let r: AccountRequest =
+        serde_json::from_value(json!({"providerID": "anthropic", "recordID": "01J"})).unwrap();
+    assert_eq!(
+        (r.provider_id.as_str(), r.record_id.as_str()),
+        ("anthropic", "01J")
+    );
+    assert_eq!(r.namespace, None);
+    // An unknown provider still parses here: the command answers it with `invalid_input`.
+    let p: PoolRequest = serde_json::from_value(json!({"providerID": "bogus"})).unwrap();
+    assert_eq!(p.provider_id, "bogus");
+    assert!(serde_json::from_value::<PoolRequest>(json!({"providerID": "a", "x": 1})).is_err());
+    let n: RenameRecordRequest =
+        serde_json::from_value(json!({"providerID": "openai", "recordID": "01J", "label": "Work"}))
+            .unwrap();
+    assert_eq!(n.label, "Work");
+    assert!(
+        !serde_json::from_value::<UsageRequest>(json!({}))
+            .unwrap()
+            .refresh
+    );
 }
 
 #[test]

@@ -3,3 +3,4 @@
 pub mod copy_line;
 pub mod icons;
 pub mod notice;
+pub mod usage_bar;

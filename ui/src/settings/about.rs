@@ -84,6 +84,19 @@ pub fn AboutTab() -> impl IntoView {
                 <p class="muted">"Accounts, rotation state and the secret vault are stored in:"</p>
                 <CopyLine text=Signal::derive(move || ui.info.get().map(|i| i.data_dir).unwrap_or_default()) />
                 <p class="muted">"Set ROTA_HOME to keep them elsewhere."</p>
+                <div class="fact-row" id="secret-backend">
+                    <span class="fact-label">"Secret backend"</span>
+                    <span class="fact-value">
+                        {move || ui.info.get().map(|i| i.secret_backend.label).unwrap_or_default()}
+                    </span>
+                </div>
+                {move || ui.info.get().and_then(|i| i.secret_backend.warning).map(|w| view! {
+                    <div class="callout warning" id="secret-backend-warning" role="note">
+                        <strong>"Tokens are stored unencrypted."</strong>
+                        <span>{w}</span>
+                        <span class="muted">"Set ROTA_SECRET_STORE=keychain once a keychain (Secret Service) is available."</span>
+                    </div>
+                })}
             </section>
         </div>
     }

@@ -1,58 +1,352 @@
-//! Provider Detail: a provider's accounts in rotation order and what Rota reads from it.
+//! Provider Detail: a provider's accounts in rotation order with their badges, request counts
+//! and usage bars; *Switch* on inactive accounts; **X** → confirmation → removed. Re-read on
+//! every `pool-changed`; when the last account goes, the view returns to Providers by itself.
 
+use leptos::ev;
 use leptos::prelude::*;
-use rota_types::command::SettingsTab;
+use leptos::task::spawn_local;
+use rota_types::command::{
+    AccountRequest, GetAccountsCmd, PoolRequest, RemoveRecordCmd, SetActiveCmd, SettingsTab,
+};
+use rota_types::{AccountSummary, ProviderId, UnixMs, WindowKind};
 
 use super::ProviderBadge;
 use crate::app::Ui;
+use crate::components::icons::CloseIcon;
+use crate::components::usage_bar::UsageBar;
+use crate::ipc::{self, now_ms};
+
+/// The bar label of a window for this provider (OpenAI's weekly window has no model split).
+fn window_label(provider: ProviderId, kind: WindowKind) -> &'static str {
+    match (provider, kind) {
+        (ProviderId::OpenAi, WindowKind::SevenDay) => "7-Day Limit",
+        _ => kind.label(),
+    }
+}
+
+/// Remaining cooldown with seconds, for the live badge: `1h 05m`, `4m 05s`, `12s`.
+fn countdown(left_ms: UnixMs) -> String {
+    let s = (left_ms.max(0) + 999) / 1000;
+    let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {sec:02}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+fn requests_text(a: &AccountSummary) -> String {
+    let ok = a.health.success_count;
+    let failed = a.health.failure_count;
+    let requests = if ok + failed == 1 {
+        "1 request".to_owned()
+    } else {
+        format!("{} requests", ok + failed)
+    };
+    if failed > 0 {
+        format!("{requests} · {failed} failed")
+    } else {
+        requests
+    }
+}
+
+fn any_cooling(accounts: Option<&Vec<AccountSummary>>, now: UnixMs) -> bool {
+    accounts.is_some_and(|list| list.iter().any(|a| a.health.is_cooling(now)))
+}
 
 #[component]
 pub fn ProviderDetailTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    move || {
-        let Some(provider) = ui.detail.get() else {
-            return view! { <p class="muted">"Choose a provider in the Providers tab."</p> }
-                .into_any();
-        };
-        let info = provider.info();
-        let windows = info.usage_windows.clone();
-        view! {
-            <div class="tab-content" id="provider-detail-tab" data-provider=provider.as_str()>
-                <button class="link-button back" on:click=move |_| ui.select_tab(SettingsTab::Providers)>
-                    "‹ Providers"
-                </button>
-                <header class="detail-head">
-                    <ProviderBadge provider=provider />
-                    <div>
-                        <h3>{info.display_name.clone()}</h3>
-                        <p class="muted">{info.subscription.clone()} " · " {info.auth_type.clone()}</p>
-                    </div>
-                </header>
-                <p class="detail-description">{info.description.clone()}</p>
+    move || match ui.detail.get() {
+        Some(provider) => view! { <ProviderDetail provider=provider /> }.into_any(),
+        None => view! { <p class="muted">"Choose a provider in the Providers tab."</p> }.into_any(),
+    }
+}
 
-                <section class="group" aria-labelledby="accounts-title">
-                    <h4 id="accounts-title" class="group-title">"Accounts"</h4>
-                    <div class="group-empty" id="no-accounts">
-                        <strong>{format!("No {} accounts yet", info.display_name)}</strong>
-                        <span class="muted">"Accounts appear here in rotation order, the active one first."</span>
-                    </div>
-                </section>
+#[component]
+#[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the tab's markup
+fn ProviderDetail(provider: ProviderId) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let info = provider.info();
+    let accounts = RwSignal::new(None::<Vec<AccountSummary>>);
+    // "Now" for the countdowns; ticks once a second only while a cooldown is visible.
+    let now = RwSignal::new(now_ms());
+    let pending_removal = RwSignal::new(None::<AccountSummary>);
 
-                <section class="group" aria-labelledby="limits-title">
-                    <h4 id="limits-title" class="group-title">"Usage shown per account"</h4>
-                    <ul class="facts">
-                        {windows.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
-                    </ul>
-                </section>
+    // Read on open and again on every pool change (any process).
+    Effect::new(move |_| {
+        ui.pool_version.track();
+        spawn_local(async move {
+            let request = PoolRequest {
+                provider_id: provider.as_str().to_owned(),
+                namespace: None,
+            };
+            match ipc::call::<GetAccountsCmd>(&request).await {
+                Ok(list) => {
+                    let had_accounts = accounts
+                        .try_get_untracked()
+                        .flatten()
+                        .is_some_and(|a| !a.is_empty());
+                    now.set(now_ms());
+                    let empty = list.is_empty();
+                    accounts.set(Some(list));
+                    // The last account went (here or elsewhere): back to Providers.
+                    if had_accounts && empty {
+                        ui.select_tab(SettingsTab::Providers);
+                    }
+                }
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    });
 
-                <section class="group" aria-labelledby="gateway-route-title">
-                    <h4 id="gateway-route-title" class="group-title">"Gateway route"</h4>
-                    <code class="inline-code">
-                        {move || ui.info.get().map(|i| format!("{}{}", i.gateway_url, info.gateway_path)).unwrap_or_default()}
-                    </code>
-                </section>
-            </div>
+    // The 1-s timer exists only while some shown account is cooling down.
+    let timer = StoredValue::new(None::<leptos::prelude::IntervalHandle>);
+    Effect::new(move |_| {
+        let needed = accounts.with(|a| any_cooling(a.as_ref(), now.get()));
+        let running = timer.get_value();
+        match (needed, running) {
+            (true, None) => {
+                let handle = set_interval_with_handle(
+                    move || now.set(now_ms()),
+                    std::time::Duration::from_secs(1),
+                )
+                .ok();
+                timer.set_value(handle);
+            }
+            (false, Some(handle)) => {
+                handle.clear();
+                timer.set_value(None);
+            }
+            _ => {}
         }
-        .into_any()
+    });
+    on_cleanup(move || {
+        if let Some(handle) = timer.try_get_value().flatten() {
+            handle.clear();
+        }
+    });
+
+    let switch_to = move |account: AccountSummary| {
+        spawn_local(async move {
+            let request = AccountRequest {
+                provider_id: provider.as_str().to_owned(),
+                record_id: account.id.clone(),
+                namespace: None,
+            };
+            match ipc::call::<SetActiveCmd>(&request).await {
+                Ok(_) => ui.pool_version.update(|v| *v += 1),
+                Err(e) => ui.notify(format!(
+                    "Could not switch to {}: {}",
+                    account.label, e.message
+                )),
+            }
+        });
+    };
+    let remove = move |account: AccountSummary| {
+        spawn_local(async move {
+            let request = AccountRequest {
+                provider_id: provider.as_str().to_owned(),
+                record_id: account.id.clone(),
+                namespace: None,
+            };
+            match ipc::call::<RemoveRecordCmd>(&request).await {
+                Ok(done) => {
+                    pending_removal.set(None);
+                    if done.remaining == 0 {
+                        ui.select_tab(SettingsTab::Providers);
+                    } else {
+                        ui.pool_version.update(|v| *v += 1);
+                    }
+                }
+                Err(e) => {
+                    pending_removal.set(None);
+                    ui.notify(format!("Could not remove {}: {}", account.label, e.message));
+                }
+            }
+        });
+    };
+
+    let empty_name = info.display_name.clone();
+    let gateway_path = info.gateway_path.clone();
+    let rows = move || {
+        accounts.get().unwrap_or_default().into_iter().map(move |a| {
+            let render_now = now.get_untracked();
+            let until = a.health.cooldown_until.filter(|u| *u > render_now);
+            let for_switch = a.clone();
+            let for_remove = a.clone();
+            let label = a.label.clone();
+            let sub = a
+                .identity
+                .email
+                .clone()
+                .filter(|e| *e != a.label)
+                .into_iter()
+                .chain(a.identity.plan.clone().map(|p| format!("{p} plan")))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            let bars = match a.usage.clone() {
+                Some(u) => {
+                    let windows = u.usage.windows();
+                    if windows.is_empty() {
+                        view! { <p class="muted no-usage">"No usage limits reported for this account."</p> }.into_any()
+                    } else {
+                        windows
+                            .into_iter()
+                            .map(|(kind, w)| view! {
+                                <UsageBar label=window_label(provider, kind) window=w fetched_at=u.fetched_at now=render_now />
+                            })
+                            .collect_view()
+                            .into_any()
+                    }
+                }
+                None => view! { <p class="muted no-usage">"No usage fetched yet."</p> }.into_any(),
+            };
+            view! {
+                <li class="account" class:is-active=a.is_active data-id=a.id.clone() data-label=a.label.clone()>
+                    <div class="account-head">
+                        <div class="account-main">
+                            <div class="account-title">
+                                <span class="account-label">{label.clone()}</span>
+                                {a.is_active.then(|| view! { <span class="badge badge-active">"Active"</span> })}
+                                {until.map(|until| view! {
+                                    <span class="badge badge-cooldown" title="Rate-limited: skipped until the cooldown ends">
+                                        {move || {
+                                            let left = until - now.get();
+                                            if left > 0 { format!("Cooling down · {}", countdown(left)) } else { "Cooldown over".to_owned() }
+                                        }}
+                                    </span>
+                                })}
+                                {a.health.needs_reauth.then(|| view! {
+                                    <span class="badge badge-reauth" title="The provider refused this account's token; log in to it again">"needs re-login"</span>
+                                })}
+                            </div>
+                            <div class="account-sub">
+                                {(!sub.is_empty()).then(|| view! { <span>{sub.clone()}</span> })}
+                                <span class="account-requests">{requests_text(&a)}</span>
+                            </div>
+                        </div>
+                        <div class="account-actions">
+                            {(!a.is_active).then(|| {
+                                let aria = format!("Switch to {}", for_switch.label);
+                                let target = for_switch.clone();
+                                view! {
+                                    <button class="button small switch" aria-label=aria on:click=move |_| switch_to(target.clone())>
+                                        "Switch"
+                                    </button>
+                                }
+                            })}
+                            <button
+                                class="icon-button remove"
+                                aria-label=format!("Remove {}", for_remove.label)
+                                title="Remove this account"
+                                on:click=move |_| pending_removal.set(Some(for_remove.clone()))
+                            >
+                                <CloseIcon />
+                            </button>
+                        </div>
+                    </div>
+                    <div class="account-usage">{bars}</div>
+                </li>
+            }
+        }).collect_view()
+    };
+
+    view! {
+        <div class="tab-content" id="provider-detail-tab" data-provider=provider.as_str()>
+            <button class="link-button back" on:click=move |_| ui.select_tab(SettingsTab::Providers)>
+                "‹ Providers"
+            </button>
+            <header class="detail-head">
+                <ProviderBadge provider=provider />
+                <div>
+                    <h3>{info.display_name.clone()}</h3>
+                    <p class="muted">{info.subscription.clone()} " · " {info.auth_type.clone()}</p>
+                </div>
+            </header>
+            <p class="detail-description">{info.description.clone()}</p>
+
+            <section class="group" aria-labelledby="accounts-title">
+                <h4 id="accounts-title" class="group-title">"Accounts"
+                    <span class="group-hint">" · in rotation order, the active one is used first"</span>
+                </h4>
+                <Show
+                    when=move || accounts.with(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
+                    fallback=move || {
+                        let name = empty_name.clone();
+                        view! {
+                            <Show when=move || accounts.with(Option::is_some)>
+                                <div class="group-empty" id="no-accounts">
+                                    <strong>{format!("No {name} accounts yet")}</strong>
+                                    <span class="muted">
+                                        "Add one from a terminal with " <code>"rota auth import"</code>
+                                        " (Claude Code, Codex CLI or opencode logins); it appears here at once."
+                                    </span>
+                                </div>
+                            </Show>
+                        }
+                    }
+                >
+                    <ul class="accounts" id="accounts">{rows}</ul>
+                </Show>
+            </section>
+
+            <section class="group" aria-labelledby="gateway-route-title">
+                <h4 id="gateway-route-title" class="group-title">"Gateway route"</h4>
+                <code class="inline-code">
+                    {move || ui.info.get().map(|i| format!("{}{}", i.gateway_url, gateway_path)).unwrap_or_default()}
+                </code>
+            </section>
+
+            {move || pending_removal.get().map(|account| view! { <ConfirmRemove account=account pending=pending_removal on_confirm=remove /> })}
+        </div>
+    }
+}
+
+/// The confirmation before removing an account. Esc or Cancel keeps it.
+#[component]
+fn ConfirmRemove(
+    account: AccountSummary,
+    pending: RwSignal<Option<AccountSummary>>,
+    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
+) -> impl IntoView {
+    let cancel = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = cancel.get() {
+            let _ = button.focus();
+        }
+    });
+    let on_key = move |e: ev::KeyboardEvent| {
+        if e.key() == "Escape" {
+            // Closes this dialog only, not Settings behind it.
+            e.prevent_default();
+            e.stop_propagation();
+            pending.set(None);
+        }
+    };
+    let label = account.label.clone();
+    view! {
+        <div class="overlay confirm-overlay" on:click=move |e| { e.stop_propagation(); pending.set(None); } on:keydown=on_key>
+            <div
+                class="dialog confirm"
+                id="confirm-remove"
+                role="alertdialog"
+                aria-modal="true"
+                aria-labelledby="confirm-remove-title"
+                aria-describedby="confirm-remove-text"
+                on:click=|e| e.stop_propagation()
+            >
+                <h3 id="confirm-remove-title">{format!("Remove {label}?")}</h3>
+                <p id="confirm-remove-text" class="muted">
+                    "Rota forgets this account and deletes its stored tokens. The account itself stays untouched at the provider; you can add it again later."
+                </p>
+                <div class="confirm-actions">
+                    <button class="button" id="confirm-remove-cancel" node_ref=cancel on:click=move |_| pending.set(None)>"Cancel"</button>
+                    <button class="button danger" id="confirm-remove-ok" on:click=move |_| on_confirm(account.clone())>"Remove"</button>
+                </div>
+            </div>
+        </div>
     }
 }

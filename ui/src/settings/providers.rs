@@ -22,11 +22,15 @@ fn accounts_text(n: u32) -> String {
 pub fn ProvidersTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
     let providers = RwSignal::new(None::<Vec<ProviderListing>>);
-    spawn_local(async move {
-        match ipc::call::<ListProvidersCmd>(&Empty {}).await {
-            Ok(r) => providers.set(Some(r.providers)),
-            Err(e) => ui.notify(e.message),
-        }
+    // Read on open and again on every pool change (any process).
+    Effect::new(move |_| {
+        ui.pool_version.track();
+        spawn_local(async move {
+            match ipc::call::<ListProvidersCmd>(&Empty {}).await {
+                Ok(r) => providers.set(Some(r.providers)),
+                Err(e) => ui.notify(e.message),
+            }
+        });
     });
     let query = RwSignal::new(String::new());
 
@@ -76,12 +80,12 @@ pub fn ProvidersTab() -> impl IntoView {
                         </div>
                     }
                 >
-                    <ul class="rows">
-                        <For each=connected key=|p| p.info.id children=move |p| {
+                    <ul class="rows" id="connected-list">
+                        <For each=connected key=|p| (p.info.id, p.account_count) children=move |p| {
                             let listing = p.clone();
                             view! {
                                 <li>
-                                    <button class="row" on:click=move |_| open_detail(&listing)>
+                                    <button class="row" data-provider=p.info.id.as_str() on:click=move |_| open_detail(&listing)>
                                         <ProviderBadge provider=p.info.id />
                                         <span class="row-main">
                                             <span class="row-title">{p.info.display_name.clone()}</span>

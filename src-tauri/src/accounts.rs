@@ -1,0 +1,193 @@
+//! The account commands' work, without Tauri: validate the request, call the store (whose pool
+//! rules live in rota-core), shape the answer. Every failure is an [`ApiError`]; nothing panics
+//! and nothing returned carries a token.
+
+use rota_core::{PoolState, Ulid};
+use rota_store::{PoolStore, now_ms};
+use rota_types::command::{
+    AccountRequest, ListProvidersResponse, MAX_ID_CHARS, PoolRequest, ProviderListing,
+    RenameRecordRequest, UsageRequest,
+};
+use rota_types::{
+    AccountSummary, ApiError, DEFAULT_NAMESPACE, MAX_LABEL_CHARS, PoolSnapshot, ProviderId,
+    RemoveAccountResponse, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
+};
+
+/// A provider id from the wire: known providers only.
+pub fn parse_provider(s: &str) -> Result<ProviderId, ApiError> {
+    check_len("providerID", s)?;
+    ProviderId::parse(s.trim()).ok_or_else(|| {
+        let known: Vec<_> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
+        ApiError::invalid_input(format!(
+            "unknown provider {s:?}; expected one of {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// A record id from the wire: a ULID.
+pub fn parse_record(s: &str) -> Result<Ulid, ApiError> {
+    check_len("recordID", s)?;
+    Ok(rota_core::parse_id(s)?)
+}
+
+/// A namespace from the wire; absent or empty means the default one.
+pub fn parse_namespace(ns: Option<&str>) -> Result<String, ApiError> {
+    match ns.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_NAMESPACE.to_owned()),
+        Some(ns) => {
+            check_len("namespace", ns)?;
+            if ns.chars().any(char::is_control) {
+                return Err(ApiError::invalid_input(
+                    "namespace must not contain control characters",
+                ));
+            }
+            Ok(ns.to_owned())
+        }
+    }
+}
+
+fn check_len(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid_input(format!("{field} is empty")));
+    }
+    if value.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::invalid_input(format!(
+            "{field} is longer than {MAX_ID_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Supported providers, alphabetical by display name, with their account counts.
+pub fn list_providers(state: &PoolState) -> ListProvidersResponse {
+    let mut providers: Vec<_> = ProviderId::ALL
+        .iter()
+        .map(|p| ProviderListing {
+            info: p.info(),
+            account_count: u32::try_from(state.count(*p, DEFAULT_NAMESPACE)).unwrap_or(u32::MAX),
+        })
+        .collect();
+    providers.sort_by(|a, b| a.info.display_name.cmp(&b.info.display_name));
+    ListProvidersResponse { providers }
+}
+
+pub fn snapshot(store: &PoolStore, request: &PoolRequest) -> Result<PoolSnapshot, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    Ok(store.load()?.snapshot(provider, &ns, now_ms()))
+}
+
+pub fn get_accounts(
+    store: &PoolStore,
+    request: &PoolRequest,
+) -> Result<Vec<AccountSummary>, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    Ok(store.load()?.get_accounts(provider, &ns, now_ms()))
+}
+
+/// Switches the active account (`reason` names the surface: `manual:app`, `manual:tray`).
+pub fn set_active(
+    store: &PoolStore,
+    request: &AccountRequest,
+    reason: SwitchReason,
+) -> Result<SetActiveResponse, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let id = parse_record(&request.record_id)?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    store.set_active(provider, &ns, id, reason, now_ms())?;
+    let anthropic_usage = store
+        .load()?
+        .record(provider, id)
+        .and_then(rota_core::Record::anthropic_usage);
+    Ok(SetActiveResponse {
+        success: true,
+        anthropic_usage,
+    })
+}
+
+pub fn remove_record(
+    store: &PoolStore,
+    request: &AccountRequest,
+) -> Result<RemoveAccountResponse, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let id = parse_record(&request.record_id)?;
+    // The namespace is the record's own; it is validated but not needed to find the record.
+    parse_namespace(request.namespace.as_deref())?;
+    let removed = store.remove_record(provider, id, now_ms())?;
+    Ok(RemoveAccountResponse {
+        success: true,
+        remaining: u32::try_from(removed.remaining).unwrap_or(u32::MAX),
+    })
+}
+
+pub fn rename_record(
+    store: &PoolStore,
+    request: &RenameRecordRequest,
+) -> Result<SuccessResponse, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let id = parse_record(&request.record_id)?;
+    // Cap before any work on it; rota-core checks the exact rules (trim, 1–64, no controls).
+    if request.label.len() > MAX_LABEL_CHARS * 4 {
+        return Err(ApiError::invalid_input(format!(
+            "label is longer than {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    store.rename(provider, id, &request.label, now_ms())?;
+    Ok(SuccessResponse::OK)
+}
+
+/// Cached usage of every provider with accounts. `refresh` is not acted on yet (live fetching
+/// comes with the providers integration).
+pub fn usage(store: &PoolStore, request: UsageRequest) -> Result<UsageResponse, ApiError> {
+    let UsageRequest { refresh: _ } = request;
+    Ok(store.load()?.usage_response(DEFAULT_NAMESPACE, now_ms()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rota_types::ErrorCode;
+
+    #[test]
+    fn providers_parse_strictly() {
+        assert_eq!(parse_provider("anthropic").unwrap(), ProviderId::Anthropic);
+        assert_eq!(
+            parse_provider("github-copilot").unwrap(),
+            ProviderId::GithubCopilot
+        );
+        for bad in ["", "  ", "Anthropic", "bogus", &"a".repeat(500)] {
+            assert_eq!(
+                parse_provider(bad).unwrap_err().code,
+                ErrorCode::InvalidInput,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn record_ids_and_namespaces_are_checked() {
+        assert!(parse_record("01JD0000000000000000000000").is_ok());
+        for bad in ["", "nope", "../../etc", &"0".repeat(100)] {
+            assert_eq!(parse_record(bad).unwrap_err().code, ErrorCode::InvalidInput);
+        }
+        assert_eq!(parse_namespace(None).unwrap(), "default");
+        assert_eq!(parse_namespace(Some("")).unwrap(), "default");
+        assert_eq!(parse_namespace(Some("work")).unwrap(), "work");
+        assert!(parse_namespace(Some("a\nb")).is_err());
+        assert!(parse_namespace(Some(&"n".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn provider_listing_is_alphabetical_with_counts() {
+        let listing = list_providers(&PoolState::default());
+        let names: Vec<_> = listing
+            .providers
+            .iter()
+            .map(|p| p.info.display_name.as_str())
+            .collect();
+        assert_eq!(names, ["Anthropic", "GitHub Copilot", "OpenAI"]);
+        assert!(listing.providers.iter().all(|p| p.account_count == 0));
+    }
+}

@@ -1,0 +1,47 @@
+//! A usage bar: label, "42% used", a coloured bar with ARIA progressbar values, the reset time,
+//! and the age of the value (greyed when stale — never an empty bar).
+
+use leptos::prelude::*;
+use rota_types::display::{UsageColor, age_text, percent, reset_text, used_text};
+use rota_types::{UnixMs, UsageWindow};
+
+/// Values older than this are shown greyed as stale.
+pub const STALE_AFTER_MS: UnixMs = 15 * 60_000;
+
+#[component]
+pub fn UsageBar(
+    label: &'static str,
+    window: UsageWindow,
+    fetched_at: UnixMs,
+    now: UnixMs,
+) -> impl IntoView {
+    let pct = percent(window.utilization);
+    let colour = UsageColor::for_utilization(window.utilization).class();
+    let used = used_text(window.utilization);
+    let stale = now.saturating_sub(fetched_at) > STALE_AFTER_MS;
+    let reset = window.resets_at.map(|at| reset_text(at, now));
+    let age = age_text(fetched_at, now);
+    view! {
+        <div class="usage" class:stale=stale>
+            <div class="usage-top">
+                <span class="usage-label">{label}</span>
+                <span class="usage-pct">{used.clone()}</span>
+            </div>
+            <div
+                class="usage-track"
+                role="progressbar"
+                aria-label=label
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=pct.to_string()
+                aria-valuetext=used
+            >
+                <div class=format!("usage-fill {colour}") style=format!("width: {pct}%")></div>
+            </div>
+            <div class="usage-foot">
+                <span class="usage-reset">{reset}</span>
+                <span class="usage-age" title=if stale { "This value is old; it is refreshed when Rota fetches usage again." } else { "" }>{age}</span>
+            </div>
+        </div>
+    }
+}
