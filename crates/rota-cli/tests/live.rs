@@ -454,3 +454,45 @@ fn login_openai_browser_with_loopback_callback() {
     assert!(rest.contains("Logged in as "), "{rest}");
     assert_eq!(active(&env, ProviderId::OpenAi).len(), 1);
 }
+
+/// Denied and expired device codes end with exit 1 and one clear line; nothing is stored.
+#[test]
+fn login_device_code_denied_or_expired_fails_clearly() {
+    let env = Env::new();
+    let mock = Mock::start(MockConfig {
+        device_interval_secs: 1,
+        ..MockConfig::default()
+    });
+    for (deny, expect) in [(true, "denied"), (false, "expired")] {
+        let mut child = cmd(&env, &mock, &["auth", "login", "github-copilot"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let code = loop {
+            line.clear();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "no code printed");
+            if let Some(code) = line.trim().strip_prefix("and enter the code ") {
+                break code.to_owned();
+            }
+        };
+        if deny {
+            mock.handle.deny_device(&code).unwrap();
+        } else {
+            mock.handle.expire_device(&code).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(stderr.contains(expect), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert!(
+        env.state()
+            .get_accounts(ProviderId::GithubCopilot, DEFAULT_NAMESPACE, now_ms())
+            .is_empty()
+    );
+}
