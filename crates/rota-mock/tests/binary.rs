@@ -34,6 +34,7 @@ async fn demo_mode_prints_base_url_and_writes_state() {
     assert_eq!(accounts.len(), 9);
     let token = accounts[0]["access_token"].as_str().unwrap();
 
+    let _ = rustls::crypto::ring::default_provider().install_default(); // see common::install_crypto_provider
     let r = reqwest::Client::new()
         .post(format!("{base}/anthropic/v1/messages"))
         .bearer_auth(token)

@@ -23,6 +23,7 @@ async fn run(stream: bool, seconds: u64, concurrency: usize) -> f64 {
         "messages": [{"role": "user", "content": "hi"}],
     }))
     .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default(); // see common::install_crypto_provider
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()

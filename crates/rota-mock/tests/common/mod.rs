@@ -24,6 +24,7 @@ pub async fn start() -> T {
 }
 
 pub async fn start_with(config: MockConfig) -> T {
+    install_crypto_provider();
     let mock = MockServer::start(config).await.expect("mock starts");
     let http = Client::builder()
         .redirect(redirect::Policy::none())
@@ -172,4 +173,12 @@ fn b64url_decode(s: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// reqwest is built with `rustls-no-provider` when the whole workspace is compiled together
+/// (rota-providers asks for it), and then refuses to build a client until a provider is
+/// installed — even for plain HTTP. Installing ring (what rota-providers uses) keeps these
+/// tests independent of how cargo unified the features.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
