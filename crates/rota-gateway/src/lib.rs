@@ -76,7 +76,8 @@ pub struct GatewayConfig {
     pub data_dir: PathBuf,
     /// The pool namespace requests use.
     pub namespace: String,
-    /// Largest proxied request body that is buffered for replay; larger bodies get 413.
+    /// Largest proxied request body that is buffered for replay; larger bodies are forwarded
+    /// once, without rotation or replay.
     pub max_proxy_body_bytes: usize,
     pub cooldown: CooldownPolicy,
     /// A stream that sends nothing for this long is ended.

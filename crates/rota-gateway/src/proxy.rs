@@ -237,6 +237,25 @@ async fn read_prefix(resp: reqwest::Response, max: usize) -> (Bytes, BodyStream)
 
 type BodyStream = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
+/// The rest of a request body over the replay bound, streamed to the one attempt.
+type OnceBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, axum::Error>> + Send>>;
+
+/// Buffers the request body up to `limit` bytes (replayable). A longer body comes back as the
+/// buffered part plus the unread rest, to be forwarded once without rotation (reliability.md
+/// §4).
+async fn buffer_body(body: Body, limit: usize) -> Result<(Bytes, Option<OnceBody>), ()> {
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        buf.extend_from_slice(&chunk);
+        if buf.len() > limit {
+            return Ok((buf.freeze(), Some(Box::pin(stream))));
+        }
+    }
+    Ok((buf.freeze(), None))
+}
+
 /// What happens when the streamed body ends.
 struct StreamEnd {
     gw: Gateway,
@@ -356,12 +375,12 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
     };
     let sub_path = sub_path.to_owned();
     let shared = gw.shared.clone();
-    let Ok(body) = axum::body::to_bytes(body, shared.config.max_proxy_body_bytes).await else {
+    let Ok((body, mut once)) = buffer_body(body, shared.config.max_proxy_body_bytes).await else {
         return proxy_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request_too_large",
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
             "invalid_input",
-            "request body is over the gateway's limit (max_proxy_body_bytes)",
+            "the request body could not be read",
         );
     };
 
@@ -473,11 +492,19 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
                 );
             }
         };
+        // A body over the replay bound streams once: this attempt is the only one.
+        let replayable = once.is_none();
+        let request_body = match once.take() {
+            Some(rest) => reqwest::Body::wrap_stream(
+                futures_util::stream::iter([Ok::<Bytes, axum::Error>(body.clone())]).chain(rest),
+            ),
+            None => reqwest::Body::from(body.clone()),
+        };
         let sent = shared
             .client
             .request(parts.method.clone(), &upstream.url)
             .headers(upstream.headers)
-            .body(body.clone())
+            .body(request_body)
             .send()
             .await;
         let resp = match sent {
@@ -494,6 +521,15 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
                     now,
                 )
                 .await;
+                if !replayable {
+                    answered(Some(id), 502, rotations, false);
+                    return proxy_error(
+                        StatusCode::BAD_GATEWAY,
+                        "api_error",
+                        "upstream_unreachable",
+                        "the provider could not be reached (the request was too large to retry)",
+                    );
+                }
                 if action == Action::RetrySame {
                     same = Some((id, Some(auth)));
                 } else {
@@ -506,7 +542,7 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
         let headers = resp.headers().clone();
         note_usage(&shared, &state, provider, id, &headers, now);
 
-        if status == 401 && refreshed.insert(id) {
+        if status == 401 && replayable && refreshed.insert(id) {
             // Refresh once (single flight) and replay once on the same account.
             drop(resp);
             match shared
@@ -564,6 +600,12 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
             .providers
             .classify(provider, status, &headers, &prefix, now);
         match record(&gw, &state, provider, id, &outcome, now).await {
+            // The account's cooldown is recorded either way; without a replayable body the
+            // client gets this answer.
+            Action::TryNext | Action::RetrySame if !replayable => {
+                answered(Some(id), status, rotations, false);
+                return respond(status, &headers, prefix, remaining, idle, end);
+            }
             Action::TryNext => {
                 tried.push(id);
                 rotations += 1;

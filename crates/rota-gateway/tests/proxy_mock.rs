@@ -74,6 +74,15 @@ fn seed(e: &Env, provider: ProviderId, email: &str) -> (AccountInfo, Ulid) {
 }
 
 async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> Env {
+    env_full(n, mock_config, upstream, |_| {}).await
+}
+
+async fn env_full(
+    n: usize,
+    mock_config: MockConfig,
+    upstream: Option<&str>,
+    tweak: impl FnOnce(&mut GatewayConfig),
+) -> Env {
     let mock = MockServer::start(mock_config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
@@ -108,6 +117,7 @@ async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> 
     );
     let mut config = GatewayConfig::new(dir.path()).with_port(0);
     config.flush_interval = Duration::from_millis(100);
+    tweak(&mut config);
     let gw = Gateway::start(config, store.clone(), providers)
         .await
         .unwrap();
@@ -683,5 +693,47 @@ async fn expired_token_is_refreshed_before_forwarding() {
         .count();
     assert_eq!(refreshes, 1);
     assert_eq!(e.messages_requests(), 1);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn body_over_the_replay_bound_is_forwarded_once_without_rotation() {
+    let e = env_full(2, MockConfig::default(), None, |c| {
+        c.max_proxy_body_bytes = 1024;
+    })
+    .await;
+    let big = json!({
+        "model": "claude-sonnet-4-5", "max_tokens": 64,
+        "messages": [{"role": "user", "content": "y".repeat(64 * 1024)}],
+    });
+    let send = || {
+        client()
+            .post(format!("{}/anthropic/v1/messages", e.gw.base_url()))
+            .header("x-api-key", &e.token)
+            .json(&big)
+            .send()
+    };
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), 200, "a large body still goes through");
+    let _ = resp.bytes().await.unwrap();
+    let active = e.active();
+    e.mock
+        .push_behavior(&e.email_of(active), Behavior::RateLimitNoReset)
+        .unwrap();
+    let resp = send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        429,
+        "not replayable: the client gets the 429"
+    );
+    assert_eq!(e.messages_requests(), 2, "one upstream request each");
+    let state = e.store.load().unwrap();
+    assert!(
+        state
+            .record(ProviderId::Anthropic, active)
+            .unwrap()
+            .is_cooling(rota_store::now_ms()),
+        "the cooldown is still recorded"
+    );
     e.gw.shutdown().await;
 }
