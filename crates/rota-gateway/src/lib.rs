@@ -21,8 +21,8 @@
 //! 1. [`security::guard`]: Host allow-list → no `Origin` → no `OPTIONS` → local token (constant
 //!    time) → JSON content type for `/auth/*` mutations. Refused requests never reach a handler.
 //! 2. API: a bounded JSON body (1 MiB) → one store call on a blocking thread → JSON answer.
-//! 3. Proxy: the body is buffered (bounded by [`GatewayConfig::max_proxy_body_bytes`]) so it can
-//!    be replayed; the session is found; then per attempt: pick a candidate (the active account
+//! 3. Proxy: the body is buffered (bounded by [`GatewayConfig::max_proxy_body_bytes`]; a longer
+//!    body is streamed upstream once, never replayed) so it can be replayed; the session is found; then per attempt: pick a candidate (the active account
 //!    first, so a session stays on the active account and its prompt cache) → credentials
 //!    (refreshed near expiry) → shape → send. Before the first byte goes to the client the
 //!    outcome decides: success streams; 429 cools the account, rotates and replays; 401 refreshes
@@ -364,6 +364,10 @@ impl Gateway {
         let task_status = status_tx.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let app = self.router();
+        // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let flusher = {
             let gw = self.clone();
             let every = self.shared.config.flush_interval;
