@@ -27,7 +27,8 @@ pub fn app_info(request: Empty, state: State<'_, AppState>) -> Result<AppInfo, A
     })
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn list_providers(
     request: Empty,
     state: State<'_, AppState>,
@@ -36,7 +37,8 @@ pub fn list_providers(
     Ok(accounts::list_providers(&state.store.load()?))
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn snapshot(
     request: PoolRequest,
     state: State<'_, AppState>,
@@ -44,7 +46,8 @@ pub fn snapshot(
     accounts::snapshot(&state.store, &request)
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn get_accounts(
     request: PoolRequest,
     state: State<'_, AppState>,
@@ -52,7 +55,8 @@ pub fn get_accounts(
     accounts::get_accounts(&state.store, &request)
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn set_active(
     request: AccountRequest,
     state: State<'_, AppState>,
@@ -60,7 +64,8 @@ pub fn set_active(
     accounts::set_active(&state.store, &request, SwitchReason::ManualApp)
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn remove_record(
     request: AccountRequest,
     state: State<'_, AppState>,
@@ -68,7 +73,8 @@ pub fn remove_record(
     accounts::remove_record(&state.store, &request)
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn rename_record(
     request: RenameRecordRequest,
     state: State<'_, AppState>,
@@ -76,7 +82,8 @@ pub fn rename_record(
     accounts::rename_record(&state.store, &request)
 }
 
-#[tauri::command]
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
 pub fn usage(request: UsageRequest, state: State<'_, AppState>) -> Result<UsageResponse, ApiError> {
     accounts::usage(&state.store, request)
 }

@@ -168,17 +168,22 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
 fn handle<R: Runtime>(app: &AppHandle<R>, id: &str) {
     if let Some((provider, record)) = parse_switch_id(id) {
         let store = app.state::<AppState>().store.clone();
-        if let Err(e) = store.set_active(
-            provider,
-            DEFAULT_NAMESPACE,
-            record,
-            SwitchReason::ManualTray,
-            rota_store::now_ms(),
-        ) {
-            tracing::warn!("tray switch failed: {e}");
-        }
-        // Re-check the right entry even when nothing changed (a radio item unchecks on click).
-        refresh(app);
+        let app = app.clone();
+        // Off the main thread: the store may wait for its lock (another process is writing).
+        tauri::async_runtime::spawn_blocking(move || {
+            if let Err(e) = store.set_active(
+                provider,
+                DEFAULT_NAMESPACE,
+                record,
+                SwitchReason::ManualTray,
+                rota_store::now_ms(),
+            ) {
+                tracing::warn!("tray switch failed: {e}");
+            }
+            // Re-check the right entry even when nothing changed (a radio item unchecks on
+            // click).
+            refresh(&app);
+        });
         return;
     }
     match id {
