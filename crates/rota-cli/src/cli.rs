@@ -1,5 +1,4 @@
-//! The clap command tree (interfaces.md §2). `serve` joins once the gateway exists; until then
-//! it is deliberately absent rather than a stub.
+//! The clap command tree (interfaces.md §2).
 
 use std::path::PathBuf;
 
@@ -18,6 +17,15 @@ pub enum Command {
     /// Manage the accounts of each provider.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Run the gateway and the local HTTP API headless until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (default: `ROTA_GATEWAY_PORT`, else 4141; 0 picks a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,7 +150,9 @@ impl Cli {
     /// Whether `--json` was given (errors are then printed as JSON too).
     #[must_use]
     pub fn json(&self) -> bool {
-        let Command::Auth(auth) = &self.command;
+        let Command::Auth(auth) = &self.command else {
+            return false;
+        };
         match auth {
             AuthCommand::List(j) => j.json,
             AuthCommand::Usage(a) => a.json.json,

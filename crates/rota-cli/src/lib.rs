@@ -12,11 +12,12 @@
 //! - `usage_source`: where `rota auth usage` gets values: a live parallel fetch through
 //!   `rota-providers` (or only the store's cache with `--cached`).
 //! - `commands/login`: the providers' login flows in the terminal (paste, loopback, device).
+//! - `commands/serve`: `rota serve`, the `rota-gateway` headless until SIGINT/SIGTERM.
 //!
 //! # Boundaries
 //!
 //! Store-only commands are synchronous and never start an async runtime or touch the network
-//! (only `usage` and `login` start a single-threaded runtime);
+//! (only `usage` and `login` start a single-threaded runtime, `serve` a two-worker one);
 //! listing opens the store with [`rota_store::Store::open_quick`] so it needs no keychain round
 //! trip. No command prints a token: it only ever handles `rota-types` summaries.
 //! Exit codes: 0 ok, 1 operation failed, 2 usage error.

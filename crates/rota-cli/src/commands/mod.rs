@@ -1,10 +1,11 @@
-//! One module per `rota auth` subcommand, and the store opening they share.
+//! One module per `rota auth` subcommand (and `rota serve`), and the store opening they share.
 
 mod import;
 mod list;
 mod login;
 mod logout;
 mod rename;
+mod serve;
 mod switch;
 mod usage;
 
@@ -15,7 +16,10 @@ use crate::error::CliError;
 use crate::output::Output;
 
 pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
-    let Command::Auth(auth) = cli.command;
+    let auth = match cli.command {
+        Command::Auth(auth) => auth,
+        Command::Serve(args) => return serve::run(&args),
+    };
     match auth {
         AuthCommand::List(_) => list::run(out),
         AuthCommand::Usage(args) => usage::run(&args, out, &crate::LiveUsage::from_env()),
