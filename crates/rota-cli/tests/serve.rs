@@ -134,12 +134,13 @@ impl Serve {
         serve
     }
 
-    /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
-    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+    /// Sends a signal (`-TERM`, `-INT`) and waits for the exit; returns the status and how long
+    /// it took.
+    fn signal(&mut self, signal: &str) -> (std::process::ExitStatus, Duration) {
         let pid = self.child.id().to_string();
         let started = Instant::now();
         let killed = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
             .unwrap();
         assert!(killed.success());
@@ -149,7 +150,7 @@ impl Serve {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "rota serve did not exit within 10 s of SIGTERM"
+                "rota serve did not exit within 10 s of {signal}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -282,7 +283,7 @@ fn serve_proxies_follows_switches_and_stops_on_sigterm() {
     );
 
     // SIGTERM: clean, quick exit 0.
-    let (status, took) = serve.terminate();
+    let (status, took) = serve.signal("-TERM");
     eprintln!("rota serve exited {status:?} {took:?} after SIGTERM");
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(5), "{took:?}");
@@ -296,6 +297,16 @@ fn serve_proxies_follows_switches_and_stops_on_sigterm() {
     ] {
         assert!(!stderr.contains(secret), "a secret leaked:\n{stderr}");
     }
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigint() {
+    let env = Env::new();
+    let mock = Mock::start();
+    let mut serve = Serve::start(&env, &mock, "0");
+    let (status, took) = serve.signal("-INT");
+    assert_eq!(status.code(), Some(0), "{:?}", serve.rest_of_stderr());
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 #[test]
