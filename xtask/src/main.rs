@@ -38,6 +38,8 @@ const TEST_PACKAGES: &[&str] = &[
     "xdotool",
 ];
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
+/// The SDK version rota-gateway's integration test was written against.
+const ANTHROPIC_SDK: &str = "anthropic==2.12.0";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -173,7 +175,18 @@ fn setup(for_tests: bool) -> Result<()> {
         if output(Command::new("python3").args(["-c", "import anthropic"])).is_some() {
             eprintln!("    present");
         } else {
-            status(Command::new("python3").args(["-m", "pip", "install", "anthropic"]))?;
+            let pip = |extra: &[&str]| {
+                status(
+                    Command::new("python3")
+                        .args(["-m", "pip", "install", "--quiet", ANTHROPIC_SDK])
+                        .args(extra),
+                )
+            };
+            // Debian's own python3 refuses system-wide pip installs (PEP 668): install for this
+            // user only, which touches no Debian package.
+            if pip(&[]).is_err() {
+                pip(&["--user", "--break-system-packages"])?;
+            }
         }
     }
     Ok(())
