@@ -2,8 +2,8 @@
 //! Each takes one argument named `request` and returns its response or an `ApiError`.
 
 use rota_types::command::{
-    AccountRequest, AppInfo, Empty, ListProvidersResponse, OpenLinkRequest, PoolRequest,
-    RenameRecordRequest, UiPrefs, UsageRequest,
+    AccountRequest, AppInfo, Empty, GatewayStatusResponse, ListProvidersResponse, OpenLinkRequest,
+    PoolRequest, RenameRecordRequest, UiPrefs, UsageRequest,
 };
 use rota_types::{
     AccountSummary, ApiError, ErrorCode, PoolSnapshot, RemoveAccountResponse, SetActiveResponse,
@@ -120,4 +120,13 @@ pub fn open_link<R: Runtime>(
         .open_url(&link.url, None::<&str>)
         .map_err(|e| ApiError::new(ErrorCode::Os, format!("could not open {}: {e}", link.url)))?;
     Ok(Empty {})
+}
+
+#[tauri::command]
+pub fn gateway_status(
+    request: Empty,
+    state: State<'_, AppState>,
+) -> Result<GatewayStatusResponse, ApiError> {
+    let Empty {} = request;
+    Ok(state.gateway.status())
 }

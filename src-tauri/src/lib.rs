@@ -7,12 +7,13 @@
 
 pub mod accounts;
 pub mod commands;
+pub mod gateway;
 pub mod live;
 pub mod prefs;
 pub mod state;
 pub mod tray;
 
-use tauri::{Manager, Runtime, WindowEvent};
+use tauri::{Manager, RunEvent, Runtime, WindowEvent};
 
 pub use state::AppState;
 
@@ -40,6 +41,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::ui_prefs_get,
             commands::ui_prefs_set,
             commands::open_link,
+            commands::gateway_status,
         ])
 }
 
@@ -70,6 +72,17 @@ pub fn run() {
         .setup(|app| {
             tray::install(app.handle())?;
             live::start(app.handle())?;
+            // The gateway binds off the main thread; a busy port leaves a `Failed` status.
+            let state = app.state::<AppState>();
+            let (gateway, port, data_dir, store) = (
+                state.gateway.clone(),
+                state.gateway_port,
+                state.data_dir.clone(),
+                state.store.clone(),
+            );
+            tauri::async_runtime::spawn(async move {
+                gateway.start(port, data_dir, store).await;
+            });
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -87,7 +100,11 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("error while building the Rota app");
 
-    app.run(|_app, _event| {});
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            gateway::stop_blocking(&app.state::<AppState>().gateway);
+        }
+    });
 }
 
 /// Shows, un-minimises and focuses the main window.

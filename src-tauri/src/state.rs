@@ -6,6 +6,8 @@ use std::sync::Arc;
 use rota_store::{PoolStore, StoreConfig, StoreError};
 use rota_types::command::{AppLink, LinkKind, SecretBackendInfo};
 
+use crate::gateway::HostedGateway;
+
 /// Default port of the local gateway (interfaces.md §1).
 pub const DEFAULT_GATEWAY_PORT: u16 = 4141;
 
@@ -19,6 +21,8 @@ pub struct AppState {
     pub gateway_port: u16,
     /// The shared pool store (state file + vault), the same one the CLI and gateway use.
     pub store: Arc<PoolStore>,
+    /// The local gateway the app hosts (started by `run()`; stays `Starting` in tests).
+    pub gateway: Arc<HostedGateway>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +56,7 @@ impl AppState {
             data_dir,
             gateway_port,
             store: Arc::new(store),
+            gateway: Arc::new(HostedGateway::default()),
         })
     }
 
@@ -64,8 +69,12 @@ impl AppState {
         }
     }
 
+    /// The gateway's bound address while it runs, else the configured one.
     pub fn gateway_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.gateway_port)
+        match self.gateway.status().address {
+            Some(addr) => format!("http://{addr}"),
+            None => format!("http://127.0.0.1:{}", self.gateway_port),
+        }
     }
 
     /// The data dir as the user reads it: the home directory shortened to `~`.

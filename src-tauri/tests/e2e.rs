@@ -11,9 +11,8 @@ fn app_binary() -> PathBuf {
 }
 
 fn launch() -> Launch {
-    Launch::new(app_binary())
-        .env("ROTA_GATEWAY_PORT", "4199")
-        .env("ROTA_SECRET_STORE", "file")
+    // The harness gives every launch its own free gateway port (`App::gateway_port`).
+    Launch::new(app_binary()).env("ROTA_SECRET_STORE", "file")
 }
 
 // ---- seeding the store the app opens (the same protocol the CLI uses) ----
@@ -190,19 +189,19 @@ async fn main_window_shows_the_sessions_empty_state() -> Result<()> {
         .wait_text("#sessions-empty h2", |t| !t.is_empty())
         .await?;
     assert_eq!(empty, "No sessions yet");
-    // The copyable lines point at the configured gateway address.
-    app.wait_text(".copy-text", |t| t.contains("127.0.0.1:4199"))
-        .await?;
+    // The copyable lines point at the gateway address.
+    let addr = format!("127.0.0.1:{}", app.gateway_port);
+    app.wait_text(".copy-text", |t| t.contains(&addr)).await?;
     let lines = app.texts(".copy-text").await?;
     assert_eq!(
         lines,
         vec![
-            "export ANTHROPIC_BASE_URL=http://127.0.0.1:4199/anthropic",
-            "export OPENAI_BASE_URL=http://127.0.0.1:4199/openai",
-            "http://127.0.0.1:4199/github-copilot",
+            format!("export ANTHROPIC_BASE_URL=http://{addr}/anthropic"),
+            format!("export OPENAI_BASE_URL=http://{addr}/openai"),
+            format!("http://{addr}/github-copilot"),
         ]
     );
-    assert_eq!(app.texts(".pill-value").await?, vec!["127.0.0.1:4199"]);
+    assert_eq!(app.texts(".pill-value").await?, vec![addr.clone()]);
     app.screenshot("01-main-empty-state").await?;
     app.quit().await?;
     Ok(())
@@ -681,5 +680,90 @@ async fn about_names_the_secret_backend_and_warns_about_the_plaintext_fallback()
     app.scroll_to("#secret-backend-warning").await?;
     app.screenshot("18-about-plaintext-warning").await?;
     app.quit().await?;
+    Ok(())
+}
+
+/// `GET <path>` on the app's gateway over plain HTTP/1.1; the status line and the body.
+fn http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    Ok((status, body.to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_hosts_the_gateway_on_its_port() -> Result<()> {
+    let app = App::launch(launch()).await?;
+    let port = app.gateway_port;
+    let addr = format!("127.0.0.1:{port}");
+    app.wait_for("#gateway-pill.running").await?;
+    assert_eq!(app.texts("#gateway-pill .pill-value").await?, vec![addr]);
+    let title = attr_of(&app, "#gateway-pill", "title").await?;
+    assert!(
+        title.as_deref().is_some_and(|t| t.contains("running")),
+        "{title:?}"
+    );
+    assert!(app.texts("#gateway-pill .pill-state").await?.is_empty());
+
+    // The gateway answers from outside the app.
+    let (status, body) = http_get(port, "/healthz")?;
+    assert!(status.contains(" 200 "), "{status}");
+    let health: serde_json::Value = serde_json::from_str(body.trim())?;
+    assert_eq!(health["ok"], serde_json::Value::Bool(true), "{body}");
+
+    // api.json holds the bound port, readable by its owner only.
+    let api = App::rota_home(app.home.path()).join("api.json");
+    let meta = std::fs::metadata(&api)?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let api: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&api)?)?;
+    assert_eq!(api["port"], serde_json::json!(port));
+    app.screenshot("19-gateway-running").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_gateway_port_shows_failed_and_the_app_still_works() -> Result<()> {
+    // Someone else (e.g. `rota serve`) holds the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port();
+    let app = App::launch(launch().gateway_port(port)).await?;
+    app.wait_for("#gateway-pill.failed").await?;
+    assert_eq!(
+        app.texts("#gateway-pill .pill-state").await?,
+        vec!["not running"]
+    );
+    assert_eq!(
+        app.texts("#gateway-pill .pill-value").await?,
+        vec![format!("127.0.0.1:{port}")]
+    );
+    let title = attr_of(&app, "#gateway-pill", "title")
+        .await?
+        .unwrap_or_default();
+    assert!(
+        title.contains(&format!("port {port} is in use (is `rota serve` running?)")),
+        "{title}"
+    );
+    assert!(!App::rota_home(app.home.path()).join("api.json").exists());
+    app.screenshot("20-gateway-port-in-use").await?;
+
+    // The rest of the app works.
+    app.press_char(',', true).await?;
+    app.wait_for("#settings-dialog").await?;
+    app.wait_text("#add-provider-list", |t| t.contains("OpenAI"))
+        .await?;
+    app.quit().await?;
+    drop(taken);
     Ok(())
 }

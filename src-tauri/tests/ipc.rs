@@ -417,3 +417,19 @@ fn the_webview_gets_no_plugin_commands() {
         assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
     }
 }
+
+#[test]
+fn gateway_status_answers_its_typed_shape() {
+    // The mock runtime never runs `run()`'s setup, so the gateway stays `starting`.
+    let h = Harness::new();
+    let v = h
+        .call("main", "gateway_status", json!({}))
+        .expect("gateway_status succeeds");
+    assert_eq!(v, json!({ "state": "starting" }));
+    let status: rota_types::command::GatewayStatusResponse =
+        serde_json::from_value(v).expect("GatewayStatusResponse shape");
+    assert_eq!(status.state, rota_types::command::GatewayState::Starting);
+    // Not bound: app_info names the configured address.
+    let info = h.call("main", "app_info", json!({})).unwrap();
+    assert_eq!(info["gatewayUrl"], "http://127.0.0.1:4242");
+}

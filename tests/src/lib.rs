@@ -37,6 +37,9 @@ pub struct Launch {
     /// Data directory to reuse (for restart scenarios); a new temp dir when `None`.
     pub home: Option<tempfile::TempDir>,
     pub env: Vec<(String, String)>,
+    /// `ROTA_GATEWAY_PORT` of the app; a free port picked at launch when `None`, so apps
+    /// launched in parallel never compete for one.
+    pub gateway_port: Option<u16>,
 }
 
 impl Launch {
@@ -45,7 +48,15 @@ impl Launch {
             binary: binary.into(),
             home: None,
             env: Vec::new(),
+            gateway_port: None,
         }
+    }
+
+    /// Runs the app's gateway on this port (e.g. one the test holds, to see it fail).
+    #[must_use]
+    pub fn gateway_port(mut self, port: u16) -> Self {
+        self.gateway_port = Some(port);
+        self
     }
 
     #[must_use]
@@ -67,6 +78,8 @@ pub struct App {
     pub client: Client,
     /// The temp dir holding `rota/` (`ROTA_HOME`) and the XDG dirs.
     pub home: tempfile::TempDir,
+    /// The app's `ROTA_GATEWAY_PORT`.
+    pub gateway_port: u16,
     driver: Child,
     dbus: Child,
 }
@@ -100,6 +113,10 @@ impl App {
         let mut address = String::new();
         BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut address)?;
 
+        let gateway_port = match launch.gateway_port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let port = free_port()?;
         let native_port = free_port()?;
         let mut cmd = Command::new(tauri_driver()?);
@@ -116,6 +133,7 @@ impl App {
         .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
         .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
         .env("NO_AT_BRIDGE", "1")
+        .env("ROTA_GATEWAY_PORT", gateway_port.to_string())
         .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -149,6 +167,7 @@ impl App {
         let app = App {
             client,
             home,
+            gateway_port,
             driver,
             dbus,
         };
@@ -360,7 +379,8 @@ fn verbose() -> bool {
     std::env::var_os("ROTA_E2E_VERBOSE").is_some_and(|v| v != "0")
 }
 
-fn free_port() -> Result<u16> {
+/// A port nothing listens on right now (the OS picks it).
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -4,7 +4,8 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rota_types::command::{
-    AppInfo, AppInfoCmd, Empty, SettingsTab, UiPrefs, UiPrefsGetCmd, UiPrefsSetCmd,
+    AppInfo, AppInfoCmd, Empty, GatewayState, GatewayStatusCmd, GatewayStatusResponse, SettingsTab,
+    UiPrefs, UiPrefsGetCmd, UiPrefsSetCmd,
 };
 use rota_types::{Event, PoolChanged, ProviderId};
 
@@ -27,6 +28,8 @@ pub struct Ui {
     /// Bumped on every `pool-changed` event (any process changed the store): views that show
     /// accounts re-read them when it changes.
     pub pool_version: RwSignal<u64>,
+    /// The local gateway's state (`None` until the first answer).
+    pub gateway: RwSignal<Option<GatewayStatusResponse>>,
 }
 
 impl Ui {
@@ -67,6 +70,7 @@ pub fn App() -> impl IntoView {
         info: RwSignal::new(None),
         notices: RwSignal::new(Vec::new()),
         pool_version: RwSignal::new(0),
+        gateway: RwSignal::new(None),
     };
     provide_context(ui);
 
@@ -76,6 +80,7 @@ pub fn App() -> impl IntoView {
             Err(e) => ui.notify(e.message),
         }
     });
+    poll_gateway_status(ui);
     spawn_local(async move {
         match ipc::call::<UiPrefsGetCmd>(&Empty {}).await {
             // Provider Detail needs a chosen provider; without one, start at Providers.
@@ -119,13 +124,6 @@ pub fn App() -> impl IntoView {
         false,
     );
 
-    let gateway = move || {
-        ui.info
-            .get()
-            .map(|i| i.gateway_url.trim_start_matches("http://").to_owned())
-            .unwrap_or_default()
-    };
-
     view! {
         <div class="app">
             <header class="topbar">
@@ -134,10 +132,7 @@ pub fn App() -> impl IntoView {
                     <span class="brand-name">"Rota"</span>
                 </div>
                 <div class="topbar-right">
-                    <span class="pill" title="Address of Rota's local gateway">
-                        <span class="pill-label">"Gateway"</span>
-                        <code class="pill-value">{gateway}</code>
-                    </span>
+                    <GatewayPill />
                     <button
                         class="icon-button"
                         id="open-settings"
@@ -159,4 +154,109 @@ pub fn App() -> impl IntoView {
             <Notices />
         </div>
     }
+}
+
+/// The gateway binds right after launch: asks once, and again each second while it is still
+/// starting (ten times at most; no timer outlives the start).
+fn poll_gateway_status(ui: Ui) {
+    spawn_local(async move {
+        for _ in 0..10 {
+            match ipc::call::<GatewayStatusCmd>(&Empty {}).await {
+                Ok(status) => {
+                    let starting = status.state == GatewayState::Starting;
+                    if let Some(addr) = status.address.clone() {
+                        // The copyable lines use the bound address.
+                        ui.info.update(|i| {
+                            if let Some(i) = i {
+                                i.gateway_url = format!("http://{addr}");
+                            }
+                        });
+                    }
+                    ui.gateway.set(Some(status));
+                    if !starting {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    ui.notify(e.message);
+                    return;
+                }
+            }
+            sleep_ms(1000).await;
+        }
+    });
+}
+
+/// The header's gateway pill: the address with a green dot while the gateway runs; red with the
+/// reason in its tooltip when it could not start.
+#[component]
+fn GatewayPill() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let gateway = move || {
+        ui.gateway
+            .get()
+            .and_then(|g| g.address)
+            .or_else(|| {
+                ui.info
+                    .get()
+                    .map(|i| i.gateway_url.trim_start_matches("http://").to_owned())
+            })
+            .unwrap_or_default()
+    };
+    let gateway_state = move || ui.gateway.get().map_or(GatewayState::Starting, |g| g.state);
+    let pill_class = move || {
+        let state = match gateway_state() {
+            GatewayState::Starting => "starting",
+            GatewayState::Running => "running",
+            GatewayState::Failed => "failed",
+            GatewayState::Stopped => "stopped",
+        };
+        format!("pill gateway-pill {state}")
+    };
+    let pill_title = move || match ui.gateway.get() {
+        Some(GatewayStatusResponse {
+            state: GatewayState::Running,
+            ..
+        }) => "Rota's local gateway is running at this address".to_owned(),
+        Some(GatewayStatusResponse {
+            state: GatewayState::Failed,
+            message,
+            ..
+        }) => format!(
+            "The gateway is not running: {}",
+            message.unwrap_or_else(|| "it could not start".to_owned())
+        ),
+        Some(GatewayStatusResponse {
+            state: GatewayState::Stopped,
+            ..
+        }) => "The gateway has stopped".to_owned(),
+        _ => "The gateway is starting…".to_owned(),
+    };
+    let pill_state = move || match gateway_state() {
+        GatewayState::Running => "",
+        GatewayState::Starting => "starting",
+        GatewayState::Failed => "not running",
+        GatewayState::Stopped => "stopped",
+    };
+
+    view! {
+        <span class=pill_class id="gateway-pill" title=pill_title>
+            <span class="pill-dot" aria-hidden="true"></span>
+            <span class="pill-label">"Gateway"</span>
+            <code class="pill-value">{gateway}</code>
+            <Show when=move || !pill_state().is_empty()>
+                <span class="pill-state">{pill_state}</span>
+            </Show>
+        </span>
+    }
+}
+
+/// Resolves after `ms` milliseconds (one browser timeout).
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -62,6 +62,33 @@ commands! {
     /// Opens one of the app's own links in the user's browser (only known links, never a URL
     /// from the webview).
     OpenLinkCmd = "open_link": OpenLinkRequest => Empty;
+    /// Whether the app's local gateway runs: its bound address, or why it could not start.
+    GatewayStatusCmd = "gateway_status": Empty => GatewayStatusResponse;
+}
+
+/// The state of the app's local gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayState {
+    /// Launched, not bound yet.
+    Starting,
+    Running,
+    /// Could not start (e.g. the port is in use); `message` says why.
+    Failed,
+    Stopped,
+}
+
+/// `gateway_status`: `{state, address?, message?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayStatusResponse {
+    pub state: GatewayState,
+    /// `127.0.0.1:<port>` while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Why the gateway is not running (failed), for the header's tooltip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A request or response without fields (`{}` on the wire).
@@ -76,8 +103,8 @@ pub struct AppInfo {
     pub version: String,
     /// Where accounts, state and the vault live (home shortened to `~`).
     pub data_dir: String,
-    /// Base address of the local gateway, e.g. `http://127.0.0.1:4141` (the configured one,
-    /// also before the gateway runs).
+    /// Base address of the local gateway, e.g. `http://127.0.0.1:4141`: the bound one while it
+    /// runs, else the configured one.
     pub gateway_url: String,
     pub links: Vec<AppLink>,
     /// Where secrets are kept, for Settings → About.
