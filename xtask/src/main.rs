@@ -2,7 +2,7 @@
 //!
 //! - `run`   set up what is missing, build the UI, start the desktop app
 //! - `test`  set up, then fmt, clippy, every unit/integration/e2e test, and the UI's wasm build
-//! - `build-ui`, `setup`, `bench <store|cli>` for the pieces
+//! - `build-ui`, `setup`, `bench <name>` for the pieces
 //!
 //! Set-up installs what a fresh Debian/Ubuntu machine lacks: system packages (apt-get when
 //! root, else the exact command is printed), the wasm target, wasm-bindgen-cli at the version
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  bench store|cli   benchmarks (figures printed)"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway)"
             );
             return ExitCode::from(2);
         }
@@ -352,32 +352,49 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench <name>`: (name, package, example, what it measures).
+const BENCHES: &[(&str, &str, &str, &str)] = &[
+    (
+        "store",
+        "rota-store",
+        "bench_store",
+        "setActive persisted on 1,000 accounts",
+    ),
+    (
+        "cli",
+        "rota-cli",
+        "bench_list",
+        "`rota auth list` on 3 providers x 5 accounts",
+    ),
+    (
+        "cli-usage",
+        "rota-cli",
+        "bench_usage",
+        "`rota auth usage`, 8 accounts at 200 ms latency",
+    ),
+    (
+        "usage",
+        "rota-providers",
+        "bench_usage",
+        "parallel usage fetch, 8 accounts at 200 ms",
+    ),
+    (
+        "gateway",
+        "rota-gateway",
+        "bench_gateway",
+        "gateway latency/throughput vs direct",
+    ),
+];
+
 fn bench(which: Option<&str>) -> Result<()> {
-    match which {
-        Some("store") => {
-            step("bench: store");
-            status(cargo().args([
-                "run",
-                "-p",
-                "rota-store",
-                "--release",
-                "--example",
-                "bench_store",
-            ]))
-        }
-        Some("cli") => {
-            step("bench: cli (rota auth list)");
-            status(cargo().args([
-                "run",
-                "-p",
-                "rota-cli",
-                "--release",
-                "--example",
-                "bench_list",
-            ]))
-        }
-        _ => bail!("usage: cargo xtask bench store|cli"),
-    }
+    let Some((name, package, example, what)) =
+        BENCHES.iter().find(|(name, ..)| Some(*name) == which)
+    else {
+        let names: Vec<_> = BENCHES.iter().map(|(name, ..)| *name).collect();
+        bail!("usage: cargo xtask bench <{}>", names.join("|"));
+    };
+    step(&format!("bench {name}: {what}"));
+    status(cargo().args(["run", "-p", package, "--release", "--example", example]))
 }
 
 /// A virtual X display for the end-to-end tests, stopped on drop.
