@@ -11,14 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::{Env, MINUTE, Run};
 use expectrl::{Eof, Expect, Regex, Session};
-use rota_core::NewLogin;
 use rota_mock::{
     AccountInfo, Behavior, MockConfig, MockHandle, MockServer, NewAccount, Scope, ScriptStep,
 };
-use rota_store::{SecretBundle, now_ms};
+use rota_store::now_ms;
 use rota_types::{
-    AccountIdentity, AnthropicUsage, DEFAULT_NAMESPACE, ProviderId, ProviderUsage, UsageSnapshot,
-    UsageWindow,
+    AnthropicUsage, DEFAULT_NAMESPACE, ProviderId, ProviderUsage, UsageSnapshot, UsageWindow,
 };
 
 struct Mock {
@@ -80,26 +78,7 @@ fn run(env: &Env, mock: &Mock, args: &[&str]) -> Run {
 /// An account at the mock, stored with its current tokens (it becomes active).
 fn seed(env: &Env, mock: &Mock, new: NewAccount) -> (AccountInfo, rota_core::Ulid) {
     let info = mock.handle.add_account(new);
-    let mut secrets = SecretBundle::new(info.access_token.clone());
-    if let Some(r) = &info.refresh_token {
-        secrets = secrets.with_refresh(r.clone());
-    }
-    if let Some(e) = info.expires_at {
-        secrets = secrets.with_expiry(e * 1000);
-    }
-    let login = NewLogin {
-        identity: AccountIdentity {
-            account_id: Some(info.account_uuid.clone()),
-            email: Some(info.email.clone()),
-            ..AccountIdentity::default()
-        },
-        label: None,
-    };
-    let id = env
-        .store()
-        .upsert_account(info.provider, DEFAULT_NAMESPACE, login, secrets, now_ms())
-        .unwrap()
-        .id;
+    let id = env.store_mock_account(&info);
     (info, id)
 }
 

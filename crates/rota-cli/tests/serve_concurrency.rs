@@ -12,10 +12,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::Env;
-use rota_core::{NewLogin, Ulid};
+use rota_core::Ulid;
 use rota_mock::{Behavior, LimitWindow, MockConfig, MockHandle, MockServer, NewAccount};
-use rota_store::{SecretBundle, now_ms};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId};
 
 const CLIENT_THREADS: usize = 3;
 const REQUESTS_PER_THREAD: usize = 20;
@@ -34,26 +33,7 @@ fn seed(env: &Env, mock: &Mock, email: &str) -> (String, Ulid) {
     let info = mock
         .handle
         .add_account(NewAccount::new(ProviderId::Anthropic).email(email));
-    let mut secrets = SecretBundle::new(info.access_token.clone());
-    if let Some(r) = &info.refresh_token {
-        secrets = secrets.with_refresh(r.clone());
-    }
-    if let Some(e) = info.expires_at {
-        secrets = secrets.with_expiry(e * 1000);
-    }
-    let login = NewLogin {
-        identity: AccountIdentity {
-            account_id: Some(info.account_uuid.clone()),
-            email: Some(info.email.clone()),
-            ..AccountIdentity::default()
-        },
-        label: None,
-    };
-    let id = env
-        .store()
-        .upsert_account(info.provider, DEFAULT_NAMESPACE, login, secrets, now_ms())
-        .unwrap()
-        .id;
+    let id = env.store_mock_account(&info);
     (info.id, id)
 }
 
