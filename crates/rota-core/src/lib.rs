@@ -10,6 +10,7 @@
 //! for them.
 
 pub mod error;
+pub mod exhaustion;
 pub mod policy;
 pub mod pool;
 pub mod proactive;
@@ -17,10 +18,14 @@ pub mod secret;
 pub mod state;
 
 pub use error::PoolError;
+pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaustion};
 pub use policy::{Action, CooldownPolicy, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal};
 pub use pool::{NewLogin, Removed, Upserted, parse_id, same_account, validate_label};
 pub use proactive::{ProactiveDecision, ProactivePolicy, Stay, choose_proactive};
 pub use rota_types::DEFAULT_NAMESPACE;
 pub use secret::{Credentials, Secret};
-pub use state::{CooldownKind, PoolState, ProviderPool, Record, STATE_VERSION, SWITCH_LOG_CAP};
+pub use state::{
+    CooldownKind, HandoffMark, HandoffSettings, PoolState, ProviderPool, ProviderSettings, Record,
+    STATE_VERSION, SWITCH_LOG_CAP,
+};
 pub use ulid::Ulid;

@@ -230,6 +230,7 @@ impl PoolState {
             from: before.map(|b| b.to_string()),
             to: to.to_string(),
             reason,
+            detail: None,
         };
         self.log_switch(entry.clone());
         Some(entry)
@@ -360,6 +361,7 @@ impl PoolState {
                 cooldown_kind: None,
                 rate_limit_streak: 0,
                 usage: None,
+                usage_history: Vec::new(),
             });
             (new_id, true)
         };
@@ -459,6 +461,7 @@ impl PoolState {
         {
             return Ok(false);
         }
+        crate::exhaustion::remember(&mut r.usage_history, &usage);
         r.usage = Some(usage);
         Ok(true)
     }

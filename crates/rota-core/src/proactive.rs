@@ -1,7 +1,9 @@
 //! The proactive switch (off by default): leave an account that is about to hit a limit for
 //! the eligible account with the most headroom, without flapping.
 
-use rota_types::{LimitStatus, ProviderId, SwitchLogEntry, SwitchReason, UnixMs, UsageSnapshot};
+use rota_types::{
+    LimitStatus, ProviderId, SwitchDetail, SwitchLogEntry, SwitchReason, UnixMs, UsageSnapshot,
+};
 use ulid::Ulid;
 
 use crate::state::{PoolState, Record};
@@ -142,8 +144,23 @@ pub fn choose_proactive(
     }
 }
 
+/// What made the account leave: its fullest window, or the provider's `rejected`.
+fn detail_of(u: &UsageSnapshot) -> SwitchDetail {
+    let fullest = u
+        .usage
+        .windows()
+        .into_iter()
+        .max_by(|a, b| a.1.utilization.total_cmp(&b.1.utilization));
+    SwitchDetail {
+        window: fullest.map(|(k, _)| k),
+        percent: fullest.map(|(_, w)| w.utilization.clamp(0.0, 1000.0).round() as u32),
+        rejected: rejected(u),
+    }
+}
+
 impl PoolState {
-    /// Runs [`choose_proactive`] and applies a switch (reason `proactive`).
+    /// Runs [`choose_proactive`] and applies a switch (reason `proactive`, with the window that
+    /// triggered it as the log entry's detail).
     pub fn apply_proactive(
         &mut self,
         provider: ProviderId,
@@ -152,11 +169,65 @@ impl PoolState {
         now: UnixMs,
     ) -> Option<SwitchLogEntry> {
         match choose_proactive(self, provider, ns, policy, now) {
-            ProactiveDecision::Switch { to, .. } => self
-                .set_active(provider, ns, to, SwitchReason::Proactive, now)
-                .ok()
-                .flatten(),
+            ProactiveDecision::Switch { from, to } => {
+                let detail = self
+                    .record(provider, from)
+                    .and_then(|r| r.usage.as_ref())
+                    .map(detail_of);
+                let mut entry = self
+                    .set_active(provider, ns, to, SwitchReason::Proactive, now)
+                    .ok()
+                    .flatten()?;
+                entry.detail = detail;
+                if let Some(last) = self.switch_log.back_mut() {
+                    last.detail = detail;
+                }
+                Some(entry)
+            }
             ProactiveDecision::Stay(_) => None,
         }
+    }
+
+    /// [`PoolState::apply_proactive`] for every provider whose proactive toggle is on, with
+    /// `base` for the thresholds. Returns the switches made.
+    pub fn apply_proactive_all(
+        &mut self,
+        ns: &str,
+        base: &ProactivePolicy,
+        now: UnixMs,
+    ) -> Vec<SwitchLogEntry> {
+        let providers: Vec<ProviderId> = self
+            .settings
+            .iter()
+            .filter(|(_, s)| s.proactive)
+            .map(|(p, _)| *p)
+            .collect();
+        let policy = ProactivePolicy {
+            enabled: true,
+            ..*base
+        };
+        providers
+            .into_iter()
+            .filter_map(|p| self.apply_proactive(p, ns, &policy, now))
+            .collect()
+    }
+
+    /// Whether [`PoolState::apply_proactive_all`] would switch anything (a read-only check, so
+    /// callers take the store lock only when there is something to do).
+    #[must_use]
+    pub fn proactive_pending(&self, ns: &str, base: &ProactivePolicy, now: UnixMs) -> bool {
+        let policy = ProactivePolicy {
+            enabled: true,
+            ..*base
+        };
+        self.settings
+            .iter()
+            .filter(|(_, s)| s.proactive)
+            .any(|(p, _)| {
+                matches!(
+                    choose_proactive(self, *p, ns, &policy, now),
+                    ProactiveDecision::Switch { .. }
+                )
+            })
     }
 }

@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use rota_types::{
-    AccountHealth, AccountIdentity, AccountSummary, AnthropicUsage, ProviderId, ProviderUsage,
-    SwitchLogEntry, UnixMs, UsageSnapshot,
+    AccountHealth, AccountIdentity, AccountSummary, AnthropicUsage, HandoffTool, ProviderId,
+    ProviderUsage, SwitchLogEntry, UnixMs, UsageSnapshot,
 };
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
+
+use crate::exhaustion::UsagePoint;
 
 /// Schema version of [`PoolState`]; bump with a migration in the store when the shape changes.
 pub const STATE_VERSION: u32 = 1;
@@ -30,6 +32,54 @@ pub struct PoolState {
     /// Every change of an active account, oldest first, at most [`SWITCH_LOG_CAP`] entries.
     #[serde(default)]
     pub switch_log: VecDeque<SwitchLogEntry>,
+    /// Per-provider switches users toggle (hand-off, proactive). Kept here, not in a config
+    /// file, so a toggle from the CLI or the app reaches every process through the store's
+    /// watch; and apart from [`ProviderPool`], which disappears with its last account.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<ProviderId, ProviderSettings>,
+}
+
+/// One provider's toggles and the hand-off bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderSettings {
+    #[serde(default)]
+    pub handoff: HandoffSettings,
+    /// Proactive switching before the limit (off by default).
+    #[serde(default)]
+    pub proactive: bool,
+}
+
+/// Hand-off of the active account into an official tool's login file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The tool; `None` = the provider's default ([`HandoffTool::default_for`]).
+    #[serde(default)]
+    pub tool: Option<HandoffTool>,
+    /// A path instead of the tool's default location.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// What Rota last wrote to the target (which account, a fingerprint of the tokens): tells a
+    /// refresh by the tool (same account, new tokens) from untouched content.
+    #[serde(default)]
+    pub mark: Option<HandoffMark>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_error_at: Option<UnixMs>,
+}
+
+/// The last hand-off write. The fingerprint is a truncated hash of the tokens written, never
+/// the tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffMark {
+    pub record_id: String,
+    pub fingerprint: String,
+    pub at: UnixMs,
 }
 
 fn current_version() -> u32 {
@@ -43,6 +93,7 @@ impl Default for PoolState {
             generation: 0,
             providers: BTreeMap::new(),
             switch_log: VecDeque::new(),
+            settings: BTreeMap::new(),
         }
     }
 }
@@ -98,6 +149,9 @@ pub struct Record {
     /// The last usage fetched or observed, with its fetch time.
     #[serde(default)]
     pub usage: Option<UsageSnapshot>,
+    /// Recent usage points (bounded, see [`crate::exhaustion`]) for the exhaustion estimate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage_history: Vec<UsagePoint>,
 }
 
 impl Record {
@@ -134,6 +188,7 @@ impl Record {
             created_at: self.created_at,
             updated_at: self.updated_at,
             usage: self.usage.clone(),
+            exhaustion: crate::exhaustion::estimate(&self.usage_history),
         }
     }
 }
@@ -201,6 +256,23 @@ impl ProviderPool {
             self.active_since.remove(ns);
         } else {
             self.order.insert(ns.to_owned(), ordered);
+        }
+    }
+}
+
+impl PoolState {
+    /// A provider's settings (defaults when never set).
+    #[must_use]
+    pub fn settings_of(&self, provider: ProviderId) -> ProviderSettings {
+        self.settings.get(&provider).cloned().unwrap_or_default()
+    }
+
+    /// Changes a provider's settings; an all-default entry is dropped so the file stays small.
+    pub fn update_settings(&mut self, provider: ProviderId, f: impl FnOnce(&mut ProviderSettings)) {
+        let entry = self.settings.entry(provider).or_default();
+        f(entry);
+        if *entry == ProviderSettings::default() {
+            self.settings.remove(&provider);
         }
     }
 }

@@ -115,6 +115,7 @@ fn set_active_moves_to_front_and_logs() {
             from: Some(id(3).to_string()),
             to: id(1).to_string(),
             reason: SwitchReason::ManualTray,
+            detail: None,
         }
     );
     assert_eq!(s.switch_log.back(), Some(&e));

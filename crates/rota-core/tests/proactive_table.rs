@@ -123,6 +123,15 @@ fn check(case: Case, expect: Result<char, Stay>) {
                 (SwitchReason::Proactive, id(to).to_string())
             );
             assert_eq!(s.active_id(P, NS, now), Some(id(to)));
+            // The log says which window triggered it.
+            let detail = e.detail.expect("detail");
+            assert_eq!(s.switch_log.back().unwrap().detail, Some(detail));
+            assert!(
+                detail.rejected
+                    || detail
+                        .percent
+                        .is_some_and(|p| f64::from(p) >= case.policy.threshold - 0.5)
+            );
             // Hysteresis + dwell: right after the switch, nothing switches again.
             assert!(s.apply_proactive(P, NS, &case.policy, now + MIN).is_none());
         }
@@ -356,4 +365,49 @@ fn no_accounts() {
         choose_proactive(&s, P, NS, &on(), T0),
         ProactiveDecision::Stay(Stay::NoAccounts)
     );
+}
+
+#[test]
+fn settings_toggle_drives_apply_proactive_all() {
+    let mut s = PoolState::default();
+    let now = T0 + 60 * MIN;
+    for c in ['b', 'a'] {
+        s.upsert(P, NS, NewLogin::default(), id(c), T0 - 60 * MIN)
+            .unwrap();
+        let five = if c == 'a' { 96.4 } else { 10.0 };
+        s.record_usage(
+            P,
+            id(c),
+            UsageSnapshot {
+                fetched_at: now - MIN,
+                status: None,
+                usage: ProviderUsage::Anthropic(AnthropicUsage {
+                    five_hour: Some(UsageWindow::new(five, Some(now + 60 * MIN))),
+                    seven_day: Some(UsageWindow::new(20.0, None)),
+                    seven_day_sonnet: None,
+                }),
+            },
+        )
+        .unwrap();
+    }
+    s.set_active(P, NS, id('a'), SwitchReason::ManualCli, T0)
+        .unwrap();
+    let base = ProactivePolicy::default();
+    // Off by default: nothing pending, nothing applied.
+    assert!(!s.proactive_pending(NS, &base, now));
+    assert!(s.apply_proactive_all(NS, &base, now).is_empty());
+    s.update_settings(P, |x| x.proactive = true);
+    assert!(s.proactive_pending(NS, &base, now));
+    let done = s.apply_proactive_all(NS, &base, now);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].to, id('b').to_string());
+    let detail = done[0].detail.unwrap();
+    assert_eq!(
+        (detail.window, detail.percent, detail.rejected),
+        (Some(rota_types::WindowKind::FiveHour), Some(96), false)
+    );
+    assert!(!s.proactive_pending(NS, &base, now));
+    // Turning it off again drops the all-default entry.
+    s.update_settings(P, |x| x.proactive = false);
+    assert!(s.settings.is_empty());
 }

@@ -125,6 +125,7 @@ fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, 
                 cooldown_kind: None,
                 rate_limit_streak: 0,
                 usage: None,
+                usage_history: Vec::new(),
             });
             txn.vault_mut()?.insert(
                 id.to_string(),

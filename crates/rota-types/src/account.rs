@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::UnixMs;
-use crate::usage::UsageSnapshot;
+use crate::usage::{UsageSnapshot, WindowKind};
 
 /// Who the account is at the provider, as far as the login told us. Not secret; used to
 /// recognise a repeated login of the same account (the pool updates instead of duplicating).
@@ -74,6 +74,20 @@ pub struct AccountSummary {
     /// The last usage fetched or observed, with its fetch time; `null` before the first fetch.
     #[serde(default)]
     pub usage: Option<UsageSnapshot>,
+    /// When the account will hit a limit at its recent rate of use; absent when no window is
+    /// rising fast enough to run out before it resets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhaustion: Option<ExhaustionEstimate>,
+}
+
+/// A projection from the account's usage history: the first window to reach 100 % at the
+/// current rate, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExhaustionEstimate {
+    pub window: WindowKind,
+    /// Projected time of 100 % use (unix ms); always before the window's reset when that is known.
+    pub at: UnixMs,
 }
 
 /// A provider pool as `snapshot` returns it: `{records, orderedIDs, activeID}`.

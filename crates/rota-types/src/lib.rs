@@ -13,6 +13,7 @@ pub mod command;
 pub mod display;
 pub mod error;
 pub mod event;
+pub mod handoff;
 pub mod provider;
 pub mod session;
 pub mod switch;
@@ -21,7 +22,9 @@ pub mod usage;
 /// A point in time on the wire: milliseconds since the unix epoch (UTC).
 pub type UnixMs = i64;
 
-pub use account::{AccountHealth, AccountIdentity, AccountSummary, PoolSnapshot};
+pub use account::{
+    AccountHealth, AccountIdentity, AccountSummary, ExhaustionEstimate, PoolSnapshot,
+};
 pub use api::{
     DEFAULT_NAMESPACE, HealthzResponse, HttpErrorBody, MAX_LABEL_CHARS, ProviderRequest,
     ProviderUsageEntry, RemoveAccountRequest, RemoveAccountResponse, RenameRequest,
@@ -32,9 +35,10 @@ pub use error::{ApiError, ErrorCode};
 pub use event::{
     Event, LoginProgress, LoginState, PoolChanged, SessionUpdated, Switched, UsageUpdated,
 };
+pub use handoff::{HandoffStatus, HandoffTool, TargetState};
 pub use provider::{ProviderId, ProviderInfo};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage};
-pub use switch::{SwitchLogEntry, SwitchReason};
+pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{
     AnthropicUsage, CopilotUsage, LimitStatus, OpenAiUsage, ProviderUsage, UsageSnapshot,
     UsageWindow, WindowKind,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ProviderId, UnixMs};
+use crate::{ProviderId, UnixMs, WindowKind};
 
 /// Why the active account changed. `manual:*` came from a person; the rest are automatic and
 /// raise a desktop notification.
@@ -98,4 +98,24 @@ pub struct SwitchLogEntry {
     pub from: Option<String>,
     pub to: String,
     pub reason: SwitchReason,
+    /// What triggered an automatic switch (the proactive window and its percent); absent for
+    /// manual switches and in logs written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<SwitchDetail>,
+}
+
+/// Why a proactive switch fired: the window that crossed the threshold, or the provider's
+/// `rejected` status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchDetail {
+    /// The window with the highest use at the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowKind>,
+    /// Its use in whole percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+    /// The provider said `rejected` (the limit is already reached).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
 }

@@ -174,6 +174,7 @@ fn summary() -> AccountSummary {
         created_at: 1,
         updated_at: 2,
         usage: None,
+        exhaustion: None,
     }
 }
 
@@ -432,6 +433,7 @@ fn switch_reasons_and_log() {
         from: None,
         to: "b".into(),
         reason: SwitchReason::Proactive,
+        detail: None,
     };
     assert_eq!(
         serde_json::to_value(&e).unwrap(),
@@ -499,4 +501,65 @@ fn events() {
     assert_eq!(LoginProgress::NAME, "login-progress");
     assert_eq!(SessionUpdated::NAME, "session-updated");
     assert_eq!(UsageUpdated::NAME, "usage-updated");
+}
+
+#[test]
+fn switch_detail_exhaustion_and_handoff_status_shapes() {
+    use rota_types::{ExhaustionEstimate, HandoffStatus, HandoffTool, SwitchDetail, TargetState};
+    let e = SwitchLogEntry {
+        at: 5,
+        provider_id: ProviderId::Anthropic,
+        namespace: "default".into(),
+        from: Some("a".into()),
+        to: "b".into(),
+        reason: SwitchReason::Proactive,
+        detail: Some(SwitchDetail {
+            window: Some(WindowKind::FiveHour),
+            percent: Some(96),
+            rejected: false,
+        }),
+    };
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(v["detail"], json!({"window": "five_hour", "percent": 96}));
+    assert_eq!(serde_json::from_value::<SwitchLogEntry>(v).unwrap(), e);
+    // Old logs without `detail` still load.
+    let old: SwitchLogEntry = serde_json::from_value(json!({"at": 1, "providerID": "openai", "namespace": "default", "from": null, "to": "x", "reason": "manual:cli"})).unwrap();
+    assert_eq!(old.detail, None);
+
+    let mut s = summary();
+    s.exhaustion = Some(ExhaustionEstimate {
+        window: WindowKind::SevenDay,
+        at: 9,
+    });
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["exhaustion"], json!({"window": "seven_day", "at": 9}));
+    assert!(
+        serde_json::to_value(summary())
+            .unwrap()
+            .get("exhaustion")
+            .is_none()
+    );
+
+    let status = HandoffStatus {
+        provider_id: ProviderId::OpenAi,
+        enabled: true,
+        tool: HandoffTool::Codex,
+        target: "/home/u/.codex/auth.json".into(),
+        target_overridden: false,
+        state: TargetState::Active,
+        holds_record_id: Some("r".into()),
+        last_sync_at: Some(3),
+        last_error: None,
+        last_error_at: None,
+        proactive: false,
+    };
+    let v = serde_json::to_value(&status).unwrap();
+    assert_eq!(v["providerID"], "openai");
+    assert_eq!(v["tool"], "codex");
+    assert_eq!(v["state"], "active");
+    assert_eq!(v["holdsRecordId"], "r");
+    assert_eq!(
+        HandoffTool::default_for(ProviderId::Anthropic),
+        HandoffTool::ClaudeCode
+    );
 }
