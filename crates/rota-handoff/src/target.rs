@@ -1,0 +1,217 @@
+//! Where a tool keeps its login, and the write that never leaves a partial file: temp file in
+//! the same directory (mode 0600) → write → fsync → rename over the target → fsync the
+//! directory. A crash at any point leaves the old file or the new one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rota_types::HandoffTool;
+
+use crate::error::HandoffError;
+
+/// Claude Code's keychain service on macOS.
+pub const CLAUDE_KEYCHAIN_SERVICE: &str = "Claude Code-credentials";
+
+/// A tool's credential store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    File(PathBuf),
+    /// A generic password item (macOS login keychain), holding the same JSON as the file.
+    Keychain {
+        service: String,
+        account: String,
+    },
+}
+
+impl Target {
+    /// The tool's own location: Claude Code's login keychain item on macOS, else the file the
+    /// importer reads (`~/.claude/.credentials.json`, `$CODEX_HOME/auth.json`,
+    /// `$XDG_DATA_HOME/opencode/auth.json`).
+    pub fn default_for(tool: HandoffTool) -> Result<Self, HandoffError> {
+        #[cfg(target_os = "macos")]
+        if tool == HandoffTool::ClaudeCode {
+            let account = std::env::var("USER").unwrap_or_default();
+            return Ok(Self::Keychain {
+                service: CLAUDE_KEYCHAIN_SERVICE.to_owned(),
+                account,
+            });
+        }
+        crate::format::source(tool)
+            .default_path()
+            .map(Self::File)
+            .ok_or_else(|| {
+                HandoffError::Invalid("no home directory to find the tool's login in".into())
+            })
+    }
+
+    /// Shown to people: the path, or `keychain:<service>`.
+    #[must_use]
+    pub fn display(&self) -> String {
+        match self {
+            Self::File(p) => p.display().to_string(),
+            Self::Keychain { service, .. } => format!("keychain:{service}"),
+        }
+    }
+
+    /// The current content; `None` when there is none yet.
+    pub fn read(&self) -> Result<Option<Vec<u8>>, HandoffError> {
+        match self {
+            Self::File(path) => match fs::read(path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(HandoffError::io("cannot read", path, e)),
+            },
+            Self::Keychain { service, account } => keychain::read(service, account),
+        }
+    }
+
+    /// Replaces the content atomically. `bytes` must be a complete login (checked by the caller).
+    pub fn write(&self, bytes: &[u8]) -> Result<(), HandoffError> {
+        if bytes.is_empty() {
+            return Err(HandoffError::Invalid(
+                "refusing to write an empty login".into(),
+            ));
+        }
+        match self {
+            Self::File(path) => write_atomic(path, bytes),
+            Self::Keychain { service, account } => keychain::write(service, account, bytes),
+        }
+    }
+}
+
+/// The file a write lands in: a symlink's target (dotfile managers link these files), so the
+/// link survives.
+fn resolve(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+        }
+        _ => path.to_owned(),
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HandoffError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let path = resolve(path);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+        .to_owned();
+    if !dir.exists() {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&dir)
+            .map_err(|e| HandoffError::io("cannot create directory", &dir, e))?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    remove_stale_temps(&dir, &name);
+    let tmp = dir.join(format!(
+        ".{name}.rota-tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut file = opts
+            .open(&tmp)
+            .map_err(|e| HandoffError::io("cannot create temp file", &tmp, e))?;
+        file.write_all(bytes)
+            .map_err(|e| HandoffError::io("cannot write", &tmp, e))?;
+        failpoint("after_write");
+        file.sync_all()
+            .map_err(|e| HandoffError::io("cannot fsync", &tmp, e))?;
+        drop(file);
+        failpoint("after_fsync");
+        fs::rename(&tmp, &path)
+            .map_err(|e| HandoffError::io("cannot rename into place", &path, e))?;
+        failpoint("after_rename");
+        #[cfg(unix)]
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| HandoffError::io("cannot fsync directory", &dir, e))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Temp files of writers that crashed (`.<name>.rota-tmp-*`); callers hold the target's
+/// hand-off lock, so none of them is being written.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.rota-tmp-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Fault injection for the crash test: `ROTA_HANDOFF_FAILPOINT=<point>` aborts the process at
+/// `after_write`, `after_fsync` or `after_rename`. Unset in normal use; read once.
+fn failpoint(point: &str) {
+    static SPEC: OnceLock<Option<String>> = OnceLock::new();
+    if SPEC
+        .get_or_init(|| std::env::var("ROTA_HANDOFF_FAILPOINT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        std::process::abort();
+    }
+}
+
+#[cfg(target_os = "macos")]
+mod keychain {
+    use super::HandoffError;
+
+    pub(super) fn read(service: &str, account: &str) -> Result<Option<Vec<u8>>, HandoffError> {
+        let entry = keyring::Entry::new(service, account)
+            .map_err(|e| HandoffError::Keychain(e.to_string()))?;
+        match entry.get_password() {
+            Ok(s) => Ok(Some(s.into_bytes())),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(HandoffError::Keychain(e.to_string())),
+        }
+    }
+
+    pub(super) fn write(service: &str, account: &str, bytes: &[u8]) -> Result<(), HandoffError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| HandoffError::Invalid("the login is not UTF-8".into()))?;
+        keyring::Entry::new(service, account)
+            .and_then(|e| e.set_password(text))
+            .map_err(|e| HandoffError::Keychain(e.to_string()))
+    }
+}
+
+#[cfg(not(target_os = "macos"))]
+mod keychain {
+    use super::HandoffError;
+
+    pub(super) fn read(_service: &str, _account: &str) -> Result<Option<Vec<u8>>, HandoffError> {
+        Err(HandoffError::Keychain(
+            "keychain targets exist only on macOS".into(),
+        ))
+    }
+
+    pub(super) fn write(_service: &str, _account: &str, _bytes: &[u8]) -> Result<(), HandoffError> {
+        Err(HandoffError::Keychain(
+            "keychain targets exist only on macOS".into(),
+        ))
+    }
+}
