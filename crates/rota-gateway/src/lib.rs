@@ -18,18 +18,27 @@
 //!
 //! ## Request lifecycle
 //!
+//! 0. `server`: the accept loop on 127.0.0.1 (and `[::1]` when available): at most
+//!    [`GatewayConfig::max_connections`] open connections (one more gets a `503` and is closed),
+//!    [`GatewayConfig::header_read_timeout`] for headers and idle keep-alive, `TCP_NODELAY`.
 //! 1. [`security::guard`]: Host allow-list → no `Origin` → no `OPTIONS` → local token (constant
 //!    time) → JSON content type for `/auth/*` mutations. Refused requests never reach a handler.
 //! 2. API: a bounded JSON body (1 MiB) → one store call on a blocking thread → JSON answer.
 //! 3. Proxy: the body is buffered (bounded by [`GatewayConfig::max_proxy_body_bytes`]; a longer
-//!    body is streamed upstream once, never replayed) so it can be replayed; the session is found; then per attempt: pick a candidate (the active account
-//!    first, so a session stays on the active account and its prompt cache) → credentials
-//!    (refreshed near expiry) → shape → send. Before the first byte goes to the client the
-//!    outcome decides: success streams; 429 cools the account, rotates and replays; 401 refreshes
-//!    once and replays once; 529/503 and other errors go to the client unchanged; a network
-//!    error before headers retries the same account once, then rotates. Once streaming started
-//!    nothing is replayed. Rate-limit headers of every answer update the account's usage
-//!    snapshot (coalesced writes); counters go through `BatchedCounters`.
+//!    body is streamed upstream once, never replayed) so it can be replayed; the session is
+//!    found; then per attempt: pick a candidate from the in-memory pool (`view`: no file read
+//!    in the common case; the active account first, so a session stays on the active account
+//!    and its prompt cache) → credentials (refreshed near expiry under the account lock) →
+//!    shape → send. Before the first byte goes to the client the outcome decides: success
+//!    streams; 429 cools the account, rotates and replays; 401 refreshes once (Copilot:
+//!    exchanges a new Copilot token) and replays once; 529/503 overloaded is retried on the
+//!    same account after a short back-off, a bounded number of times, without cooldown or
+//!    rotation; other errors go to the client unchanged; a network error before headers
+//!    retries the same account once, then rotates. Cooldowns and switches are applied to the
+//!    in-memory pool at once and written through the locked store while the replay runs; the
+//!    answer waits for that write. Once streaming started nothing is replayed. Rate-limit
+//!    headers of every answer update the account's usage snapshot (coalesced writes); counters
+//!    go through `BatchedCounters`.
 //!
 //! Secrets: the local token and upstream credentials are marked sensitive on header maps and
 //! never logged; bodies are never logged.
@@ -38,7 +47,9 @@ pub mod api;
 pub mod error;
 pub mod proxy;
 pub mod security;
+mod server;
 pub mod sessions;
+mod view;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -90,6 +101,17 @@ pub struct GatewayConfig {
     pub utc_offset_minutes: i32,
     /// How often batched counters and coalesced usage snapshots are written.
     pub flush_interval: Duration,
+    /// Open client connections served at once; one more is answered `503` and closed.
+    pub max_connections: usize,
+    /// A client has this long to send a request's headers (also how long an idle keep-alive
+    /// connection stays open) and between two chunks of a request body (slowloris).
+    pub header_read_timeout: Duration,
+    /// Retries of an overloaded (529/503) answer on the same account before the client gets
+    /// it; 0 = fail fast.
+    pub overload_retries: u32,
+    /// First back-off of those retries (doubled per retry; a provider's `retry-after` up to
+    /// 2 s is honoured).
+    pub overload_backoff: Duration,
 }
 
 impl GatewayConfig {
@@ -106,6 +128,10 @@ impl GatewayConfig {
             max_requests_per_session: 200,
             utc_offset_minutes: 0,
             flush_interval: rota_store::DEFAULT_FLUSH_INTERVAL,
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(30),
+            overload_retries: 2,
+            overload_backoff: Duration::from_millis(250),
         }
     }
 
@@ -150,6 +176,8 @@ pub enum GatewayError {
     Random,
     #[error("cannot build the upstream HTTP client: {0}")]
     Client(String),
+    #[error("cannot read the account pool: {0}")]
+    Store(#[from] rota_store::StoreError),
 }
 
 /// The local API token: 256 random bits, hex. Never in `Debug`.
@@ -183,6 +211,10 @@ pub(crate) struct Shared {
     pub(crate) token: ApiToken,
     port: AtomicU16,
     pub(crate) store: Arc<PoolStore>,
+    /// The pool in memory (see [`view`]); requests read it instead of the files.
+    pub(crate) view: Arc<view::PoolView>,
+    /// Reloads `view` when another process writes; stopped on drop.
+    _watcher: Option<rota_store::Watcher>,
     pub(crate) providers: Arc<Providers>,
     pub(crate) tokens: Arc<TokenManager>,
     pub(crate) client: reqwest::Client,
@@ -243,6 +275,18 @@ impl Gateway {
             .map_err(|e| GatewayError::Client(e.to_string()))?;
         let counters = BatchedCounters::for_pool(store.clone(), config.flush_interval);
         let (events, _) = broadcast::channel(256);
+        let view = Arc::new(view::PoolView::open(store.clone())?);
+        let weak = Arc::downgrade(&view);
+        let watcher = store
+            .watch(view::WATCH_INTERVAL, move |_generation| {
+                if let Some(view) = weak.upgrade()
+                    && let Err(e) = view.reload()
+                {
+                    tracing::warn!(error = %e, "cannot re-read the pool after a change");
+                }
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "no store watcher; changes by other processes are seen per request only"))
+            .ok();
         Ok(Self {
             shared: Arc::new(Shared {
                 token: ApiToken::generate()?,
@@ -250,6 +294,8 @@ impl Gateway {
                 sessions: Mutex::new(sessions::SessionBook::new(&config)),
                 config,
                 store,
+                view,
+                _watcher: watcher,
                 providers,
                 tokens,
                 client,
@@ -339,7 +385,8 @@ impl Gateway {
         proxy::flush_usage(&self.shared);
     }
 
-    /// Binds 127.0.0.1, writes `api.json` (0600) and serves until [`GatewayHandle::shutdown`].
+    /// Binds 127.0.0.1 (and `[::1]` on the same port when the host has IPv6 loopback), writes
+    /// `api.json` (0600) and serves until [`GatewayHandle::shutdown`].
     pub async fn start(
         config: GatewayConfig,
         store: Arc<PoolStore>,
@@ -357,17 +404,30 @@ impl Gateway {
         let addr = listener
             .local_addr()
             .map_err(|source| GatewayError::Bind { port, source })?;
+        let mut addrs = vec![addr];
+        let mut listeners = vec![listener];
+        // IPv6 loopback is a convenience (`localhost` may resolve to ::1 first); a host without
+        // it, or with the port taken there, still serves on 127.0.0.1.
+        match tokio::net::TcpListener::bind(("::1", addr.port())).await {
+            Ok(v6) => {
+                if let Ok(a) = v6.local_addr() {
+                    addrs.push(a);
+                }
+                listeners.push(v6);
+            }
+            Err(e) => tracing::info!(error = %e, "not listening on [::1]"),
+        }
         self.shared.port.store(addr.port(), Ordering::Relaxed);
         write_api_file(&self.shared.config.data_dir, addr.port(), self.token())?;
 
         let (status_tx, status_rx) = watch::channel(GatewayStatus::Running { addr });
         let task_status = status_tx.clone();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = watch::channel(false);
         let app = self.router();
-        // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let limits = server::Limits {
+            max_connections: self.shared.config.max_connections.max(1),
+            header_read_timeout: self.shared.config.header_read_timeout,
+        };
         let flusher = {
             let gw = self.clone();
             let every = self.shared.config.flush_interval;
@@ -382,23 +442,15 @@ impl Gateway {
             })
         };
         let task = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stop_rx.await;
-                })
-                .await;
+            server::serve(listeners, app, limits, stop_rx).await;
             flusher.abort();
-            let _ = task_status.send(match result {
-                Ok(()) => GatewayStatus::Stopped,
-                Err(e) => GatewayStatus::Failed {
-                    reason: e.to_string(),
-                },
-            });
+            let _ = task_status.send(GatewayStatus::Stopped);
         });
-        tracing::info!(%addr, "gateway listening");
+        tracing::info!(?addrs, "gateway listening");
         Ok(GatewayHandle {
             gateway: self,
             addr,
+            addrs,
             status: status_rx,
             status_tx,
             stop: Some(stop_tx),
@@ -412,15 +464,22 @@ impl Gateway {
 pub struct GatewayHandle {
     gateway: Gateway,
     addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     status: watch::Receiver<GatewayStatus>,
     status_tx: watch::Sender<GatewayStatus>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl GatewayHandle {
+    /// The 127.0.0.1 address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Every address served: 127.0.0.1, then `[::1]` when it could be bound.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -440,14 +499,15 @@ impl GatewayHandle {
     /// are cut), writes pending counters and usage.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(mut task) = self.task.take()
             && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
                 .is_err()
         {
-            // A long SSE stream would otherwise hold the shutdown for minutes.
+            // A long SSE stream would otherwise hold the shutdown for minutes; aborting the
+            // server task drops its connections.
             task.abort();
             let _ = self.status_tx.send(GatewayStatus::Stopped);
         }

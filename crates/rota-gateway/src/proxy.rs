@@ -27,10 +27,14 @@ use rota_providers::{AccountAuth, UpstreamAuth, shape_request};
 use rota_types::{ProviderId, SessionUpdated, UnixMs};
 
 use crate::sessions::{NewRequest, RequestRef, UsageTap};
-use crate::{Gateway, GatewayEvent, Shared};
+use crate::view::Snapshot;
+use crate::{Gateway, GatewayConfig, GatewayEvent, Shared};
 
 /// Bytes of an error body read to classify it (429 texts, error codes).
 const ERROR_PREFIX_BYTES: usize = 64 * 1024;
+
+/// The longest back-off before retrying an overloaded answer on the same account.
+const MAX_OVERLOAD_WAIT: Duration = Duration::from_secs(2);
 
 /// Response headers that belong to one connection, not to the message.
 const HOP_BY_HOP: &[&str] = &[
@@ -89,32 +93,42 @@ fn no_candidate(nc: &NoCandidate, now: UnixMs, offset_minutes: i32) -> Response 
     resp
 }
 
-async fn load_state(shared: &Shared) -> Option<PoolState> {
-    let store = shared.store.clone();
-    match tokio::task::spawn_blocking(move || store.load()).await {
-        Ok(Ok(s)) => Some(s),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot read the pool");
-            None
+/// What a counter-only outcome asks for. rota-core's `record_outcome` decides the same (the
+/// `counter_only_actions_match_core` test pins it); computing it here spares cloning the pool
+/// on every request.
+fn counter_only_action(outcome: &Outcome) -> Action {
+    match outcome {
+        Outcome::Success { .. } => Action::Done,
+        Outcome::NetworkError { first: true } => Action::RetrySame,
+        Outcome::NetworkError { first: false } | Outcome::RateLimited(_) | Outcome::AuthFailed => {
+            Action::TryNext
         }
-        Err(_) => None,
+        Outcome::FeatureGated | Outcome::Overloaded { .. } | Outcome::OtherError { .. } => {
+            Action::ReturnToClient
+        }
     }
 }
 
-/// Applies an outcome: batched when it only changes counters, written at once otherwise
-/// (cooldowns, rotations). Returns what to do with the request.
-async fn record(
+/// Store writes a request started; its response waits for them (so whoever sees the answer
+/// also sees the cooldown or switch on disk), but the replay does not.
+pub(crate) type PendingWrites = Vec<tokio::task::JoinHandle<()>>;
+
+/// Applies an outcome: batched when it only changes counters; otherwise applied to the
+/// in-memory view at once (this and concurrent requests skip a cooling account immediately)
+/// and written through the locked store in the background, overlapping the replay. Returns
+/// what to do with the request.
+fn record(
     gw: &Gateway,
     state: &PoolState,
     provider: ProviderId,
     id: Ulid,
     outcome: &Outcome,
     now: UnixMs,
+    pending: &mut PendingWrites,
 ) -> Action {
     let shared = &gw.shared;
     let record = state.record(provider, id);
-    let counter_only = record.is_some_and(|r| outcome.is_counter_only(r));
-    if counter_only {
+    if record.is_some_and(|r| outcome.is_counter_only(r)) {
         let key = id.to_string();
         match outcome {
             Outcome::Success { status } => shared.counters.record_success(&key, Some(*status)),
@@ -124,37 +138,47 @@ async fn record(
             Outcome::FeatureGated => shared.counters.record_failure(&key, Some(429)),
             _ => shared.counters.record_failure(&key, None),
         }
-        // The action is a pure function of the outcome; compute it on a scratch copy.
-        let mut scratch = state.clone();
-        return scratch
-            .record_outcome(provider, id, outcome, &shared.config.cooldown, now)
-            .map_or(Action::TryNext, |e| e.action);
+        return counter_only_action(outcome);
     }
-    let store = shared.store.clone();
     let policy = shared.config.cooldown;
-    let o = outcome.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        store.mutate(|txn| {
-            txn.state
-                .record_outcome(provider, id, &o, &policy, now)
-                .map_err(rota_store::StoreError::from)
-        })
-    })
-    .await;
-    if let Ok(Ok(effect)) = result {
-        if let Some(entry) = effect.switched {
-            tracing::info!(provider = %provider, from = ?entry.from, to = %entry.to, reason = %entry.reason, "switched account");
-            gw.emit(GatewayEvent::Switched(entry));
-        }
-        effect.action
-    } else {
-        tracing::error!(provider = %provider, account = %id, "cannot record an upstream outcome");
-        match outcome {
+    let provisional = shared
+        .view
+        .apply(|s| s.record_outcome(provider, id, outcome, &policy, now));
+    let action = match &provisional {
+        Ok(effect) => effect.action,
+        // The account vanished (removed by another process): move on.
+        Err(_) => match outcome {
             Outcome::Success { .. } => Action::Done,
             Outcome::RateLimited(_) | Outcome::AuthFailed => Action::TryNext,
             _ => Action::ReturnToClient,
+        },
+    };
+    let gw = gw.clone();
+    let o = outcome.clone();
+    pending.push(tokio::task::spawn_blocking(move || {
+        let shared = &gw.shared;
+        let result = shared.store.mutate(|txn| {
+            txn.state
+                .record_outcome(provider, id, &o, &policy, now)
+                .map_err(rota_store::StoreError::from)
+        });
+        match result {
+            Ok(effect) => {
+                if let Some(entry) = effect.switched {
+                    tracing::info!(provider = %provider, from = ?entry.from, to = %entry.to, reason = %entry.reason, "switched account");
+                    gw.emit(GatewayEvent::Switched(entry));
+                }
+            }
+            Err(e) => {
+                tracing::error!(provider = %provider, account = %id, error = %e, "cannot record an upstream outcome");
+            }
         }
-    }
+        // The durable version replaces the provisional one.
+        if let Err(e) = shared.view.reload() {
+            tracing::warn!(error = %e, "cannot re-read the pool");
+        }
+    }));
+    action
 }
 
 /// Queues a usage snapshot from rate-limit headers (written by the periodic flush).
@@ -201,6 +225,10 @@ pub(crate) fn flush_usage(shared: &Shared) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "cannot write usage snapshots");
     }
+    // Our own write: read it back now rather than in the next request.
+    if let Err(e) = shared.view.reload() {
+        tracing::warn!(error = %e, "cannot re-read the pool");
+    }
 }
 
 /// The upstream credential of an account: its access token, or for Copilot the exchanged
@@ -240,14 +268,32 @@ type BodyStream = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + 
 /// The rest of a request body over the replay bound, streamed to the one attempt.
 type OnceBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, axum::Error>> + Send>>;
 
+/// Why a request body could not be read.
+enum BodyError {
+    Read,
+    /// Nothing arrived for the idle timeout (a slow-body client holding a connection).
+    Idle,
+}
+
 /// Buffers the request body up to `limit` bytes (replayable). A longer body comes back as the
 /// buffered part plus the unread rest, to be forwarded once without rotation (reliability.md
 /// §4).
-async fn buffer_body(body: Body, limit: usize) -> Result<(Bytes, Option<OnceBody>), ()> {
+async fn buffer_body(
+    body: Body,
+    limit: usize,
+    idle: Duration,
+) -> Result<(Bytes, Option<OnceBody>), BodyError> {
     let mut stream = body.into_data_stream();
     let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ())?;
+    loop {
+        let chunk = match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => return Err(BodyError::Idle),
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|_| BodyError::Read)?,
+        };
+        if buf.is_empty() && chunk.len() > limit {
+            return Ok((chunk, Some(Box::pin(stream))));
+        }
         buf.extend_from_slice(&chunk);
         if buf.len() > limit {
             return Ok((buf.freeze(), Some(Box::pin(stream))));
@@ -354,11 +400,75 @@ fn respond(
     resp
 }
 
+/// An account's identity and secrets from the view, refreshed first when they expire within
+/// the skew ([`rota_providers::TokenManager::access_at`] without its file reads; the refresh
+/// itself still locks the account and re-reads, reliability.md §3).
+async fn account_auth(
+    shared: &Shared,
+    snap: &Snapshot,
+    provider: ProviderId,
+    id: Ulid,
+    now: UnixMs,
+) -> Result<AccountAuth, rota_providers::ProviderError> {
+    let key = id.to_string();
+    let cached = snap.state.record(provider, id).and_then(|r| {
+        snap.vault.get(&key).map(|secrets| AccountAuth {
+            record_id: key.clone(),
+            identity: r.identity.clone(),
+            secrets: secrets.clone(),
+        })
+    });
+    let Some(mut auth) = cached else {
+        // Not in the view (just added elsewhere): the store decides.
+        return shared.tokens.access_at(provider, id, now).await;
+    };
+    let skew = i64::try_from(shared.providers.config.refresh_skew_secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    if auth.secrets.credentials().needs_refresh(now, skew) {
+        let loaded = auth.secrets.clone();
+        auth.secrets = shared.tokens.refresh_at(provider, id, &loaded, now).await?;
+    }
+    Ok(auth)
+}
+
+/// How long to wait before retrying an overloaded answer on the same account, or `None` when
+/// the retries are used up or the provider asks for a longer pause than we hold a request for.
+fn overload_delay(config: &GatewayConfig, attempt: u32, headers: &HeaderMap) -> Option<Duration> {
+    if attempt >= config.overload_retries {
+        return None;
+    }
+    let ours = config
+        .overload_backoff
+        .saturating_mul(1 << attempt.min(8))
+        .min(MAX_OVERLOAD_WAIT);
+    let theirs = headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64);
+    match theirs {
+        Some(t) if t > MAX_OVERLOAD_WAIT => None,
+        Some(t) => Some(ours.max(t)),
+        None => Some(ours),
+    }
+}
+
 /// `ANY /{provider}/{*path}`.
+pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response {
+    let mut pending = PendingWrites::new();
+    let resp = forward_attempts(&gw, req, &mut pending).await;
+    for write in pending {
+        let _ = write.await;
+    }
+    resp
+}
+
 // One loop that reads top to bottom like the outcome table of reliability.md §4; splitting it
 // would scatter the per-request replay state (tried, refreshed, network retries).
 #[allow(clippy::too_many_lines)]
-pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response {
+async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrites) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let Some((provider, sub_path)) = crate::security::proxy_route(parts.uri.path()) else {
@@ -375,24 +485,42 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
     };
     let sub_path = sub_path.to_owned();
     let shared = gw.shared.clone();
-    let Ok((body, mut once)) = buffer_body(body, shared.config.max_proxy_body_bytes).await else {
-        return proxy_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "invalid_input",
-            "the request body could not be read",
-        );
+    let (body, mut once) = match buffer_body(
+        body,
+        shared.config.max_proxy_body_bytes,
+        shared.config.header_read_timeout,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(BodyError::Read) => {
+            return proxy_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_input",
+                "the request body could not be read",
+            );
+        }
+        Err(BodyError::Idle) => {
+            return proxy_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                "timeout",
+                "the request body stopped arriving",
+            );
+        }
     };
 
+    let peek = crate::sessions::BodyPeek::of(&body);
     let rref = shared
         .sessions
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .begin(NewRequest {
             provider,
-            explicit_id: crate::sessions::explicit_session_id(&parts.headers, &body),
+            explicit_id: crate::sessions::explicit_session_id(&parts.headers, &peek),
             client: crate::sessions::client_name(&parts.headers),
-            model: crate::sessions::request_model(&body),
+            model: peek.model(),
             method: parts.method.to_string(),
             path: sub_path,
             at: rota_store::now_ms(),
@@ -407,6 +535,7 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
     let mut same: Option<(Ulid, Option<AccountAuth>)> = None;
     let mut network_failed: HashSet<Ulid> = HashSet::new();
     let mut refreshed: HashSet<Ulid> = HashSet::new();
+    let mut overload_attempts = 0u32;
 
     let answered = |record_id: Option<Ulid>, status: u16, rotations: u32, streamed: bool| {
         shared
@@ -425,15 +554,20 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
 
     loop {
         let now = rota_store::now_ms();
-        let Some(state) = load_state(&shared).await else {
-            answered(None, 500, rotations, false);
-            return proxy_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                "internal",
-                "the gateway cannot read its account pool",
-            );
+        let snap = match shared.view.current().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the pool");
+                answered(None, 500, rotations, false);
+                return proxy_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "api_error",
+                    "internal",
+                    "the gateway cannot read its account pool",
+                );
+            }
         };
+        let state = &snap.state;
         let (id, auth) = match same.take() {
             Some((id, auth)) => (id, auth),
             None => match state.pick_next_candidate(provider, &ns, &tried, now) {
@@ -447,7 +581,7 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
         };
         let auth = match auth {
             Some(a) => a,
-            None => match shared.tokens.access(provider, id).await {
+            None => match account_auth(&shared, &snap, provider, id, now).await {
                 Ok(a) => a,
                 Err(e) => {
                     // No usable credential (refresh refused or unavailable): the account is
@@ -513,14 +647,14 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
                 let first = network_failed.insert(id);
                 tracing::warn!(provider = %provider, account = %id, first, error = %e, "upstream unreachable before headers");
                 let action = record(
-                    &gw,
-                    &state,
+                    gw,
+                    state,
                     provider,
                     id,
                     &Outcome::NetworkError { first },
                     now,
-                )
-                .await;
+                    pending,
+                );
                 if !replayable {
                     answered(Some(id), 502, rotations, false);
                     return proxy_error(
@@ -540,10 +674,11 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        note_usage(&shared, &state, provider, id, &headers, now);
+        note_usage(&shared, state, provider, id, &headers, now);
 
         if status == 401 && replayable && refreshed.insert(id) {
-            // Refresh once (single flight) and replay once on the same account.
+            // Refresh once (single flight) and replay once on the same account. For Copilot
+            // this drops the exchanged Copilot token, so the replay exchanges a fresh one.
             drop(resp);
             match shared
                 .tokens
@@ -556,7 +691,8 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
                 }
                 Err(e) => {
                     tracing::warn!(provider = %provider, account = %id, error = %e, "refresh after 401 failed");
-                    let action = record(&gw, &state, provider, id, &Outcome::AuthFailed, now).await;
+                    let action =
+                        record(gw, state, provider, id, &Outcome::AuthFailed, now, pending);
                     if action == Action::TryNext {
                         tried.push(id);
                         rotations += 1;
@@ -584,7 +720,15 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
         };
         let idle = shared.config.stream_idle_timeout;
         if (200..400).contains(&status) {
-            record(&gw, &state, provider, id, &Outcome::Success { status }, now).await;
+            record(
+                gw,
+                state,
+                provider,
+                id,
+                &Outcome::Success { status },
+                now,
+                pending,
+            );
             answered(Some(id), status, rotations, true);
             return respond(
                 status,
@@ -599,7 +743,22 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
         let outcome = shared
             .providers
             .classify(provider, status, &headers, &prefix, now);
-        match record(&gw, &state, provider, id, &outcome, now).await {
+        let action = record(gw, state, provider, id, &outcome, now, pending);
+        // Overloaded (529/503, Anthropic's "temporarily limiting"): the provider, not the
+        // account, so a short back-off on the same account; never a cooldown or a rotation
+        // (reliability.md §4). Bounded: then the client gets the answer.
+        if matches!(outcome, Outcome::Overloaded { .. })
+            && replayable
+            && let Some(delay) = overload_delay(&shared.config, overload_attempts, &headers)
+        {
+            overload_attempts += 1;
+            drop(remaining);
+            tracing::info!(provider = %provider, account = %id, status, delay_ms = delay.as_millis(), "provider overloaded; retrying the same account");
+            tokio::time::sleep(delay).await;
+            same = Some((id, Some(auth)));
+            continue;
+        }
+        match action {
             // The account's cooldown is recorded either way; without a replayable body the
             // client gets this answer.
             Action::TryNext | Action::RetrySame if !replayable => {
@@ -616,5 +775,80 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
                 return respond(status, &headers, prefix, remaining, idle, end);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rota_core::{CooldownPolicy, NewLogin, RateLimitSignal};
+    use rota_types::{AccountIdentity, DEFAULT_NAMESPACE};
+
+    #[test]
+    fn counter_only_actions_match_core() {
+        let mut state = PoolState::default();
+        let id = state
+            .upsert(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                NewLogin {
+                    identity: AccountIdentity::default(),
+                    label: None,
+                },
+                Ulid::from_parts(1, 1),
+                1_000,
+            )
+            .unwrap()
+            .id;
+        let outcomes = [
+            Outcome::Success { status: 200 },
+            Outcome::FeatureGated,
+            Outcome::Overloaded { status: 529 },
+            Outcome::OtherError { status: 400 },
+            Outcome::NetworkError { first: true },
+            Outcome::NetworkError { first: false },
+            Outcome::RateLimited(RateLimitSignal::default()),
+            Outcome::AuthFailed,
+        ];
+        for o in outcomes {
+            let mut scratch = state.clone();
+            let core = scratch
+                .record_outcome(
+                    ProviderId::Anthropic,
+                    id,
+                    &o,
+                    &CooldownPolicy::default(),
+                    2_000,
+                )
+                .unwrap()
+                .action;
+            assert_eq!(counter_only_action(&o), core, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn overload_delay_is_bounded() {
+        let mut c = GatewayConfig::new("/nonexistent");
+        c.overload_retries = 2;
+        c.overload_backoff = Duration::from_millis(100);
+        let none = HeaderMap::new();
+        assert_eq!(
+            overload_delay(&c, 0, &none),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(
+            overload_delay(&c, 1, &none),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(overload_delay(&c, 2, &none), None);
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        assert_eq!(overload_delay(&c, 0, &h), Some(Duration::from_secs(1)));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        assert_eq!(
+            overload_delay(&c, 0, &h),
+            None,
+            "a long pause is the client's call"
+        );
     }
 }

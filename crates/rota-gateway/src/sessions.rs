@@ -9,6 +9,7 @@
 //! taking the largest value seen per field (Anthropic's counts are cumulative). Compressed bodies
 //! are not decompressed: their tokens stay unknown (the client still gets the original bytes).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 use axum::http::HeaderMap;
@@ -23,8 +24,49 @@ const MAX_JSON_COPY: usize = 4 * 1024 * 1024;
 /// Longest SSE line kept while waiting for its end.
 const MAX_SSE_LINE: usize = 1024 * 1024;
 
+/// The two fields of a request body sessions use, read in one pass that skips everything else
+/// without building it (bodies of long conversations are megabytes).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct BodyPeek<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metadata: Option<PeekMetadata<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PeekMetadata<'a> {
+    #[serde(borrow, default)]
+    user_id: Option<Cow<'a, str>>,
+}
+
+impl<'a> BodyPeek<'a> {
+    /// Any body that is not a JSON object peeks as empty.
+    pub(crate) fn of(body: &'a [u8]) -> Self {
+        serde_json::from_slice(body).unwrap_or_default()
+    }
+
+    pub(crate) fn model(&self) -> Option<String> {
+        self.model.as_deref().map(|m| m.chars().take(120).collect())
+    }
+
+    /// `metadata.user_id` as Claude Code sends it: a JSON string `{device_id, account_uuid,
+    /// session_id}` (older versions: `user_…_session_<uuid>`).
+    fn session_id(&self) -> Option<String> {
+        let user_id = self.metadata.as_ref()?.user_id.as_deref()?;
+        if let Ok(inner) = serde_json::from_str::<Value>(user_id)
+            && let Some(s) = inner.get("session_id").and_then(Value::as_str)
+        {
+            return Some(s.chars().take(128).collect());
+        }
+        user_id
+            .rsplit_once("_session_")
+            .map(|(_, s)| s.chars().take(128).collect())
+    }
+}
+
 /// The client's own session id, if it sent one.
-pub(crate) fn explicit_session_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+pub(crate) fn explicit_session_id(headers: &HeaderMap, body: &BodyPeek<'_>) -> Option<String> {
     let header = |n: &str| {
         headers
             .get(n)
@@ -34,33 +76,10 @@ pub(crate) fn explicit_session_id(headers: &HeaderMap, body: &[u8]) -> Option<St
             .map(|v| v.chars().take(128).collect::<String>())
     };
     header("x-claude-code-session-id")
-        .or_else(|| body_session_id(body))
+        .or_else(|| body.session_id())
         .or_else(|| header("x-session-id"))
         .or_else(|| header("session_id"))
         .or_else(|| header("session-id"))
-}
-
-/// `metadata.user_id` as Claude Code sends it: a JSON string `{device_id, account_uuid,
-/// session_id}` (older versions: `user_…_session_<uuid>`).
-fn body_session_id(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    let user_id = v.get("metadata")?.get("user_id")?.as_str()?;
-    if let Ok(inner) = serde_json::from_str::<Value>(user_id)
-        && let Some(s) = inner.get("session_id").and_then(Value::as_str)
-    {
-        return Some(s.chars().take(128).collect());
-    }
-    user_id
-        .rsplit_once("_session_")
-        .map(|(_, s)| s.chars().take(128).collect())
-}
-
-/// The `model` of a JSON request body.
-pub(crate) fn request_model(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    v.get("model")?
-        .as_str()
-        .map(|m| m.chars().take(120).collect())
 }
 
 pub(crate) fn client_name(headers: &HeaderMap) -> String {
@@ -408,11 +427,13 @@ mod tests {
     fn claude_code_user_id_session() {
         let body = br#"{"model":"m","metadata":{"user_id":"{\"device_id\":\"d\",\"account_uuid\":\"a\",\"session_id\":\"s-1\"}"}}"#;
         assert_eq!(
-            explicit_session_id(&HeaderMap::new(), body).as_deref(),
+            explicit_session_id(&HeaderMap::new(), &BodyPeek::of(body)).as_deref(),
             Some("s-1")
         );
+        assert_eq!(BodyPeek::of(body).model().as_deref(), Some("m"));
         let old = br#"{"metadata":{"user_id":"user_abc_account__session_s-2"}}"#;
-        assert_eq!(body_session_id(old).as_deref(), Some("s-2"));
+        assert_eq!(BodyPeek::of(old).session_id().as_deref(), Some("s-2"));
+        assert!(BodyPeek::of(b"not json").model().is_none());
     }
 
     fn new_req(client: &str, explicit: Option<&str>, at: UnixMs) -> NewRequest {

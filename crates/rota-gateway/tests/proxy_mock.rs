@@ -453,15 +453,63 @@ async fn unauthorized_refreshes_once_and_replays() {
 }
 
 #[tokio::test]
-async fn overloaded_is_returned_without_rotation() {
-    let e = env(2).await;
+async fn overloaded_is_retried_on_the_same_account_then_succeeds() {
+    let e = env_full(2, MockConfig::default(), None, |c| {
+        c.overload_backoff = Duration::from_millis(20);
+    })
+    .await;
     let active = e.active();
+    let switches = e.store.load().unwrap().switch_log.len();
     e.mock
         .push_behavior(&e.email_of(active), Behavior::Overloaded)
         .unwrap();
+    let started = Instant::now();
     let resp = e.post(false).send().await.unwrap();
-    assert_eq!(resp.status(), 529);
-    assert_eq!(e.messages_requests(), 1);
+    assert_eq!(resp.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(20), "backed off");
+    let calls: Vec<_> = e
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/v1/messages"))
+        .collect();
+    assert_eq!(calls.len(), 2, "one retry");
+    let account = |r: &rota_mock::LoggedRequest| r.headers.get("authorization").cloned();
+    assert_eq!(account(&calls[0]), account(&calls[1]), "the same account");
+    assert_eq!(e.active(), active, "no rotation");
+    let state = e.store.load().unwrap();
+    let rec = state.record(ProviderId::Anthropic, active).unwrap();
+    assert!(!rec.is_cooling(rota_store::now_ms()), "no cooldown");
+    assert_eq!(state.switch_log.len(), switches, "no switch");
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn overloaded_retries_are_bounded_and_never_rotate() {
+    let e = env_full(2, MockConfig::default(), None, |c| {
+        c.overload_retries = 2;
+        c.overload_backoff = Duration::from_millis(10);
+    })
+    .await;
+    let active = e.active();
+    e.mock
+        .script(
+            &e.email_of(active),
+            rota_mock::ScriptStep {
+                times: 10,
+                ..rota_mock::ScriptStep::once(Behavior::Overloaded)
+            },
+        )
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        529,
+        "the provider's answer after the retries"
+    );
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "overloaded_error");
+    assert_eq!(e.messages_requests(), 3, "first try + 2 retries");
     assert_eq!(e.active(), active);
     let state = e.store.load().unwrap();
     assert!(
@@ -470,6 +518,16 @@ async fn overloaded_is_returned_without_rotation() {
             .unwrap()
             .is_cooling(rota_store::now_ms())
     );
+
+    // Fail fast when configured so.
+    let e = env_full(2, MockConfig::default(), None, |c| c.overload_retries = 0).await;
+    let active = e.active();
+    e.mock
+        .push_behavior(&e.email_of(active), Behavior::Overloaded)
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 529);
+    assert_eq!(e.messages_requests(), 1);
     e.gw.shutdown().await;
 }
 
@@ -736,4 +794,306 @@ async fn body_over_the_replay_bound_is_forwarded_once_without_rotation() {
         "the cooldown is still recorded"
     );
     e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn copilot_401_exchanges_a_fresh_copilot_token_once_and_replays() {
+    let e = env(0).await;
+    let _ = seed(&e, ProviderId::GithubCopilot, "gh@example.com");
+    let send = || {
+        client()
+            .post(format!(
+                "{}/github-copilot/chat/completions",
+                e.gw.base_url()
+            ))
+            .bearer_auth(&e.token)
+            .json(&json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.bytes().await.unwrap();
+    let count = |e: &Env, suffix: &str| {
+        e.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .count()
+    };
+    assert_eq!(count(&e, "/copilot_internal/v2/token"), 1);
+    // The cached Copilot token is refused once: a new exchange, then the replay.
+    e.mock
+        .push_behavior("gh@example.com", Behavior::Unauthorized)
+        .unwrap();
+    let resp = send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        count(&e, "/copilot_internal/v2/token"),
+        2,
+        "re-exchanged once"
+    );
+    assert_eq!(count(&e, "/chat/completions"), 3, "replayed once");
+    let tokens: Vec<_> = e
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .map(|r| r.headers.get("authorization").cloned())
+        .collect();
+    assert_eq!(tokens[0], tokens[1], "the refused token was the cached one");
+    assert_ne!(tokens[1], tokens[2], "the replay used the fresh token");
+
+    // Refused again after the fresh exchange: no endless loop; the account needs a new login
+    // and is skipped (the only one here, so the client hears that none is usable).
+    e.mock
+        .script(
+            "gh@example.com",
+            rota_mock::ScriptStep {
+                times: 5,
+                ..rota_mock::ScriptStep::once(Behavior::Unauthorized)
+            },
+        )
+        .unwrap();
+    let before = count(&e, "/chat/completions");
+    let resp = send().await.unwrap();
+    assert_ne!(resp.status(), 200);
+    assert_eq!(
+        count(&e, "/chat/completions") - before,
+        2,
+        "one replay only"
+    );
+    let state = e.store.load().unwrap();
+    let rec = &state.providers[&ProviderId::GithubCopilot].records[0];
+    assert!(rec.health.needs_reauth);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_switch_by_another_writer_is_used_by_the_next_request() {
+    let e = env(2).await;
+    let active = e.active();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let other = e
+        .accounts
+        .iter()
+        .map(|a| a.1)
+        .find(|i| *i != active)
+        .unwrap();
+    // Written through the files, as `rota auth switch` in another process does.
+    e.store
+        .set_active(
+            ProviderId::Anthropic,
+            DEFAULT_NAMESPACE,
+            other,
+            rota_types::SwitchReason::ManualCli,
+            rota_store::now_ms(),
+        )
+        .unwrap();
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let last = e
+        .mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/v1/messages"))
+        .unwrap();
+    let info = &e.accounts.iter().find(|a| a.1 == other).unwrap().0;
+    assert_eq!(
+        last.headers.get("authorization").map(String::as_str),
+        Some(format!("Bearer {}", info.access_token).as_str())
+    );
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn success_counters_are_batched_not_written_per_request() {
+    let e = env_full(1, MockConfig::default(), None, |c| {
+        c.flush_interval = Duration::from_hours(1);
+    })
+    .await;
+    let id = e.accounts[0].1;
+    let generation = |e: &Env| e.store.load().unwrap().generation;
+    let before = generation(&e);
+    for _ in 0..20 {
+        let resp = e.post(false).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let _ = resp.bytes().await.unwrap();
+    }
+    assert_eq!(generation(&e), before, "no store write per request");
+    e.gw.gateway().flush();
+    let state = e.store.load().unwrap();
+    assert_eq!(
+        state
+            .record(ProviderId::Anthropic, id)
+            .unwrap()
+            .health
+            .success_count,
+        20
+    );
+    e.gw.shutdown().await;
+}
+
+/// Reads from a raw connection until it closes or `limit` passes; returns what came.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_a_clear_503() {
+    use tokio::io::AsyncWriteExt;
+    let e = env_full(1, MockConfig::default(), None, |c| c.max_connections = 2).await;
+    let addr = e.gw.addr();
+    let held1 = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let held2 = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Let the accept loop take both before the third arrives.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    third
+        .write_all(
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+                addr.port()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut third, Duration::from_secs(5))
+        .await
+        .expect("the refused connection is closed");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too many open connections"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    // A freed slot serves again.
+    drop(held1);
+    drop(held2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let resp = e.post(false).send().await.unwrap();
+        if resp.status() == 200 {
+            break;
+        }
+        assert_eq!(resp.status(), 503);
+        assert!(Instant::now() < deadline, "slots never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_headers_and_stalled_bodies_are_cut() {
+    use tokio::io::AsyncWriteExt;
+    let e = env_full(1, MockConfig::default(), None, |c| {
+        c.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let addr = e.gw.addr();
+    // Slowloris: headers that never end.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(5))
+        .await
+        .expect("a connection with unfinished headers is closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // An idle keep-alive connection is closed after the same time.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(
+        read_until_closed(&mut idle, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "idle connection closed"
+    );
+    // A body that stops arriving: 408, nothing forwarded.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-api-key: {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"model\":",
+                addr.port(),
+                e.token
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stalled, Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(e.messages_requests(), 0);
+    e.gw.shutdown().await;
+}
+
+fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+#[tokio::test]
+async fn serves_ipv6_loopback_when_available() {
+    if !ipv6_loopback() {
+        eprintln!("no IPv6 loopback here; only the fallback test applies");
+        return;
+    }
+    let e = env(1).await;
+    let addrs = e.gw.addrs().to_vec();
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    assert!(addrs[1].is_ipv6());
+    let resp = client()
+        .post(format!(
+            "http://[::1]:{}/anthropic/v1/messages",
+            addrs[1].port()
+        ))
+        .header("x-api-key", &e.token)
+        .json(&message_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_taken_ipv6_port_does_not_fail_the_start() {
+    if !ipv6_loopback() {
+        return;
+    }
+    // A port taken on [::1] but free on 127.0.0.1.
+    let (held, port) = loop {
+        let l = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            break (l, port);
+        }
+    };
+    let e = env_full(1, MockConfig::default(), None, |c| c.port = port).await;
+    assert_eq!(e.gw.addr().port(), port);
+    assert_eq!(e.gw.addrs().len(), 1, "IPv4 only");
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    e.gw.shutdown().await;
+    drop(held);
 }

@@ -1,0 +1,137 @@
+//! The gateway's in-memory view of the pool: state and vault as last read from the store, so a
+//! proxied request reads no file in the common case.
+//!
+//! Kept current three ways:
+//! - the store's watcher (another process's write, noticed within [`WATCH_INTERVAL`]) reloads
+//!   it on a background thread;
+//! - every request compares `state.json`'s signature (one `stat`, no read) with the one the
+//!   view was loaded at, and reloads when it changed: a `rota auth switch` that has returned is
+//!   honoured by the very next request, not one watcher tick later;
+//! - the gateway's own outcomes (cooldown, rotation, `needsReauth`) are applied to the view at
+//!   once, then persisted through the locked store ([`rota_store::Store::mutate`], which re-reads
+//!   the file under the lock, so nothing another process wrote is lost). The reload after that
+//!   write replaces the provisional view with what is on disk.
+//!
+//! The vault is written before the state and every mutation rewrites the state, so a state
+//! signature change also covers every secret change (refreshes by other processes included);
+//! the state is read before the vault, so a view never has an account without its secret.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rota_core::PoolState;
+use rota_store::{PoolStore, StoreError, Vault};
+
+/// How often the store's watcher looks at `state.json` (a `stat`).
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Identity of one version of `state.json`: inode (the atomic rename swaps it), size, mtime.
+type FileSig = Option<(u64, u64, Option<SystemTime>)>;
+
+fn file_sig(path: &Path) -> FileSig {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Some((ino, meta.len(), meta.modified().ok()))
+}
+
+/// One consistent picture of the pool.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) state: PoolState,
+    pub(crate) vault: Arc<Vault>,
+    sig: FileSig,
+}
+
+#[derive(Debug)]
+pub(crate) struct PoolView {
+    store: Arc<PoolStore>,
+    state_path: PathBuf,
+    current: RwLock<Arc<Snapshot>>,
+    /// One request-driven reload at a time (the others wait and find it done).
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl PoolView {
+    /// Reads the pool once (blocking: call it where file IO is fine).
+    pub(crate) fn open(store: Arc<PoolStore>) -> Result<Self, StoreError> {
+        let state_path = store.paths().state.clone();
+        let snapshot = read(&store, &state_path)?;
+        Ok(Self {
+            store,
+            state_path,
+            current: RwLock::new(Arc::new(snapshot)),
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn get(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, snapshot: Snapshot) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
+    }
+
+    /// The pool as on disk now: the cached view unless `state.json` changed since it was read.
+    pub(crate) async fn current(self: &Arc<Self>) -> Result<Arc<Snapshot>, StoreError> {
+        let snap = self.get();
+        if snap.sig == file_sig(&self.state_path) {
+            return Ok(snap);
+        }
+        let _one = self.reloading.lock().await;
+        let snap = self.get();
+        if snap.sig == file_sig(&self.state_path) {
+            return Ok(snap);
+        }
+        let view = self.clone();
+        tokio::task::spawn_blocking(move || view.reload())
+            .await
+            .map_err(|e| StoreError::Io {
+                action: "cannot reload",
+                path: self.state_path.clone(),
+                source: std::io::Error::other(e),
+            })??;
+        Ok(self.get())
+    }
+
+    /// Reads state and vault again (blocking).
+    pub(crate) fn reload(&self) -> Result<(), StoreError> {
+        let snapshot = read(&self.store, &self.state_path)?;
+        self.set(snapshot);
+        Ok(())
+    }
+
+    /// Applies a change to the state in memory only (provisional until the store write that
+    /// makes it durable is read back). Returns what `f` returned.
+    pub(crate) fn apply<R>(&self, f: impl FnOnce(&mut PoolState) -> R) -> R {
+        let mut guard = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = guard.state.clone();
+        let out = f(&mut state);
+        *guard = Arc::new(Snapshot {
+            state,
+            vault: guard.vault.clone(),
+            sig: guard.sig,
+        });
+        out
+    }
+}
+
+fn read(store: &PoolStore, state_path: &Path) -> Result<Snapshot, StoreError> {
+    // The signature first: a write racing this read changes it again, so the next request
+    // reloads instead of trusting a view that may predate the write.
+    let sig = file_sig(state_path);
+    let state = store.load()?;
+    let vault = store.load_vault()?;
+    Ok(Snapshot {
+        state,
+        vault: Arc::new(vault),
+        sig,
+    })
+}
