@@ -3,14 +3,16 @@
 //! and nothing returned carries a token.
 
 use rota_core::{PoolState, Ulid};
+use rota_store::import::{self, ImportSource};
 use rota_store::{PoolStore, now_ms};
 use rota_types::command::{
-    AccountRequest, ListProvidersResponse, MAX_ID_CHARS, PoolRequest, ProviderListing,
-    RenameRecordRequest, UsageRequest,
+    AccountRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
+    MAX_ID_CHARS, PoolRequest, ProviderListing, RenameRecordRequest,
 };
 use rota_types::{
-    AccountSummary, ApiError, DEFAULT_NAMESPACE, MAX_LABEL_CHARS, PoolSnapshot, ProviderId,
-    RemoveAccountResponse, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
+    AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, MAX_LABEL_CHARS, PoolSnapshot,
+    ProviderId, RemoveAccountResponse, SetActiveResponse, SuccessResponse, SwitchReason,
+    UsageResponse,
 };
 
 /// A provider id from the wire: known providers only.
@@ -138,17 +140,63 @@ pub fn rename_record(
     Ok(SuccessResponse::OK)
 }
 
-/// Cached usage of every provider with accounts. `refresh` is not acted on yet (live fetching
-/// comes with the providers integration).
-pub fn usage(store: &PoolStore, request: UsageRequest) -> Result<UsageResponse, ApiError> {
-    let UsageRequest { refresh: _ } = request;
+/// Usage of every provider with accounts as the store has it (after a live fetch when the
+/// command asked for one).
+pub fn cached_usage(store: &PoolStore) -> Result<UsageResponse, ApiError> {
     Ok(store.load()?.usage_response(DEFAULT_NAMESPACE, now_ms()))
+}
+
+/// Imports a tool's login file (read only) into the pool.
+pub fn import_accounts(
+    store: &PoolStore,
+    request: &ImportAccountsRequest,
+) -> Result<ImportAccountsResponse, ApiError> {
+    let source = ImportSource::parse(request.source.trim()).ok_or_else(|| {
+        let known: Vec<_> = ImportSource::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::invalid_input(format!(
+            "unknown import source {:?}; expected one of {}",
+            request.source,
+            known.join(", ")
+        ))
+    })?;
+    let path = match request.path.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => source.default_path().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Os,
+                "no home directory to find the login file in; choose the file",
+            )
+        })?,
+    };
+    let report = import::import_file(source, &path)?;
+    let skipped: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.entry, s.reason))
+        .collect();
+    if report.accounts.is_empty() {
+        let mut message = format!("no importable account in {}", path.display());
+        for s in &skipped {
+            message.push_str("; skipped ");
+            message.push_str(s);
+        }
+        return Err(ApiError::not_found(message));
+    }
+    let providers: Vec<_> = report.accounts.iter().map(|a| a.provider).collect();
+    let now = now_ms();
+    let upserted = store.import_accounts(report.accounts, now)?;
+    let state = store.load()?;
+    let imported = upserted
+        .iter()
+        .zip(&providers)
+        .filter_map(|(u, p)| state.record(*p, u.id).map(|r| r.label.clone()))
+        .collect();
+    Ok(ImportAccountsResponse { imported, skipped })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rota_types::ErrorCode;
 
     #[test]
     fn providers_parse_strictly() {

@@ -1,18 +1,23 @@
 //! Tauri commands: one-line adapters from a `rota-types` request to the code that answers it.
 //! Each takes one argument named `request` and returns its response or an `ApiError`.
 
+use std::sync::Arc;
+
 use rota_types::command::{
-    AccountRequest, AppInfo, Empty, GatewayStatusResponse, ListProvidersResponse, OpenLinkRequest,
-    PoolRequest, RenameRecordRequest, UiPrefs, UsageRequest,
+    AccountRequest, AppInfo, AppSettings, BeginLoginRequest, CompleteLoginRequest, Empty,
+    FlowRequest, GatewayStatusResponse, ImportAccountsRequest, ImportAccountsResponse,
+    ListProvidersResponse, LoginStarted, OpenLinkRequest, PoolRequest, RenameRecordRequest,
+    SessionRequest, UiPrefs, UsageRequest,
 };
 use rota_types::{
-    AccountSummary, ApiError, ErrorCode, PoolSnapshot, RemoveAccountResponse, SetActiveResponse,
-    SuccessResponse, SwitchReason, UsageResponse,
+    AccountSummary, ApiError, ErrorCode, Event, LoginProgress, PoolSnapshot, RemoveAccountResponse,
+    SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
 };
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
-use crate::{AppState, accounts, prefs, state};
+use crate::login::Progress;
+use crate::{AppState, MAIN_WINDOW, accounts, prefs, state};
 
 #[tauri::command]
 pub fn app_info(request: Empty, state: State<'_, AppState>) -> Result<AppInfo, ApiError> {
@@ -82,10 +87,166 @@ pub fn rename_record(
     accounts::rename_record(&state.store, &request)
 }
 
+/// Cached usage, or fetched live first (in parallel) with `refresh: true`; a failed fetch keeps
+/// the last value with its age.
+#[tauri::command]
+pub async fn usage(
+    request: UsageRequest,
+    state: State<'_, AppState>,
+) -> Result<UsageResponse, ApiError> {
+    if request.refresh {
+        state
+            .usage
+            .fetch(None, rota_store::now_ms())
+            .await
+            .map_err(ApiError::from)?;
+    }
+    let store = state.store.clone();
+    blocking(move || accounts::cached_usage(&store)).await
+}
+
+/// Runs store work on the blocking pool (it may wait for another process's lock).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("task failed: {e}")))?
+}
+
+#[tauri::command]
+pub fn sessions(
+    request: Empty,
+    state: State<'_, AppState>,
+) -> Result<Vec<SessionSummary>, ApiError> {
+    let Empty {} = request;
+    Ok(state.gateway.sessions())
+}
+
+#[tauri::command]
+pub fn session_detail(
+    request: SessionRequest,
+    state: State<'_, AppState>,
+) -> Result<SessionDetail, ApiError> {
+    state
+        .gateway
+        .session_detail(&request.session_id)
+        .ok_or_else(|| ApiError::not_found(format!("no session {:?}", request.session_id)))
+}
+
+/// `login-progress` events to the main window.
+fn progress<R: Runtime>(app: &AppHandle<R>) -> Progress {
+    let app = app.clone();
+    Arc::new(move |flow_id: &str, state| {
+        let event = LoginProgress {
+            flow_id: flow_id.to_owned(),
+            state,
+        };
+        if let Err(e) = app.emit_to(MAIN_WINDOW, LoginProgress::NAME, event) {
+            tracing::warn!("could not emit {}: {e}", LoginProgress::NAME);
+        }
+    })
+}
+
+/// Opens a sign-in page the app itself built (never a URL from the webview).
+fn open_page<R: Runtime>(app: &AppHandle<R>, url: &str) -> Result<(), ApiError> {
+    // Tests and headless runs set ROTA_NO_BROWSER, as for `rota auth login`.
+    if std::env::var_os("ROTA_NO_BROWSER").is_some() {
+        return Ok(());
+    }
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| ApiError::new(ErrorCode::Os, format!("could not open the browser: {e}")))
+}
+
+#[tauri::command]
+pub async fn begin_login<R: Runtime>(
+    request: BeginLoginRequest,
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<LoginStarted, ApiError> {
+    let started = state
+        .logins
+        .begin(
+            state.providers.clone(),
+            state.store.clone(),
+            request,
+            progress(&app),
+        )
+        .await?;
+    if let Ok(page) = state.logins.page(&started.flow_id)
+        && let Err(e) = open_page(&app, &page)
+    {
+        // The dialog shows the link anyway.
+        tracing::warn!("{}", e.message);
+    }
+    Ok(started)
+}
+
+#[tauri::command]
+pub async fn complete_login<R: Runtime>(
+    request: CompleteLoginRequest,
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<AccountSummary, ApiError> {
+    state
+        .logins
+        .complete(
+            &state.providers,
+            &state.store,
+            &request.flow_id,
+            &request.code,
+            &progress(&app),
+        )
+        .await
+}
+
+#[tauri::command]
+pub fn open_login_page<R: Runtime>(
+    request: FlowRequest,
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<Empty, ApiError> {
+    let page = state.logins.page(&request.flow_id)?;
+    open_page(&app, &page)?;
+    Ok(Empty {})
+}
+
+#[tauri::command]
+pub fn cancel_login<R: Runtime>(
+    request: FlowRequest,
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<Empty, ApiError> {
+    state.logins.cancel(&request.flow_id, &progress(&app));
+    Ok(Empty {})
+}
+
 // Off the main thread: the store may wait for its lock (another process is writing).
 #[tauri::command(async)]
-pub fn usage(request: UsageRequest, state: State<'_, AppState>) -> Result<UsageResponse, ApiError> {
-    accounts::usage(&state.store, request)
+pub fn import_accounts(
+    request: ImportAccountsRequest,
+    state: State<'_, AppState>,
+) -> Result<ImportAccountsResponse, ApiError> {
+    accounts::import_accounts(&state.store, &request)
+}
+
+#[tauri::command]
+pub fn settings_get(request: Empty, state: State<'_, AppState>) -> Result<AppSettings, ApiError> {
+    let Empty {} = request;
+    Ok(state.settings.get())
+}
+
+#[tauri::command]
+pub fn settings_set(
+    request: AppSettings,
+    state: State<'_, AppState>,
+) -> Result<AppSettings, ApiError> {
+    let saved = state.settings.set(request)?;
+    state.usage.set_enabled(saved.usage_polling);
+    // The poller re-plans at once (polling back on → due accounts are fetched now).
+    state.poll_wake.notify_one();
+    Ok(saved)
 }
 
 #[tauri::command]

@@ -4,10 +4,12 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rota_gateway::{Gateway, GatewayConfig, GatewayError, GatewayHandle, GatewayStatus};
-use rota_providers::{Providers, ProvidersConfig};
-use rota_store::PoolStore;
+use rota_gateway::{
+    Gateway, GatewayConfig, GatewayError, GatewayEvent, GatewayHandle, GatewayStatus,
+};
+use rota_providers::TokenManager;
 use rota_types::command::{GatewayState, GatewayStatusResponse};
+use rota_types::{SessionDetail, SessionSummary};
 
 #[derive(Debug, Default)]
 enum Slot {
@@ -25,25 +27,48 @@ pub struct HostedGateway {
 }
 
 impl HostedGateway {
-    /// Binds `127.0.0.1:<port>` and serves the store's pool; the outcome is kept in the slot.
-    pub async fn start(&self, port: u16, data_dir: std::path::PathBuf, store: Arc<PoolStore>) {
-        let outcome = match Providers::new(ProvidersConfig::from_env()) {
-            Ok(providers) => {
-                let config = GatewayConfig::new(&data_dir).with_port(port);
-                Gateway::start(config, store, Arc::new(providers))
-                    .await
-                    .map_err(|e| start_error(port, &e))
-            }
-            Err(e) => Err(format!("cannot set up providers: {e}")),
+    /// Binds the port and serves the store's pool with the app's token manager (one single
+    /// flight per process); the outcome is kept in the slot. Returns the gateway's events
+    /// (session updates) while it runs.
+    pub async fn start(
+        &self,
+        port: u16,
+        data_dir: std::path::PathBuf,
+        tokens: Arc<TokenManager>,
+    ) -> Option<tokio::sync::broadcast::Receiver<GatewayEvent>> {
+        let config = GatewayConfig::new(&data_dir).with_port(port);
+        let outcome = match Gateway::with_token_manager(config, tokens) {
+            Ok(gateway) => gateway.serve().await.map_err(|e| start_error(port, &e)),
+            Err(e) => Err(start_error(port, &e)),
         };
         let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        *slot = match outcome {
-            Ok(handle) => Slot::Running(handle),
+        match outcome {
+            Ok(handle) => {
+                let events = handle.gateway().subscribe();
+                *slot = Slot::Running(handle);
+                Some(events)
+            }
             Err(reason) => {
                 tracing::warn!("the gateway did not start: {reason}");
-                Slot::Failed(reason)
+                *slot = Slot::Failed(reason);
+                None
             }
-        };
+        }
+    }
+
+    /// Sessions, most recent first (none unless running).
+    pub fn sessions(&self) -> Vec<SessionSummary> {
+        match &*self.slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Running(handle) => handle.gateway().sessions(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn session_detail(&self, id: &str) -> Option<SessionDetail> {
+        match &*self.slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Running(handle) => handle.gateway().session_detail(id),
+            _ => None,
+        }
     }
 
     /// The handle to shut down, leaving `Stopped` behind.

@@ -9,7 +9,10 @@ pub mod accounts;
 pub mod commands;
 pub mod gateway;
 pub mod live;
+pub mod login;
+pub mod notify;
 pub mod prefs;
+pub mod settings;
 pub mod state;
 pub mod tray;
 
@@ -28,6 +31,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
     builder
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -42,6 +46,15 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::ui_prefs_set,
             commands::open_link,
             commands::gateway_status,
+            commands::sessions,
+            commands::session_detail,
+            commands::begin_login,
+            commands::complete_login,
+            commands::open_login_page,
+            commands::cancel_login,
+            commands::import_accounts,
+            commands::settings_get,
+            commands::settings_set,
         ])
 }
 
@@ -72,16 +85,20 @@ pub fn run() {
         .setup(|app| {
             tray::install(app.handle())?;
             live::start(app.handle())?;
+            live::start_usage_poller(app.handle());
             // The gateway binds off the main thread; a busy port leaves a `Failed` status.
             let state = app.state::<AppState>();
-            let (gateway, port, data_dir, store) = (
+            let (gateway, port, data_dir, tokens) = (
                 state.gateway.clone(),
                 state.gateway_port,
                 state.data_dir.clone(),
-                state.store.clone(),
+                state.tokens.clone(),
             );
+            let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                gateway.start(port, data_dir, store).await;
+                if let Some(events) = gateway.start(port, data_dir, tokens).await {
+                    live::forward_gateway_events(&handle, events);
+                }
             });
             Ok(())
         })

@@ -3,17 +3,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rota_providers::{Providers, ProvidersConfig, TokenManager, UsageService};
 use rota_store::{PoolStore, StoreConfig, StoreError};
 use rota_types::command::{AppLink, LinkKind, SecretBackendInfo};
 
 use crate::gateway::HostedGateway;
+use crate::login::Logins;
+use crate::settings::Settings;
 
 /// Default port of the local gateway (interfaces.md §1).
 pub const DEFAULT_GATEWAY_PORT: u16 = 4141;
 
 const REPOSITORY_URL: &str = "https://github.com/rota-app/rota";
 
-/// What the commands share: paths, the gateway port and the account store.
+/// What the commands share: paths, the gateway port, the account store and the services built
+/// on it (one of each per process: the token manager's single flight works per instance).
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// `$ROTA_HOME`, else the platform data dir + `rota`.
@@ -21,6 +25,18 @@ pub struct AppState {
     pub gateway_port: u16,
     /// The shared pool store (state file + vault), the same one the CLI and gateway use.
     pub store: Arc<PoolStore>,
+    /// Provider endpoints and HTTP client (upstream URLs from the environment).
+    pub providers: Arc<Providers>,
+    /// Refreshes tokens (shared by the usage service and the hosted gateway).
+    pub tokens: Arc<TokenManager>,
+    /// Usage fetching and background polling.
+    pub usage: Arc<UsageService>,
+    /// Login flows in progress (`begin_login` … `complete_login` / `cancel_login`).
+    pub logins: Arc<Logins>,
+    /// App settings (usage polling, notifications).
+    pub settings: Arc<Settings>,
+    /// Wakes the usage poller to re-plan (store changed, polling switched on).
+    pub poll_wake: Arc<tokio::sync::Notify>,
     /// The local gateway the app hosts (started by `run()`; stays `Starting` in tests).
     pub gateway: Arc<HostedGateway>,
 }
@@ -31,6 +47,8 @@ pub enum StateError {
     BadPort(String),
     #[error("cannot open the account store: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot set up the providers: {0}")]
+    Providers(String),
 }
 
 impl AppState {
@@ -45,17 +63,39 @@ impl AppState {
         Self::new(config, gateway_port)
     }
 
-    /// Opens the store described by `config` (probing the keychain unless the mode is `file`).
+    /// Opens the store described by `config` (probing the keychain unless the mode is `file`);
+    /// provider URLs come from the environment (`ROTA_PROVIDERS_MOCK_BASE`, `ROTA_*_BASE`).
     pub fn new(config: StoreConfig, gateway_port: u16) -> Result<Self, StateError> {
+        Self::with_providers(config, gateway_port, ProvidersConfig::from_env())
+    }
+
+    /// Like [`AppState::new`] with explicit provider endpoints (tests point them at rota-mock).
+    pub fn with_providers(
+        config: StoreConfig,
+        gateway_port: u16,
+        providers: ProvidersConfig,
+    ) -> Result<Self, StateError> {
         let data_dir = config.data_dir.clone();
-        let store = PoolStore::open(config)?;
+        let store = Arc::new(PoolStore::open(config)?);
         for recovery in store.take_recoveries() {
             tracing::warn!(%recovery, "the account store restored a file from its backup");
         }
+        let providers =
+            Arc::new(Providers::new(providers).map_err(|e| StateError::Providers(e.to_string()))?);
+        let tokens = Arc::new(TokenManager::new(store.clone(), providers.clone()));
+        let usage = Arc::new(UsageService::new(tokens.clone()));
+        let settings = Arc::new(Settings::load(data_dir.join(crate::settings::FILE_NAME)));
+        usage.set_enabled(settings.get().usage_polling);
         Ok(Self {
             data_dir,
             gateway_port,
-            store: Arc::new(store),
+            store,
+            providers,
+            tokens,
+            usage,
+            logins: Arc::new(Logins::default()),
+            settings,
+            poll_wake: Arc::new(tokio::sync::Notify::new()),
             gateway: Arc::new(HostedGateway::default()),
         })
     }

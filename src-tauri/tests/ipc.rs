@@ -31,10 +31,21 @@ const CANARY: &str = "canary-access-token-ipc";
 
 impl Harness {
     fn new() -> Self {
+        Self::with_providers(rota_providers::ProvidersConfig::default())
+    }
+
+    /// The app with every provider endpoint on a rota-mock server.
+    fn with_mock(mock: &Mock) -> Self {
+        Self::with_providers(rota_providers::ProvidersConfig::with_mock_base(
+            mock.handle.base_url(),
+        ))
+    }
+
+    fn with_providers(providers: rota_providers::ProvidersConfig) -> Self {
         let data = tempfile::tempdir().unwrap();
         let config = rota_store::StoreConfig::new(data.path().join("rota"))
             .with_secret_store(rota_store::SecretStoreMode::File);
-        let state = AppState::new(config, 4242).unwrap();
+        let state = AppState::with_providers(config, 4242, providers).unwrap();
         let app = builder(mock_builder(), state)
             .build(tauri::generate_context!("tauri.conf.json"))
             .expect("app builds on the mock runtime");
@@ -432,4 +443,338 @@ fn gateway_status_answers_its_typed_shape() {
     // Not bound: app_info names the configured address.
     let info = h.call("main", "app_info", json!({})).unwrap();
     assert_eq!(info["gatewayUrl"], "http://127.0.0.1:4242");
+}
+
+// ---- login flows, sessions and settings against a real rota-mock server ----
+
+/// rota-mock on its own runtime (device codes approve themselves after 200 ms).
+struct Mock {
+    _runtime: tokio::runtime::Runtime,
+    handle: rota_mock::MockHandle,
+}
+
+impl Mock {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime
+            .block_on(rota_mock::MockServer::start(rota_mock::MockConfig {
+                device_interval_secs: 1,
+                device_auto_approve_after_ms: Some(200),
+                ..rota_mock::MockConfig::default()
+            }))
+            .unwrap();
+        Self {
+            _runtime: runtime,
+            handle,
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback (the mock's sign-in page).
+fn get_page(url: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `code#state` from the mock's authorize page, as a user copies it.
+fn code_from_page(url: &str) -> String {
+    let page = get_page(url);
+    let start = page
+        .find("<code id=\"auth-code\">")
+        .expect("code on the page")
+        + "<code id=\"auth-code\">".len();
+    let end = start + page[start..].find("</code>").unwrap();
+    page[start..end].replace("&amp;", "&")
+}
+
+/// Every `login-progress` state of one flow, in order.
+fn collect_progress(
+    h: &Harness,
+) -> std::sync::Arc<std::sync::Mutex<Vec<rota_types::LoginProgress>>> {
+    use rota_types::Event as _;
+    use tauri::Listener as _;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    h.app.listen_any(rota_types::LoginProgress::NAME, move |e| {
+        sink.lock()
+            .unwrap()
+            .push(serde_json::from_str(e.payload()).unwrap());
+    });
+    seen
+}
+
+fn wait_for_state(
+    seen: &std::sync::Mutex<Vec<rota_types::LoginProgress>>,
+    flow: &str,
+    pred: impl Fn(&rota_types::LoginState) -> bool,
+) -> rota_types::LoginState {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(p) = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|p| p.flow_id == flow && pred(&p.state))
+        {
+            return p.state.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such progress for {flow}: {:?}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn anthropic_paste_login_adds_the_account_and_a_wrong_code_can_be_retried() {
+    use rota_types::LoginState;
+    let mock = Mock::start();
+    let h = Harness::with_mock(&mock);
+    let seen = collect_progress(&h);
+    let started: rota_types::command::LoginStarted = serde_json::from_value(
+        h.call("main", "begin_login", json!({"providerID": "anthropic"}))
+            .expect("begin_login"),
+    )
+    .unwrap();
+    assert!(
+        started.notice.as_deref().unwrap().contains("Claude Code"),
+        "the policy notice comes with the flow"
+    );
+    let rota_types::command::LoginPrompt::Paste { authorize_url } = &started.prompt else {
+        panic!("anthropic pastes a code: {:?}", started.prompt);
+    };
+    assert!(
+        authorize_url.contains("/oauth/authorize?"),
+        "{authorize_url}"
+    );
+    let flow = started.flow_id.clone();
+
+    // A code with the wrong state is refused; the flow stays open.
+    let err = h
+        .call(
+            "main",
+            "complete_login",
+            json!({"flowID": flow, "code": "abc#not-the-state"}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_input", "{err}");
+    assert!(
+        h.store().load().unwrap().providers.is_empty(),
+        "nothing saved"
+    );
+
+    let code = code_from_page(authorize_url);
+    let account: rota_types::AccountSummary = serde_json::from_value(
+        h.call(
+            "main",
+            "complete_login",
+            json!({"flowID": flow, "code": code}),
+        )
+        .expect("complete_login"),
+    )
+    .unwrap();
+    assert!(account.is_active, "the new login is active");
+    let stored =
+        h.store()
+            .load()
+            .unwrap()
+            .get_accounts(rota_types::ProviderId::Anthropic, "default", NOW);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, account.id);
+    let LoginState::Succeeded { record_id, .. } =
+        wait_for_state(&seen, &flow, |s| matches!(s, LoginState::Succeeded { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(record_id, account.id);
+    // The flow is over: pasting again is an unknown flow.
+    let err = h
+        .call(
+            "main",
+            "complete_login",
+            json!({"flowID": flow, "code": code}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+    let answered = serde_json::to_string(&account).unwrap();
+    assert!(
+        !answered.contains("access") && !answered.contains("refresh"),
+        "{answered}"
+    );
+}
+
+#[test]
+fn github_device_login_finishes_in_the_background() {
+    use rota_types::LoginState;
+    let mock = Mock::start();
+    let h = Harness::with_mock(&mock);
+    let seen = collect_progress(&h);
+    let started: rota_types::command::LoginStarted = serde_json::from_value(
+        h.call(
+            "main",
+            "begin_login",
+            json!({"providerID": "github-copilot"}),
+        )
+        .expect("begin_login"),
+    )
+    .unwrap();
+    let rota_types::command::LoginPrompt::Device { user_code, .. } = &started.prompt else {
+        panic!("github uses a device code: {:?}", started.prompt);
+    };
+    assert!(!user_code.is_empty());
+    let state = wait_for_state(&seen, &started.flow_id, |s| {
+        matches!(s, LoginState::Succeeded { .. } | LoginState::Failed { .. })
+    });
+    assert!(matches!(state, LoginState::Succeeded { .. }), "{state:?}");
+    assert_eq!(
+        h.store()
+            .load()
+            .unwrap()
+            .count(rota_types::ProviderId::GithubCopilot, "default"),
+        1
+    );
+}
+
+#[test]
+fn cancelling_a_browser_login_closes_its_callback_port() {
+    use rota_types::LoginState;
+    let mock = Mock::start();
+    let h = Harness::with_mock(&mock);
+    let seen = collect_progress(&h);
+    let started: rota_types::command::LoginStarted = serde_json::from_value(
+        h.call("main", "begin_login", json!({"providerID": "openai"}))
+            .expect("begin_login"),
+    )
+    .unwrap();
+    let rota_types::command::LoginPrompt::Browser { port, .. } = started.prompt else {
+        panic!("openai defaults to the browser: {:?}", started.prompt);
+    };
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "listening"
+    );
+    h.call("main", "cancel_login", json!({"flowID": started.flow_id}))
+        .expect("cancel_login");
+    wait_for_state(&seen, &started.flow_id, |s| *s == LoginState::Cancelled);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the callback port stays open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Anthropic has no device flow: a clear refusal, not a hang.
+    let err = h
+        .call(
+            "main",
+            "begin_login",
+            json!({"providerID": "anthropic", "method": "device"}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_input");
+}
+
+#[test]
+fn sessions_are_empty_without_a_gateway_and_unknown_ones_not_found() {
+    let h = Harness::new();
+    assert_eq!(h.call("main", "sessions", json!({})).unwrap(), json!([]));
+    let err = h
+        .call("main", "session_detail", json!({"sessionID": "nope"}))
+        .unwrap_err();
+    assert_eq!(err["code"], "not_found");
+}
+
+#[test]
+fn settings_are_saved_and_read_back() {
+    let h = Harness::new();
+    assert_eq!(
+        h.call("main", "settings_get", json!({})).unwrap(),
+        json!({"usagePolling": true, "notifications": true})
+    );
+    h.call(
+        "main",
+        "settings_set",
+        json!({"usagePolling": false, "notifications": true}),
+    )
+    .unwrap();
+    let on_disk: Value = serde_json::from_slice(
+        &std::fs::read(h.data.path().join("rota").join("settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(on_disk["usagePolling"], false);
+    let err = h
+        .call("main", "settings_set", json!({"usagePolling": "yes"}))
+        .unwrap_err();
+    let err = err.to_string();
+    assert!(
+        err.contains("settings_set") && err.contains("boolean"),
+        "{err}"
+    );
+    assert_eq!(
+        h.call("main", "settings_get", json!({})).unwrap()["usagePolling"],
+        false,
+        "a refused change keeps the saved settings"
+    );
+}
+
+#[test]
+fn importing_a_claude_code_login_adds_its_account() {
+    let h = Harness::new();
+    let file = h.data.path().join("credentials.json");
+    std::fs::write(
+        &file,
+        r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-imported","refreshToken":"sk-ant-ort01-imported","expiresAt":1900000000000,"scopes":["user:inference"],"subscriptionType":"max"}}"#,
+    )
+    .unwrap();
+    let v = h
+        .call(
+            "main",
+            "import_accounts",
+            json!({"source": "claude-code", "path": file.to_str().unwrap()}),
+        )
+        .expect("import_accounts");
+    assert_eq!(v["imported"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        !v.to_string().contains("sk-ant"),
+        "no token in the answer: {v}"
+    );
+    assert_eq!(
+        h.store()
+            .load()
+            .unwrap()
+            .count(rota_types::ProviderId::Anthropic, "default"),
+        1
+    );
+    let err = h
+        .call("main", "import_accounts", json!({"source": "bogus"}))
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_input");
+    let err = h
+        .call(
+            "main",
+            "import_accounts",
+            json!({"source": "codex", "path": h.data.path().join("missing.json").to_str().unwrap()}),
+        )
+        .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("missing.json"),
+        "{err}"
+    );
 }

@@ -7,7 +7,7 @@ use rota_types::command::{
     AppInfo, AppInfoCmd, Empty, GatewayState, GatewayStatusCmd, GatewayStatusResponse, SettingsTab,
     UiPrefs, UiPrefsGetCmd, UiPrefsSetCmd,
 };
-use rota_types::{Event, PoolChanged, ProviderId};
+use rota_types::{Event, LoginProgress, PoolChanged, ProviderId, SessionUpdated};
 
 use crate::components::icons::{GearIcon, Logo};
 use crate::components::notice::Notices;
@@ -28,6 +28,10 @@ pub struct Ui {
     /// Bumped on every `pool-changed` event (any process changed the store): views that show
     /// accounts re-read them when it changes.
     pub pool_version: RwSignal<u64>,
+    /// The latest `login-progress` event (the Add-account dialog follows its own flow).
+    pub login_progress: RwSignal<Option<LoginProgress>>,
+    /// Bumped on every `session-updated` event (the gateway saw traffic).
+    pub session_version: RwSignal<u64>,
     /// The local gateway's state (`None` until the first answer).
     pub gateway: RwSignal<Option<GatewayStatusResponse>>,
 }
@@ -70,6 +74,8 @@ pub fn App() -> impl IntoView {
         info: RwSignal::new(None),
         notices: RwSignal::new(Vec::new()),
         pool_version: RwSignal::new(0),
+        session_version: RwSignal::new(0),
+        login_progress: RwSignal::new(None),
         gateway: RwSignal::new(None),
     };
     provide_context(ui);
@@ -94,9 +100,16 @@ pub fn App() -> impl IntoView {
 
     // The tray's "Settings…" asks the window to open the dialog.
     ipc::listen::<()>("open-settings", move |()| ui.open_settings());
-    // The store changed (this app, the CLI, the gateway, …): re-read what is shown.
+    // The store changed (this app, the CLI, the gateway, new usage, …): re-read what is shown.
+    // (`usage-updated` always comes with a `pool-changed`, so it needs no listener here.)
     ipc::listen::<PoolChanged>(PoolChanged::NAME, move |_| {
         ui.pool_version.update(|v| *v += 1);
+    });
+    ipc::listen::<LoginProgress>(LoginProgress::NAME, move |p| {
+        ui.login_progress.set(Some(p));
+    });
+    ipc::listen::<SessionUpdated>(SessionUpdated::NAME, move |_| {
+        ui.session_version.update(|v| *v += 1);
     });
 
     let gear = NodeRef::<leptos::html::Button>::new();

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountSummary, PoolSnapshot};
 use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
-use crate::provider::ProviderInfo;
+use crate::provider::{ProviderId, ProviderInfo};
+use crate::session::{SessionDetail, SessionSummary};
 
 /// A Tauri command: the IPC name and the request/response shapes.
 pub trait Command {
@@ -52,9 +53,9 @@ commands! {
     RemoveRecordCmd = "remove_record": AccountRequest => RemoveAccountResponse;
     /// Renames an account (label trimmed, 1–64 characters, no control characters).
     RenameRecordCmd = "rename_record": RenameRecordRequest => SuccessResponse;
-    /// Every provider with accounts, its accounts and their last usage as cached in the store.
-    /// `refresh` is accepted but not acted on yet: live fetching arrives with the providers
-    /// integration; until then the answer is always the cached values with their fetch times.
+    /// Every provider with accounts, its accounts and their last usage: as cached in the store,
+    /// or fetched from the providers first (in parallel) with `refresh: true`. A failed fetch
+    /// keeps the last good value with its age.
     UsageCmd = "usage": UsageRequest => UsageResponse;
     /// UI preferences (kept in tauri-plugin-store, never accounts or tokens).
     UiPrefsGetCmd = "ui_prefs_get": Empty => UiPrefs;
@@ -64,6 +65,146 @@ commands! {
     OpenLinkCmd = "open_link": OpenLinkRequest => Empty;
     /// Whether the app's local gateway runs: its bound address, or why it could not start.
     GatewayStatusCmd = "gateway_status": Empty => GatewayStatusResponse;
+    /// Gateway sessions, most recent first (empty while the gateway is not running).
+    SessionsCmd = "sessions": Empty => Vec<SessionSummary>;
+    /// One session with its recent requests; unknown id → `not_found`.
+    SessionDetailCmd = "session_detail": SessionRequest => SessionDetail;
+    /// Starts a provider's login flow; progress arrives as `login-progress` events.
+    BeginLoginCmd = "begin_login": BeginLoginRequest => LoginStarted;
+    /// Finishes a paste flow (Anthropic) with the pasted `code#state` or redirect URL. A wrong
+    /// code answers `invalid_input` and the flow stays open for another try.
+    CompleteLoginCmd = "complete_login": CompleteLoginRequest => AccountSummary;
+    /// Opens a flow's sign-in page (authorize or device-verification URL) in the browser again.
+    OpenLoginPageCmd = "open_login_page": FlowRequest => Empty;
+    /// Ends a flow (closes its loopback listener, stops polling). Unknown ids are fine.
+    CancelLoginCmd = "cancel_login": FlowRequest => Empty;
+    /// Imports the accounts of a tool's own login file (Claude Code, Codex CLI, opencode).
+    ImportAccountsCmd = "import_accounts": ImportAccountsRequest => ImportAccountsResponse;
+    /// App settings (background usage polling, notifications).
+    SettingsGetCmd = "settings_get": Empty => AppSettings;
+    SettingsSetCmd = "settings_set": AppSettings => AppSettings;
+}
+
+/// `session_detail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+}
+
+/// How a login runs where the provider offers a choice (OpenAI: browser with a loopback
+/// callback, or a device code for machines without a browser).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginMethod {
+    /// The provider's usual flow: Anthropic paste, OpenAI browser + loopback, GitHub device.
+    #[default]
+    Default,
+    /// Device code (OpenAI; GitHub always uses it).
+    Device,
+}
+
+/// `begin_login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeginLoginRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: ProviderId,
+    #[serde(default)]
+    pub method: LoginMethod,
+}
+
+/// What the dialog shows for a started flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum LoginPrompt {
+    /// Open `authorizeUrl`, sign in, paste the `code#state` the page shows (Anthropic).
+    Paste { authorize_url: String },
+    /// Open `authorizeUrl` in a browser on this machine; the callback arrives on `port`.
+    Browser { authorize_url: String, port: u16 },
+    /// Enter `userCode` at `verificationUri`.
+    Device {
+        user_code: String,
+        verification_uri: String,
+    },
+}
+
+/// `begin_login`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginStarted {
+    #[serde(rename = "flowID")]
+    pub flow_id: String,
+    #[serde(rename = "providerID")]
+    pub provider_id: ProviderId,
+    pub prompt: LoginPrompt,
+    /// A notice to show before the user signs in (Anthropic's policy, product.md §9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// Seconds the flow waits before giving up.
+    pub expires_in_secs: u64,
+}
+
+/// `complete_login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteLoginRequest {
+    #[serde(rename = "flowID")]
+    pub flow_id: String,
+    /// `code#state` or the redirect URL (a secret: never logged).
+    pub code: String,
+}
+
+/// `cancel_login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRequest {
+    #[serde(rename = "flowID")]
+    pub flow_id: String,
+}
+
+/// `import_accounts`: a tool name (`claude-code`, `codex`, `opencode`) and optionally its
+/// file (else the tool's default location).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportAccountsRequest {
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportAccountsResponse {
+    /// Labels of the accounts added or updated.
+    pub imported: Vec<String>,
+    /// Entries that were not imported, with why.
+    pub skipped: Vec<String>,
+}
+
+/// App behaviour the user can change (kept in the data directory beside the state file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppSettings {
+    /// Background usage polling (product.md §6, §9); manual refreshes work when it is off.
+    pub usage_polling: bool,
+    /// Desktop notifications for automatic switches, exhausted pools and re-logins.
+    pub notifications: bool,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        Self {
+            usage_polling: true,
+            notifications: true,
+        }
+    }
 }
 
 /// The state of the app's local gateway.

@@ -112,6 +112,48 @@ pub fn age_text(fetched_at: UnixMs, now: UnixMs) -> String {
     }
 }
 
+/// `"just now"`, `"4 min ago"`, `"2 h ago"`, `"3 d ago"`.
+#[must_use]
+pub fn ago_text(at: UnixMs, now: UnixMs) -> String {
+    age_text(at, now).trim_start_matches("updated ").to_owned()
+}
+
+/// `45,210`: token counts and other large integers.
+#[must_use]
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A client's product and version from its User-Agent: `claude-cli/2.1.7 (external, cli)` →
+/// `claude-cli 2.1.7`, `Anthropic/Python 0.40.0` → `Anthropic Python 0.40.0`.
+#[must_use]
+pub fn client_name(user_agent: &str) -> String {
+    let mut words = user_agent.split_whitespace();
+    let Some(first) = words.next() else {
+        return "Unknown client".to_owned();
+    };
+    match first.split_once('/') {
+        Some((name, rest)) if !name.is_empty() => {
+            let versioned = rest.starts_with(|c: char| c.is_ascii_digit());
+            match words.next() {
+                Some(next) if !versioned && next.starts_with(|c: char| c.is_ascii_digit()) => {
+                    format!("{name} {rest} {next}")
+                }
+                _ => format!("{name} {rest}"),
+            }
+        }
+        _ => first.to_owned(),
+    }
+}
+
 /// Wall-clock `HH:MM` of `at`, shifted by the caller's UTC offset (the caller knows the time
 /// zone; this crate has no clock or tz data).
 #[must_use]
@@ -124,6 +166,36 @@ pub fn clock_time(at: UnixMs, utc_offset_minutes: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(45_210), "45,210");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn client_names_come_from_the_user_agent() {
+        assert_eq!(
+            client_name("claude-cli/2.1.7 (external, cli)"),
+            "claude-cli 2.1.7"
+        );
+        assert_eq!(
+            client_name("Anthropic/Python 0.40.0"),
+            "Anthropic Python 0.40.0"
+        );
+        assert_eq!(client_name("curl"), "curl");
+        assert_eq!(client_name("   "), "Unknown client");
+    }
+
+    #[test]
+    fn ago_is_age_without_updated() {
+        assert_eq!(ago_text(1000, 1000), "just now");
+        assert_eq!(ago_text(0, 4 * MINUTE), "4 min ago");
+        assert_eq!(ago_text(0, 2 * HOUR), "2 h ago");
+    }
 
     #[test]
     fn percent_rounds_and_clamps() {

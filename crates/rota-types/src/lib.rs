@@ -37,7 +37,7 @@ pub use event::{
 };
 pub use handoff::{HandoffStatus, HandoffTool, TargetState};
 pub use provider::{ProviderId, ProviderInfo};
-pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage};
+pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{
     AnthropicUsage, CopilotUsage, LimitStatus, OpenAiUsage, ProviderUsage, UsageSnapshot,

@@ -69,3 +69,13 @@ pub fn SearchIcon() -> impl IntoView {
         </svg>
     }
 }
+
+#[component]
+pub fn PencilIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+            <path d="M12 20h9" />
+            <path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z" />
+        </svg>
+    }
+}

@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rota_types::command::{AppLink, OpenLinkCmd, OpenLinkRequest};
+use rota_types::command::{
+    AppLink, AppSettings, Empty, OpenLinkCmd, OpenLinkRequest, SettingsGetCmd, SettingsSetCmd,
+};
 
 use crate::app::Ui;
 use crate::components::copy_line::CopyLine;
@@ -65,6 +67,8 @@ pub fn AboutTab() -> impl IntoView {
                 </div>
             </section>
 
+            <BehaviourSettings />
+
             <section class="group" aria-labelledby="shortcuts-title">
                 <h4 id="shortcuts-title" class="group-title">"Keyboard shortcuts"</h4>
                 <table class="shortcuts">
@@ -99,5 +103,73 @@ pub fn AboutTab() -> impl IntoView {
                 })}
             </section>
         </div>
+    }
+}
+
+/// Background usage polling and notifications (app settings, saved at once).
+#[component]
+fn BehaviourSettings() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let settings = RwSignal::new(None::<AppSettings>);
+    spawn_local(async move {
+        match ipc::call::<SettingsGetCmd>(&Empty {}).await {
+            Ok(s) => settings.set(Some(s)),
+            Err(e) => ui.notify(e.message),
+        }
+    });
+    let change = move |f: fn(&mut AppSettings, bool), on: bool| {
+        let Some(mut next) = settings.get_untracked() else {
+            return;
+        };
+        f(&mut next, on);
+        spawn_local(async move {
+            match ipc::call::<SettingsSetCmd>(&next).await {
+                Ok(saved) => settings.set(Some(saved)),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    };
+    let toggle = move |id: &'static str,
+                       title: &'static str,
+                       hint: &'static str,
+                       get: fn(&AppSettings) -> bool,
+                       set: fn(&mut AppSettings, bool)| {
+        view! {
+            <label class="toggle-row" for=id>
+                <span class="toggle-text">
+                    <span class="toggle-title">{title}</span>
+                    <span class="muted">{hint}</span>
+                </span>
+                <input
+                    type="checkbox"
+                    role="switch"
+                    id=id
+                    class="toggle"
+                    disabled=move || settings.with(Option::is_none)
+                    prop:checked=move || settings.with(|s| s.as_ref().is_some_and(get))
+                    on:change=move |e| change(set, event_target_checked(&e))
+                />
+            </label>
+        }
+    };
+
+    view! {
+        <section class="group" aria-labelledby="behaviour-title">
+            <h4 id="behaviour-title" class="group-title">"Behaviour"</h4>
+            {toggle(
+                "setting-usage-polling",
+                "Fetch usage in the background",
+                "Polls each account's usage endpoint (the active one more often). Off: usage updates only from gateway traffic and Refresh.",
+                |s| s.usage_polling,
+                |s, on| s.usage_polling = on,
+            )}
+            {toggle(
+                "setting-notifications",
+                "Desktop notifications",
+                "For automatic switches, an exhausted pool and accounts that need a new login.",
+                |s| s.notifications,
+                |s, on| s.notifications = on,
+            )}
+        </section>
     }
 }

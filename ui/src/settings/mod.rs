@@ -1,6 +1,7 @@
 //! The Settings dialog: tabs Providers, Provider Detail and About.
 
 mod about;
+mod add_account;
 mod provider_detail;
 mod providers;
 

@@ -6,13 +6,15 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rota_types::command::{
-    AccountRequest, GetAccountsCmd, PoolRequest, RemoveRecordCmd, SetActiveCmd, SettingsTab,
+    AccountRequest, GetAccountsCmd, PoolRequest, RemoveRecordCmd, RenameRecordCmd,
+    RenameRecordRequest, SetActiveCmd, SettingsTab, UsageCmd, UsageRequest,
 };
 use rota_types::{AccountSummary, ProviderId, UnixMs, WindowKind};
 
 use super::ProviderBadge;
+use super::add_account::AddAccountDialog;
 use crate::app::Ui;
-use crate::components::icons::CloseIcon;
+use crate::components::icons::{CloseIcon, PencilIcon};
 use crate::components::usage_bar::UsageBar;
 use crate::ipc::{self, now_ms};
 
@@ -74,6 +76,10 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
     // "Now" for the countdowns; ticks once a second only while a cooldown is visible.
     let now = RwSignal::new(now_ms());
     let pending_removal = RwSignal::new(None::<AccountSummary>);
+    let adding = RwSignal::new(false);
+    let refreshing = RwSignal::new(false);
+    // The account whose label is being edited.
+    let renaming = RwSignal::new(None::<String>);
 
     // Read on open and again on every pool change (any process).
     Effect::new(move |_| {
@@ -169,6 +175,34 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
         });
     };
 
+    let rename = move |account: AccountSummary, label: String| {
+        renaming.set(None);
+        if label.trim() == account.label {
+            return;
+        }
+        spawn_local(async move {
+            let request = RenameRecordRequest {
+                provider_id: provider.as_str().to_owned(),
+                record_id: account.id.clone(),
+                label,
+            };
+            match ipc::call::<RenameRecordCmd>(&request).await {
+                Ok(_) => ui.pool_version.update(|v| *v += 1),
+                Err(e) => ui.notify(format!("Could not rename {}: {}", account.label, e.message)),
+            }
+        });
+    };
+    let refresh = move |_| {
+        refreshing.set(true);
+        spawn_local(async move {
+            if let Err(e) = ipc::call::<UsageCmd>(&UsageRequest { refresh: true }).await {
+                ui.notify(format!("Could not refresh usage: {}", e.message));
+            }
+            refreshing.set(false);
+            ui.pool_version.update(|v| *v += 1);
+        });
+    };
+
     let empty_name = info.display_name.clone();
     let gateway_path = info.gateway_path.clone();
     let rows = move || {
@@ -177,7 +211,10 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
             let until = a.health.cooldown_until.filter(|u| *u > render_now);
             let for_switch = a.clone();
             let for_remove = a.clone();
+            let for_rename = a.clone();
             let label = a.label.clone();
+            let edit_id = a.id.clone();
+            let is_editing = move || renaming.get().as_deref() == Some(edit_id.as_str());
             let sub = a
                 .identity
                 .email
@@ -209,7 +246,25 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                     <div class="account-head">
                         <div class="account-main">
                             <div class="account-title">
-                                <span class="account-label">{label.clone()}</span>
+                                <Show
+                                    when=is_editing.clone()
+                                    fallback={
+                                        let label = label.clone();
+                                        let id = a.id.clone();
+                                        move || {
+                                            let id = id.clone();
+                                            view! {
+                                                <span class="account-label">{label.clone()}</span>
+                                                <button class="icon-button tiny rename" aria-label=format!("Rename {label}") title="Rename"
+                                                    on:click=move |_| renaming.set(Some(id.clone()))>
+                                                    <PencilIcon />
+                                                </button>
+                                            }
+                                        }
+                                    }
+                                >
+                                    <RenameField account=for_rename.clone() on_done=rename on_cancel=move || renaming.set(None) />
+                                </Show>
                                 {a.is_active.then(|| view! { <span class="badge badge-active">"Active"</span> })}
                                 {until.map(|until| view! {
                                     <span class="badge badge-cooldown" title="Rate-limited: skipped until the cooldown ends">
@@ -269,9 +324,17 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
             <p class="detail-description">{info.description.clone()}</p>
 
             <section class="group" aria-labelledby="accounts-title">
-                <h4 id="accounts-title" class="group-title">"Accounts"
-                    <span class="group-hint">" · in rotation order, the active one is used first"</span>
-                </h4>
+                <div class="group-head">
+                    <h4 id="accounts-title" class="group-title">"Accounts"
+                        <span class="group-hint">" · in rotation order, the active one is used first"</span>
+                    </h4>
+                    <div class="group-actions">
+                        <button class="button small ghost" id="refresh-usage" disabled=move || refreshing.get() on:click=refresh>
+                            {move || if refreshing.get() { "Refreshing…" } else { "Refresh usage" }}
+                        </button>
+                        <button class="button small primary" id="add-account-button" on:click=move |_| adding.set(true)>"Add account"</button>
+                    </div>
+                </div>
                 <Show
                     when=move || accounts.with(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
                     fallback=move || {
@@ -281,8 +344,9 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                 <div class="group-empty" id="no-accounts">
                                     <strong>{format!("No {name} accounts yet")}</strong>
                                     <span class="muted">
-                                        "Add one from a terminal with " <code>"rota auth import"</code>
-                                        " (Claude Code, Codex CLI or opencode logins); it appears here at once."
+                                        "Sign in with " <strong>"Add account"</strong> ", or from a terminal with "
+                                        <code>"rota auth login"</code> " / " <code>"rota auth import"</code>
+                                        "; it appears here at once."
                                     </span>
                                 </div>
                             </Show>
@@ -301,7 +365,52 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
             </section>
 
             {move || pending_removal.get().map(|account| view! { <ConfirmRemove account=account pending=pending_removal on_confirm=remove /> })}
+            <Show when=move || adding.get()>
+                <AddAccountDialog provider=provider open=adding />
+            </Show>
         </div>
+    }
+}
+
+/// The inline label editor: Enter saves, Esc or leaving the field cancels.
+#[component]
+fn RenameField(
+    account: AccountSummary,
+    on_done: impl Fn(AccountSummary, String) + Copy + 'static,
+    on_cancel: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(el) = input.get() {
+            let _ = el.focus();
+            el.select();
+        }
+    });
+    let value = RwSignal::new(account.label.clone());
+    let on_key = move |e: ev::KeyboardEvent| match e.key().as_str() {
+        "Enter" => {
+            e.prevent_default();
+            on_done(account.clone(), value.get_untracked());
+        }
+        "Escape" => {
+            // Ends the edit only, not the dialog.
+            e.prevent_default();
+            e.stop_propagation();
+            on_cancel();
+        }
+        _ => {}
+    };
+    view! {
+        <input
+            class="input rename-input"
+            node_ref=input
+            maxlength="64"
+            aria-label="New label (Enter saves, Esc cancels)"
+            prop:value=move || value.get()
+            on:input=move |e| value.set(event_target_value(&e))
+            on:keydown=on_key
+            on:blur=move |_| on_cancel()
+        />
     }
 }
 

@@ -1,0 +1,277 @@
+//! What changed between two store states that the user should hear about, whoever caused it
+//! (the gateway rotating, the CLI, another app): new switch-log entries (each a `switched`
+//! event; automatic ones also a desktop notification), a provider whose every account just
+//! became unusable (with the soonest reset), and accounts that now need a new login.
+//!
+//! Pure: the states and the time come in, the decisions go out; `live` emits and notifies.
+
+use rota_core::PoolState;
+use rota_types::display::reset_text;
+use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchLogEntry, SwitchReason, UnixMs};
+
+/// A desktop notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub title: String,
+    pub body: String,
+}
+
+/// The outcome of comparing two states.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Switch-log entries that are new in the later state, oldest first.
+    pub switched: Vec<SwitchLogEntry>,
+    pub notices: Vec<Notice>,
+}
+
+/// Switch-log entries of `after` that `before` did not have. The log is capped (oldest dropped),
+/// so the new entries are those after `before`'s last entry; if that entry is gone (more than a
+/// full log of switches in between), every entry is new.
+fn new_entries<'a>(before: &PoolState, after: &'a PoolState) -> Vec<&'a SwitchLogEntry> {
+    let Some(last) = before.switch_log.back() else {
+        return after.switch_log.iter().collect();
+    };
+    match after.switch_log.iter().rposition(|e| e == last) {
+        Some(i) => after.switch_log.iter().skip(i + 1).collect(),
+        None => after.switch_log.iter().collect(),
+    }
+}
+
+fn label(state: &PoolState, provider: ProviderId, id: &str) -> String {
+    state
+        .providers
+        .get(&provider)
+        .and_then(|p| p.records.iter().find(|r| r.id.to_string() == id))
+        .map_or_else(|| "a removed account".to_owned(), |r| r.label.clone())
+}
+
+/// Why an automatic switch happened, as a sentence fragment.
+fn why(reason: SwitchReason) -> &'static str {
+    match reason {
+        SwitchReason::RateLimitedFiveHour => "hit its 5-hour limit",
+        SwitchReason::RateLimitedSevenDay => "hit its 7-day limit",
+        SwitchReason::RateLimited => "was rate-limited",
+        SwitchReason::AuthFailed => "was signed out by the provider",
+        SwitchReason::Proactive => "was close to its limit",
+        _ => "changed",
+    }
+}
+
+/// Compares two loaded states at `now`.
+pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
+    let mut out = Changes::default();
+    for entry in new_entries(before, after) {
+        out.switched.push(entry.clone());
+        if entry.reason.is_automatic() {
+            let provider = entry.provider_id.info().display_name;
+            let to = label(after, entry.provider_id, &entry.to);
+            let body = match &entry.from {
+                Some(from) => format!(
+                    "{} {}; requests now use {to}.",
+                    label(after, entry.provider_id, from),
+                    why(entry.reason)
+                ),
+                None => format!("Requests now use {to}."),
+            };
+            out.notices.push(Notice {
+                title: format!("{provider}: switched to {to}"),
+                body,
+            });
+        }
+    }
+    for (provider, pool) in &after.providers {
+        let name = provider.info().display_name;
+        let usable_now =
+            |p: &rota_core::ProviderPool| p.records_in(DEFAULT_NAMESPACE).any(|r| r.is_usable(now));
+        let was_usable = before.providers.get(provider).is_none_or(usable_now);
+        if was_usable && pool.records_in(DEFAULT_NAMESPACE).next().is_some() && !usable_now(pool) {
+            let soonest = pool
+                .records_in(DEFAULT_NAMESPACE)
+                .filter(|r| !r.health.needs_reauth)
+                .filter_map(|r| r.health.cooldown_until.map(|t| (t, r.label.clone())))
+                .min_by_key(|(t, _)| *t);
+            let body = match soonest {
+                Some((at, who)) => format!(
+                    "{} ({who}). Requests get a 429 until then.",
+                    reset_text(at, now)
+                ),
+                None => "Every account needs a new login.".to_owned(),
+            };
+            out.notices.push(Notice {
+                title: format!("All {name} accounts are exhausted"),
+                body,
+            });
+        }
+        for r in &pool.records {
+            let was = before
+                .providers
+                .get(provider)
+                .and_then(|p| p.record(r.id))
+                .is_some_and(|b| b.health.needs_reauth);
+            if r.health.needs_reauth && !was {
+                out.notices.push(Notice {
+                    title: format!("{name}: {} needs a new login", r.label),
+                    body: "The provider refused its saved sign-in. Open Settings → Providers and \
+                           add the account again."
+                        .to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rota_core::NewLogin;
+    use rota_types::AccountIdentity;
+
+    const T0: UnixMs = 1_800_000_000_000;
+    const MIN: i64 = 60_000;
+
+    fn login(email: &str) -> NewLogin {
+        NewLogin {
+            identity: AccountIdentity {
+                email: Some(email.to_owned()),
+                ..AccountIdentity::default()
+            },
+            label: None,
+        }
+    }
+
+    /// Two Anthropic accounts, `a` active.
+    fn two() -> (PoolState, rota_core::Ulid, rota_core::Ulid) {
+        let mut s = PoolState::default();
+        let b = s
+            .upsert(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                login("b@x.io"),
+                rota_core::Ulid::new(),
+                T0,
+            )
+            .unwrap()
+            .id;
+        let a = s
+            .upsert(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                login("a@x.io"),
+                rota_core::Ulid::new(),
+                T0,
+            )
+            .unwrap()
+            .id;
+        (s, a, b)
+    }
+
+    #[test]
+    fn a_rotation_is_a_switch_and_a_notification_a_manual_switch_only_a_switch() {
+        let (before, a, b) = two();
+        let mut after = before.clone();
+        after
+            .set_active(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                b,
+                SwitchReason::RateLimitedFiveHour,
+                T0 + 1,
+            )
+            .unwrap();
+        let c = changes(&before, &after, T0 + 2);
+        assert_eq!(c.switched.len(), 1);
+        assert_eq!(c.switched[0].to, b.to_string());
+        assert_eq!(c.switched[0].from, Some(a.to_string()));
+        assert_eq!(
+            c.notices,
+            [Notice {
+                title: "Anthropic: switched to b@x.io".into(),
+                body: "a@x.io hit its 5-hour limit; requests now use b@x.io.".into()
+            }]
+        );
+
+        let mut manual = after.clone();
+        manual
+            .set_active(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                a,
+                SwitchReason::ManualCli,
+                T0 + 3,
+            )
+            .unwrap();
+        let c = changes(&after, &manual, T0 + 4);
+        assert_eq!(c.switched.len(), 1);
+        assert!(c.notices.is_empty(), "manual switches are not announced");
+        assert_eq!(changes(&manual, &manual, T0 + 5), Changes::default());
+    }
+
+    #[test]
+    fn the_pool_running_dry_names_the_soonest_reset_once() {
+        let (before, a, b) = two();
+        let mut after = before.clone();
+        let p = after.providers.get_mut(&ProviderId::Anthropic).unwrap();
+        for (id, mins) in [(a, 90), (b, 12)] {
+            let r = p.records.iter_mut().find(|r| r.id == id).unwrap();
+            r.health.cooldown_until = Some(T0 + mins * MIN);
+        }
+        let c = changes(&before, &after, T0);
+        assert_eq!(c.notices.len(), 1, "{c:?}");
+        assert_eq!(c.notices[0].title, "All Anthropic accounts are exhausted");
+        assert_eq!(
+            c.notices[0].body,
+            "Resets in 12m (b@x.io). Requests get a 429 until then."
+        );
+        // Still dry a moment later: not announced again.
+        assert!(changes(&after, &after, T0 + 1).notices.is_empty());
+    }
+
+    #[test]
+    fn a_refused_login_is_announced_once() {
+        let (before, a, _) = two();
+        let mut after = before.clone();
+        let p = after.providers.get_mut(&ProviderId::Anthropic).unwrap();
+        p.records
+            .iter_mut()
+            .find(|r| r.id == a)
+            .unwrap()
+            .health
+            .needs_reauth = true;
+        let c = changes(&before, &after, T0);
+        assert_eq!(c.notices.len(), 1);
+        assert_eq!(c.notices[0].title, "Anthropic: a@x.io needs a new login");
+        assert!(changes(&after, &after, T0).notices.is_empty());
+    }
+
+    #[test]
+    fn a_full_log_turnover_reports_every_entry() {
+        let (mut before, a, b) = two();
+        before
+            .set_active(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                b,
+                SwitchReason::ManualApp,
+                T0,
+            )
+            .unwrap();
+        let mut after = before.clone();
+        for i in 0..(i64::try_from(rota_core::SWITCH_LOG_CAP).unwrap() + 5) {
+            let to = if i % 2 == 0 { a } else { b };
+            after
+                .set_active(
+                    ProviderId::Anthropic,
+                    DEFAULT_NAMESPACE,
+                    to,
+                    SwitchReason::ManualApp,
+                    T0 + 1 + i,
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            changes(&before, &after, T0).switched.len(),
+            after.switch_log.len()
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! App settings (`settings.json` in the data directory): background usage polling and desktop
+//! notifications. Behaviour, not looks, so not in the UI-preferences store; no secrets.
+//!
+//! A file that does not parse is never overwritten silently: the app starts from defaults, says
+//! so in the log, and the first change moves the bad file aside before writing.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use rota_types::command::AppSettings;
+use rota_types::{ApiError, ErrorCode};
+
+pub const FILE_NAME: &str = "settings.json";
+
+#[derive(Debug)]
+pub struct Settings {
+    path: PathBuf,
+    current: Mutex<AppSettings>,
+    /// The file on disk did not parse (kept until the next write moves it aside).
+    unreadable: Mutex<bool>,
+}
+
+impl Settings {
+    /// Reads `path`; missing → defaults; unreadable → defaults and a warning.
+    pub fn load(path: PathBuf) -> Self {
+        let (current, unreadable) = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<AppSettings>(&bytes) {
+                Ok(s) => (s, false),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "settings file unreadable ({e}); using defaults");
+                    (AppSettings::default(), true)
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (AppSettings::default(), false),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot read the settings file ({e}); using defaults");
+                (AppSettings::default(), true)
+            }
+        };
+        Self {
+            path,
+            current: Mutex::new(current),
+            unreadable: Mutex::new(unreadable),
+        }
+    }
+
+    pub fn get(&self) -> AppSettings {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the new settings atomically (temp file + rename), then keeps them.
+    pub fn set(&self, new: AppSettings) -> Result<AppSettings, ApiError> {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut unreadable = self
+            .unreadable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *unreadable {
+            let aside = self.path.with_extension("json.unreadable");
+            std::fs::rename(&self.path, &aside).map_err(|e| os_error("move aside", &e))?;
+            *unreadable = false;
+        }
+        let dir = self
+            .path
+            .parent()
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "settings path has no directory"))?;
+        std::fs::create_dir_all(dir).map_err(|e| os_error("create the directory of", &e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| os_error("write", &e))?;
+        let json = serde_json::to_vec_pretty(&new)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        tmp.write_all(&json)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| os_error("write", &e))?;
+        tmp.persist(&self.path)
+            .map_err(|e| os_error("replace", &e.error))?;
+        *current = new;
+        Ok(new)
+    }
+}
+
+fn os_error(what: &str, e: &std::io::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::Os,
+        format!("could not {what} the settings file: {e}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_defaults_and_set_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let s = Settings::load(path.clone());
+        assert_eq!(s.get(), AppSettings::default());
+        let off = AppSettings {
+            usage_polling: false,
+            notifications: true,
+        };
+        s.set(off).unwrap();
+        assert_eq!(Settings::load(path).get(), off);
+    }
+
+    #[test]
+    fn an_unreadable_file_is_kept_aside_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, b"{ not json").unwrap();
+        let s = Settings::load(path.clone());
+        assert_eq!(s.get(), AppSettings::default());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"{ not json",
+            "left alone on load"
+        );
+        s.set(AppSettings::default()).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("settings.json.unreadable")).unwrap(),
+            b"{ not json"
+        );
+        assert_eq!(Settings::load(path).get(), AppSettings::default());
+    }
+}
