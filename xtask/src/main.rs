@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod demo;
+
 /// Debian packages needed to build and run the app (first list) and to test it (second).
 const BUILD_PACKAGES: &[&str] = &[
     "build-essential",
@@ -48,10 +50,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("setup") => setup(true),
         Some("build-ui") => build_ui(),
+        Some("demo") => demo::demo(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway)"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway)"
             );
             return ExitCode::from(2);
         }
