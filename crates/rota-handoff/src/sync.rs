@@ -38,6 +38,9 @@ pub(crate) enum Owner {
     Empty,
     /// One of our accounts; `changed` when the tool replaced the tokens since we wrote them.
     Ours { id: Ulid, changed: bool },
+    /// What we wrote last for an account that has since been removed from Rota: ours to
+    /// replace, nothing to adopt.
+    Removed,
     /// A login we cannot attribute.
     Foreign,
 }
@@ -111,12 +114,13 @@ pub(crate) fn attribute(
                 changed: true,
             });
     }
-    if let Some(mark) = mark
-        && let Some(r) = records.iter().find(|r| r.id.to_string() == mark.record_id)
-    {
-        return Owner::Ours {
-            id: r.id,
-            changed: fingerprint(&login.secrets) != mark.fingerprint,
+    if let Some(mark) = mark {
+        return match records.iter().find(|r| r.id.to_string() == mark.record_id) {
+            Some(r) => Owner::Ours {
+                id: r.id,
+                changed: fingerprint(&login.secrets) != mark.fingerprint,
+            },
+            None => Owner::Removed,
         };
     }
     Owner::Foreign
@@ -403,6 +407,7 @@ pub fn status(
     out.state = match attribute(login.as_ref(), &state, &vault, provider, h.mark.as_ref()) {
         Owner::Empty => TargetState::Missing,
         Owner::Foreign => TargetState::Foreign,
+        Owner::Removed => TargetState::OtherAccount,
         Owner::Ours { id, .. } => {
             out.holds_record_id = Some(id.to_string());
             if Some(id) == active {

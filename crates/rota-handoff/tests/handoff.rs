@@ -720,3 +720,32 @@ fn autopilot_switches_proactively_and_rewrites_the_target() {
         Some(b)
     );
 }
+
+#[test]
+fn the_login_of_a_removed_account_is_replaced() {
+    let home = Home::new();
+    let b = home.add(A, "b", claude("b", 1, NOW + HOUR));
+    let a = home.add(A, "a", claude("a", 1, NOW + HOUR));
+    let target = home.path(".claude/.credentials.json");
+    home.enable(A, HandoffTool::ClaudeCode, &target);
+    let store = home.store();
+    sync(&store, A, false, NOW).unwrap();
+    // The tool even refreshed it before the account was removed from Rota.
+    write_json(&target, &claude_file(&claude("a", 2, NOW + 2 * HOUR)));
+    store.remove_record(A, a, NOW).unwrap();
+    assert_eq!(
+        status(&store, A, NOW).unwrap().state,
+        TargetState::OtherAccount
+    );
+    assert_eq!(
+        sync(&store, A, false, NOW).unwrap(),
+        SyncOutcome::Written {
+            record_id: b,
+            adopted: None
+        }
+    );
+    assert_eq!(
+        read_json(&target)["claudeAiOauth"]["accessToken"],
+        "sk-ant-oat01-b-1"
+    );
+}
