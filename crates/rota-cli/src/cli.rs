@@ -45,6 +45,63 @@ pub enum AuthCommand {
     Import(ImportArgs),
     /// Log in to a provider account in the terminal; the new login becomes the active one.
     Login(LoginArgs),
+    /// Write the active account into Claude Code's, Codex CLI's or opencode's own login file on
+    /// every switch (on|off|status).
+    Handoff(HandoffArgs),
+    /// Switch before the limit: leave an account at 95 % of any window for the one with the
+    /// most headroom (on|off|status; runs in the app and `rota serve`).
+    Proactive(ProactiveArgs),
+    /// The switch history: when, from which account to which, and why.
+    Log(LogArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct HandoffArgs {
+    /// `anthropic`, `openai` or `github-copilot`.
+    pub provider: String,
+    /// Turn hand-off on or off, or show where it writes and what the target holds.
+    #[arg(value_enum, default_value = "status")]
+    pub action: Toggle,
+    /// The login file to write instead of the tool's usual location.
+    #[arg(long, value_name = "PATH")]
+    pub target: Option<PathBuf>,
+    /// The tool to hand off to (default: Claude Code for anthropic, Codex CLI for openai,
+    /// opencode for github-copilot).
+    #[arg(long, value_enum)]
+    pub tool: Option<ImportFrom>,
+    /// Overwrite a login in the target that is not one of Rota's accounts.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ProactiveArgs {
+    /// `anthropic`, `openai` or `github-copilot`.
+    pub provider: String,
+    #[arg(value_enum, default_value = "status")]
+    pub action: Toggle,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Show the last N switches.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +218,9 @@ impl Cli {
             AuthCommand::Rename(a) => a.json.json,
             AuthCommand::Import(a) => a.json.json,
             AuthCommand::Login(a) => a.json.json,
+            AuthCommand::Handoff(a) => a.json.json,
+            AuthCommand::Proactive(a) => a.json.json,
+            AuthCommand::Log(a) => a.json.json,
         }
     }
 }

@@ -119,3 +119,38 @@ pub struct SwitchDetail {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
 }
+
+impl SwitchLogEntry {
+    /// Why the switch happened, for people: `manual (tray)`, `rate limited (5-hour)`,
+    /// `proactive (5-hour at 96 %)`, … (the CLI's `rota auth log`, the app's switch history).
+    #[must_use]
+    pub fn reason_text(&self) -> String {
+        let window = |w: WindowKind| match w {
+            WindowKind::FiveHour => "5-hour",
+            WindowKind::SevenDay => "7-day",
+            WindowKind::SevenDaySonnet => "7-day Sonnet",
+            WindowKind::Premium => "premium",
+        };
+        match self.reason {
+            SwitchReason::ManualTray => "manual (tray)".to_owned(),
+            SwitchReason::ManualCli => "manual (cli)".to_owned(),
+            SwitchReason::ManualApp => "manual (app)".to_owned(),
+            SwitchReason::ManualApi => "manual (api)".to_owned(),
+            SwitchReason::RateLimitedFiveHour => "rate limited (5-hour)".to_owned(),
+            SwitchReason::RateLimitedSevenDay => "rate limited (7-day)".to_owned(),
+            SwitchReason::RateLimited => "rate limited".to_owned(),
+            SwitchReason::AuthFailed => "needs re-login".to_owned(),
+            SwitchReason::Login => "new login".to_owned(),
+            SwitchReason::Removed => "account removed".to_owned(),
+            SwitchReason::Proactive => match self.detail {
+                Some(SwitchDetail { rejected: true, .. }) => "proactive (limit reached)".to_owned(),
+                Some(SwitchDetail {
+                    window: Some(w),
+                    percent: Some(p),
+                    ..
+                }) => format!("proactive ({} at {p} %)", window(w)),
+                _ => "proactive".to_owned(),
+            },
+        }
+    }
+}

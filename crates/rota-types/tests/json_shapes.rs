@@ -522,9 +522,16 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
     let v = serde_json::to_value(&e).unwrap();
     assert_eq!(v["detail"], json!({"window": "five_hour", "percent": 96}));
     assert_eq!(serde_json::from_value::<SwitchLogEntry>(v).unwrap(), e);
+    assert_eq!(e.reason_text(), "proactive (5-hour at 96 %)");
     // Old logs without `detail` still load.
     let old: SwitchLogEntry = serde_json::from_value(json!({"at": 1, "providerID": "openai", "namespace": "default", "from": null, "to": "x", "reason": "manual:cli"})).unwrap();
     assert_eq!(old.detail, None);
+    assert_eq!(old.reason_text(), "manual (cli)");
+    let rl = SwitchLogEntry {
+        reason: SwitchReason::RateLimitedFiveHour,
+        ..old
+    };
+    assert_eq!(rl.reason_text(), "rate limited (5-hour)");
 
     let mut s = summary();
     s.exhaustion = Some(ExhaustionEstimate {

@@ -40,6 +40,12 @@ pub fn run(args: &ImportArgs, out: &Output) -> Result<(), CliError> {
     let store = open_store()?;
     let now = now_ms();
     let upserted = store.import_accounts(report.accounts, now)?;
+    let mut handed_off = Vec::new();
+    let mut synced = providers.clone();
+    synced.dedup();
+    for p in synced {
+        handed_off.extend(super::handoff_after_switch(&store, p));
+    }
     let state = store.load()?;
     let mut imported: Vec<(AccountSummary, bool)> = Vec::new();
     for (u, provider) in upserted.iter().zip(&providers) {
@@ -78,6 +84,9 @@ pub fn run(args: &ImportArgs, out: &Output) -> Result<(), CliError> {
     }
     for s in &report.skipped {
         let _ = writeln!(text, "  skipped {}: {}", s.entry, s.reason);
+    }
+    for line in handed_off {
+        let _ = writeln!(text, "{line}");
     }
     out.print(&text);
     Ok(())

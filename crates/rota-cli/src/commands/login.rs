@@ -70,6 +70,7 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
         now_ms(),
     )?;
     let id = upserted.id.to_string();
+    let handed_off = super::handoff_after_switch(&store, provider);
     let state = store.load()?;
     let summary = state
         .get_accounts(provider, DEFAULT_NAMESPACE, now_ms())
@@ -84,6 +85,9 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
             out.bold(&account_name(&summary)),
             provider
         ));
+        if let Some(line) = handed_off {
+            out.print(&format!("{line}\n"));
+        }
     }
     Ok(())
 }

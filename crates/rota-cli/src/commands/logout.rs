@@ -61,6 +61,7 @@ pub fn run(args: LogoutArgs, out: &Output) -> Result<(), CliError> {
         }
     };
     let (removed, remaining) = remove(&store, provider, &target)?;
+    let handed_off = super::handoff_after_switch(&store, provider);
     if out.json {
         out.print_json(&RemoveAccountResponse {
             success: true,
@@ -71,6 +72,9 @@ pub fn run(args: LogoutArgs, out: &Output) -> Result<(), CliError> {
             "{}\n",
             message(&target, removed, remaining, provider)
         ));
+        if let Some(line) = handed_off {
+            out.print(&format!("{line}\n"));
+        }
     }
     Ok(())
 }
@@ -144,6 +148,9 @@ fn interactive() -> Result<(), CliError> {
     };
     let (removed, remaining) = remove(&store, provider, &target)?;
     cliclack::log::step(message(&target, removed, remaining, provider))?;
+    if let Some(line) = super::handoff_after_switch(&store, provider) {
+        cliclack::log::step(line)?;
+    }
     cliclack::outro("Done")?;
     Ok(())
 }

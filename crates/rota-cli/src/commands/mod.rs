@@ -1,7 +1,9 @@
 //! One module per `rota auth` subcommand (and `rota serve`), and the store opening they share.
 
+mod handoff;
 mod import;
 mod list;
+mod log;
 mod login;
 mod logout;
 mod rename;
@@ -28,6 +30,9 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Logout(args) => logout::run(args, out),
         AuthCommand::Rename(args) => rename::run(&args, out),
         AuthCommand::Import(args) => import::run(&args, out),
+        AuthCommand::Handoff(args) => handoff::run(&args, out),
+        AuthCommand::Proactive(args) => handoff::proactive(&args, out),
+        AuthCommand::Log(args) => log::run(&args, out),
     }
 }
 
@@ -48,6 +53,28 @@ fn open_store_for_reading() -> Result<PoolStore, CliError> {
 fn warn_recoveries(store: &PoolStore) {
     for recovery in store.take_recoveries() {
         eprintln_safe(&format!("warning: {recovery}"));
+    }
+}
+
+/// After a command changed the active account: brings the provider's hand-off target up to
+/// date. Returns the line to show when the target was rewritten; the switch itself already
+/// succeeded, so a failure is a warning on stderr, not an error.
+fn handoff_after_switch(store: &PoolStore, provider: rota_types::ProviderId) -> Option<String> {
+    let now = rota_store::now_ms();
+    match rota_handoff::sync(store, provider, false, now) {
+        Ok(rota_handoff::SyncOutcome::Written { .. }) => {
+            let s = rota_handoff::status(store, provider, now).ok()?;
+            Some(format!(
+                "Handed off to {} ({}).",
+                s.tool.display_name(),
+                crate::output::tilde(std::path::Path::new(&s.target))
+            ))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            eprintln_safe(&format!("warning: hand-off failed: {e}"));
+            None
+        }
     }
 }
 

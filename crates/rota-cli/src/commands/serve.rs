@@ -46,7 +46,16 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         // already be a clean shutdown.
         let stop = shutdown_signal()?;
         let gateway_config = GatewayConfig::new(&data_dir).with_port(port);
-        let handle = Gateway::start(gateway_config, Arc::new(store), Arc::new(providers))
+        let store = Arc::new(store);
+        // Proactive switching and hand-off for switches made by anyone (the gateway's
+        // rotations included) while the server runs.
+        let autopilot = rota_handoff::Autopilot::spawn(
+            store.clone(),
+            rota_handoff::AutopilotConfig::from_env(),
+            log_autopilot_event,
+        )
+        .map_err(|e| CliError::Failed(e.into()))?;
+        let handle = Gateway::start(gateway_config, store, Arc::new(providers))
             .await
             .map_err(|e| start_error(port, e))?;
         let base = handle.base_url();
@@ -62,9 +71,33 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         let signal = stop.await;
         tracing::info!(signal, "shutting down");
         handle.shutdown().await;
+        let _ = tokio::task::spawn_blocking(move || autopilot.stop()).await;
         tracing::info!("gateway stopped");
         Ok(())
     })
+}
+
+/// `rota serve` has no desktop to notify: the autopilot's actions go to the log.
+fn log_autopilot_event(event: rota_handoff::AutopilotEvent) {
+    use rota_handoff::AutopilotEvent as E;
+    match event {
+        E::Switched(entry) => tracing::info!(
+            provider = %entry.provider_id,
+            from = entry.from.as_deref().unwrap_or("-"),
+            to = %entry.to,
+            reason = %entry.reason_text(),
+            "switched"
+        ),
+        E::HandedOff {
+            provider,
+            record_id,
+            target,
+            ..
+        } => tracing::info!(%provider, account = %record_id, %target, "handed off"),
+        E::HandoffFailed { provider, message } => {
+            tracing::warn!(%provider, %message, "hand-off failed");
+        }
+    }
 }
 
 fn port_from_env() -> Result<u16, CliError> {

@@ -48,6 +48,7 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
             .expect("the account was just resolved under the lock");
         Ok((switched, record))
     })?;
+    let handed_off = super::handoff_after_switch(&store, provider);
     if out.json {
         out.print_json(&SetActiveResponse {
             success: true,
@@ -65,6 +66,9 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
             out.bold(&record.label),
             provider.display_name()
         ));
+    }
+    if let Some(line) = handed_off.filter(|_| !out.json) {
+        out.print(&format!("{line}\n"));
     }
     Ok(())
 }
@@ -119,6 +123,9 @@ fn interactive() -> Result<(), CliError> {
         cliclack::log::step(format!("Switched to {label}"))?;
     } else {
         cliclack::log::step(format!("{label} is already active"))?;
+    }
+    if let Some(line) = super::handoff_after_switch(&store, provider) {
+        cliclack::log::step(line)?;
     }
     cliclack::outro("Done")?;
     Ok(())
