@@ -325,8 +325,16 @@ fn sse_error_or_abort(sse: bool, message: &str) -> Result<Bytes, std::io::Error>
 }
 
 impl StreamEnd {
-    fn finish(self) {
-        if let Some(usage) = self.tap.finish() {
+    fn finish(mut self) {
+        self.record();
+    }
+
+    /// Records the usage read so far (once). Also runs on drop: with a `content-length` the
+    /// server stops polling the body after its last byte, so the end-of-stream branch may never
+    /// run; a client that aborts drops it too (tokens already spent still count).
+    fn record(&mut self) {
+        let tap = std::mem::replace(&mut self.tap, UsageTap::off());
+        if let Some(usage) = tap.finish() {
             self.gw
                 .shared
                 .sessions
@@ -337,6 +345,12 @@ impl StreamEnd {
                 session_id: self.rref.session_id.clone(),
             }));
         }
+    }
+}
+
+impl Drop for StreamEnd {
+    fn drop(&mut self) {
+        self.record();
     }
 }
 

@@ -361,6 +361,15 @@ impl UsageTap {
         }
     }
 
+    /// A tap that reads nothing (what is left after [`UsageTap::finish`]).
+    pub(crate) fn off() -> Self {
+        Self {
+            mode: TapMode::Off,
+            buf: Vec::new(),
+            usage: TokenUsage::default(),
+        }
+    }
+
     pub(crate) fn feed(&mut self, chunk: &[u8]) {
         match self.mode {
             TapMode::Off => {}

@@ -1097,3 +1097,29 @@ async fn a_taken_ipv6_port_does_not_fail_the_start() {
     e.gw.shutdown().await;
     drop(held);
 }
+
+#[tokio::test]
+async fn a_json_answer_with_content_length_reports_its_tokens_to_the_session() {
+    let e = env(1).await;
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let input = body["usage"]["input_tokens"].as_u64().unwrap();
+    assert!(input > 0, "{body}");
+    // The body is complete on the client's side; the session learns its tokens right after.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = e.gw.gateway().sessions();
+        if let Some(s) = s.first()
+            && s.usage.input_tokens == input
+        {
+            assert_eq!(
+                s.usage.output_tokens,
+                body["usage"]["output_tokens"].as_u64().unwrap()
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no tokens in the session: {s:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
