@@ -4,7 +4,9 @@
 //! process that finds the tokens changed uses them without a network call); the new pair is
 //! persisted before anyone uses it. A permanent refusal is re-read once, then the account is
 //! marked `needsReauth` and its stored tokens are left byte-for-byte; a transient failure backs
-//! off with the tokens untouched.
+//! off with the tokens untouched. While an account is handed off to a tool (rota-handoff),
+//! Rota does not refresh it itself: it adopts what the tool refreshed, leaves valid tokens to
+//! the tool, and refreshes only when the tool's copy is expired and unchanged (then syncs).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -150,6 +152,15 @@ impl TokenManager {
         if current.refresh_token.is_none() {
             return Err(ProviderError::NoCredentials { provider, id: key });
         }
+        // Hand-off: the tool that holds this account refreshes it; Rota only takes what it
+        // refreshed, and refreshes itself only when the tool's copy is expired and unchanged.
+        let sync_after = match self.handoff_gate(provider, id, &current, now).await {
+            rota_handoff::RefreshGate::Refresh => false,
+            rota_handoff::RefreshGate::RefreshThenSync => true,
+            // Returning releases the account lock.
+            rota_handoff::RefreshGate::Adopted(fresh) => return Ok(fresh),
+            rota_handoff::RefreshGate::LeaveToTool => return Ok(current),
+        };
         if let Some(b) = self.backoff_of(&key).filter(|b| b.until > now) {
             return Err(ProviderError::RefreshBackoff {
                 provider,
@@ -173,6 +184,9 @@ impl TokenManager {
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&key);
                 tracing::info!(%provider, account = %key, "refreshed the access token");
+                if sync_after {
+                    self.hand_back(provider, now).await;
+                }
                 Ok(fresh)
             }
             Err(RefreshFailure::Permanent { code }) => {
@@ -213,6 +227,51 @@ impl TokenManager {
                     retry_at: b.until,
                 })
             }
+        }
+    }
+
+    /// What hand-off allows for this refresh; a failure to read the target is logged and the
+    /// refresh goes ahead as without hand-off.
+    async fn handoff_gate(
+        &self,
+        provider: ProviderId,
+        id: Ulid,
+        current: &SecretBundle,
+        now: UnixMs,
+    ) -> rota_handoff::RefreshGate {
+        let store = self.store.clone();
+        let current = current.clone();
+        match tokio::task::spawn_blocking(move || {
+            rota_handoff::refresh_gate(&store, provider, id, &current, now)
+        })
+        .await
+        {
+            Ok(Ok(gate)) => {
+                if matches!(gate, rota_handoff::RefreshGate::Adopted(_)) {
+                    tracing::info!(%provider, account = %id, "took the tokens the hand-off tool refreshed");
+                }
+                gate
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%provider, error = %e, "cannot check the hand-off target");
+                rota_handoff::RefreshGate::Refresh
+            }
+            Err(e) => {
+                tracing::warn!(%provider, error = %e, "hand-off check failed");
+                rota_handoff::RefreshGate::Refresh
+            }
+        }
+    }
+
+    /// After refreshing a handed-off account: the tool's copy holds the refresh token just
+    /// spent, so it gets the new pair.
+    async fn hand_back(&self, provider: ProviderId, now: UnixMs) {
+        let store = self.store.clone();
+        let synced =
+            tokio::task::spawn_blocking(move || rota_handoff::sync(&store, provider, false, now))
+                .await;
+        if let Ok(Err(e)) = synced {
+            tracing::warn!(%provider, error = %e, "hand-off after a refresh failed");
         }
     }
 
