@@ -432,7 +432,8 @@ impl Gateway {
             let gw = self.clone();
             let every = self.shared.config.flush_interval;
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
+                // The first write one interval from now, not at once.
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                 loop {
                     tick.tick().await;
                     let g = gw.clone();

@@ -141,9 +141,9 @@ fn record(
         return counter_only_action(outcome);
     }
     let policy = shared.config.cooldown;
-    let provisional = shared
+    let (seq, provisional) = shared
         .view
-        .apply(|s| s.record_outcome(provider, id, outcome, &policy, now));
+        .apply_outcome(provider, id, outcome, &policy, now);
     let action = match &provisional {
         Ok(effect) => effect.action,
         // The account vanished (removed by another process): move on.
@@ -174,6 +174,7 @@ fn record(
             }
         }
         // The durable version replaces the provisional one.
+        shared.view.settle(seq);
         if let Err(e) = shared.view.reload() {
             tracing::warn!(error = %e, "cannot re-read the pool");
         }
@@ -249,8 +250,7 @@ async fn upstream_credential(
 }
 
 /// Reads up to `max` bytes of the body (for classification); the rest stays in the stream.
-async fn read_prefix(resp: reqwest::Response, max: usize) -> (Bytes, BodyStream) {
-    let mut stream: BodyStream = Box::pin(resp.bytes_stream());
+async fn read_prefix(mut stream: BodyStream, max: usize) -> (Bytes, BodyStream) {
     let mut prefix = Vec::new();
     while prefix.len() < max {
         match stream.next().await {
@@ -358,7 +358,7 @@ impl Drop for StreamEnd {
 /// read, then the rest of the upstream body chunk by chunk as it arrives.
 fn respond(
     status: u16,
-    upstream_headers: &HeaderMap,
+    mut upstream_headers: HeaderMap,
     prefix: Bytes,
     remaining: BodyStream,
     idle: Duration,
@@ -405,12 +405,10 @@ fn respond(
     let body = Body::from_stream(prefix_stream.chain(forwarded));
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = resp.headers_mut();
-    for (name, value) in upstream_headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            headers.append(name.clone(), value.clone());
-        }
+    for name in HOP_BY_HOP {
+        upstream_headers.remove(*name);
     }
+    *resp.headers_mut() = upstream_headers;
     resp
 }
 
@@ -686,14 +684,17 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
                 continue;
             }
         };
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        // Split without copying the header map: it is read here and moved to the client.
+        let (head, upstream_body) = http::Response::from(resp).into_parts();
+        let status = head.status.as_u16();
+        let headers = head.headers;
+        let stream: BodyStream = Box::pin(http_body_util::BodyDataStream::new(upstream_body));
         note_usage(&shared, state, provider, id, &headers, now);
 
         if status == 401 && replayable && refreshed.insert(id) {
             // Refresh once (single flight) and replay once on the same account. For Copilot
             // this drops the exchanged Copilot token, so the replay exchanges a fresh one.
-            drop(resp);
+            drop(stream);
             match shared
                 .tokens
                 .after_unauthorized(provider, id, &auth.secrets)
@@ -744,16 +745,9 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
                 pending,
             );
             answered(Some(id), status, rotations, true);
-            return respond(
-                status,
-                &headers,
-                Bytes::new(),
-                Box::pin(resp.bytes_stream()),
-                idle,
-                end,
-            );
+            return respond(status, headers, Bytes::new(), stream, idle, end);
         }
-        let (prefix, remaining) = read_prefix(resp, ERROR_PREFIX_BYTES).await;
+        let (prefix, remaining) = read_prefix(stream, ERROR_PREFIX_BYTES).await;
         let outcome = shared
             .providers
             .classify(provider, status, &headers, &prefix, now);
@@ -777,7 +771,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             // client gets this answer.
             Action::TryNext | Action::RetrySame if !replayable => {
                 answered(Some(id), status, rotations, false);
-                return respond(status, &headers, prefix, remaining, idle, end);
+                return respond(status, headers, prefix, remaining, idle, end);
             }
             Action::TryNext => {
                 tried.push(id);
@@ -786,7 +780,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             Action::RetrySame => same = Some((id, Some(auth))),
             Action::Done | Action::ReturnToClient => {
                 answered(Some(id), status, rotations, false);
-                return respond(status, &headers, prefix, remaining, idle, end);
+                return respond(status, headers, prefix, remaining, idle, end);
             }
         }
     }

@@ -9,8 +9,9 @@
 //!   honoured by the very next request, not one watcher tick later;
 //! - the gateway's own outcomes (cooldown, rotation, `needsReauth`) are applied to the view at
 //!   once, then persisted through the locked store ([`rota_store::Store::mutate`], which re-reads
-//!   the file under the lock, so nothing another process wrote is lost). The reload after that
-//!   write replaces the provisional view with what is on disk.
+//!   the file under the lock, so nothing another process wrote is lost). Until its write has
+//!   landed an outcome stays pending and is re-applied on top of every reload, so a reload
+//!   triggered by someone else's write never forgets a cooldown this gateway just saw.
 //!
 //! The vault is written before the state and every mutation rewrites the state, so a state
 //! signature change also covers every secret change (refreshes by other processes included);
@@ -20,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use rota_core::PoolState;
+use rota_core::{CooldownPolicy, Outcome, OutcomeEffect, PoolError, PoolState, Ulid};
 use rota_store::{PoolStore, StoreError, Vault};
+use rota_types::{ProviderId, UnixMs};
 
 /// How often the store's watcher looks at `state.json` (a `stat`).
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
@@ -46,11 +48,24 @@ pub(crate) struct Snapshot {
     sig: FileSig,
 }
 
+/// An outcome applied in memory whose store write has not landed yet.
+#[derive(Debug, Clone)]
+struct Provisional {
+    seq: u64,
+    provider: ProviderId,
+    id: Ulid,
+    outcome: Outcome,
+    policy: CooldownPolicy,
+    now: UnixMs,
+}
+
 #[derive(Debug)]
 pub(crate) struct PoolView {
     store: Arc<PoolStore>,
     state_path: PathBuf,
     current: RwLock<Arc<Snapshot>>,
+    /// Pending outcomes and the last number given out. Lock order: `pending`, then `current`.
+    pending: std::sync::Mutex<(u64, Vec<Provisional>)>,
     /// One request-driven reload at a time (the others wait and find it done).
     reloading: tokio::sync::Mutex<()>,
 }
@@ -64,6 +79,7 @@ impl PoolView {
             store,
             state_path,
             current: RwLock::new(Arc::new(snapshot)),
+            pending: std::sync::Mutex::new((0, Vec::new())),
             reloading: tokio::sync::Mutex::new(()),
         })
     }
@@ -73,10 +89,6 @@ impl PoolView {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    fn set(&self, snapshot: Snapshot) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
     }
 
     /// The pool as on disk now: the cached view unless `state.json` changed since it was read.
@@ -101,25 +113,61 @@ impl PoolView {
         Ok(self.get())
     }
 
-    /// Reads state and vault again (blocking).
+    /// Reads state and vault again (blocking), with the pending outcomes on top.
     pub(crate) fn reload(&self) -> Result<(), StoreError> {
-        let snapshot = read(&self.store, &self.state_path)?;
-        self.set(snapshot);
+        let mut snapshot = read(&self.store, &self.state_path)?;
+        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        for p in &pending.1 {
+            // A pending outcome may already be in this read (its write just landed); applying
+            // it again only repeats idempotent cooldown/rotation effects in memory.
+            let _ = snapshot
+                .state
+                .record_outcome(p.provider, p.id, &p.outcome, &p.policy, p.now);
+        }
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
+        drop(pending);
         Ok(())
     }
 
-    /// Applies a change to the state in memory only (provisional until the store write that
-    /// makes it durable is read back). Returns what `f` returned.
-    pub(crate) fn apply<R>(&self, f: impl FnOnce(&mut PoolState) -> R) -> R {
-        let mut guard = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        let mut state = guard.state.clone();
-        let out = f(&mut state);
-        *guard = Arc::new(Snapshot {
-            state,
-            vault: guard.vault.clone(),
-            sig: guard.sig,
+    /// Applies an outcome in memory at once; it stays pending (re-applied on reloads) until
+    /// [`PoolView::settle`] with the returned number after its store write.
+    pub(crate) fn apply_outcome(
+        &self,
+        provider: ProviderId,
+        id: Ulid,
+        outcome: &Outcome,
+        policy: &CooldownPolicy,
+        now: UnixMs,
+    ) -> (u64, Result<OutcomeEffect, PoolError>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.0 += 1;
+        let seq = pending.0;
+        pending.1.push(Provisional {
+            seq,
+            provider,
+            id,
+            outcome: outcome.clone(),
+            policy: *policy,
+            now,
         });
-        out
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = current.state.clone();
+        let effect = state.record_outcome(provider, id, outcome, policy, now);
+        *current = Arc::new(Snapshot {
+            state,
+            vault: current.vault.clone(),
+            sig: current.sig,
+        });
+        (seq, effect)
+    }
+
+    /// The outcome `seq` is on disk (or failed to get there): stop re-applying it.
+    pub(crate) fn settle(&self, seq: u64) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .retain(|p| p.seq != seq);
     }
 }
 
