@@ -7,7 +7,8 @@ use rota_store::import::{self, ImportSource};
 use rota_store::{PoolStore, now_ms};
 use rota_types::command::{
     AccountRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
-    MAX_ID_CHARS, PoolRequest, ProviderListing, RenameRecordRequest,
+    MAX_ID_CHARS, PoolRequest, ProviderListing, RenameRecordRequest, SwitchLogItem,
+    SwitchLogRequest,
 };
 use rota_types::{
     AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, MAX_LABEL_CHARS, PoolSnapshot,
@@ -192,6 +193,41 @@ pub fn import_accounts(
         .filter_map(|(u, p)| state.record(*p, u.id).map(|r| r.label.clone()))
         .collect();
     Ok(ImportAccountsResponse { imported, skipped })
+}
+
+/// The switch log, newest first, with labels (a removed account is named so).
+pub fn switch_log(
+    store: &PoolStore,
+    request: &SwitchLogRequest,
+) -> Result<Vec<SwitchLogItem>, ApiError> {
+    let provider = request
+        .provider_id
+        .as_deref()
+        .map(parse_provider)
+        .transpose()?;
+    let limit = request.limit.map_or(usize::MAX, |n| n as usize);
+    let state = store.load()?;
+    let label = |p: ProviderId, id: &str| {
+        state
+            .pool(p)
+            .and_then(|pool| pool.records.iter().find(|r| r.id.to_string() == id))
+            .map_or_else(|| "removed account".to_owned(), |r| r.label.clone())
+    };
+    Ok(state
+        .switch_log
+        .iter()
+        .rev()
+        .filter(|e| provider.is_none_or(|p| e.provider_id == p))
+        .take(limit)
+        .map(|e| SwitchLogItem {
+            at: e.at,
+            provider_id: e.provider_id,
+            from: e.from.as_deref().map(|id| label(e.provider_id, id)),
+            to: label(e.provider_id, &e.to),
+            reason: e.reason,
+            reason_text: e.reason_text(),
+        })
+        .collect())
 }
 
 #[cfg(test)]

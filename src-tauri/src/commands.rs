@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use rota_types::command::{
     AccountRequest, AppInfo, AppSettings, BeginLoginRequest, CompleteLoginRequest, Empty,
-    FlowRequest, GatewayStatusResponse, ImportAccountsRequest, ImportAccountsResponse,
-    ListProvidersResponse, LoginStarted, OpenLinkRequest, PoolRequest, RenameRecordRequest,
-    SessionRequest, UiPrefs, UsageRequest,
+    FlowRequest, GatewayStatusResponse, HandoffSetRequest, ImportAccountsRequest,
+    ImportAccountsResponse, ListProvidersResponse, LoginStarted, OpenLinkRequest, PoolRequest,
+    ProactiveSetRequest, RenameRecordRequest, SessionRequest, SwitchLogItem, SwitchLogRequest,
+    UiPrefs, UsageRequest,
 };
+use rota_types::handoff::HandoffStatus;
 use rota_types::{
     AccountSummary, ApiError, ErrorCode, Event, LoginProgress, PoolSnapshot, RemoveAccountResponse,
     SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
@@ -290,4 +292,62 @@ pub fn gateway_status(
 ) -> Result<GatewayStatusResponse, ApiError> {
     let Empty {} = request;
     Ok(state.gateway.status())
+}
+
+// Off the main thread: reads the tool's login file and may wait for the store's lock.
+#[tauri::command(async)]
+pub fn handoff_status(
+    request: PoolRequest,
+    state: State<'_, AppState>,
+) -> Result<HandoffStatus, ApiError> {
+    let provider = accounts::parse_provider(&request.provider_id)?;
+    Ok(rota_handoff::status(
+        &state.store,
+        provider,
+        rota_store::now_ms(),
+    )?)
+}
+
+// Off the main thread: writes the tool's login file (fsync) under its lock.
+#[tauri::command(async)]
+pub fn handoff_set(
+    request: HandoffSetRequest,
+    state: State<'_, AppState>,
+) -> Result<HandoffStatus, ApiError> {
+    let provider = accounts::parse_provider(&request.provider_id)?;
+    rota_handoff::set_handoff(&state.store, provider, request.enabled, None, None)?;
+    if request.enabled {
+        // Hand the active account over now rather than at the next switch; a refusal (a login
+        // Rota does not know) is the answer, with the toggle left on for a forced retry.
+        rota_handoff::sync(&state.store, provider, request.force, rota_store::now_ms())?;
+    }
+    Ok(rota_handoff::status(
+        &state.store,
+        provider,
+        rota_store::now_ms(),
+    )?)
+}
+
+// Off the main thread: a store mutation.
+#[tauri::command(async)]
+pub fn proactive_set(
+    request: ProactiveSetRequest,
+    state: State<'_, AppState>,
+) -> Result<HandoffStatus, ApiError> {
+    let provider = accounts::parse_provider(&request.provider_id)?;
+    rota_handoff::set_proactive(&state.store, provider, request.enabled)?;
+    Ok(rota_handoff::status(
+        &state.store,
+        provider,
+        rota_store::now_ms(),
+    )?)
+}
+
+// Off the main thread: the store may wait for its lock (another process is writing).
+#[tauri::command(async)]
+pub fn switch_log(
+    request: SwitchLogRequest,
+    state: State<'_, AppState>,
+) -> Result<Vec<SwitchLogItem>, ApiError> {
+    accounts::switch_log(&state.store, &request)
 }

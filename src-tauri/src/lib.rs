@@ -55,6 +55,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::import_accounts,
             commands::settings_get,
             commands::settings_set,
+            commands::handoff_status,
+            commands::handoff_set,
+            commands::proactive_set,
+            commands::switch_log,
         ])
 }
 
@@ -86,6 +90,7 @@ pub fn run() {
             tray::install(app.handle())?;
             live::start(app.handle())?;
             live::start_usage_poller(app.handle());
+            live::start_autopilot(app.handle())?;
             // The gateway binds off the main thread; a busy port leaves a `Failed` status.
             let state = app.state::<AppState>();
             let (gateway, port, data_dir, tokens) = (

@@ -106,20 +106,62 @@ fn announce<R: Runtime>(app: &AppHandle<R>, before: &PoolState, after: &PoolStat
     for entry in &changes.switched {
         emit(app, Switched::from(entry));
     }
+    for n in &changes.notices {
+        notify_user(app, n);
+    }
+}
+
+/// Keeps the autopilot thread alive for the app's lifetime.
+struct HostedAutopilot {
+    _autopilot: Mutex<rota_handoff::Autopilot>,
+}
+
+/// Proactive switching and hand-off for switches made by anyone (the gateway's rotations, the
+/// CLI, the tray) while the app runs. Proactive switches reach the user through the switch log
+/// (a `switched` event and a notification); failed hand-offs are notified here.
+pub fn start_autopilot<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let store = app.state::<AppState>().store.clone();
+    let handle = app.clone();
+    let autopilot = rota_handoff::Autopilot::spawn(
+        store,
+        rota_handoff::AutopilotConfig::from_env(),
+        move |event| match event {
+            rota_handoff::AutopilotEvent::HandoffFailed { provider, message } => {
+                notify_user(
+                    &handle,
+                    &notify::Notice {
+                        title: format!("{}: hand-off failed", provider.info().display_name),
+                        body: message,
+                    },
+                );
+            }
+            rota_handoff::AutopilotEvent::HandedOff {
+                provider, target, ..
+            } => tracing::info!(%provider, %target, "handed off"),
+            rota_handoff::AutopilotEvent::Switched(_) => {}
+        },
+    )
+    .map_err(|e| tauri::Error::Io(std::io::Error::other(e.to_string())))?;
+    app.manage(HostedAutopilot {
+        _autopilot: Mutex::new(autopilot),
+    });
+    Ok(())
+}
+
+/// A desktop notification, when the user wants them.
+fn notify_user<R: Runtime>(app: &AppHandle<R>, n: &notify::Notice) {
     if !app.state::<AppState>().settings.get().notifications {
         return;
     }
-    for n in changes.notices {
-        // No notification daemon (a bare session) is not worth more than a log line.
-        if let Err(e) = app
-            .notification()
-            .builder()
-            .title(&n.title)
-            .body(&n.body)
-            .show()
-        {
-            tracing::info!(title = %n.title, "notification not shown: {e}");
-        }
+    // No notification daemon (a bare session) is not worth more than a log line.
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title(&n.title)
+        .body(&n.body)
+        .show()
+    {
+        tracing::info!(title = %n.title, "notification not shown: {e}");
     }
 }
 

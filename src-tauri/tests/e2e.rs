@@ -12,7 +12,11 @@ fn app_binary() -> PathBuf {
 
 fn launch() -> Launch {
     // The harness gives every launch its own free gateway port (`App::gateway_port`).
-    Launch::new(app_binary()).env("ROTA_SECRET_STORE", "file")
+    // Provider calls (the usage poller) go to a closed local port: no real network, and the
+    // seeded usage stays as seeded.
+    Launch::new(app_binary())
+        .env("ROTA_SECRET_STORE", "file")
+        .env("ROTA_PROVIDERS_MOCK_BASE", "http://127.0.0.1:9")
 }
 
 // ---- seeding the store the app opens (the same protocol the CLI uses) ----

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod bundle;
 mod demo;
 
 /// Debian packages needed to build and run the app (first list) and to test it (second).
@@ -51,10 +52,11 @@ fn main() -> ExitCode {
         Some("setup") => setup(true),
         Some("build-ui") => build_ui(),
         Some("demo") => demo::demo(),
+        Some("bundle") => bundle::bundle(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway)"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  bundle     build an installable .deb (release app + rota CLI) and check it\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway)"
             );
             return ExitCode::from(2);
         }

@@ -9,10 +9,13 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::UnixMs;
 use crate::account::{AccountSummary, PoolSnapshot};
 use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
+use crate::handoff::HandoffStatus;
 use crate::provider::{ProviderId, ProviderInfo};
 use crate::session::{SessionDetail, SessionSummary};
+use crate::switch::SwitchReason;
 
 /// A Tauri command: the IPC name and the request/response shapes.
 pub trait Command {
@@ -80,6 +83,14 @@ commands! {
     CancelLoginCmd = "cancel_login": FlowRequest => Empty;
     /// Imports the accounts of a tool's own login file (Claude Code, Codex CLI, opencode).
     ImportAccountsCmd = "import_accounts": ImportAccountsRequest => ImportAccountsResponse;
+    /// Hand-off and proactive-switch status of a provider (Provider Detail).
+    HandoffStatusCmd = "handoff_status": PoolRequest => HandoffStatus;
+    /// Turns hand-off on (writing the active account into the tool's login at once) or off.
+    HandoffSetCmd = "handoff_set": HandoffSetRequest => HandoffStatus;
+    /// Turns proactive switching before the limit on or off.
+    ProactiveSetCmd = "proactive_set": ProactiveSetRequest => HandoffStatus;
+    /// The switch log, newest first, with account labels and why each switch happened.
+    SwitchLogCmd = "switch_log": SwitchLogRequest => Vec<SwitchLogItem>;
     /// App settings (background usage polling, notifications).
     SettingsGetCmd = "settings_get": Empty => AppSettings;
     SettingsSetCmd = "settings_set": AppSettings => AppSettings;
@@ -353,6 +364,8 @@ pub enum SettingsTab {
     #[default]
     Providers,
     ProviderDetail,
+    /// Switch history.
+    History,
     About,
 }
 
@@ -362,4 +375,55 @@ pub struct UiPrefs {
     /// The Settings tab shown when the dialog opens.
     #[serde(default)]
     pub last_tab: SettingsTab,
+}
+
+/// `handoff_set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffSetRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub enabled: bool,
+    /// Overwrite a login in the tool's file that Rota does not know (asked for explicitly).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `proactive_set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProactiveSetRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub enabled: bool,
+}
+
+/// `switch_log`: one provider's or every provider's switches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchLogRequest {
+    #[serde(
+        rename = "providerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One switch as the history view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchLogItem {
+    pub at: UnixMs,
+    #[serde(rename = "providerID")]
+    pub provider_id: ProviderId,
+    /// Label of the account switched away from (`null` when there was none; "removed account"
+    /// when it is gone).
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: SwitchReason,
+    /// `rate limited (5-hour)`, `proactive (5-hour at 96 %)`, `manual (tray)`, …
+    pub reason_text: String,
 }

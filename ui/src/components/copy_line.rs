@@ -28,3 +28,25 @@ pub fn CopyLine(#[prop(into)] text: Signal<String>) -> impl IntoView {
         </div>
     }
 }
+
+/// A Copy button for a short value shown elsewhere (a device code).
+#[component]
+pub fn CopyButton(text: String) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let copied = RwSignal::new(false);
+    let value = text.clone();
+    let copy = move |_| {
+        let value = value.clone();
+        spawn_local(async move {
+            match ipc::copy_text(&value).await {
+                Ok(()) => copied.set(true),
+                Err(e) => ui.notify(format!("Could not copy to the clipboard: {e}")),
+            }
+        });
+    };
+    view! {
+        <button class="button small copy-button" aria-label=format!("Copy the code {text}") on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy code" }}
+        </button>
+    }
+}

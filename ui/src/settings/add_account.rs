@@ -19,7 +19,7 @@ use rota_types::command::{
 use rota_types::{LoginState, ProviderId};
 
 use crate::app::Ui;
-use crate::components::copy_line::CopyLine;
+use crate::components::copy_line::CopyButton;
 use crate::ipc;
 
 /// Where the dialog is.
@@ -47,6 +47,11 @@ fn import_source(provider: ProviderId) -> Option<(&'static str, &'static str)> {
 pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let name = provider.info().display_name;
+    let article = if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    };
     let step = RwSignal::new(if provider == ProviderId::OpenAi {
         Step::Choose
     } else {
@@ -226,8 +231,10 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
             .into_any(),
             LoginPrompt::Device { user_code, verification_uri } => view! {
                 <p>"Open " <code>{verification_uri.clone()}</code> " and enter this code:"</p>
-                <div class="device-code" id="device-code">{user_code.clone()}</div>
-                <CopyLine text=Signal::derive(move || user_code.clone()) />
+                <div class="device-row">
+                    <div class="device-code" id="device-code">{user_code.clone()}</div>
+                    <CopyButton text=user_code.clone() />
+                </div>
                 <p class="muted login-wait">
                     "Waiting for approval… "
                     <button class="link-button" id="login-open-page" on:click=move |_| open_page()>"Open the page"</button>
@@ -268,7 +275,7 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
                 aria-labelledby="add-account-title"
                 on:click=|e| e.stop_propagation()
             >
-                <h3 id="add-account-title">{format!("Add a {name} account")}</h3>
+                <h3 id="add-account-title">{format!("Add {article} {name} account")}</h3>
                 {move || notice().map(|n| view! { <div class="policy-notice" id="policy-notice" role="note">{n}</div> })}
                 <div class="login-body">{body}</div>
                 <div class="confirm-actions">

@@ -2,6 +2,7 @@
 
 mod about;
 mod add_account;
+mod history;
 mod provider_detail;
 mod providers;
 
@@ -12,9 +13,10 @@ use rota_types::command::SettingsTab;
 use crate::app::Ui;
 use crate::components::icons::CloseIcon;
 
-const TABS: [SettingsTab; 3] = [
+const TABS: [SettingsTab; 4] = [
     SettingsTab::Providers,
     SettingsTab::ProviderDetail,
+    SettingsTab::History,
     SettingsTab::About,
 ];
 
@@ -22,6 +24,7 @@ fn tab_key(tab: SettingsTab) -> &'static str {
     match tab {
         SettingsTab::Providers => "providers",
         SettingsTab::ProviderDetail => "provider-detail",
+        SettingsTab::History => "history",
         SettingsTab::About => "about",
     }
 }
@@ -30,6 +33,7 @@ fn tab_label(tab: SettingsTab) -> &'static str {
     match tab {
         SettingsTab::Providers => "Providers",
         SettingsTab::ProviderDetail => "Provider Detail",
+        SettingsTab::History => "Switch history",
         SettingsTab::About => "About",
     }
 }
@@ -144,6 +148,7 @@ pub fn SettingsDialog() -> impl IntoView {
                         {move || match current() {
                             SettingsTab::Providers => view! { <providers::ProvidersTab /> }.into_any(),
                             SettingsTab::ProviderDetail => view! { <provider_detail::ProviderDetailTab /> }.into_any(),
+                            SettingsTab::History => view! { <history::HistoryTab /> }.into_any(),
                             SettingsTab::About => view! { <about::AboutTab /> }.into_any(),
                         }}
                     </div>

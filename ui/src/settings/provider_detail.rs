@@ -6,9 +6,11 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rota_types::command::{
-    AccountRequest, GetAccountsCmd, PoolRequest, RemoveRecordCmd, RenameRecordCmd,
+    AccountRequest, GetAccountsCmd, HandoffSetCmd, HandoffSetRequest, HandoffStatusCmd,
+    PoolRequest, ProactiveSetCmd, ProactiveSetRequest, RemoveRecordCmd, RenameRecordCmd,
     RenameRecordRequest, SetActiveCmd, SettingsTab, UsageCmd, UsageRequest,
 };
+use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
 use rota_types::{AccountSummary, ProviderId, UnixMs, WindowKind};
 
 use super::ProviderBadge;
@@ -23,6 +25,16 @@ fn window_label(provider: ProviderId, kind: WindowKind) -> &'static str {
     match (provider, kind) {
         (ProviderId::OpenAi, WindowKind::SevenDay) => "7-Day Limit",
         _ => kind.label(),
+    }
+}
+
+/// `5-hour`, `7-day`, … for sentences.
+fn short_window(kind: WindowKind) -> &'static str {
+    match kind {
+        WindowKind::FiveHour => "5-hour",
+        WindowKind::SevenDay => "7-day",
+        WindowKind::SevenDaySonnet => "7-day Sonnet",
+        WindowKind::Premium => "Premium",
     }
 }
 
@@ -281,6 +293,15 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                             <div class="account-sub">
                                 {(!sub.is_empty()).then(|| view! { <span>{sub.clone()}</span> })}
                                 <span class="account-requests">{requests_text(&a)}</span>
+                                {a.exhaustion.map(|x| {
+                                    let left = rota_types::display::remaining_text(x.at, render_now)
+                                        .unwrap_or_else(|| "now".to_owned());
+                                    view! {
+                                        <span class="exhaustion" title="Projected from this account's recent usage">
+                                            {format!("{} limit in ~{left} at this pace", short_window(x.window))}
+                                        </span>
+                                    }
+                                })}
                             </div>
                         </div>
                         <div class="account-actions">
@@ -356,6 +377,8 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                     <ul class="accounts" id="accounts">{rows}</ul>
                 </Show>
             </section>
+
+            <HandoffSection provider=provider />
 
             <section class="group" aria-labelledby="gateway-route-title">
                 <h4 id="gateway-route-title" class="group-title">"Gateway route"</h4>
@@ -457,5 +480,123 @@ fn ConfirmRemove(
                 </div>
             </div>
         </div>
+    }
+}
+
+/// Hand-off (the active account written into the official tool's login) and proactive
+/// switching, per provider.
+#[component]
+fn HandoffSection(provider: ProviderId) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let status = RwSignal::new(None::<HandoffStatus>);
+    let busy = RwSignal::new(false);
+    // The tool's file holds a login Rota does not know: offer to replace it, once asked.
+    let foreign = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        ui.pool_version.track();
+        spawn_local(async move {
+            let request = PoolRequest {
+                provider_id: provider.as_str().to_owned(),
+                namespace: None,
+            };
+            match ipc::call::<HandoffStatusCmd>(&request).await {
+                Ok(s) => status.set(Some(s)),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    });
+    let set_handoff = move |enabled: bool, force: bool| {
+        busy.set(true);
+        spawn_local(async move {
+            let request = HandoffSetRequest {
+                provider_id: provider.as_str().to_owned(),
+                enabled,
+                force,
+            };
+            match ipc::call::<HandoffSetCmd>(&request).await {
+                Ok(s) => {
+                    foreign.set(None);
+                    status.set(Some(s));
+                }
+                Err(e) if e.code == rota_types::ErrorCode::Conflict => foreign.set(Some(e.message)),
+                Err(e) => ui.notify(e.message),
+            }
+            busy.set(false);
+            ui.pool_version.update(|v| *v += 1);
+        });
+    };
+    let set_proactive = move |enabled: bool| {
+        spawn_local(async move {
+            let request = ProactiveSetRequest {
+                provider_id: provider.as_str().to_owned(),
+                enabled,
+            };
+            match ipc::call::<ProactiveSetCmd>(&request).await {
+                Ok(s) => status.set(Some(s)),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    };
+    let tool = HandoffTool::default_for(provider).display_name();
+    let target_text = move || {
+        status.get().map(|s| {
+            let now = now_ms();
+            let state = match s.state {
+                TargetState::Active => "holds the active account".to_owned(),
+                TargetState::OtherAccount => {
+                    "holds another of your accounts (sync pending)".to_owned()
+                }
+                TargetState::Foreign => "holds a login Rota does not know".to_owned(),
+                TargetState::Missing => "does not exist yet".to_owned(),
+                TargetState::Unreadable => "has no readable login".to_owned(),
+            };
+            let synced = s
+                .last_sync_at
+                .map(|t| format!(" · last written {}", rota_types::display::ago_text(t, now)))
+                .unwrap_or_default();
+            (s.target, format!("{state}{synced}"), s.last_error)
+        })
+    };
+    view! {
+        <section class="group" aria-labelledby="handoff-title" id="handoff">
+            <h4 id="handoff-title" class="group-title">"Hand-off and switching"</h4>
+            <label class="toggle-row" for="handoff-toggle">
+                <span class="toggle-text">
+                    <span class="toggle-title">{format!("Hand off to {tool}")}</span>
+                    <span class="muted">{format!("Writes the active account into {tool}'s own login on every switch, so {tool} uses the pool without the gateway.")}</span>
+                </span>
+                <input type="checkbox" role="switch" id="handoff-toggle" class="toggle"
+                    disabled=move || busy.get() || status.with(Option::is_none)
+                    prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.enabled))
+                    on:change=move |e| set_handoff(event_target_checked(&e), false) />
+            </label>
+            {move || status.get().filter(|s| s.enabled).and_then(|_| target_text()).map(|(target, state, error)| view! {
+                <div class="handoff-target" id="handoff-target">
+                    <code>{target}</code>
+                    <span class="muted">{state}</span>
+                    {error.map(|e| view! { <span class="field-error">{e}</span> })}
+                </div>
+            })}
+            {move || foreign.get().map(|message| view! {
+                <div class="callout warning" id="handoff-foreign" role="alert">
+                    <strong>{format!("{tool} is signed in to an account Rota does not know.")}</strong>
+                    <span>{message}</span>
+                    <div class="confirm-actions">
+                        <button class="button" on:click=move |_| { foreign.set(None); set_handoff(false, false); }>"Leave it"</button>
+                        <button class="button danger" id="handoff-force" on:click=move |_| set_handoff(true, true)>"Replace that login"</button>
+                    </div>
+                </div>
+            })}
+            <label class="toggle-row" for="proactive-toggle">
+                <span class="toggle-text">
+                    <span class="toggle-title">"Switch before the limit"</span>
+                    <span class="muted">"When the active account passes 95 % of a window, switch to the account with the most headroom (weekly limits weigh first)."</span>
+                </span>
+                <input type="checkbox" role="switch" id="proactive-toggle" class="toggle"
+                    disabled=move || status.with(Option::is_none)
+                    prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.proactive))
+                    on:change=move |e| set_proactive(event_target_checked(&e)) />
+            </label>
+        </section>
     }
 }

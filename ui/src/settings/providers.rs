@@ -119,7 +119,7 @@ pub fn ProvidersTab() -> impl IntoView {
                         let listing = p.clone();
                         view! {
                             <li>
-                                <button class="row" on:click=move |_| open_detail(&listing)>
+                                <button class="row" data-provider=p.info.id.as_str() on:click=move |_| open_detail(&listing)>
                                     <ProviderBadge provider=p.info.id />
                                     <span class="row-main">
                                         <span class="row-title">{p.info.display_name.clone()}</span>

@@ -1,0 +1,510 @@
+//! End-to-end scenarios with rota-mock as every provider: the app polls the mock's usage,
+//! hosts the gateway that tools send requests through, rotates on a scripted 429, and runs the
+//! login flows inside its dialog. Real WebKit through WebDriver; screenshots under
+//! `target/e2e/`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rota_core::{NewLogin, Ulid};
+use rota_e2e::E2eResult as Result;
+use rota_e2e::{App, Launch};
+use rota_mock::{AccountInfo, Behavior, MockConfig, MockHandle, MockServer, NewAccount, Usage};
+use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig, now_ms};
+use rota_types::{AccountIdentity, ProviderId};
+
+fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rota-app"))
+}
+
+async fn mock() -> Result<MockHandle> {
+    Ok(MockServer::start(MockConfig {
+        device_interval_secs: 1,
+        device_auto_approve_after_ms: Some(1500),
+        ..MockConfig::default()
+    })
+    .await?)
+}
+
+fn launch(mock: &MockHandle) -> Launch {
+    Launch::new(app_binary())
+        .env("ROTA_SECRET_STORE", "file")
+        .env("ROTA_PROVIDERS_MOCK_BASE", mock.base_url())
+        .env("ROTA_NO_BROWSER", "1")
+}
+
+fn store_at(home: &std::path::Path) -> PoolStore {
+    PoolStore::open(StoreConfig::new(App::rota_home(home)).with_secret_store(SecretStoreMode::File))
+        .expect("store opens")
+}
+
+/// Stores a mock account's real tokens in the app's store (as a login would).
+fn store_mock_account(store: &PoolStore, info: &AccountInfo) -> Ulid {
+    let mut secrets = SecretBundle::new(info.access_token.clone());
+    if let Some(r) = &info.refresh_token {
+        secrets = secrets.with_refresh(r.clone());
+    }
+    if let Some(e) = info.expires_at {
+        secrets = secrets.with_expiry(e * 1000);
+    }
+    let login = NewLogin {
+        identity: AccountIdentity {
+            account_id: Some(info.account_uuid.clone()),
+            email: Some(info.email.clone()),
+            plan: Some(info.plan.clone()),
+            ..AccountIdentity::default()
+        },
+        label: None,
+    };
+    store
+        .upsert_account(info.provider, "default", login, secrets, now_ms())
+        .expect("store the mock account")
+        .id
+}
+
+fn anthropic_usage(five: f64, week: f64, sonnet: f64) -> Usage {
+    Usage {
+        five_hour: Some(rota_mock::Window::new(five, 2 * 3600 + 600)),
+        seven_day: Some(rota_mock::Window::new(week, 4 * 86_400)),
+        seven_day_sonnet: Some(rota_mock::Window::new(sonnet, 4 * 86_400)),
+        ..Usage::default()
+    }
+}
+
+/// The local API token the app's gateway wrote to `api.json`.
+fn local_token(app: &App) -> Result<String> {
+    let path = App::rota_home(app.home.path()).join("api.json");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+            return Ok(v["token"].as_str().unwrap_or_default().to_owned());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no api.json at {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Messages API request through the app's gateway, as Claude Code sends it; the status line
+/// and the raw body.
+fn send_message(port: u16, token: &str, user_agent: &str) -> Result<(String, String)> {
+    use std::io::{Read as _, Write as _};
+    let body = serde_json::json!({
+        "model": "claude-sonnet-4-5-20250929",
+        "max_tokens": 64,
+        "metadata": {"user_id": "user_abc_account_def_session_e2e-session-1"},
+        "messages": [{"role": "user", "content": "Say hello"}],
+    })
+    .to_string();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        tcp,
+        "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nx-api-key: {token}\r\n\
+         anthropic-version: 2023-06-01\r\ncontent-type: application/json\r\nuser-agent: {user_agent}\r\n\
+         content-length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    Ok((
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    ))
+}
+
+async fn open_anthropic_detail(app: &App) -> Result<()> {
+    app.click("#open-settings").await?;
+    app.wait_for("#settings-dialog").await?;
+    app.click("#tab-providers").await?;
+    app.click("#connected-list [data-provider='anthropic']")
+        .await?;
+    app.wait_for("#provider-detail-tab[data-provider='anthropic'] #accounts")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one user story, step by step, with a screenshot per step
+async fn mock_usage_a_429_rotation_and_the_session_context_panel() -> Result<()> {
+    let mock = mock().await?;
+    let backup = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("backup@example.com")
+            .plan("max")
+            .usage(anthropic_usage(20.0, 41.0, 9.0)),
+    );
+    let main = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("main@example.com")
+            .plan("max")
+            .usage(anthropic_usage(37.0, 12.0, 64.0)),
+    );
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    {
+        let store = store_at(home.path());
+        store_mock_account(&store, &backup);
+        // The newest login is active.
+        store_mock_account(&store, &main);
+    }
+    let app = App::launch(launch(&mock).home(home)).await?;
+
+    // 1. The background poller fetched the mock's usage: the bars show its values.
+    open_anthropic_detail(&app).await?;
+    let main_bars = "#accounts .account[data-label='main@example.com'] .usage-pct";
+    let shown = app.wait_text(main_bars, |t| t.contains("37% used")).await?;
+    assert!(shown.contains("37% used"), "{shown}");
+    let all = app
+        .texts("#accounts .account[data-label='main@example.com'] .usage-pct")
+        .await?;
+    assert_eq!(all, ["37% used", "12% used", "64% used"]);
+    let backup_bars = app
+        .texts("#accounts .account[data-label='backup@example.com'] .usage-pct")
+        .await?;
+    assert_eq!(backup_bars, ["20% used", "41% used", "9% used"]);
+    app.screenshot("30-mock-usage-bars").await?;
+
+    // 2. A quota 429 on the active account: the gateway rotates and the client gets one 200.
+    mock.push_behavior(
+        &main.id,
+        Behavior::RateLimit {
+            reset_in_seconds: 3 * 3600,
+            window: rota_mock::LimitWindow::FiveHour,
+        },
+    )?;
+    let token = local_token(&app)?;
+    let sent = Instant::now();
+    let (status, body) =
+        send_message(app.gateway_port, &token, "claude-cli/2.1.7 (external, cli)")?;
+    assert!(status.contains(" 200 "), "{status} {body}");
+    app.wait_text("#accounts .account.is-active .account-label", |t| {
+        t == "backup@example.com"
+    })
+    .await?;
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the rotation showed after {took:?}"
+    );
+    app.wait_for("#accounts .account[data-label='main@example.com'] .badge-cooldown")
+        .await?;
+    let state = store_at(app.home.path()).load()?;
+    let last = state.switch_log.back().expect("the rotation is logged");
+    assert_eq!(last.reason.as_str(), "rate_limited:five_hour");
+    app.screenshot("31-rotated-after-429").await?;
+
+    // 3. The session: Context Breakdown and the Anthropic Rate Limits with switch buttons.
+    app.press(rota_e2e::Keys::Escape, false).await?;
+    app.wait_gone("#settings-dialog").await?;
+    app.wait_for("#sessions .session-item").await?;
+    let items = app.texts("#sessions .session-item").await?;
+    assert_eq!(items.len(), 1, "{items:?}");
+    app.screenshot("32-session-list").await?;
+    let client = app
+        .wait_text("#context-panel .context-title h2", |t| !t.is_empty())
+        .await?;
+    assert_eq!(client, "claude-cli 2.1.7", "{items:?}");
+    assert!(items[0].contains("1 rotation"), "{items:?}");
+    app.wait_for("#context-breakdown .ctx-row").await?;
+    let rows = app.texts("#context-breakdown .ctx-row").await?;
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows[0].starts_with("Input"), "{rows:?}");
+    let used = app.texts("#context-breakdown .ctx-used").await?;
+    assert!(used[0].contains("of 200,000 tokens"), "{used:?}");
+    let limits = app
+        .wait_text("#rate-limits", |t| t.contains("backup@example.com"))
+        .await?;
+    assert!(limits.contains("5-Hour Limit"), "{limits}");
+    assert!(limits.contains("7-Day Limit (All Models)"), "{limits}");
+    assert!(limits.contains("7-Day Limit (Sonnet)"), "{limits}");
+    assert_eq!(
+        app.texts("#rate-limits .usage-pct").await?,
+        ["20% used", "41% used", "9% used"]
+    );
+    app.screenshot("32-session-context-panel").await?;
+
+    // Switching from the panel writes the store and the panel follows.
+    app.click("#rate-limits .rl-switch-button").await?;
+    app.wait_text("#rate-limits .rl-account", |t| {
+        t.contains("main@example.com")
+    })
+    .await?;
+    let state = store_at(app.home.path()).load()?;
+    let active = state.snapshot(ProviderId::Anthropic, "default", now_ms());
+    let main_id = active
+        .records
+        .iter()
+        .find(|r| r.label == "main@example.com")
+        .map(|r| r.id.clone());
+    assert_eq!(active.active_id, main_id);
+    app.screenshot("33-session-switched-from-panel").await?;
+    app.quit().await?;
+    mock.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // three login flows, step by step, with screenshots
+async fn add_account_runs_each_login_flow_in_the_dialog() -> Result<()> {
+    let mock = mock().await?;
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    {
+        // One Copilot account so the provider is connected; Anthropic is added from scratch
+        // through Add provider → Provider Detail.
+        let seed =
+            mock.add_account(NewAccount::new(ProviderId::GithubCopilot).email("octo@example.com"));
+        store_mock_account(&store_at(home.path()), &seed);
+    }
+    let app = App::launch(launch(&mock).home(home)).await?;
+    app.click("#open-settings").await?;
+    app.wait_for("#settings-dialog").await?;
+    app.click("#tab-providers").await?;
+
+    // Anthropic from "Add provider": the paste flow with the policy notice.
+    app.click("#add-provider-list [data-provider='anthropic']")
+        .await?;
+    app.wait_for("#provider-detail-tab[data-provider='anthropic']")
+        .await?;
+    app.click("#add-account-button").await?;
+    let notice = app.wait_text("#policy-notice", |t| !t.is_empty()).await?;
+    assert!(notice.contains("Claude Code"), "{notice}");
+    let url = app
+        .wait_text("#login-url", |t| t.starts_with("http"))
+        .await?;
+    app.screenshot("34-add-account-anthropic").await?;
+    // A wrong code is refused in place.
+    type_into(&app, "#login-code", "not-a-code#bogus").await?;
+    app.click("#login-submit").await?;
+    let error = app.wait_text("#login-error", |t| !t.is_empty()).await?;
+    assert!(!error.is_empty());
+    // The code from the sign-in page works.
+    let code = code_from_page(&url)?;
+    clear(&app, "#login-code").await?;
+    type_into(&app, "#login-code", &code).await?;
+    app.click("#login-submit").await?;
+    let done = app
+        .wait_text("#login-done strong", |t| t.starts_with("Added "))
+        .await?;
+    app.screenshot("35-add-account-anthropic-done").await?;
+    app.click("#add-account-close").await?;
+    app.wait_gone("#add-account").await?;
+    let label = done.trim_start_matches("Added ").to_owned();
+    app.wait_text("#accounts", |t| t.contains(&label)).await?;
+    assert_eq!(
+        store_at(app.home.path())
+            .load()?
+            .count(ProviderId::Anthropic, "default"),
+        1
+    );
+
+    // GitHub Copilot: device code with a copy button; the mock approves after 1.5 s.
+    app.click("#tab-providers").await?;
+    app.click("#connected-list [data-provider='github-copilot']")
+        .await?;
+    app.wait_for("#provider-detail-tab[data-provider='github-copilot']")
+        .await?;
+    app.click("#add-account-button").await?;
+    let code = app.wait_text("#device-code", |t| !t.is_empty()).await?;
+    assert!(code.len() >= 8, "{code}");
+    let copy = app.texts("#add-account .copy-button").await?;
+    assert_eq!(copy, ["Copy code"]);
+    app.screenshot("36-add-account-github-device").await?;
+    app.wait_text("#login-done", |t| t.contains("Added"))
+        .await?;
+    app.click("#add-account-close").await?;
+    app.wait_gone("#add-account").await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store_at(app.home.path())
+        .load()?
+        .count(ProviderId::GithubCopilot, "default")
+        < 2
+    {
+        anyhow::ensure!(Instant::now() < deadline, "the device login was not stored");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // OpenAI: the choice, then cancelling a browser sign-in closes the dialog.
+    app.click("#tab-providers").await?;
+    app.click("#add-provider-list [data-provider='openai']")
+        .await?;
+    app.wait_for("#provider-detail-tab[data-provider='openai']")
+        .await?;
+    app.click("#add-account-button").await?;
+    app.wait_for("#login-browser").await?;
+    app.screenshot("37-add-account-openai-choice").await?;
+    app.click("#login-browser").await?;
+    app.wait_text("#login-url", |t| t.contains("/oauth/authorize"))
+        .await?;
+    app.click("#add-account-close").await?;
+    app.wait_gone("#add-account").await?;
+    app.quit().await?;
+    mock.shutdown().await;
+    Ok(())
+}
+
+async fn type_into(app: &App, css: &str, text: &str) -> Result<()> {
+    let el = app.wait_for(css).await?;
+    el.send_keys(text).await?;
+    Ok(())
+}
+
+async fn clear(app: &App, css: &str) -> Result<()> {
+    let el = app.wait_for(css).await?;
+    el.clear().await?;
+    Ok(())
+}
+
+/// `code#state` from the mock's sign-in page, as the user copies it.
+fn code_from_page(url: &str) -> Result<String> {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut tcp = std::net::TcpStream::connect(host)?;
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut page = String::new();
+    tcp.read_to_string(&mut page)?;
+    let marker = "<code id=\"auth-code\">";
+    let start = page
+        .find(marker)
+        .ok_or_else(|| anyhow::anyhow!("no code on the page"))?
+        + marker.len();
+    let end = start + page[start..].find("</code>").unwrap_or(0);
+    Ok(page[start..end].replace("&amp;", "&"))
+}
+
+/// The `accessToken` in a Claude Code credentials file, once it exists.
+fn claude_code_token(path: &std::path::Path) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v["claudeAiOauth"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+async fn wait_file_token(path: &std::path::Path, want: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if claude_code_token(path).as_deref() == Some(want) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} never held the expected account (has {:?})",
+            path.display(),
+            claude_code_token(path).map(|t| t.len())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one user story, step by step, with a screenshot per step
+async fn a_usage_rise_switches_before_the_limit_and_rewrites_claude_codes_login() -> Result<()> {
+    let mock = mock().await?;
+    let spare = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("spare@example.com")
+            .plan("max")
+            .usage(anthropic_usage(8.0, 15.0, 4.0)),
+    );
+    let busy = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("busy@example.com")
+            .plan("max")
+            .usage(anthropic_usage(62.0, 30.0, 20.0)),
+    );
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    let user_home = home.path().join("user");
+    let credentials = user_home.join(".claude").join(".credentials.json");
+    // Claude Code is logged in to the busy account already, with a field Rota must keep.
+    std::fs::create_dir_all(credentials.parent().unwrap())?;
+    std::fs::write(
+        &credentials,
+        serde_json::json!({
+            "claudeAiOauth": {
+                "accessToken": busy.access_token,
+                "refreshToken": busy.refresh_token,
+                "expiresAt": busy.expires_at.unwrap_or(0) * 1000,
+                "scopes": ["user:inference", "user:profile"],
+                "subscriptionType": "max"
+            },
+            "mcpOAuth": {"keep": "me"}
+        })
+        .to_string(),
+    )?;
+    {
+        let store = store_at(home.path());
+        store_mock_account(&store, &spare);
+        store_mock_account(&store, &busy);
+    }
+    let app = App::launch(
+        launch(&mock)
+            .env("HOME", user_home.to_string_lossy())
+            // No minimum dwell: the switch may follow the first usage rise.
+            .env("ROTA_PROACTIVE_DWELL_SECS", "0")
+            .env("ROTA_AUTOPILOT_TICK_MS", "500")
+            .home(home),
+    )
+    .await?;
+    open_anthropic_detail(&app).await?;
+    app.wait_text(
+        "#accounts .account[data-label='busy@example.com'] .usage-pct",
+        |t| t.contains("62% used"),
+    )
+    .await?;
+
+    // Hand-off on: the target already holds the active account (nothing to rewrite), and its
+    // status says so.
+    app.scroll_to("#handoff").await?;
+    app.click("label[for='handoff-toggle']").await?;
+    app.wait_text("#handoff-target", |t| {
+        t.contains("holds the active account")
+    })
+    .await?;
+    let shown = app.texts("#handoff-target code").await?;
+    assert!(shown[0].ends_with(".claude/.credentials.json"), "{shown:?}");
+    app.click("label[for='proactive-toggle']").await?;
+    app.screenshot("38-handoff-and-proactive-on").await?;
+
+    // The busy account's 5-hour window rises past the threshold; the next usage fetch sees it.
+    mock.set_usage(&busy.id, anthropic_usage(97.0, 35.0, 22.0))?;
+    app.click("#refresh-usage").await?;
+    app.wait_text("#accounts .account.is-active .account-label", |t| {
+        t == "spare@example.com"
+    })
+    .await?;
+    // Claude Code's file now holds the spare account; its other fields survived.
+    wait_file_token(&credentials, &spare.access_token).await?;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&credentials)?)?;
+    assert_eq!(file["mcpOAuth"]["keep"], "me");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&credentials)?.permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let state = store_at(app.home.path()).load()?;
+    let last = state.switch_log.back().expect("logged");
+    assert_eq!(last.reason.as_str(), "proactive");
+    app.screenshot("39-proactive-switch").await?;
+
+    // The history says why.
+    app.click("#tab-history").await?;
+    let first = app
+        .wait_text("#switch-history .history-item", |t| t.contains("proactive"))
+        .await?;
+    assert!(first.contains("busy@example.com"), "{first}");
+    assert!(first.contains("spare@example.com"), "{first}");
+    assert!(first.contains("5-hour at 97"), "{first}");
+    app.screenshot("40-switch-history").await?;
+    app.quit().await?;
+    mock.shutdown().await;
+    Ok(())
+}
