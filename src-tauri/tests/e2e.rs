@@ -771,3 +771,37 @@ async fn a_busy_gateway_port_shows_failed_and_the_app_still_works() -> Result<()
     drop(taken);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dark_theme_follows_the_os() -> Result<()> {
+    let home = temp_home();
+    seed_pool(home.path());
+    // GTK's dark variant is what the desktop's dark mode sets; WebKit reports it to CSS.
+    let app = App::launch(launch().env("GTK_THEME", "Adwaita:dark").home(home)).await?;
+    app.wait_for("#sessions-empty").await?;
+    let dark = app
+        .client
+        .execute(
+            "return window.matchMedia('(prefers-color-scheme: dark)').matches;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        dark,
+        serde_json::Value::Bool(true),
+        "the webview sees dark mode"
+    );
+    let background = app
+        .client
+        .execute(
+            "return getComputedStyle(document.body).backgroundColor;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(background, "rgb(15, 17, 23)", "the dark palette is used");
+    app.screenshot("21-dark-sessions").await?;
+    open_detail(&app, ProviderId::Anthropic).await?;
+    app.screenshot("22-dark-provider-detail").await?;
+    app.quit().await?;
+    Ok(())
+}
