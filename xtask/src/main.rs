@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod bench_app;
 mod bundle;
 mod demo;
 
@@ -53,10 +54,13 @@ fn main() -> ExitCode {
         Some("build-ui") => build_ui(),
         Some("demo") => demo::demo(),
         Some("bundle") => bundle::bundle(),
+        Some("bench") if args.get(1).is_some_and(|a| a == "app") => {
+            bench_app::bench_app(&args[2..])
+        }
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  bundle     build an installable .deb (release app + rota CLI) and check it\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway)"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  bundle     build an installable .deb (release app + rota CLI) and check it\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway, app [--minutes N])"
             );
             return ExitCode::from(2);
         }
