@@ -259,3 +259,44 @@ fn log_text_and_json() {
     );
     assert_eq!(list[1]["reason"], "manual:cli");
 }
+
+#[test]
+fn usage_shows_the_exhaustion_estimate() {
+    use rota_types::{AnthropicUsage, ProviderUsage, UsageSnapshot, UsageWindow};
+    let env = Env::new();
+    let [a1, ..] = env.seed_anthropic3();
+    let now = rota_store::now_ms();
+    let hour = 3_600_000;
+    let snap_at = |at: i64, five: f64| UsageSnapshot {
+        fetched_at: at,
+        status: None,
+        usage: ProviderUsage::Anthropic(AnthropicUsage {
+            five_hour: Some(UsageWindow::new(five, Some(now + 4 * hour))),
+            seven_day: Some(UsageWindow::new(10.0, Some(now + 90 * hour))),
+            seven_day_sonnet: None,
+        }),
+    };
+    env.store()
+        .mutate(|txn| -> rota_store::Result<()> {
+            // 20 points an hour, at 60 % now: 2 hours to go, before the 4-hour reset.
+            txn.state
+                .record_usage(ProviderId::Anthropic, a1, snap_at(now - hour, 40.0))?;
+            txn.state
+                .record_usage(ProviderId::Anthropic, a1, snap_at(now, 60.0))?;
+            Ok(())
+        })
+        .unwrap();
+    let run = env.run(&["auth", "usage", "anthropic", "--cached"]);
+    assert!(
+        run.ok()
+            .stdout
+            .contains("at this rate the 5h limit is reached in 2h 0m"),
+        "{}",
+        run.stdout
+    );
+    let json = env
+        .run(&["auth", "usage", "anthropic", "--cached", "--json"])
+        .json();
+    let account = &json["anthropic"]["accounts"][0];
+    assert_eq!(account["exhaustion"]["window"], "five_hour");
+}

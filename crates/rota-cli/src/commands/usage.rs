@@ -169,6 +169,19 @@ fn render_account(
                 );
             }
             let _ = writeln!(text, "      {}", out.dim(&age_text(usage.fetched_at, now)));
+            // From the account's recent usage points: when a window runs out at this rate.
+            if let Some(e) = a.exhaustion {
+                let when = remaining_text(e.at, now)
+                    .map_or_else(|| "now".to_owned(), |left| format!("in {left}"));
+                let _ = writeln!(
+                    text,
+                    "      {}",
+                    out.yellow(&format!(
+                        "at this rate the {} limit is reached {when}",
+                        e.window.short_label()
+                    ))
+                );
+            }
         }
         None => {
             let _ = writeln!(text, "      {}", out.dim("no usage fetched yet"));
