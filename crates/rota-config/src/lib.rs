@@ -1,0 +1,266 @@
+//! Rota's configuration file (product.md §8): `config.toml` in the config directory
+//! (`$ROTA_HOME/config.toml` when `ROTA_HOME` is set, as for every other file in tests; else
+//! `<platform config dir>/rota/config.toml`). A missing file means defaults; environment
+//! variables override the file. Values users toggle at runtime (hand-off, proactive on/off)
+//! live in the store instead, so every running process sees a change at once.
+//!
+//! ```toml
+//! [gateway]
+//! port = 4141
+//!
+//! [cooldown]
+//! default_secs = 30   # a 429 without reset information
+//! auth_secs = 300     # a refused token
+//!
+//! [proactive]         # thresholds; on/off is per provider (`rota auth proactive`)
+//! threshold = 95.0
+//! hysteresis = 10.0
+//! min_dwell_secs = 600
+//! max_usage_age_secs = 1800
+//!
+//! [polling]
+//! enabled = true
+//! interval_secs = 300
+//!
+//! [providers.anthropic]   # any `ROTA_ANTHROPIC_*` URL of rota-providers, lower-case
+//! api_base = "https://api.anthropic.com"
+//! [providers.openai]
+//! issuer = "https://auth.openai.com"
+//! [providers.github]
+//! copilot_api_base = "https://api.githubcopilot.com"
+//! ```
+//!
+//! Boundaries: parsing and precedence only; the crates that use a value keep their own
+//! defaults (a value absent here means "theirs").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file name inside the config directory.
+pub const FILE_NAME: &str = "config.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a value of the wrong type; names the place.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// An environment variable that does not parse.
+    #[error("{name} must be {expected}, not {value:?}")]
+    Env {
+        name: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gateway {
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cooldown {
+    pub default_secs: Option<u64>,
+    pub auth_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Proactive {
+    pub threshold: Option<f64>,
+    pub hysteresis: Option<f64>,
+    pub min_dwell_secs: Option<u64>,
+    pub max_usage_age_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Polling {
+    pub enabled: Option<bool>,
+    pub interval_secs: Option<u64>,
+}
+
+/// The whole file. Every value is optional: `None` = the using crate's default.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub gateway: Gateway,
+    pub cooldown: Cooldown,
+    pub proactive: Proactive,
+    pub polling: Polling,
+    /// `[providers.<anthropic|openai|github>]`: upstream URLs and ids by their
+    /// rota-providers variable name without the `ROTA_<PROVIDER>_` prefix, lower-case.
+    pub providers: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Where the config file is: `$ROTA_HOME/config.toml`, else `<config dir>/rota/config.toml`.
+#[must_use]
+pub fn config_path() -> Option<PathBuf> {
+    match std::env::var_os("ROTA_HOME") {
+        Some(home) if !home.is_empty() => Some(PathBuf::from(home).join(FILE_NAME)),
+        _ => dirs::config_dir().map(|d| d.join("rota").join(FILE_NAME)),
+    }
+}
+
+impl Config {
+    /// The file at [`config_path`] (missing = defaults) with the process environment applied.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut config = match config_path() {
+            Some(path) => Self::read(&path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    /// One file; a missing file is the defaults.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text).map_err(|message| ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses TOML text; the error says where and what.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+        for (section, values) in &config.providers {
+            if !matches!(section.as_str(), "anthropic" | "openai" | "github") {
+                return Err(format!(
+                    "unknown section [providers.{section}] (anthropic, openai or github)"
+                ));
+            }
+            if let Some(key) = values.keys().find(|k| !is_var_part(k)) {
+                return Err(format!("[providers.{section}] has an invalid key {key:?}"));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Environment overrides (any variable source, for tests): `ROTA_GATEWAY_PORT`,
+    /// `ROTA_COOLDOWN_DEFAULT_SECS`, `ROTA_COOLDOWN_AUTH_SECS`, `ROTA_PROACTIVE_THRESHOLD`,
+    /// `ROTA_PROACTIVE_HYSTERESIS`, `ROTA_PROACTIVE_DWELL_SECS`,
+    /// `ROTA_PROACTIVE_MAX_USAGE_AGE_SECS`, `ROTA_USAGE_POLLING` (`on`/`off`),
+    /// `ROTA_USAGE_POLL_SECS`. Empty values are ignored; malformed ones are errors.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("ROTA_GATEWAY_PORT") {
+            self.gateway.port = Some(parse("ROTA_GATEWAY_PORT", "a port number (0-65535)", v)?);
+        }
+        let secs = "a number of seconds";
+        if let Some(v) = get("ROTA_COOLDOWN_DEFAULT_SECS") {
+            self.cooldown.default_secs = Some(parse("ROTA_COOLDOWN_DEFAULT_SECS", secs, v)?);
+        }
+        if let Some(v) = get("ROTA_COOLDOWN_AUTH_SECS") {
+            self.cooldown.auth_secs = Some(parse("ROTA_COOLDOWN_AUTH_SECS", secs, v)?);
+        }
+        if let Some(v) = get("ROTA_PROACTIVE_THRESHOLD") {
+            self.proactive.threshold = Some(parse("ROTA_PROACTIVE_THRESHOLD", "a percentage", v)?);
+        }
+        if let Some(v) = get("ROTA_PROACTIVE_HYSTERESIS") {
+            self.proactive.hysteresis =
+                Some(parse("ROTA_PROACTIVE_HYSTERESIS", "a number of points", v)?);
+        }
+        if let Some(v) = get("ROTA_PROACTIVE_DWELL_SECS") {
+            self.proactive.min_dwell_secs = Some(parse("ROTA_PROACTIVE_DWELL_SECS", secs, v)?);
+        }
+        if let Some(v) = get("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS") {
+            self.proactive.max_usage_age_secs =
+                Some(parse("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS", secs, v)?);
+        }
+        if let Some(v) = get("ROTA_USAGE_POLLING") {
+            self.polling.enabled = Some(match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => true,
+                "off" | "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "ROTA_USAGE_POLLING",
+                        expected: "on or off",
+                        value: v,
+                    });
+                }
+            });
+        }
+        if let Some(v) = get("ROTA_USAGE_POLL_SECS") {
+            self.polling.interval_secs = Some(parse("ROTA_USAGE_POLL_SECS", secs, v)?);
+        }
+        self.check()
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(t) = self.proactive.threshold
+            && !(t > 0.0 && t <= 100.0)
+        {
+            return Err(ConfigError::Env {
+                name: "ROTA_PROACTIVE_THRESHOLD",
+                expected: "a percentage above 0 and at most 100",
+                value: t.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The file's value for a rota-providers variable (`ROTA_ANTHROPIC_API_BASE` ←
+    /// `[providers.anthropic] api_base`; `ROTA_COPILOT_API_BASE` ← `[providers.github]
+    /// copilot_api_base`). Layer it under the environment:
+    /// `cfg.apply_vars(|k| std::env::var(k).ok().or_else(|| config.provider_var(k)))`.
+    #[must_use]
+    pub fn provider_var(&self, name: &str) -> Option<String> {
+        let (section, key) = if let Some(key) = name.strip_prefix("ROTA_COPILOT_") {
+            ("github", format!("copilot_{key}"))
+        } else {
+            let rest = name.strip_prefix("ROTA_")?;
+            let (section, key) = rest.split_once('_')?;
+            (
+                match section {
+                    "ANTHROPIC" => "anthropic",
+                    "OPENAI" => "openai",
+                    "GITHUB" => "github",
+                    _ => return None,
+                },
+                key.to_owned(),
+            )
+        };
+        self.providers
+            .get(section)?
+            .get(&key.to_ascii_lowercase())
+            .cloned()
+    }
+}
+
+/// An environment value, or an error naming the variable and what it must be.
+fn parse<T: std::str::FromStr>(
+    name: &'static str,
+    expected: &'static str,
+    value: String,
+) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Env {
+        name,
+        expected,
+        value,
+    })
+}
+
+fn is_var_part(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

@@ -1,0 +1,122 @@
+//! The config file from a real file in a temporary directory, and the environment over it.
+
+use std::collections::HashMap;
+
+use rota_config::{Config, ConfigError};
+
+const FULL: &str = r#"
+[gateway]
+port = 5151
+
+[cooldown]
+default_secs = 45
+auth_secs = 600
+
+[proactive]
+threshold = 90.0
+hysteresis = 5.0
+min_dwell_secs = 120
+max_usage_age_secs = 900
+
+[polling]
+enabled = false
+interval_secs = 600
+
+[providers.anthropic]
+api_base = "https://proxy.example/anthropic"
+token_url = "https://proxy.example/oauth/token"
+
+[providers.github]
+copilot_api_base = "https://copilot.example"
+api_base = "https://ghe.example/api/v3"
+"#;
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+#[test]
+fn a_missing_file_is_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::read(&dir.path().join("config.toml")).unwrap();
+    assert_eq!(c, Config::default());
+    assert_eq!(c.gateway.port, None);
+}
+
+#[test]
+fn every_section_reads_and_env_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, FULL).unwrap();
+    let mut c = Config::read(&path).unwrap();
+    assert_eq!(c.gateway.port, Some(5151));
+    assert_eq!(c.cooldown.default_secs, Some(45));
+    assert_eq!(c.cooldown.auth_secs, Some(600));
+    assert_eq!(c.proactive.threshold, Some(90.0));
+    assert_eq!(c.proactive.min_dwell_secs, Some(120));
+    assert_eq!(c.polling.enabled, Some(false));
+    assert_eq!(c.polling.interval_secs, Some(600));
+    assert_eq!(
+        c.provider_var("ROTA_ANTHROPIC_API_BASE").as_deref(),
+        Some("https://proxy.example/anthropic")
+    );
+    assert_eq!(
+        c.provider_var("ROTA_ANTHROPIC_TOKEN_URL").as_deref(),
+        Some("https://proxy.example/oauth/token")
+    );
+    assert_eq!(
+        c.provider_var("ROTA_COPILOT_API_BASE").as_deref(),
+        Some("https://copilot.example")
+    );
+    assert_eq!(
+        c.provider_var("ROTA_GITHUB_API_BASE").as_deref(),
+        Some("https://ghe.example/api/v3")
+    );
+    assert_eq!(c.provider_var("ROTA_OPENAI_ISSUER"), None);
+    assert_eq!(c.provider_var("HOME"), None);
+
+    c.apply_env(env(&[
+        ("ROTA_GATEWAY_PORT", "6000"),
+        ("ROTA_PROACTIVE_THRESHOLD", " 97.5 "),
+        ("ROTA_USAGE_POLLING", "on"),
+        ("ROTA_COOLDOWN_AUTH_SECS", ""), // empty: ignored
+    ]))
+    .unwrap();
+    assert_eq!(c.gateway.port, Some(6000));
+    assert_eq!(c.proactive.threshold, Some(97.5));
+    assert_eq!(c.polling.enabled, Some(true));
+    assert_eq!(c.cooldown.auth_secs, Some(600));
+}
+
+#[test]
+fn mistakes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    for (text, needle) in [
+        ("[gateway]\nport = \"http\"\n", "port"),
+        ("[gateway]\nprot = 1\n", "prot"),
+        ("[providers.gitlab]\napi_base = \"x\"\n", "providers.gitlab"),
+        ("[providers.openai]\n\"Issuer URL\" = \"x\"\n", "Issuer URL"),
+        ("[gateway\n", "config.toml"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let err = Config::read(&path).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{text}: {err}");
+        assert!(err.to_string().contains(needle), "{text}: {err}");
+    }
+    let mut c = Config::default();
+    for (name, value) in [
+        ("ROTA_GATEWAY_PORT", "70000"),
+        ("ROTA_USAGE_POLLING", "sometimes"),
+        ("ROTA_PROACTIVE_THRESHOLD", "150"),
+        ("ROTA_PROACTIVE_DWELL_SECS", "-1"),
+    ] {
+        let err = c.apply_env(env(&[(name, value)])).unwrap_err();
+        assert!(err.to_string().contains(name), "{err}");
+        c = Config::default();
+    }
+}
