@@ -566,7 +566,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
 
     loop {
         let now = rota_store::now_ms();
-        let snap = match shared.view.current().await {
+        let snap = match shared.view.current() {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the pool");

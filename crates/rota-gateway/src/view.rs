@@ -67,7 +67,7 @@ pub(crate) struct PoolView {
     /// Pending outcomes and the last number given out. Lock order: `pending`, then `current`.
     pending: std::sync::Mutex<(u64, Vec<Provisional>)>,
     /// One request-driven reload at a time (the others wait and find it done).
-    reloading: tokio::sync::Mutex<()>,
+    reloading: std::sync::Mutex<()>,
 }
 
 impl PoolView {
@@ -80,7 +80,7 @@ impl PoolView {
             state_path,
             current: RwLock::new(Arc::new(snapshot)),
             pending: std::sync::Mutex::new((0, Vec::new())),
-            reloading: tokio::sync::Mutex::new(()),
+            reloading: std::sync::Mutex::new(()),
         })
     }
 
@@ -92,24 +92,24 @@ impl PoolView {
     }
 
     /// The pool as on disk now: the cached view unless `state.json` changed since it was read.
-    pub(crate) async fn current(self: &Arc<Self>) -> Result<Arc<Snapshot>, StoreError> {
+    ///
+    /// A changed file is re-read right here, not on the blocking pool: it is a few KiB from
+    /// the page cache, and under CPU contention the hop to a blocking thread can wait a whole
+    /// scheduler period while every request queues behind the reload.
+    pub(crate) fn current(&self) -> Result<Arc<Snapshot>, StoreError> {
         let snap = self.get();
         if snap.sig == file_sig(&self.state_path) {
             return Ok(snap);
         }
-        let _one = self.reloading.lock().await;
+        let _one = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let snap = self.get();
         if snap.sig == file_sig(&self.state_path) {
             return Ok(snap);
         }
-        let view = self.clone();
-        tokio::task::spawn_blocking(move || view.reload())
-            .await
-            .map_err(|e| StoreError::Io {
-                action: "cannot reload",
-                path: self.state_path.clone(),
-                source: std::io::Error::other(e),
-            })??;
+        self.reload()?;
         Ok(self.get())
     }
 
