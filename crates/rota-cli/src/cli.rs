@@ -23,7 +23,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Port on 127.0.0.1 (default: `ROTA_GATEWAY_PORT`, else 4141; 0 picks a free one).
+    /// Port on 127.0.0.1 (default: `ROTA_GATEWAY_PORT`, else config.toml's `[gateway] port`,
+    /// else 4141; 0 picks a free one).
     #[arg(long)]
     pub port: Option<u16>,
 }

@@ -334,3 +334,26 @@ fn serve_takes_the_port_from_the_environment() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("ROTA_GATEWAY_PORT"));
     drop(busy);
 }
+
+#[test]
+fn serve_takes_the_port_from_the_config_file() {
+    let env = Env::new();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    std::fs::create_dir_all(env.rota_home()).unwrap();
+    let config = env.rota_home().join("config.toml");
+    std::fs::write(&config, format!("[gateway]\nport = {port}\n")).unwrap();
+    let out = env.cmd(&["serve"]).env("ROTA_LOG", "off").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("port {port}")));
+    // A broken file: exit 1 naming the file and the key.
+    std::fs::write(&config, "[gateway]\nport = \"http\"\n").unwrap();
+    let out = env.cmd(&["serve"]).env("ROTA_LOG", "off").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("config.toml") && stderr.contains("port"),
+        "{stderr}"
+    );
+    drop(busy);
+}

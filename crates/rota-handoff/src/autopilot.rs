@@ -76,6 +76,39 @@ impl AutopilotConfig {
     }
 }
 
+impl AutopilotConfig {
+    /// Defaults, then the config file's `[proactive]` section, then the environment
+    /// (`rota_config::Config::load`), plus `ROTA_AUTOPILOT_TICK_MS`.
+    pub fn load() -> Result<Self, rota_config::ConfigError> {
+        Ok(Self::from_config(&rota_config::Config::load()?))
+    }
+
+    /// Defaults with the thresholds a loaded config sets.
+    #[must_use]
+    pub fn from_config(config: &rota_config::Config) -> Self {
+        let mut c = Self::from_env();
+        let p = &config.proactive;
+        if let Some(t) = p.threshold {
+            c.policy.threshold = t;
+        }
+        if let Some(h) = p.hysteresis.filter(|h| *h >= 0.0) {
+            c.policy.hysteresis = h;
+        }
+        let ms = |s: u64| {
+            i64::try_from(s)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000)
+        };
+        if let Some(s) = p.min_dwell_secs {
+            c.policy.min_dwell_ms = ms(s);
+        }
+        if let Some(s) = p.max_usage_age_secs.filter(|s| *s > 0) {
+            c.policy.max_usage_age_ms = ms(s);
+        }
+        c
+    }
+}
+
 /// What the autopilot did; hosts turn these into notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AutopilotEvent {

@@ -749,3 +749,19 @@ fn the_login_of_a_removed_account_is_replaced() {
         "sk-ant-oat01-b-1"
     );
 }
+
+#[test]
+fn autopilot_thresholds_come_from_the_config_file() {
+    let config = rota_config::Config::parse(
+        "[proactive]\nthreshold = 80.0\nhysteresis = 5.0\nmin_dwell_secs = 5\n",
+    )
+    .unwrap();
+    let c = AutopilotConfig::from_config(&config);
+    assert!((c.policy.threshold - 80.0).abs() < f64::EPSILON);
+    assert!((c.policy.hysteresis - 5.0).abs() < f64::EPSILON);
+    assert_eq!(c.policy.min_dwell_ms, 5_000);
+    assert_eq!(
+        c.policy.max_usage_age_ms,
+        AutopilotConfig::default().policy.max_usage_age_ms
+    );
+}

@@ -1,7 +1,9 @@
 //! `rota serve [--port N]`: the gateway and the local HTTP API (interfaces.md §1) headless until
 //! Ctrl-C or SIGTERM.
 //!
-//! Port: `--port`, else `ROTA_GATEWAY_PORT`, else 4141 (`0` picks a free one). On start one line
+//! Port: `--port`, else `ROTA_GATEWAY_PORT`, else `[gateway] port` of config.toml, else 4141
+//! (`0` picks a free one). Upstream URLs and proactive thresholds also come from config.toml
+//! under the environment. The autopilot (rota-handoff) runs alongside. On start one line
 //! on stderr names the address and the `api.json` holding the token (the token itself is never
 //! printed or logged), followed by the `ANTHROPIC_BASE_URL` hint. Logs (tracing) go to stderr,
 //! filtered by `ROTA_LOG` (default `info`). SIGINT/SIGTERM stop the server gracefully (in-flight
@@ -20,20 +22,22 @@ use crate::cli::ServeArgs;
 use crate::error::CliError;
 
 const USAGE: &str = "rota serve [--port N]";
-/// The port when neither `--port` nor `ROTA_GATEWAY_PORT` names one.
+/// The port when neither `--port`, `ROTA_GATEWAY_PORT` nor config.toml names one.
 pub const DEFAULT_PORT: u16 = 4141;
 
 pub fn run(args: &ServeArgs) -> Result<(), CliError> {
-    let port = match args.port {
-        Some(p) => p,
-        None => port_from_env()?,
-    };
+    let settings = load_config()?;
+    let port = args.port.or(settings.gateway.port).unwrap_or(DEFAULT_PORT);
     init_logging();
     let config = StoreConfig::from_env()?;
     let data_dir = config.data_dir.clone();
     let store = PoolStore::open(config)?;
     warn_recoveries(&store);
-    let providers = Providers::new(ProvidersConfig::from_env()).map_err(|e| {
+    // Upstream URLs: the environment wins over config.toml, which wins over the defaults.
+    let mut providers_config = ProvidersConfig::from_env();
+    providers_config.apply_vars(|k| settings.provider_var(k));
+    providers_config.apply_env();
+    let providers = Providers::new(providers_config).map_err(|e| {
         CliError::failed(ErrorCode::Internal, format!("cannot set up providers: {e}"))
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,7 +55,7 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         // rotations included) while the server runs.
         let autopilot = rota_handoff::Autopilot::spawn(
             store.clone(),
-            rota_handoff::AutopilotConfig::from_env(),
+            rota_handoff::AutopilotConfig::from_config(&settings),
             log_autopilot_event,
         )
         .map_err(|e| CliError::Failed(e.into()))?;
@@ -100,16 +104,13 @@ fn log_autopilot_event(event: rota_handoff::AutopilotEvent) {
     }
 }
 
-fn port_from_env() -> Result<u16, CliError> {
-    match std::env::var("ROTA_GATEWAY_PORT") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
-            CliError::usage(
-                format!("ROTA_GATEWAY_PORT must be a port number (0-65535), not {v:?}"),
-                USAGE,
-            )
-        }),
-        _ => Ok(DEFAULT_PORT),
-    }
+/// config.toml with the environment over it; a malformed variable is a usage error (exit 2),
+/// a malformed file a failure (exit 1) naming the file.
+fn load_config() -> Result<rota_config::Config, CliError> {
+    rota_config::Config::load().map_err(|e| match e {
+        rota_config::ConfigError::Env { .. } => CliError::usage(e.to_string(), USAGE),
+        e => CliError::failed(ErrorCode::InvalidInput, e.to_string()),
+    })
 }
 
 fn start_error(port: u16, e: GatewayError) -> CliError {
