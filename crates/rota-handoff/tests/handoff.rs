@@ -765,3 +765,53 @@ fn autopilot_thresholds_come_from_the_config_file() {
         AutopilotConfig::default().policy.max_usage_age_ms
     );
 }
+
+#[test]
+fn two_providers_writing_one_opencode_file_lose_nothing() {
+    let home = Home::new();
+    let a_ids = [
+        home.add(A, "a1", claude("a1", 1, NOW + HOUR)),
+        home.add(A, "a2", claude("a2", 1, NOW + HOUR)),
+    ];
+    let c_ids = [
+        home.add(ProviderId::GithubCopilot, "c1", SecretBundle::new("gho_c1")),
+        home.add(ProviderId::GithubCopilot, "c2", SecretBundle::new("gho_c2")),
+    ];
+    let target = home.path(".local/share/opencode/auth.json");
+    write_json(
+        &target,
+        &json!({"openrouter": {"type": "api", "key": "sk-or-keep"}}),
+    );
+    home.enable(A, HandoffTool::Opencode, &target);
+    home.enable(ProviderId::GithubCopilot, HandoffTool::Opencode, &target);
+    let dir = home.path("rota-home");
+    // Two writers (separate store handles, as two processes would have), each switching its own
+    // provider back and forth and syncing the shared file.
+    let run = |provider: ProviderId, ids: [Ulid; 2]| {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            let store = open_store(&dir);
+            for i in 0..20 {
+                store
+                    .set_active(
+                        provider,
+                        DEFAULT_NAMESPACE,
+                        ids[i % 2],
+                        SwitchReason::ManualCli,
+                        NOW,
+                    )
+                    .unwrap();
+                sync(&store, provider, false, NOW).unwrap();
+            }
+        })
+    };
+    let t1 = run(A, a_ids);
+    let t2 = run(ProviderId::GithubCopilot, c_ids);
+    t1.join().unwrap();
+    t2.join().unwrap();
+    // The last switch of each (index 19: the second account) is in the file, next to the key.
+    let v = read_json(&target);
+    assert_eq!(v["anthropic"]["access"], "sk-ant-oat01-a2-1");
+    assert_eq!(v["github-copilot"]["refresh"], "gho_c2");
+    assert_eq!(v["openrouter"]["key"], "sk-or-keep");
+}
