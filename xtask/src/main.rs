@@ -391,7 +391,7 @@ const BENCHES: &[(&str, &str, &str, &str)] = &[
         "gateway",
         "rota-gateway",
         "bench_gateway",
-        "gateway latency/throughput vs direct",
+        "gateway latency, throughput (vs direct and nginx), SSE, 429 rotation, RSS",
     ),
 ];
 
@@ -403,6 +403,10 @@ fn bench(which: Option<&str>) -> Result<()> {
         bail!("usage: cargo xtask bench <{}>", names.join("|"));
     };
     step(&format!("bench {name}: {what}"));
+    if *name == "gateway" {
+        // The gateway is compared with nginx `proxy_pass` to the same mock.
+        ensure_packages(&["nginx"])?;
+    }
     status(cargo().args(["run", "-p", package, "--release", "--example", example]))
 }
 
