@@ -414,9 +414,15 @@ impl UsageTap {
 
     /// The usage read, once the body ended.
     pub(crate) fn finish(mut self) -> Option<TokenUsage> {
+        // Only `usage` is built; the rest of the answer is skipped, not turned into a tree.
+        #[derive(serde::Deserialize)]
+        struct UsageOnly {
+            #[serde(default)]
+            usage: Option<Value>,
+        }
         if self.mode == TapMode::Json
-            && let Ok(v) = serde_json::from_slice::<Value>(&self.buf)
-            && let Some(u) = v.get("usage").and_then(usage_of)
+            && let Ok(v) = serde_json::from_slice::<UsageOnly>(&self.buf)
+            && let Some(u) = v.usage.as_ref().and_then(usage_of)
         {
             max_merge(&mut self.usage, &u);
         }
