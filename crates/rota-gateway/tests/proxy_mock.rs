@@ -1123,3 +1123,43 @@ async fn a_json_answer_with_content_length_reports_its_tokens_to_the_session() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// An upstream that reads a request and never answers; `closed` turns true when the gateway
+/// closes the connection to it.
+async fn silent_upstream(closed: Arc<AtomicBool>) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        closed.store(true, Ordering::SeqCst);
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test]
+async fn client_gone_before_the_answer_cancels_the_upstream_request() {
+    let closed = Arc::new(AtomicBool::new(false));
+    let (upstream, task) = silent_upstream(closed.clone()).await;
+    let e = env_with(1, MockConfig::default(), Some(&upstream)).await;
+    // The client gives up while the upstream is still thinking (no response head yet).
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), e.post(false).send()).await;
+    assert!(gave_up.is_err(), "the upstream never answers");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !closed.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream request outlived the client"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    e.gw.shutdown().await;
+    task.abort();
+}
