@@ -1,5 +1,6 @@
-//! End to end: `rota serve` hosts the autopilot. A usage rise scripted in rota-mock reaches the
-//! store through a proxied request's rate-limit headers; the autopilot switches proactively and
+//! End to end: `rota serve` hosts the usage poller and the autopilot. Once it has polled every
+//! account, a usage rise scripted in rota-mock reaches the store through a proxied request's
+//! rate-limit headers; the autopilot switches proactively and
 //! rewrites Claude Code's login file in the fake HOME with the new active account.
 
 mod common;
@@ -93,8 +94,7 @@ fn usage_rise_makes_serve_switch_and_rewrite_the_claude_code_file() {
             .unwrap();
         common::Run::from(out)
     };
-    // Both accounts' usage is known (a live fetch), hand-off and proactive are on.
-    with_mock(&["auth", "usage"]).ok();
+    // Hand-off and proactive are on; usage is not known yet (serve's poller fetches it).
     with_mock(&["auth", "handoff", "anthropic", "on"]).ok();
     with_mock(&["auth", "proactive", "anthropic", "on"]).ok();
     let file = env.home().join(".claude").join(".credentials.json");
@@ -108,6 +108,18 @@ fn usage_rise_makes_serve_switch_and_rewrite_the_claude_code_file() {
     assert_eq!(holds(), second.access_token);
 
     let (serve, rx, base, token) = start_serve(&env, &mock);
+
+    // `rota serve` polls every account's usage in the background.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while env
+        .state()
+        .get_accounts(ProviderId::Anthropic, rota_types::DEFAULT_NAMESPACE, 0)
+        .iter()
+        .any(|a| a.usage.is_none())
+    {
+        assert!(Instant::now() < deadline, "serve did not poll usage");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The active account's 5-hour window jumps to 96 %; the next proxied response says so.
     mock.set_usage(&second.id, usage(96.0)).unwrap();

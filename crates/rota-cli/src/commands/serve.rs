@@ -3,9 +3,10 @@
 //!
 //! Port: `--port`, else `ROTA_GATEWAY_PORT`, else `[gateway] port` of config.toml, else 4141
 //! (`0` picks a free one). Upstream URLs and proactive thresholds also come from config.toml
-//! under the environment. The autopilot (rota-handoff) runs alongside. On start one line
-//! on stderr names the address and the `api.json` holding the token (the token itself is never
-//! printed or logged), followed by the `ANTHROPIC_BASE_URL` hint. Logs (tracing) go to stderr,
+//! under the environment. The autopilot (rota-handoff) and background usage polling run
+//! alongside (`[polling] enabled = false` or `ROTA_USAGE_POLLING=off` stops polling). On start
+//! one line on stderr names the address and the `api.json` holding the token (the token itself
+//! is never printed or logged), followed by the `ANTHROPIC_BASE_URL` hint. Logs (tracing) go to stderr,
 //! filtered by `ROTA_LOG` (default `info`). SIGINT/SIGTERM stop the server gracefully (in-flight
 //! requests finish, counters are flushed) and exit 0; a busy port exits 1 with one line.
 
@@ -13,7 +14,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
 
 use rota_gateway::{Gateway, GatewayConfig, GatewayError};
-use rota_providers::{Providers, ProvidersConfig};
+use rota_providers::{Providers, ProvidersConfig, TokenManager, UsageService};
 use rota_store::{PoolStore, StoreConfig};
 use rota_types::ErrorCode;
 
@@ -59,9 +60,19 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             log_autopilot_event,
         )
         .map_err(|e| CliError::Failed(e.into()))?;
-        let handle = Gateway::start(gateway_config, store, Arc::new(providers))
+        // One TokenManager for the proxy and the usage poller (its single flight is per
+        // instance).
+        let tokens = Arc::new(TokenManager::new(store.clone(), Arc::new(providers)));
+        let handle = Gateway::with_token_manager(gateway_config, tokens.clone())
+            .map_err(|e| start_error(port, e))?
+            .serve()
             .await
             .map_err(|e| start_error(port, e))?;
+        // Background usage polling (config `[polling] enabled`, `ROTA_USAGE_POLLING`), so the
+        // proactive switch knows every account's headroom, not only the active one's.
+        let usage = Arc::new(UsageService::new(tokens));
+        usage.set_enabled(settings.polling.enabled != Some(false));
+        let poller = tokio::spawn(poll_usage(usage, store));
         let base = handle.base_url();
         let api_file = data_dir.join("api.json");
         let mut err = std::io::stderr().lock();
@@ -74,11 +85,45 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         drop(err);
         let signal = stop.await;
         tracing::info!(signal, "shutting down");
+        poller.abort();
         handle.shutdown().await;
         let _ = tokio::task::spawn_blocking(move || autopilot.stop()).await;
         tracing::info!("gateway stopped");
         Ok(())
     })
+}
+
+/// Polls the accounts the usage policy says are due, then sleeps until the next is due (5 s to
+/// 5 min).
+async fn poll_usage(usage: Arc<UsageService>, store: Arc<PoolStore>) {
+    const MIN_SLEEP: i64 = 5_000;
+    const MAX_SLEEP: i64 = 300_000;
+    loop {
+        if usage.is_enabled()
+            && let Err(e) = usage.poll_due(rota_store::now_ms()).await
+        {
+            tracing::warn!(error = %e, "usage poll failed");
+        }
+        let now = rota_store::now_ms();
+        let reader = store.clone();
+        let next = tokio::task::spawn_blocking(move || reader.load())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|s| {
+                s.providers
+                    .iter()
+                    .flat_map(|(p, pool)| {
+                        pool.records_in(rota_types::DEFAULT_NAMESPACE)
+                            .map(|r| usage.next_poll(&s, *p, r.id, now))
+                            .collect::<Vec<_>>()
+                    })
+                    .min()
+            })
+            .unwrap_or(now + MAX_SLEEP);
+        let wait = (next - now).clamp(MIN_SLEEP, MAX_SLEEP);
+        tokio::time::sleep(std::time::Duration::from_millis(wait.unsigned_abs())).await;
+    }
 }
 
 /// `rota serve` has no desktop to notify: the autopilot's actions go to the log.
