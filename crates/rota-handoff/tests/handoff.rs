@@ -621,6 +621,92 @@ fn crash_mid_write_leaves_old_or_new_file() {
     }
 }
 
+const LOOP_DIR: &str = "ROTA_HANDOFF_TEST_LOOP_DIR";
+
+/// Runs only as the child of `killed_at_random_points_the_file_is_always_whole`: switches and
+/// hands off in a loop until killed.
+#[test]
+fn crash_loop_child() {
+    let Some(dir) = std::env::var_os(LOOP_DIR) else {
+        return;
+    };
+    let store = open_store(&PathBuf::from(dir));
+    let ids = store.load().unwrap().ordered_ids(A, DEFAULT_NAMESPACE);
+    for i in 0..100_000 {
+        store
+            .set_active(
+                A,
+                DEFAULT_NAMESPACE,
+                ids[i % 2],
+                SwitchReason::ManualCli,
+                NOW,
+            )
+            .unwrap();
+        sync(&store, A, false, NOW).unwrap();
+    }
+}
+
+#[test]
+fn killed_at_random_points_the_file_is_always_whole() {
+    let home = Home::new();
+    home.add(A, "b", claude("b", 1, NOW + HOUR));
+    home.add(A, "a", claude("a", 1, NOW + HOUR));
+    let target = home.path(".claude/.credentials.json");
+    home.enable(A, HandoffTool::ClaudeCode, &target);
+    sync(&home.store(), A, false, NOW).unwrap();
+    let mut seed = u64::from(std::process::id()) | 1;
+    for round in 0..8 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "crash_loop_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(LOOP_DIR, home.path("rota-home"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // xorshift: a different kill time each round, no extra dependency.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(30 + seed % 250));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let v = read_json(&target);
+        let token = v["claudeAiOauth"]["accessToken"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            token == "sk-ant-oat01-a-1" || token == "sk-ant-oat01-b-1",
+            "round {round}: {v}"
+        );
+        assert_eq!(
+            v["claudeAiOauth"]["scopes"].as_array().map(Vec::len),
+            Some(3)
+        );
+        // The store is whole too, and the next sync converges.
+        let store = home.store();
+        store.load().unwrap();
+        assert!(matches!(
+            sync(&store, A, false, NOW).unwrap(),
+            SyncOutcome::Written { .. } | SyncOutcome::Current { .. }
+        ));
+        let active = store
+            .load()
+            .unwrap()
+            .active_id(A, DEFAULT_NAMESPACE, NOW)
+            .unwrap();
+        let expected = store.credentials(active).unwrap().unwrap();
+        assert_eq!(
+            read_json(&target)["claudeAiOauth"]["accessToken"],
+            expected.access_token.expose()
+        );
+    }
+}
+
 // ---------------------------------------------------------------- autopilot
 
 fn usage(at: i64, five: f64) -> UsageSnapshot {
