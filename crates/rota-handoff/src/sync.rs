@@ -266,16 +266,25 @@ pub fn sync(
     force: bool,
     now: UnixMs,
 ) -> Result<SyncOutcome, HandoffError> {
-    let settings = store.load()?.settings_of(provider).handoff;
-    if !settings.enabled {
-        return Ok(SyncOutcome::Disabled);
-    }
     // One lock per target, not per provider: opencode's file holds several providers.
-    let lock_name = match resolve_target(provider, &settings) {
+    let lock_name = |settings: &rota_core::HandoffSettings| match resolve_target(provider, settings)
+    {
         Ok((_, target)) => format!("handoff-{}", short_hash(&target.display())),
         Err(_) => format!("handoff-{}", provider.as_str()),
     };
-    let _lock = store.lock_account(&lock_name)?;
+    let mut settings = store.load()?.settings_of(provider).handoff;
+    let _lock = loop {
+        if !settings.enabled {
+            return Ok(SyncOutcome::Disabled);
+        }
+        let name = lock_name(&settings);
+        let lock = store.lock_account(&name)?;
+        // The target may have been reconfigured while we waited: lock the one we will write.
+        settings = store.load()?.settings_of(provider).handoff;
+        if lock_name(&settings) == name {
+            break lock;
+        }
+    };
     let result = sync_locked(store, provider, force, now);
     if let Err(e) = &result {
         // Best effort: the error itself is what the caller reports.
