@@ -120,6 +120,7 @@ impl TokenManager {
     }
 
     /// The refresh protocol for credentials `loaded` earlier, at `now`.
+    #[allow(clippy::too_many_lines)] // reliability.md §3 step by step reads best as one sequence
     pub async fn refresh_at(
         &self,
         provider: ProviderId,
@@ -152,13 +153,11 @@ impl TokenManager {
         if current.refresh_token.is_none() {
             return Err(ProviderError::NoCredentials { provider, id: key });
         }
-        // Hand-off: the tool that holds this account refreshes it; Rota only takes what it
-        // refreshed, and refreshes itself only when the tool's copy is expired and unchanged.
+        // Hand-off: the tool holding the account refreshes it (reliability.md §3.6).
         let sync_after = match self.handoff_gate(provider, id, &current, now).await {
             rota_handoff::RefreshGate::Refresh => false,
             rota_handoff::RefreshGate::RefreshThenSync => true,
-            // Returning releases the account lock.
-            rota_handoff::RefreshGate::Adopted(fresh) => return Ok(fresh),
+            rota_handoff::RefreshGate::Adopted(theirs) => return Ok(theirs),
             rota_handoff::RefreshGate::LeaveToTool => return Ok(current),
         };
         if let Some(b) = self.backoff_of(&key).filter(|b| b.until > now) {
@@ -190,6 +189,13 @@ impl TokenManager {
                 Ok(fresh)
             }
             Err(RefreshFailure::Permanent { code }) => {
+                // The hand-off tool may have spent it first: take its pair.
+                if let Some(fresh) = self
+                    .tool_pair(sync_after, provider, id, &current, now)
+                    .await
+                {
+                    return Ok(fresh);
+                }
                 // Re-read once: a tool sharing the account may have written new tokens.
                 let store = self.store.clone();
                 let k = key.clone();
@@ -260,6 +266,24 @@ impl TokenManager {
                 tracing::warn!(%provider, error = %e, "hand-off check failed");
                 rota_handoff::RefreshGate::Refresh
             }
+        }
+    }
+
+    /// After a refused refresh of a handed-off account: the tool's newer pair, if it wrote one.
+    async fn tool_pair(
+        &self,
+        handed_off: bool,
+        provider: ProviderId,
+        id: Ulid,
+        current: &SecretBundle,
+        now: UnixMs,
+    ) -> Option<SecretBundle> {
+        if !handed_off {
+            return None;
+        }
+        match self.handoff_gate(provider, id, current, now).await {
+            rota_handoff::RefreshGate::Adopted(fresh) => Some(fresh),
+            _ => None,
         }
     }
 
