@@ -805,3 +805,42 @@ async fn the_dark_theme_follows_the_os() -> Result<()> {
     app.quit().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_renamed_in_place() -> Result<()> {
+    let home = temp_home();
+    let seeded = seed_pool(home.path());
+    let app = App::launch(launch().home(home)).await?;
+    open_detail(&app, ProviderId::Anthropic).await?;
+    let work = "#accounts .account[data-label='work@example.com']";
+
+    // Esc cancels: nothing changes.
+    app.click(&format!("{work} .rename")).await?;
+    let input = app.wait_for(&format!("{work} .rename-input")).await?;
+    input.send_keys(" (old)").await?;
+    app.press(Keys::Escape, false).await?;
+    app.wait_gone(&format!("{work} .rename-input")).await?;
+    assert!(
+        app.wait_for("#settings-dialog").await.is_ok(),
+        "Esc ended the edit only"
+    );
+
+    // Enter saves (trimmed), the row and the store follow.
+    app.click(&format!("{work} .rename")).await?;
+    // Select all and type over it, as a user does. (WebDriver's clear() would blur the field,
+    // which cancels the edit.)
+    let input = app.wait_for(&format!("{work} .rename-input")).await?;
+    app.press_char('a', true).await?;
+    input.send_keys("  Work Max  ").await?;
+    input.send_keys(&Keys::Enter.to_string()).await?;
+    app.wait_for("#accounts .account[data-label='Work Max'] .badge-active")
+        .await?;
+    let state = store_at(app.home.path()).load()?;
+    let record = state
+        .record(ProviderId::Anthropic, seeded.work)
+        .expect("still there");
+    assert_eq!(record.label, "Work Max");
+    app.screenshot("23-renamed").await?;
+    app.quit().await?;
+    Ok(())
+}
