@@ -136,7 +136,7 @@ pub fn resolve_target(
         .unwrap_or_else(|| HandoffTool::default_for(provider));
     if !format::supports(tool, provider) {
         return Err(HandoffError::Invalid(format!(
-            "{} cannot hold a {} login",
+            "{} cannot hold {} logins",
             tool.display_name(),
             provider.display_name()
         )));
@@ -444,7 +444,7 @@ pub fn set_handoff(
         && !format::supports(t, provider)
     {
         return Err(HandoffError::Invalid(format!(
-            "{} cannot hold a {} login",
+            "{} cannot hold {} logins",
             t.display_name(),
             provider.display_name()
         )));
