@@ -1,4 +1,4 @@
-//! The hand-off protocol (reliability.md §3.6): under the provider's hand-off lock, read the
+//! The hand-off protocol (reliability.md §3.6): under the target file's hand-off lock, read the
 //! target, adopt newer tokens the tool refreshed for one of our accounts, refuse to overwrite a
 //! login that is not ours, and write the active account in the tool's format atomically.
 
