@@ -32,11 +32,10 @@ impl HostedGateway {
     /// (session updates) while it runs.
     pub async fn start(
         &self,
-        port: u16,
-        data_dir: std::path::PathBuf,
+        config: GatewayConfig,
         tokens: Arc<TokenManager>,
     ) -> Option<tokio::sync::broadcast::Receiver<GatewayEvent>> {
-        let config = GatewayConfig::new(&data_dir).with_port(port);
+        let port = config.port;
         let outcome = match Gateway::with_token_manager(config, tokens) {
             Ok(gateway) => gateway.serve().await.map_err(|e| start_error(port, &e)),
             Err(e) => Err(start_error(port, &e)),

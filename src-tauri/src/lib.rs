@@ -93,15 +93,14 @@ pub fn run() {
             live::start_autopilot(app.handle())?;
             // The gateway binds off the main thread; a busy port leaves a `Failed` status.
             let state = app.state::<AppState>();
-            let (gateway, port, data_dir, tokens) = (
+            let (gateway, config, tokens) = (
                 state.gateway.clone(),
-                state.gateway_port,
-                state.data_dir.clone(),
+                state.gateway_config(),
                 state.tokens.clone(),
             );
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                if let Some(events) = gateway.start(port, data_dir, tokens).await {
+                if let Some(events) = gateway.start(config, tokens).await {
                     live::forward_gateway_events(&handle, events);
                 }
             });

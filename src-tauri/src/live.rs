@@ -120,27 +120,27 @@ struct HostedAutopilot {
 /// CLI, the tray) while the app runs. Proactive switches reach the user through the switch log
 /// (a `switched` event and a notification); failed hand-offs are notified here.
 pub fn start_autopilot<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let store = app.state::<AppState>().store.clone();
+    let state = app.state::<AppState>();
+    let (store, config) = (
+        state.store.clone(),
+        rota_handoff::AutopilotConfig::from_config(&state.config),
+    );
     let handle = app.clone();
-    let autopilot = rota_handoff::Autopilot::spawn(
-        store,
-        rota_handoff::AutopilotConfig::from_env(),
-        move |event| match event {
-            rota_handoff::AutopilotEvent::HandoffFailed { provider, message } => {
-                notify_user(
-                    &handle,
-                    &notify::Notice {
-                        title: format!("{}: hand-off failed", provider.info().display_name),
-                        body: message,
-                    },
-                );
-            }
-            rota_handoff::AutopilotEvent::HandedOff {
-                provider, target, ..
-            } => tracing::info!(%provider, %target, "handed off"),
-            rota_handoff::AutopilotEvent::Switched(_) => {}
-        },
-    )
+    let autopilot = rota_handoff::Autopilot::spawn(store, config, move |event| match event {
+        rota_handoff::AutopilotEvent::HandoffFailed { provider, message } => {
+            notify_user(
+                &handle,
+                &notify::Notice {
+                    title: format!("{}: hand-off failed", provider.info().display_name),
+                    body: message,
+                },
+            );
+        }
+        rota_handoff::AutopilotEvent::HandedOff {
+            provider, target, ..
+        } => tracing::info!(%provider, %target, "handed off"),
+        rota_handoff::AutopilotEvent::Switched(_) => {}
+    })
     .map_err(|e| tauri::Error::Io(std::io::Error::other(e.to_string())))?;
     app.manage(HostedAutopilot {
         _autopilot: Mutex::new(autopilot),

@@ -22,20 +22,25 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads `path`; missing → defaults; unreadable → defaults and a warning.
-    pub fn load(path: PathBuf) -> Self {
+    /// Reads `path`; missing → defaults (`usage_polling` as the config file says);
+    /// unreadable → defaults and a warning.
+    pub fn load(path: PathBuf, polling_default: bool) -> Self {
+        let defaults = AppSettings {
+            usage_polling: polling_default,
+            ..AppSettings::default()
+        };
         let (current, unreadable) = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice::<AppSettings>(&bytes) {
                 Ok(s) => (s, false),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "settings file unreadable ({e}); using defaults");
-                    (AppSettings::default(), true)
+                    (defaults, true)
                 }
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (AppSettings::default(), false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (defaults, false),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "cannot read the settings file ({e}); using defaults");
-                (AppSettings::default(), true)
+                (defaults, true)
             }
         };
         Self {
@@ -94,14 +99,22 @@ mod tests {
     fn missing_file_gives_defaults_and_set_persists() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
-        let s = Settings::load(path.clone());
+        let s = Settings::load(path.clone(), true);
         assert_eq!(s.get(), AppSettings::default());
+        assert!(
+            !Settings::load(path.clone(), false).get().usage_polling,
+            "config says off"
+        );
         let off = AppSettings {
             usage_polling: false,
             notifications: true,
         };
         s.set(off).unwrap();
-        assert_eq!(Settings::load(path).get(), off);
+        assert_eq!(
+            Settings::load(path, true).get(),
+            off,
+            "the saved choice wins"
+        );
     }
 
     #[test]
@@ -109,7 +122,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, b"{ not json").unwrap();
-        let s = Settings::load(path.clone());
+        let s = Settings::load(path.clone(), true);
         assert_eq!(s.get(), AppSettings::default());
         assert_eq!(
             std::fs::read(&path).unwrap(),
@@ -121,6 +134,6 @@ mod tests {
             std::fs::read(dir.path().join("settings.json.unreadable")).unwrap(),
             b"{ not json"
         );
-        assert_eq!(Settings::load(path).get(), AppSettings::default());
+        assert_eq!(Settings::load(path, true).get(), AppSettings::default());
     }
 }

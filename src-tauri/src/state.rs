@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rota_providers::{Providers, ProvidersConfig, TokenManager, UsageService};
+use rota_providers::{PollPolicy, Providers, ProvidersConfig, TokenManager, UsageService};
 use rota_store::{PoolStore, StoreConfig, StoreError};
 use rota_types::command::{AppLink, LinkKind, SecretBackendInfo};
 
@@ -39,12 +39,15 @@ pub struct AppState {
     pub poll_wake: Arc<tokio::sync::Notify>,
     /// The local gateway the app hosts (started by `run()`; stays `Starting` in tests).
     pub gateway: Arc<HostedGateway>,
+    /// `config.toml` with the environment over it (cooldowns, proactive thresholds, polling).
+    pub config: Arc<rota_config::Config>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("ROTA_GATEWAY_PORT must be a port number (0–65535), got {0:?}")]
-    BadPort(String),
+    /// `config.toml` or a `ROTA_*` variable does not parse (names the file or the variable).
+    #[error("{0}")]
+    Config(#[from] rota_config::ConfigError),
     #[error("cannot open the account store: {0}")]
     Store(#[from] StoreError),
     #[error("cannot set up the providers: {0}")]
@@ -52,15 +55,17 @@ pub enum StateError {
 }
 
 impl AppState {
-    /// Reads `ROTA_HOME`, `ROTA_SECRET_STORE` and `ROTA_GATEWAY_PORT` and opens the store
-    /// (creating the data directory when needed).
+    /// Reads `config.toml` with the environment over it (`ROTA_GATEWAY_PORT`, upstream URLs,
+    /// thresholds, …), `ROTA_HOME` and `ROTA_SECRET_STORE`, and opens the store (creating the
+    /// data directory when needed).
     pub fn from_env() -> Result<Self, StateError> {
-        let config = StoreConfig::from_env()?;
-        let gateway_port = match std::env::var("ROTA_GATEWAY_PORT") {
-            Ok(v) => v.trim().parse().map_err(|_| StateError::BadPort(v))?,
-            Err(_) => DEFAULT_GATEWAY_PORT,
-        };
-        Self::new(config, gateway_port)
+        let settings = rota_config::Config::load()?;
+        let store = StoreConfig::from_env()?;
+        // Upstream URLs: the environment wins over config.toml, which wins over the defaults.
+        let mut providers = ProvidersConfig::from_env();
+        providers.apply_vars(|k| settings.provider_var(k));
+        providers.apply_env();
+        Self::with_config(store, settings, providers)
     }
 
     /// Opens the store described by `config` (probing the keychain unless the mode is `file`);
@@ -75,6 +80,18 @@ impl AppState {
         gateway_port: u16,
         providers: ProvidersConfig,
     ) -> Result<Self, StateError> {
+        let mut settings = rota_config::Config::default();
+        settings.gateway.port = Some(gateway_port);
+        Self::with_config(config, settings, providers)
+    }
+
+    /// The state for a loaded `config.toml` (port, cooldowns, thresholds, polling).
+    pub fn with_config(
+        config: StoreConfig,
+        settings: rota_config::Config,
+        providers: ProvidersConfig,
+    ) -> Result<Self, StateError> {
+        let gateway_port = settings.gateway.port.unwrap_or(DEFAULT_GATEWAY_PORT);
         let data_dir = config.data_dir.clone();
         let store = Arc::new(PoolStore::open(config)?);
         for recovery in store.take_recoveries() {
@@ -83,9 +100,18 @@ impl AppState {
         let providers =
             Arc::new(Providers::new(providers).map_err(|e| StateError::Providers(e.to_string()))?);
         let tokens = Arc::new(TokenManager::new(store.clone(), providers.clone()));
-        let usage = Arc::new(UsageService::new(tokens.clone()));
-        let settings = Arc::new(Settings::load(data_dir.join(crate::settings::FILE_NAME)));
-        usage.set_enabled(settings.get().usage_polling);
+        let poll = settings
+            .polling
+            .interval_secs
+            .map_or_else(PollPolicy::default, PollPolicy::every);
+        let usage = Arc::new(UsageService::with_policy(tokens.clone(), poll));
+        // config.toml / ROTA_USAGE_POLLING give the default; the app's own toggle, once used,
+        // is remembered in settings.json.
+        let app_settings = Arc::new(Settings::load(
+            data_dir.join(crate::settings::FILE_NAME),
+            settings.polling.enabled != Some(false),
+        ));
+        usage.set_enabled(app_settings.get().usage_polling);
         Ok(Self {
             data_dir,
             gateway_port,
@@ -94,10 +120,24 @@ impl AppState {
             tokens,
             usage,
             logins: Arc::new(Logins::default()),
-            settings,
+            settings: app_settings,
             poll_wake: Arc::new(tokio::sync::Notify::new()),
             gateway: Arc::new(HostedGateway::default()),
+            config: Arc::new(settings),
         })
+    }
+
+    /// The hosted gateway's configuration: the port, and `config.toml`'s cooldowns.
+    pub fn gateway_config(&self) -> rota_gateway::GatewayConfig {
+        let mut c = rota_gateway::GatewayConfig::new(&self.data_dir).with_port(self.gateway_port);
+        let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if let Some(s) = self.config.cooldown.default_secs {
+            c.cooldown.default_ms = secs(s);
+        }
+        if let Some(s) = self.config.cooldown.auth_secs {
+            c.cooldown.auth_ms = secs(s);
+        }
+        c
     }
 
     /// The secret backend in use, with the plaintext-fallback warning when there is one.
@@ -171,6 +211,30 @@ pub fn links() -> Vec<AppLink> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_toml_sets_the_port_cooldowns_and_polling() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = rota_config::Config::parse(
+            "[gateway]\nport = 5151\n[cooldown]\ndefault_secs = 45\nauth_secs = 600\n\
+             [polling]\nenabled = false\n",
+        )
+        .unwrap();
+        let state = AppState::with_config(
+            StoreConfig::new(dir.path()).with_secret_store(rota_store::SecretStoreMode::File),
+            config,
+            ProvidersConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(state.gateway_port, 5151);
+        assert_eq!(state.gateway_url(), "http://127.0.0.1:5151");
+        let gateway = state.gateway_config();
+        assert_eq!(gateway.port, 5151);
+        assert_eq!(gateway.cooldown.default_ms, 45_000);
+        assert_eq!(gateway.cooldown.auth_ms, 600_000);
+        assert!(!state.usage.is_enabled(), "polling off by config");
+        assert!(!state.settings.get().usage_polling, "and so shown in About");
+    }
 
     #[test]
     fn home_is_shortened() {

@@ -50,6 +50,24 @@ impl Default for PollPolicy {
     }
 }
 
+impl PollPolicy {
+    /// The defaults rescaled to a base interval (`config.toml` `[polling] interval_secs`): the
+    /// active account every `secs`, the others every `3 × secs`, accounts near a limit at
+    /// least as often as the active one.
+    #[must_use]
+    pub fn every(secs: u64) -> Self {
+        let secs = i64::try_from(secs.max(1)).unwrap_or(i64::MAX / 3);
+        let d = Self::default();
+        Self {
+            active_secs: secs,
+            inactive_secs: secs.saturating_mul(3),
+            near_limit_secs: d.near_limit_secs.min(secs),
+            idle_secs: d.idle_secs.max(secs.saturating_mul(3)),
+            ..d
+        }
+    }
+}
+
 /// What the policy knows about one account.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollInput {

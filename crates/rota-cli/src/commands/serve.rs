@@ -50,7 +50,14 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         // Register the handlers before announcing the address: a SIGTERM right after start must
         // already be a clean shutdown.
         let stop = shutdown_signal()?;
-        let gateway_config = GatewayConfig::new(&data_dir).with_port(port);
+        let mut gateway_config = GatewayConfig::new(&data_dir).with_port(port);
+        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if let Some(s) = settings.cooldown.default_secs {
+            gateway_config.cooldown.default_ms = ms(s);
+        }
+        if let Some(s) = settings.cooldown.auth_secs {
+            gateway_config.cooldown.auth_ms = ms(s);
+        }
         let store = Arc::new(store);
         // Proactive switching and hand-off for switches made by anyone (the gateway's
         // rotations included) while the server runs.
@@ -70,7 +77,11 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             .map_err(|e| start_error(port, e))?;
         // Background usage polling (config `[polling] enabled`, `ROTA_USAGE_POLLING`), so the
         // proactive switch knows every account's headroom, not only the active one's.
-        let usage = Arc::new(UsageService::new(tokens));
+        let poll = settings.polling.interval_secs.map_or_else(
+            rota_providers::PollPolicy::default,
+            rota_providers::PollPolicy::every,
+        );
+        let usage = Arc::new(UsageService::with_policy(tokens, poll));
         usage.set_enabled(settings.polling.enabled != Some(false));
         let poller = tokio::spawn(poll_usage(usage, store));
         let base = handle.base_url();
