@@ -3,10 +3,9 @@
 //!
 //! 1. **Launch → first paint**, K launches through `tauri-driver` → `WebKitWebDriver`, every
 //!    milestone relative to the app process's start time from `/proc/<pid>/stat` (10 ms ticks):
-//!    the webview's navigation start (`performance.timeOrigin`, wall clock), the UI's wasm
-//!    received and the load event (Navigation/Resource Timing), `first-contentful-paint` when the
-//!    engine reports Paint Timing (WebKitGTK 2.4x does not), and when `WebDriver` found the
-//!    mounted header (an upper bound of the first paint of the UI).
+//!    the webview's navigation start (`performance.timeOrigin`, wall clock), the load event
+//!    (Navigation Timing), `first-contentful-paint` (Paint Timing; if the engine reports none,
+//!    the summary says so), and when `WebDriver` found the mounted header (an upper bound).
 //! 2. **Idle** with the window open, launched directly (no `WebDriver` attached), empty store,
 //!    private D-Bus: after a warm-up, CPU of the app plus every descendant (`WebKit` web and
 //!    network processes) from `utime + stime` over N minutes, as % of one core; memory sampled
@@ -94,6 +93,7 @@ async fn main() -> Result<()> {
     let paint = median(&|l| l.paint);
     let header = median(&|l| Some(l.header_seen)).unwrap_or_default();
     let load = median(&|l| l.load_end);
+    let nav = median(&|l| Some(l.navigation)).unwrap_or_default();
 
     eprintln!(
         "\n== idle, window open: warm-up {} s, then {} min ==",
@@ -105,7 +105,10 @@ async fn main() -> Result<()> {
     println!("\napp benchmark ({})", args.app.display());
     let n = launches.len();
     match paint {
-        Some(ms) => println!("  launch → first contentful paint (median of {n}): {ms:.0} ms"),
+        Some(ms) => println!(
+            "  launch → first contentful paint (median of {n}): {ms:.0} ms  (→ navigation start \
+             {nav:.0} ms, → header seen via WebDriver {header:.0} ms)"
+        ),
         None => println!(
             "  launch → first paint: not reported (this WebKit has no Paint Timing entries); \
              launch → page loaded (load event) {}, → UI mounted (header seen via WebDriver, an \
@@ -148,8 +151,6 @@ fn mb(kb: u64) -> f64 {
 struct Launched {
     /// The webview's navigation start (`performance.timeOrigin`).
     navigation: f64,
-    /// The UI's wasm received.
-    wasm: Option<f64>,
     /// The page's load event finished.
     load_end: Option<f64>,
     /// First (contentful) paint, when the engine reports Paint Timing.
@@ -162,9 +163,8 @@ impl Launched {
     fn describe(&self) -> String {
         let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.0} ms"));
         format!(
-            "navigation start {:.0} ms, wasm received {}, load event {}, first contentful paint {}, header seen {:.0} ms",
+            "navigation start {:.0} ms, load event {}, first contentful paint {}, header seen {:.0} ms",
             self.navigation,
-            opt(self.wasm),
             opt(self.load_end),
             opt(self.paint),
             self.header_seen
@@ -184,10 +184,8 @@ async fn launch_once(binary: &Path, tck: u64) -> Result<Launched> {
             "const p = performance.getEntriesByType('paint');\
              const f = p.find(e => e.name === 'first-contentful-paint');\
              const nav = performance.getEntriesByType('navigation')[0];\
-             const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));\
              return {origin: performance.timeOrigin, paint: f ? f.startTime : null,\
-                     load: nav && nav.loadEventEnd > 0 ? nav.loadEventEnd : null,\
-                     wasm: wasm ? wasm.responseEnd : null};",
+                     load: nav && nav.loadEventEnd > 0 ? nav.loadEventEnd : null};",
             vec![],
         )
         .await?;
@@ -196,7 +194,6 @@ async fn launch_once(binary: &Path, tck: u64) -> Result<Launched> {
     let rel = |k: &str| v[k].as_f64().map(|ms| origin + ms);
     Ok(Launched {
         navigation: origin,
-        wasm: rel("wasm"),
         load_end: rel("load"),
         paint: rel("paint"),
         header_seen: found_at - started,
