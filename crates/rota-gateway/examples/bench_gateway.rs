@@ -40,6 +40,10 @@ use rota_providers::{Providers, ProvidersConfig};
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
 use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
 
+// The allocator `rota serve` and the app use, so the numbers are theirs.
+#[global_allocator]
+static GLOBAL: rota_gateway::GlobalAllocator = rota_gateway::GlobalAllocator;
+
 const CONNS: usize = 64;
 /// Offered load of the latency measurement (requests per second over all 64 connections).
 const PACED_RATE: f64 = 2000.0;
