@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -143,31 +143,32 @@ fn start_app(bin: &Path, tmp: &Path, mock_base: &str, procs: &mut Procs) -> Resu
     procs.app = Some(app.spawn().context("starting rota-app")?);
 
     let api_file = rota_home.join("api.json");
+    let app = procs.app.as_mut().context("the app was not started")?;
     let token = wait_for(
         Duration::from_mins(1),
         "the app's gateway (api.json)",
         || {
+            // An exit ends the wait at once; a quick clean one is the single-instance hand-off.
+            if let Ok(Some(st)) = app.try_wait() {
+                return Some(Err(
+                    if st.success() && started.elapsed() < Duration::from_secs(15) {
+                        anyhow!(
+                            "the app exited at once: a Rota already running in this desktop session took the launch (single instance); quit it and run the demo again"
+                        )
+                    } else {
+                        anyhow!("the app exited ({st})")
+                    },
+                ));
+            }
             let api: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&api_file).ok()?).ok()?;
             (api["port"].as_u64() == Some(u64::from(gateway_port)))
                 .then(|| api["token"].as_str().map(str::to_owned))
                 .flatten()
+                .map(Ok)
         },
-    );
-    match token {
-        Ok(t) => Ok((gateway_port, t)),
-        Err(e) => {
-            if let Some(Ok(Some(st))) = procs.app.as_mut().map(Child::try_wait) {
-                if st.success() && started.elapsed() < Duration::from_secs(10) {
-                    bail!(
-                        "the app exited at once: a Rota already running in this desktop session took the launch (single instance); quit it and run the demo again"
-                    );
-                }
-                bail!("the app exited ({st})");
-            }
-            Err(e)
-        }
-    }
+    )??;
+    Ok((gateway_port, token))
 }
 
 /// Stores the mock's accounts, revokes one, fetches everyone's usage.
