@@ -49,6 +49,7 @@ pub mod proxy;
 pub mod security;
 mod server;
 pub mod sessions;
+mod upstream;
 mod view;
 
 use std::collections::HashMap;
@@ -223,7 +224,7 @@ pub(crate) struct Shared {
     _watcher: Option<rota_store::Watcher>,
     pub(crate) providers: Arc<Providers>,
     pub(crate) tokens: Arc<TokenManager>,
-    pub(crate) client: reqwest::Client,
+    pub(crate) upstream: upstream::Upstream,
     pub(crate) counters: BatchedCounters<PoolState>,
     pub(crate) sessions: Mutex<sessions::SessionBook>,
     pub(crate) usage_pending: Mutex<HashMap<(ProviderId, Ulid), UsageSnapshot>>,
@@ -277,8 +278,7 @@ impl Gateway {
     ) -> Result<Self, GatewayError> {
         let store = tokens.store().clone();
         let providers = tokens.providers().clone();
-        let client = rota_providers::gateway_client(&providers.config)
-            .map_err(|e| GatewayError::Client(e.to_string()))?;
+        let upstream = upstream::Upstream::new(&providers.config).map_err(GatewayError::Client)?;
         let counters = BatchedCounters::for_pool(store.clone(), config.flush_interval);
         let (events, _) = broadcast::channel(256);
         let view = Arc::new(view::PoolView::open(store.clone())?);
@@ -304,7 +304,7 @@ impl Gateway {
                 _watcher: watcher,
                 providers,
                 tokens,
-                client,
+                upstream,
                 counters,
                 usage_pending: Mutex::new(HashMap::new()),
                 events,

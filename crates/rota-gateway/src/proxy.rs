@@ -20,13 +20,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use rota_core::{Action, NoCandidate, Outcome, PoolState, Ulid};
 use rota_providers::copilot::Copilot;
 use rota_providers::{AccountAuth, UpstreamAuth, shape_request};
 use rota_types::{ProviderId, SessionUpdated, UnixMs};
 
 use crate::sessions::{NewRequest, RequestRef, UsageTap};
+use crate::upstream::{BodyStream, OnceBody};
 use crate::view::Snapshot;
 use crate::{Gateway, GatewayConfig, GatewayEvent, Shared};
 
@@ -262,11 +263,6 @@ async fn read_prefix(mut stream: BodyStream, max: usize) -> (Bytes, BodyStream) 
     }
     (Bytes::from(prefix), stream)
 }
-
-type BodyStream = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
-
-/// The rest of a request body over the replay bound, streamed to the one attempt.
-type OnceBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, axum::Error>> + Send>>;
 
 /// Why a request body could not be read.
 enum BodyError {
@@ -640,18 +636,15 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         };
         // A body over the replay bound streams once: this attempt is the only one.
         let replayable = once.is_none();
-        let request_body = match once.take() {
-            Some(rest) => reqwest::Body::wrap_stream(
-                futures_util::stream::iter([Ok::<Bytes, axum::Error>(body.clone())]).chain(rest),
-            ),
-            None => reqwest::Body::from(body.clone()),
-        };
         let sent = shared
-            .client
-            .request(parts.method.clone(), &upstream.url)
-            .headers(upstream.headers)
-            .body(request_body)
-            .send()
+            .upstream
+            .send(
+                parts.method.clone(),
+                &upstream.url,
+                upstream.headers,
+                body.clone(),
+                once.take(),
+            )
             .await;
         let resp = match sent {
             Ok(r) => r,
@@ -684,11 +677,10 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
                 continue;
             }
         };
-        // Split without copying the header map: it is read here and moved to the client.
-        let (head, upstream_body) = http::Response::from(resp).into_parts();
+        // The header map is read here and moved to the client, never copied.
+        let (head, stream) = resp;
         let status = head.status.as_u16();
         let headers = head.headers;
-        let stream: BodyStream = Box::pin(http_body_util::BodyDataStream::new(upstream_body));
         note_usage(&shared, state, provider, id, &headers, now);
 
         if status == 401 && replayable && refreshed.insert(id) {
