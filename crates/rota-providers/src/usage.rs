@@ -260,6 +260,11 @@ impl UsageService {
         let Some(r) = state.record(provider, id) else {
             return UnixMs::MAX;
         };
+        // Its tokens were refused: nothing to fetch until the user logs in again (a new login
+        // clears the flag). Explicit fetches still try.
+        if r.health.needs_reauth {
+            return UnixMs::MAX;
+        }
         let ns = r.namespace.as_str();
         let is_active = state.active_id(provider, ns, now) == Some(id);
         let idle = self
@@ -292,6 +297,21 @@ impl UsageService {
                 .unwrap_or(i64::MAX),
         };
         next_poll_at(&input, &self.policy, now)
+    }
+
+    /// The next failure of `id` waits longer: `backoff_secs` doubling up to
+    /// `max_backoff_secs`, and never before `retry_at`.
+    fn back_off(&self, id: Ulid, retry_at: Option<UnixMs>, now: UnixMs) {
+        let mut map = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        let b = map.entry(id).or_default();
+        let grown = (self
+            .policy
+            .backoff_secs
+            .saturating_mul(1 << b.streak.min(16)))
+        .min(self.policy.max_backoff_secs)
+        .saturating_mul(1000);
+        b.streak = b.streak.saturating_add(1);
+        b.until = retry_at.unwrap_or(0).max(now.saturating_add(grown));
     }
 
     fn backoff_of(&self, id: Ulid) -> Option<Backoff> {
@@ -358,21 +378,19 @@ impl UsageService {
                 done(FetchStatus::Fresh, Some(u))
             }
             Err(ProviderError::ReauthRequired { .. }) => {
+                // Background polls skip the account once the store says `needsReauth`; until
+                // then (another process holds the flag's write) do not retry at once.
+                self.back_off(t.id, None, now);
                 done(FetchStatus::NeedsReauth, t.cached.clone())
             }
             Err(e) => {
-                if let ProviderError::RateLimited { retry_at, .. } = &e {
-                    let mut map = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
-                    let b = map.entry(t.id).or_default();
-                    let grown = (self
-                        .policy
-                        .backoff_secs
-                        .saturating_mul(1 << b.streak.min(16)))
-                    .min(self.policy.max_backoff_secs)
-                    .saturating_mul(1000);
-                    b.streak = b.streak.saturating_add(1);
-                    b.until = retry_at.unwrap_or(0).max(now.saturating_add(grown));
-                }
+                // Every failure backs off (429: at least until its reset): a poll loop must not
+                // hammer a provider that refuses or cannot be reached.
+                let retry_at = match &e {
+                    ProviderError::RateLimited { retry_at, .. } => *retry_at,
+                    _ => None,
+                };
+                self.back_off(t.id, retry_at, now);
                 done(
                     FetchStatus::Failed {
                         code: e.code(),

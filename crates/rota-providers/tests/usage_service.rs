@@ -218,3 +218,65 @@ async fn a_401_refreshes_once_and_retries() {
         mock.account(&info.id).unwrap().access_token
     );
 }
+
+#[tokio::test]
+async fn a_refused_account_and_an_unreachable_provider_are_not_polled_in_a_loop() {
+    let mock = mock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let providers = providers(mock.base_url());
+    let svc = UsageService::new(tokens(&store, &providers));
+    let (info, id) = seed(&mock, &store, NewAccount::new(ProviderId::OpenAi), |b| b);
+    // The provider revoked both tokens: the usage call answers 401, the refresh is refused.
+    mock.expire(&info.id, rota_mock::ExpireWhat::Both).unwrap();
+    let now = rota_store::now_ms();
+    let first = svc.poll_due(now).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].status, FetchStatus::NeedsReauth, "{first:?}");
+    assert!(
+        store
+            .load()
+            .unwrap()
+            .record(ProviderId::OpenAi, id)
+            .unwrap()
+            .health
+            .needs_reauth,
+        "marked for a new login"
+    );
+    let token_calls = count_requests(&mock, "/oauth/token");
+    let usage_calls = count_requests(&mock, "/wham/usage");
+    // The poller asks again and again (as a loop woken by store changes would): nothing is
+    // sent until the user logs in again.
+    for i in 1..=20 {
+        assert!(svc.poll_due(now + i * 500).await.unwrap().is_empty());
+    }
+    assert_eq!(count_requests(&mock, "/oauth/token"), token_calls);
+    assert_eq!(count_requests(&mock, "/wham/usage"), usage_calls);
+
+    // A provider that cannot be reached backs off too.
+    let down = tempfile::tempdir().unwrap();
+    let store2 = open_store(down.path());
+    let unreachable = common::providers("http://127.0.0.1:9");
+    let svc2 = UsageService::new(tokens(&store2, &unreachable));
+    seed(
+        &mock,
+        &store2,
+        NewAccount::new(ProviderId::Anthropic),
+        |b| b,
+    );
+    let r = svc2.poll_due(now).await.unwrap();
+    assert!(
+        matches!(
+            r[0].status,
+            FetchStatus::Failed {
+                transient: true,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(
+        svc2.poll_due(now + 1_000).await.unwrap().is_empty(),
+        "backed off after a failure"
+    );
+}
