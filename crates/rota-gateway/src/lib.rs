@@ -430,6 +430,7 @@ impl Gateway {
         let task_status = status_tx.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = self.router();
+        let gw = self.clone();
         let limits = server::Limits {
             max_connections: self.shared.config.max_connections.max(1),
             header_read_timeout: self.shared.config.header_read_timeout,
@@ -449,7 +450,7 @@ impl Gateway {
             })
         };
         let task = tokio::spawn(async move {
-            server::serve(listeners, app, limits, stop_rx).await;
+            server::serve(listeners, gw, app, limits, stop_rx).await;
             flusher.abort();
             let _ = task_status.send(GatewayStatus::Stopped);
         });

@@ -29,10 +29,21 @@ pub(crate) fn proxy_route(path: &str) -> Option<(ProviderId, &str)> {
 /// Whether `host` is one of the three loopback spellings with our port.
 pub(crate) fn host_allowed(host: Option<&str>, port: u16) -> bool {
     let Some(host) = host else { return false };
-    let p = port.to_string();
-    ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .any(|h| host.strip_prefix(h).and_then(|r| r.strip_prefix(':')) == Some(p.as_str()))
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+        host.strip_prefix(h)
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|p| port_is(p, port))
+    })
+}
+
+/// `text` is exactly `port` in decimal (no sign, no leading zero), without formatting `port`
+/// on every request.
+fn port_is(text: &str, port: u16) -> bool {
+    !text.is_empty()
+        && text.len() <= 5
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !(text.len() > 1 && text.starts_with('0'))
+        && text.parse::<u16>() == Ok(port)
 }
 
 fn presented_token(headers: &HeaderMap, allow_api_key: bool) -> Option<&[u8]> {
@@ -57,67 +68,86 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub(crate) async fn guard(State(gw): State<Gateway>, mut req: Request, next: Next) -> Response {
+    match admit(&gw, &mut req) {
+        Some(answer) => answer,
+        None => next.run(req).await,
+    }
+}
+
+/// The guard's checks: `Some(answer)` when the request is answered here (refused, or Claude
+/// Code's probe), `None` when it may go on to its handler. Shared by the router's middleware
+/// and the server's direct proxy path.
+pub(crate) fn admit(gw: &Gateway, req: &mut Request) -> Option<Response> {
     let shared = &gw.shared;
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
-    if !host_allowed(host.as_deref(), shared.port()) {
-        return HttpError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "this Host is not allowed; use 127.0.0.1, localhost or [::1] with the gateway's port",
-        )
-        .into_response();
+        .or_else(|| req.uri().authority().map(http::uri::Authority::as_str));
+    if !host_allowed(host, shared.port()) {
+        return Some(
+            HttpError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "this Host is not allowed; use 127.0.0.1, localhost or [::1] with the gateway's port",
+            )
+            .into_response(),
+        );
     }
     if req.headers().contains_key(header::ORIGIN) {
-        return HttpError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "requests from web pages (with an Origin) are not allowed",
-        )
-        .into_response();
+        return Some(
+            HttpError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "requests from web pages (with an Origin) are not allowed",
+            )
+            .into_response(),
+        );
     }
     if req.method() == Method::OPTIONS {
-        return HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::InvalidInput,
-            "OPTIONS is not supported (no CORS)",
-        )
-        .into_response();
+        return Some(
+            HttpError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::InvalidInput,
+                "OPTIONS is not supported (no CORS)",
+            )
+            .into_response(),
+        );
     }
-    let path = req.uri().path().to_owned();
-    let proxy = proxy_route(&path);
+    let path = req.uri().path();
+    let proxy = proxy_route(path);
     // Claude Code probes its base URL with an unauthenticated HEAD before the first request;
     // answering it locally keeps the client happy and sends nothing upstream.
     if req.method() == Method::HEAD && proxy.is_some_and(|(_, rest)| rest.is_empty() || rest == "/")
     {
-        return (StatusCode::OK, Body::empty()).into_response();
+        return Some((StatusCode::OK, Body::empty()).into_response());
     }
     if path != "/healthz" {
         let ok = presented_token(req.headers(), proxy.is_some())
             .is_some_and(|t| bool::from(t.ct_eq(shared.token.as_bytes())));
         if !ok {
-            return HttpError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "missing or wrong local API token (see api.json in the data directory)",
-            )
-            .into_response();
+            return Some(
+                HttpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "missing or wrong local API token (see api.json in the data directory)",
+                )
+                .into_response(),
+            );
         }
     }
     if path.starts_with("/auth/")
         && matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE)
         && !is_json(req.headers())
     {
-        return HttpError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::InvalidInput,
-            "Content-Type must be application/json",
-        )
-        .into_response();
+        return Some(
+            HttpError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::InvalidInput,
+                "Content-Type must be application/json",
+            )
+            .into_response(),
+        );
     }
     // The local credentials are never needed past this point; mark them sensitive so no layer
     // below can print them.
@@ -130,7 +160,7 @@ pub(crate) async fn guard(State(gw): State<Gateway>, mut req: Request, next: Nex
         }
     }
     shared.admitted();
-    next.run(req).await
+    None
 }
 
 #[cfg(test)]
@@ -147,6 +177,11 @@ mod tests {
         assert!(!host_allowed(Some("evil.com:4141"), 4141));
         assert!(!host_allowed(Some("localhost.evil.com:4141"), 4141));
         assert!(!host_allowed(None, 4141));
+        assert!(!host_allowed(Some("127.0.0.1:04141"), 4141));
+        assert!(!host_allowed(Some("127.0.0.1:+4141"), 4141));
+        assert!(!host_allowed(Some("127.0.0.1:"), 4141));
+        assert!(!host_allowed(Some("127.0.0.1:41410"), 4141));
+        assert!(host_allowed(Some("localhost:80"), 80));
     }
 
     #[test]

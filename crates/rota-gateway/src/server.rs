@@ -2,6 +2,11 @@
 //! timeout): one or two loopback listeners, a cap on open connections, hyper's header read
 //! timeout, `TCP_NODELAY`, and graceful shutdown.
 //!
+//! Proxy requests skip the axum router: they pass the same guard checks
+//! ([`crate::security::admit`]) and go straight to the proxy handler, which spares the
+//! router's per-request matching, boxing and middleware plumbing on the hot path. Everything
+//! else (and any path the router would not send to the proxy) goes through the router.
+//!
 //! Over the cap a connection is not left waiting in the kernel's backlog (to a client that
 //! looks like a hang): it gets one `503` with a readable reason and `retry-after`, then is
 //! closed; SDKs retry a 503 by themselves. A loopback gateway serves a handful of tools, so
@@ -9,15 +14,21 @@
 //! for the others. Those refusals are capped too; beyond them a connection is just closed.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
 use hyper::server::conn::http1::Builder;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt;
+
+use crate::Gateway;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -64,6 +75,41 @@ fn busy(limit: usize) -> Response<Body> {
     resp
 }
 
+/// What each connection runs: the proxy directly, everything else through the router.
+#[derive(Clone)]
+struct Service {
+    gw: Gateway,
+    app: Router,
+}
+
+/// Whether the router would send `path` to the proxy handler: `/{provider}` or
+/// `/{provider}/{*path}` with a non-empty rest.
+fn proxy_path(path: &str) -> bool {
+    crate::security::proxy_route(path).is_some_and(|(_, rest)| rest.is_empty() || rest.len() > 1)
+}
+
+impl hyper::service::Service<Request<Incoming>> for Service {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let mut req = req.map(Body::new);
+        if proxy_path(req.uri().path()) {
+            let gw = self.gw.clone();
+            Box::pin(async move {
+                Ok(match crate::security::admit(&gw, &mut req) {
+                    Some(answer) => answer,
+                    None => crate::proxy::forward(State(gw), req).await,
+                })
+            })
+        } else {
+            let app = self.app.clone();
+            Box::pin(async move { app.oneshot(req).await })
+        }
+    }
+}
+
 /// One listener's next connection; never, without a listener.
 async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
     match l {
@@ -76,6 +122,7 @@ async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, std::net
 /// (the caller bounds that wait; dropping this future aborts them).
 pub(crate) async fn serve(
     listeners: Vec<TcpListener>,
+    gw: Gateway,
     app: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
@@ -108,7 +155,10 @@ pub(crate) async fn serve(
         // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         if let Ok(permit) = slots.clone().try_acquire_owned() {
-            let app = app.clone();
+            let app = Service {
+                gw: gw.clone(),
+                app: app.clone(),
+            };
             let closing = closing_rx.clone();
             conns.spawn(async move {
                 serve_connection(stream, app, limits, closing).await;
@@ -133,12 +183,12 @@ pub(crate) async fn serve(
 
 async fn serve_connection(
     stream: TcpStream,
-    app: Router,
+    app: Service,
     limits: Limits,
     mut closing: watch::Receiver<bool>,
 ) {
     let b = builder(limits, true);
-    let conn = b.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let conn = b.serve_connection(TokioIo::new(stream), app);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => {

@@ -1163,3 +1163,66 @@ async fn client_gone_before_the_answer_cancels_the_upstream_request() {
     e.gw.shutdown().await;
     task.abort();
 }
+
+/// The server sends proxy paths straight to the proxy handler (no router); the guard must
+/// still refuse there exactly as behind the router, and nothing reaches the upstream.
+#[tokio::test]
+async fn the_guard_refuses_on_proxy_paths_over_sockets() {
+    let e = env(1).await;
+    let url = format!("{}/anthropic/v1/messages", e.gw.base_url());
+    let port = e.gw.addr().port();
+    let cases: Vec<(reqwest::RequestBuilder, u16)> = vec![
+        (client().post(&url).json(&message_body(false)), 401),
+        (
+            client()
+                .post(&url)
+                .header("x-api-key", "wrong")
+                .json(&message_body(false)),
+            401,
+        ),
+        (
+            client()
+                .post(&url)
+                .header("x-api-key", &e.token)
+                .header("origin", "https://evil.example")
+                .json(&message_body(false)),
+            403,
+        ),
+        (
+            client()
+                .post(&url)
+                .header("x-api-key", &e.token)
+                .header("host", format!("evil.example:{port}"))
+                .json(&message_body(false)),
+            403,
+        ),
+        (
+            client()
+                .request(reqwest::Method::OPTIONS, &url)
+                .header("x-api-key", &e.token),
+            405,
+        ),
+        (client().head(format!("{}/anthropic", e.gw.base_url())), 200),
+    ];
+    for (i, (req, status)) in cases.into_iter().enumerate() {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "case {i}");
+    }
+    assert_eq!(
+        e.messages_requests(),
+        0,
+        "nothing refused reached the upstream"
+    );
+    // `/anthropic/` is not a proxy route for the router; it stays a 404, not a forward.
+    let resp = client()
+        .post(format!("{}/anthropic/", e.gw.base_url()))
+        .header("x-api-key", &e.token)
+        .json(&message_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let resp = e.post(false).send().await.unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(e.messages_requests(), 1);
+}
