@@ -293,18 +293,24 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                             <div class="account-sub">
                                 {(!sub.is_empty()).then(|| view! { <span>{sub.clone()}</span> })}
                                 <span class="account-requests">{requests_text(&a)}</span>
-                                {a.exhaustion.map(|x| {
-                                    let left = rota_types::display::remaining_text(x.at, render_now)
-                                        .unwrap_or_else(|| "now".to_owned());
-                                    view! {
+                                // Only a projection into the future says something: an account at its
+                                // limit already shows it in its bars and badges.
+                                {a.exhaustion.filter(|_| until.is_none()).and_then(|x| {
+                                    let left = rota_types::display::remaining_text(x.at, render_now)?;
+                                    Some(view! {
                                         <span class="exhaustion" title="Projected from this account's recent usage">
                                             {format!("{} limit in ~{left} at this pace", short_window(x.window))}
                                         </span>
-                                    }
+                                    })
                                 })}
                             </div>
                         </div>
                         <div class="account-actions">
+                            {a.health.needs_reauth.then(|| view! {
+                                <button class="button small relogin" title="Sign in to this account again" on:click=move |_| adding.set(true)>
+                                    "Log in again"
+                                </button>
+                            })}
                             {(!a.is_active).then(|| {
                                 let aria = format!("Switch to {}", for_switch.label);
                                 let target = for_switch.clone();
