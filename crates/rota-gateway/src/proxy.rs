@@ -21,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use hyper::body::Frame;
 use rota_core::{Action, NoCandidate, Outcome, PoolState, Ulid};
 use rota_providers::copilot::Copilot;
 use rota_providers::{AccountAuth, UpstreamAuth, shape_request};
@@ -156,7 +157,11 @@ fn record(
     };
     let gw = gw.clone();
     let o = outcome.clone();
-    pending.push(tokio::task::spawn_blocking(move || {
+    // One request's outcomes land in the order they happened (as the view applied them): two
+    // writes on parallel blocking threads could otherwise swap, and a 429 on the account
+    // rotated to, written first, would find it not yet active and log no switch for it.
+    let previous = pending.pop();
+    let write = move || {
         let shared = &gw.shared;
         let result = shared.store.mutate(|txn| {
             txn.state
@@ -179,7 +184,14 @@ fn record(
         if let Err(e) = shared.view.reload() {
             tracing::warn!(error = %e, "cannot re-read the pool");
         }
-    }));
+    };
+    pending.push(match previous {
+        None => tokio::task::spawn_blocking(write),
+        Some(previous) => tokio::spawn(async move {
+            let _ = previous.await;
+            let _ = tokio::task::spawn_blocking(write).await;
+        }),
+    });
     action
 }
 
@@ -197,12 +209,15 @@ fn note_usage(
         .usage_pending
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let prev = pending
-        .get(&(provider, id))
-        .cloned()
-        .or_else(|| state.record(provider, id).and_then(|r| r.usage.clone()));
-    if let Some(snapshot) = adapter.usage_from_headers(headers, now, prev.as_ref()) {
+    // Taken out and put back rather than cloned: this runs on every answer.
+    let queued = pending.remove(&(provider, id));
+    let prev = queued
+        .as_ref()
+        .or_else(|| state.record(provider, id).and_then(|r| r.usage.as_ref()));
+    if let Some(snapshot) = adapter.usage_from_headers(headers, now, prev) {
         pending.insert((provider, id), snapshot);
+    } else if let Some(q) = queued {
+        pending.insert((provider, id), q);
     }
 }
 
@@ -280,6 +295,8 @@ async fn buffer_body(
     idle: Duration,
 ) -> Result<(Bytes, Option<OnceBody>), BodyError> {
     let mut stream = body.into_data_stream();
+    // A small body arrives as one chunk: it is kept as is, copied only when a second follows.
+    let mut first: Option<Bytes> = None;
     let mut buf = bytes::BytesMut::new();
     loop {
         let chunk = match tokio::time::timeout(idle, stream.next()).await {
@@ -287,15 +304,22 @@ async fn buffer_body(
             Ok(None) => break,
             Ok(Some(chunk)) => chunk.map_err(|_| BodyError::Read)?,
         };
-        if buf.is_empty() && chunk.len() > limit {
-            return Ok((chunk, Some(Box::pin(stream))));
+        if first.is_none() && buf.is_empty() {
+            if chunk.len() > limit {
+                return Ok((chunk, Some(Box::pin(stream))));
+            }
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            buf.extend_from_slice(&f);
         }
         buf.extend_from_slice(&chunk);
         if buf.len() > limit {
             return Ok((buf.freeze(), Some(Box::pin(stream))));
         }
     }
-    Ok((buf.freeze(), None))
+    Ok((first.unwrap_or_else(|| buf.freeze()), None))
 }
 
 /// What happens when the streamed body ends.
@@ -363,42 +387,13 @@ fn respond(
     if !prefix.is_empty() {
         end.tap.feed(&prefix);
     }
-    let prefix_stream = futures_util::stream::iter(
-        (!prefix.is_empty()).then(|| Ok::<Bytes, std::io::Error>(prefix)),
-    );
-    let forwarded = futures_util::stream::unfold(Some((remaining, end)), move |st| async move {
-        let (mut upstream, mut end) = st?;
-        match tokio::time::timeout(idle, upstream.next()).await {
-            Ok(Some(Ok(chunk))) => {
-                end.tap.feed(&chunk);
-                Some((Ok(chunk), Some((upstream, end))))
-            }
-            Ok(None) => {
-                end.finish();
-                None
-            }
-            Ok(Some(Err(e))) => {
-                // Committed: the stream ends, nothing is replayed.
-                tracing::warn!(error = %e, "upstream stream failed after the first byte");
-                let sse = end.sse;
-                end.finish();
-                Some((
-                    sse_error_or_abort(sse, "the upstream connection failed mid-stream"),
-                    None,
-                ))
-            }
-            Err(_) => {
-                tracing::warn!("upstream stream idle for too long; ending it");
-                let sse = end.sse;
-                end.finish();
-                Some((
-                    sse_error_or_abort(sse, "the upstream stream went idle"),
-                    None,
-                ))
-            }
-        }
+    let body = Body::new(Forwarded {
+        prefix: (!prefix.is_empty()).then_some(prefix),
+        upstream: Some(remaining),
+        end: Some(end),
+        idle,
+        idle_timer: None,
     });
-    let body = Body::from_stream(prefix_stream.chain(forwarded));
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     for name in HOP_BY_HOP {
@@ -406,6 +401,76 @@ fn respond(
     }
     *resp.headers_mut() = upstream_headers;
     resp
+}
+
+/// The body forwarded to the client: the prefix, then each upstream chunk as it arrives, each
+/// wait bounded by the idle timeout. A plain state machine rather than stream combinators: it
+/// is polled for every response, and arms a timer only while the upstream is actually silent.
+struct Forwarded {
+    prefix: Option<Bytes>,
+    /// `None` once the upstream ended, failed or went idle.
+    upstream: Option<BodyStream>,
+    end: Option<StreamEnd>,
+    idle: Duration,
+    idle_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Forwarded {
+    /// The upstream is done with: usage is recorded, and a failure becomes the last chunk.
+    fn stop(&mut self, failure: Option<&str>) -> Option<Result<Frame<Bytes>, std::io::Error>> {
+        self.upstream = None;
+        self.idle_timer = None;
+        let sse = self.end.as_ref().is_some_and(|e| e.sse);
+        if let Some(end) = self.end.take() {
+            end.finish();
+        }
+        failure.map(|message| sse_error_or_abort(sse, message).map(Frame::data))
+    }
+}
+
+impl hyper::body::Body for Forwarded {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if let Some(prefix) = this.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        let Some(upstream) = this.upstream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match upstream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.idle_timer = None;
+                if let Some(end) = this.end.as_mut() {
+                    end.tap.feed(&chunk);
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Poll::Ready(None) => Poll::Ready(this.stop(None)),
+            Poll::Ready(Some(Err(e))) => {
+                // Committed: the stream ends, nothing is replayed.
+                tracing::warn!(error = %e, "upstream stream failed after the first byte");
+                Poll::Ready(this.stop(Some("the upstream connection failed mid-stream")))
+            }
+            Poll::Pending => {
+                let idle = this.idle;
+                let timer = this
+                    .idle_timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                tracing::warn!("upstream stream idle for too long; ending it");
+                Poll::Ready(this.stop(Some("the upstream stream went idle")))
+            }
+        }
+    }
 }
 
 /// An account's identity and secrets from the view, refreshed first when they expire within

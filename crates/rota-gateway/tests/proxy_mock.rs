@@ -1226,3 +1226,50 @@ async fn the_guard_refuses_on_proxy_paths_over_sockets() {
     assert!(resp.status().is_success());
     assert_eq!(e.messages_requests(), 1);
 }
+
+/// An upstream stream that sends one event and then nothing: the gateway ends it after
+/// `stream_idle_timeout` with an SSE error event (and the first event passed through at once).
+#[tokio::test]
+async fn a_silent_stream_is_ended_after_the_idle_timeout() {
+    let app = axum::Router::new().route(
+        "/anthropic/v1/messages",
+        axum::routing::post(|| async {
+            let first = futures_util::stream::iter([Ok::<_, std::io::Error>(
+                bytes::Bytes::from_static(b"event: ping\ndata: {}\n\n"),
+            )]);
+            let stream = first.chain(futures_util::stream::pending());
+            axum::response::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(axum::body::Body::from_stream(stream))
+                .unwrap()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let e = env_full(
+        1,
+        MockConfig::default(),
+        Some(&format!("http://{addr}")),
+        |c| c.stream_idle_timeout = Duration::from_millis(300),
+    )
+    .await;
+    let started = Instant::now();
+    let resp = e.post(true).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    let took = started.elapsed();
+    assert!(body.starts_with("event: ping\ndata: {}\n\n"), "{body}");
+    assert!(
+        body.contains("\n\nevent: error\ndata: ") && body.contains("went idle"),
+        "{body}"
+    );
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    e.gw.shutdown().await;
+    task.abort();
+}
