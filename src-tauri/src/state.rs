@@ -127,17 +127,11 @@ impl AppState {
         })
     }
 
-    /// The hosted gateway's configuration: the port, and `config.toml`'s cooldowns.
+    /// The hosted gateway's configuration: the port, and `config.toml`'s cooldowns and limits.
     pub fn gateway_config(&self) -> rota_gateway::GatewayConfig {
-        let mut c = rota_gateway::GatewayConfig::new(&self.data_dir).with_port(self.gateway_port);
-        let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
-        if let Some(s) = self.config.cooldown.default_secs {
-            c.cooldown.default_ms = secs(s);
-        }
-        if let Some(s) = self.config.cooldown.auth_secs {
-            c.cooldown.auth_ms = secs(s);
-        }
-        c
+        rota_gateway::GatewayConfig::new(&self.data_dir)
+            .with_port(self.gateway_port)
+            .with_settings(&self.config)
     }
 
     /// The secret backend in use, with the plaintext-fallback warning when there is one.
@@ -216,7 +210,7 @@ mod tests {
     fn config_toml_sets_the_port_cooldowns_and_polling() {
         let dir = tempfile::tempdir().unwrap();
         let config = rota_config::Config::parse(
-            "[gateway]\nport = 5151\n[cooldown]\ndefault_secs = 45\nauth_secs = 600\n\
+            "[gateway]\nport = 5151\nmax_connections = 32\n[cooldown]\ndefault_secs = 45\nauth_secs = 600\n\
              [polling]\nenabled = false\n",
         )
         .unwrap();
@@ -232,6 +226,7 @@ mod tests {
         assert_eq!(gateway.port, 5151);
         assert_eq!(gateway.cooldown.default_ms, 45_000);
         assert_eq!(gateway.cooldown.auth_ms, 600_000);
+        assert_eq!(gateway.max_connections, 32);
         assert!(!state.usage.is_enabled(), "polling off by config");
         assert!(!state.settings.get().usage_polling, "and so shown in About");
     }

@@ -7,6 +7,8 @@
 //! ```toml
 //! [gateway]
 //! port = 4141
+//! max_connections = 256
+//! header_timeout_secs = 30
 //!
 //! [cooldown]
 //! default_secs = 30   # a 429 without reset information
@@ -65,6 +67,10 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct Gateway {
     pub port: Option<u16>,
+    /// Open connections the gateway accepts at once (one more gets a 503).
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers (also the keep-alive idle limit).
+    pub header_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

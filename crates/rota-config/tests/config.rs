@@ -7,6 +7,8 @@ use rota_config::{Config, ConfigError};
 const FULL: &str = r#"
 [gateway]
 port = 5151
+max_connections = 64
+header_timeout_secs = 10
 
 [cooldown]
 default_secs = 45
@@ -54,6 +56,8 @@ fn every_section_reads_and_env_wins() {
     std::fs::write(&path, FULL).unwrap();
     let mut c = Config::read(&path).unwrap();
     assert_eq!(c.gateway.port, Some(5151));
+    assert_eq!(c.gateway.max_connections, Some(64));
+    assert_eq!(c.gateway.header_timeout_secs, Some(10));
     assert_eq!(c.cooldown.default_secs, Some(45));
     assert_eq!(c.cooldown.auth_secs, Some(600));
     assert_eq!(c.proactive.threshold, Some(90.0));

@@ -147,6 +147,26 @@ impl GatewayConfig {
         self.port = port;
         self
     }
+
+    /// `config.toml`'s gateway and cooldown values over the defaults (the port stays the
+    /// caller's: `--port` and the app's own choice come first).
+    #[must_use]
+    pub fn with_settings(mut self, settings: &rota_config::Config) -> Self {
+        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if let Some(s) = settings.cooldown.default_secs {
+            self.cooldown.default_ms = ms(s);
+        }
+        if let Some(s) = settings.cooldown.auth_secs {
+            self.cooldown.auth_ms = ms(s);
+        }
+        if let Some(n) = settings.gateway.max_connections.filter(|n| *n > 0) {
+            self.max_connections = n;
+        }
+        if let Some(s) = settings.gateway.header_timeout_secs.filter(|s| *s > 0) {
+            self.header_read_timeout = Duration::from_secs(s);
+        }
+        self
+    }
 }
 
 /// What the app hears about: a session got traffic, or the active account changed.

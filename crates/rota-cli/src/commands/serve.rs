@@ -50,14 +50,9 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         // Register the handlers before announcing the address: a SIGTERM right after start must
         // already be a clean shutdown.
         let stop = shutdown_signal()?;
-        let mut gateway_config = GatewayConfig::new(&data_dir).with_port(port);
-        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
-        if let Some(s) = settings.cooldown.default_secs {
-            gateway_config.cooldown.default_ms = ms(s);
-        }
-        if let Some(s) = settings.cooldown.auth_secs {
-            gateway_config.cooldown.auth_ms = ms(s);
-        }
+        let gateway_config = GatewayConfig::new(&data_dir)
+            .with_port(port)
+            .with_settings(&settings);
         let store = Arc::new(store);
         // Proactive switching and hand-off for switches made by anyone (the gateway's
         // rotations included) while the server runs.
