@@ -492,13 +492,7 @@ fn get_page(url: &str) -> String {
 
 /// `code#state` from the mock's authorize page, as a user copies it.
 fn code_from_page(url: &str) -> String {
-    let page = get_page(url);
-    let start = page
-        .find("<code id=\"auth-code\">")
-        .expect("code on the page")
-        + "<code id=\"auth-code\">".len();
-    let end = start + page[start..].find("</code>").unwrap();
-    page[start..end].replace("&amp;", "&")
+    rota_mock::auth_code_on_page(&get_page(url)).expect("code on the page")
 }
 
 /// Every `login-progress` state of one flow, in order.

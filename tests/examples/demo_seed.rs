@@ -9,10 +9,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use rota_core::NewLogin;
 use rota_mock::AccountInfo;
-use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig, now_ms};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_store::{PoolStore, SecretStoreMode, StoreConfig, now_ms};
+use rota_types::DEFAULT_NAMESPACE;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,11 +33,8 @@ fn main() -> Result<()> {
         store.upsert_account(
             info.provider,
             DEFAULT_NAMESPACE,
-            NewLogin {
-                identity: identity_of(info),
-                label: None,
-            },
-            secrets_of(info),
+            rota_mock::seed::login_of(info),
+            rota_mock::seed::secrets_of(info),
             now_ms(),
         )?;
     }
@@ -57,32 +53,4 @@ fn fullness(info: &AccountInfo) -> f64 {
     let premium = (!q.unlimited && q.entitlement > 0)
         .then(|| 100.0 * (1.0 - q.remaining as f64 / q.entitlement as f64));
     windows.chain(premium).fold(0.0, f64::max)
-}
-
-/// What the provider's login reports about the account (the same fields a real login stores).
-fn identity_of(info: &AccountInfo) -> AccountIdentity {
-    AccountIdentity {
-        account_id: Some(match info.provider {
-            ProviderId::OpenAi => info.chatgpt_account_id.clone().unwrap_or_default(),
-            ProviderId::GithubCopilot => info.github_login.clone().unwrap_or_default(),
-            ProviderId::Anthropic => info.account_uuid.clone(),
-        }),
-        email: Some(info.email.clone()),
-        organization: info.organization_name.clone(),
-        plan: Some(info.plan.clone()),
-    }
-}
-
-fn secrets_of(info: &AccountInfo) -> SecretBundle {
-    let mut b = SecretBundle::new(info.access_token.clone());
-    if let Some(r) = &info.refresh_token {
-        b = b.with_refresh(r.clone());
-    }
-    if let Some(e) = info.expires_at {
-        b = b.with_expiry(e * 1000);
-    }
-    if let Some(id) = &info.id_token {
-        b = b.with_extra("id_token", id.clone());
-    }
-    b
 }

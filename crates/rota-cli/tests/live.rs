@@ -245,13 +245,7 @@ fn active(env: &Env, provider: ProviderId) -> Vec<rota_types::AccountSummary> {
 
 /// `code#state` from the mock's authorize page.
 fn code_from_page(mock: &Mock, url: &str) -> String {
-    let page = mock.get_text(url);
-    let start = page
-        .find("<code id=\"auth-code\">")
-        .expect("code on the page")
-        + "<code id=\"auth-code\">".len();
-    let end = start + page[start..].find("</code>").unwrap();
-    page[start..end].replace("&amp;", "&")
+    rota_mock::auth_code_on_page(&mock.get_text(url)).expect("code on the page")
 }
 
 fn authorize_url(line: &str) -> Option<&str> {

@@ -13,8 +13,8 @@ use rota_mock::{
     AccountInfo, Behavior, LimitWindow, MockConfig, MockHandle, MockServer, NewAccount,
 };
 use rota_providers::{Providers, ProvidersConfig};
-use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId};
 use serde_json::json;
 
 struct Env {
@@ -27,32 +27,7 @@ struct Env {
     accounts: Vec<(AccountInfo, Ulid)>,
 }
 
-fn bundle_of(info: &AccountInfo) -> SecretBundle {
-    let mut b = SecretBundle::new(info.access_token.clone());
-    if let Some(r) = &info.refresh_token {
-        b = b.with_refresh(r.clone());
-    }
-    if let Some(e) = info.expires_at {
-        b = b.with_expiry(e * 1000);
-    }
-    if let Some(id) = &info.id_token {
-        b = b.with_extra("id_token", id.clone());
-    }
-    b
-}
-
-fn identity_of(info: &AccountInfo) -> AccountIdentity {
-    AccountIdentity {
-        account_id: Some(match info.provider {
-            ProviderId::OpenAi => info.chatgpt_account_id.clone().unwrap_or_default(),
-            ProviderId::GithubCopilot => info.github_login.clone().unwrap_or_default(),
-            ProviderId::Anthropic => info.account_uuid.clone(),
-        }),
-        email: Some(info.email.clone()),
-        organization: None,
-        plan: Some(info.plan.clone()),
-    }
-}
+use rota_mock::seed::{identity_of, secrets_of as bundle_of};
 
 /// Adds an account of another provider at the mock and in the store.
 fn seed(e: &Env, provider: ProviderId, email: &str) -> (AccountInfo, Ulid) {

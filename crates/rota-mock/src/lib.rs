@@ -85,8 +85,20 @@ mod github;
 mod log;
 mod openai;
 mod respond;
+#[cfg(feature = "store")]
+pub mod seed;
 mod state;
 mod util;
+
+/// The `code#state` the Anthropic sign-in page shows (`<code id="auth-code">`), unescaped as a
+/// user copies it; `None` on any other page.
+#[must_use]
+pub fn auth_code_on_page(html: &str) -> Option<String> {
+    let marker = "<code id=\"auth-code\">";
+    let start = html.find(marker)? + marker.len();
+    let end = start + html[start..].find("</code>")?;
+    Some(util::html_unescape(&html[start..end]))
+}
 
 use std::net::SocketAddr;
 use std::sync::Arc;

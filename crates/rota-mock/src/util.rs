@@ -85,6 +85,15 @@ pub(crate) fn iso(secs: i64) -> String {
 }
 
 /// Minimal HTML escaping for values echoed into pages.
+/// The inverse of [`html_escape`].
+pub(crate) fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -100,31 +100,13 @@ impl Env {
             .id
     }
 
-    /// The seed's example: Anthropic with Account 1 (work@example.com), Account 2, Account 3;
-    /// Account 1 active.
     /// Stores an account created at rota-mock with its current tokens (it becomes active).
     pub fn store_mock_account(&self, info: &rota_mock::AccountInfo) -> Ulid {
-        let mut secrets = SecretBundle::new(info.access_token.clone());
-        if let Some(r) = &info.refresh_token {
-            secrets = secrets.with_refresh(r.clone());
-        }
-        if let Some(e) = info.expires_at {
-            secrets = secrets.with_expiry(e * 1000);
-        }
-        let login = NewLogin {
-            identity: AccountIdentity {
-                account_id: Some(info.account_uuid.clone()),
-                email: Some(info.email.clone()),
-                ..AccountIdentity::default()
-            },
-            label: None,
-        };
-        self.store()
-            .upsert_account(info.provider, DEFAULT_NAMESPACE, login, secrets, now_ms())
-            .unwrap()
-            .id
+        rota_mock::seed::store_account(&self.store(), info)
     }
 
+    /// The seed's example: Anthropic with Account 1 (work@example.com), Account 2, Account 3;
+    /// Account 1 active.
     pub fn seed_anthropic3(&self) -> [Ulid; 3] {
         let a3 = self.add(ProviderId::Anthropic, "Account 3", None, "tok-a3");
         let a2 = self.add(ProviderId::Anthropic, "Account 2", None, "tok-a2");

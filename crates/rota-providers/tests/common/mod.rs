@@ -9,7 +9,7 @@ use rota_core::{NewLogin, Ulid};
 use rota_mock::{AccountInfo, MockConfig, MockHandle, MockServer, NewAccount};
 use rota_providers::{Providers, ProvidersConfig, TokenManager};
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_types::DEFAULT_NAMESPACE;
 
 pub async fn mock() -> MockHandle {
     mock_with(MockConfig::default()).await
@@ -34,33 +34,7 @@ pub fn tokens(store: &Arc<PoolStore>, providers: &Arc<Providers>) -> Arc<TokenMa
     Arc::new(TokenManager::new(store.clone(), providers.clone()))
 }
 
-/// The mock account's current tokens as a bundle (expiry from the mock, in ms).
-pub fn bundle_of(info: &AccountInfo) -> SecretBundle {
-    let mut b = SecretBundle::new(info.access_token.clone());
-    if let Some(r) = &info.refresh_token {
-        b = b.with_refresh(r.clone());
-    }
-    if let Some(e) = info.expires_at {
-        b = b.with_expiry(e * 1000);
-    }
-    if let Some(id) = &info.id_token {
-        b = b.with_extra("id_token", id.clone());
-    }
-    b
-}
-
-pub fn identity_of(info: &AccountInfo) -> AccountIdentity {
-    AccountIdentity {
-        account_id: Some(match info.provider {
-            ProviderId::OpenAi => info.chatgpt_account_id.clone().unwrap_or_default(),
-            ProviderId::GithubCopilot => info.github_login.clone().unwrap_or_default(),
-            ProviderId::Anthropic => info.account_uuid.clone(),
-        }),
-        email: Some(info.email.clone()),
-        organization: None,
-        plan: Some(info.plan.clone()),
-    }
-}
+pub use rota_mock::seed::{identity_of, secrets_of as bundle_of};
 
 /// Creates an account at the mock and stores it (with `bundle`, or its current tokens).
 pub fn seed(
@@ -99,9 +73,7 @@ pub fn count_requests(mock: &MockHandle, suffix: &str) -> usize {
         .count()
 }
 
-/// The text of `<code id="auth-code">…</code>` on the Anthropic paste page.
+/// The `code#state` on the Anthropic paste page.
 pub fn auth_code_on_page(html: &str) -> String {
-    let start = html.find("id=\"auth-code\">").expect("auth code on page") + 15;
-    let end = html[start..].find("</code>").unwrap() + start;
-    html[start..end].to_owned()
+    rota_mock::auth_code_on_page(html).expect("auth code on page")
 }
