@@ -7,7 +7,7 @@
 
 use rota_core::PoolState;
 use rota_types::display::reset_text;
-use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchLogEntry, SwitchReason, UnixMs};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchLogEntry, UnixMs};
 
 /// A desktop notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,18 +45,6 @@ fn label(state: &PoolState, provider: ProviderId, id: &str) -> String {
         .map_or_else(|| "a removed account".to_owned(), |r| r.label.clone())
 }
 
-/// Why an automatic switch happened, as a sentence fragment.
-fn why(reason: SwitchReason) -> &'static str {
-    match reason {
-        SwitchReason::RateLimitedFiveHour => "hit its 5-hour limit",
-        SwitchReason::RateLimitedSevenDay => "hit its 7-day limit",
-        SwitchReason::RateLimited => "was rate-limited",
-        SwitchReason::AuthFailed => "was signed out by the provider",
-        SwitchReason::Proactive => "was close to its limit",
-        _ => "changed",
-    }
-}
-
 /// Compares two loaded states at `now`.
 pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
     let mut out = Changes::default();
@@ -65,13 +53,14 @@ pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
         if entry.reason.is_automatic() {
             let provider = entry.provider_id.info().display_name;
             let to = label(after, entry.provider_id, &entry.to);
+            // The same words as the switch history and `rota auth log`.
             let body = match &entry.from {
                 Some(from) => format!(
-                    "{} {}; requests now use {to}.",
+                    "From {}: {}. Requests now use {to}.",
                     label(after, entry.provider_id, from),
-                    why(entry.reason)
+                    entry.reason_text()
                 ),
-                None => format!("Requests now use {to}."),
+                None => format!("{}. Requests now use {to}.", entry.reason_text()),
             };
             out.notices.push(Notice {
                 title: format!("{provider}: switched to {to}"),
@@ -126,6 +115,7 @@ mod tests {
     use super::*;
     use rota_core::NewLogin;
     use rota_types::AccountIdentity;
+    use rota_types::SwitchReason;
 
     const T0: UnixMs = 1_800_000_000_000;
     const MIN: i64 = 60_000;
@@ -187,7 +177,7 @@ mod tests {
             c.notices,
             [Notice {
                 title: "Anthropic: switched to b@x.io".into(),
-                body: "a@x.io hit its 5-hour limit; requests now use b@x.io.".into()
+                body: "From a@x.io: rate limited (5-hour). Requests now use b@x.io.".into()
             }]
         );
 

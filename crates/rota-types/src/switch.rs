@@ -125,12 +125,6 @@ impl SwitchLogEntry {
     /// `proactive (5-hour at 96 %)`, … (the CLI's `rota auth log`, the app's switch history).
     #[must_use]
     pub fn reason_text(&self) -> String {
-        let window = |w: WindowKind| match w {
-            WindowKind::FiveHour => "5-hour",
-            WindowKind::SevenDay => "7-day",
-            WindowKind::SevenDaySonnet => "7-day Sonnet",
-            WindowKind::Premium => "premium",
-        };
         match self.reason {
             SwitchReason::ManualTray => "manual (tray)".to_owned(),
             SwitchReason::ManualCli => "manual (cli)".to_owned(),
@@ -148,7 +142,7 @@ impl SwitchLogEntry {
                     window: Some(w),
                     percent: Some(p),
                     ..
-                }) => format!("proactive ({} at {p} %)", window(w)),
+                }) => format!("proactive ({} at {p} %)", w.name()),
                 _ => "proactive".to_owned(),
             },
         }

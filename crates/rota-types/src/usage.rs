@@ -121,6 +121,18 @@ impl WindowKind {
         }
     }
 
+    /// The window's name inside a sentence (`5-hour`, `7-day Sonnet`): switch reasons,
+    /// exhaustion hints.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FiveHour => "5-hour",
+            Self::SevenDay => "7-day",
+            Self::SevenDaySonnet => "7-day Sonnet",
+            Self::Premium => "premium",
+        }
+    }
+
     /// Short label for hints and the CLI (`5h 42%`).
     #[must_use]
     pub fn short_label(self) -> &'static str {

@@ -28,16 +28,6 @@ fn window_label(provider: ProviderId, kind: WindowKind) -> &'static str {
     }
 }
 
-/// `5-hour`, `7-day`, … for sentences.
-fn short_window(kind: WindowKind) -> &'static str {
-    match kind {
-        WindowKind::FiveHour => "5-hour",
-        WindowKind::SevenDay => "7-day",
-        WindowKind::SevenDaySonnet => "7-day Sonnet",
-        WindowKind::Premium => "Premium",
-    }
-}
-
 /// Remaining cooldown with seconds, for the live badge: `1h 05m`, `4m 05s`, `12s`.
 fn countdown(left_ms: UnixMs) -> String {
     let s = (left_ms.max(0) + 999) / 1000;
@@ -299,7 +289,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                     let left = rota_types::display::remaining_text(x.at, render_now)?;
                                     Some(view! {
                                         <span class="exhaustion" title="Projected from this account's recent usage">
-                                            {format!("{} limit in ~{left} at this pace", short_window(x.window))}
+                                            {format!("{} limit in ~{left} at this pace", x.window.name())}
                                         </span>
                                     })
                                 })}
