@@ -178,6 +178,27 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
         });
     });
 
+    // The session's provider's accounts, read once per pool change for both the rate limits
+    // and the account labels of the requests.
+    let accounts = RwSignal::new(None::<Vec<AccountSummary>>);
+    let provider = Memo::new(move |_| detail.with(|d| d.as_ref().map(|d| d.summary.provider_id)));
+    Effect::new(move |_| {
+        ui.pool_version.track();
+        let Some(provider) = provider.get() else {
+            return;
+        };
+        spawn_local(async move {
+            let request = PoolRequest {
+                provider_id: provider.as_str().to_owned(),
+                namespace: None,
+            };
+            match ipc::call::<GetAccountsCmd>(&request).await {
+                Ok(list) => accounts.set(Some(list)),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    });
+
     move || {
         let Some(d) = detail.get() else {
             return view! { <aside class="context-panel" id="context-panel"><p class="muted">"Select a session."</p></aside> }.into_any();
@@ -201,8 +222,8 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
                     </div>
                 </header>
                 <ContextBreakdown latest=latest total=s.usage model=model />
-                {(provider == ProviderId::Anthropic).then(|| view! { <RateLimits /> })}
-                <RecentRequests detail=d />
+                {(provider == ProviderId::Anthropic).then(|| view! { <RateLimits accounts=accounts /> })}
+                <RecentRequests detail=d accounts=accounts />
             </aside>
         }
         .into_any()
@@ -295,22 +316,8 @@ fn ContextBreakdown(
 /// The Anthropic pool's limits: the active account's bars, and a switch button per other
 /// account (when there is more than one).
 #[component]
-fn RateLimits() -> impl IntoView {
+fn RateLimits(accounts: RwSignal<Option<Vec<AccountSummary>>>) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let accounts = RwSignal::new(None::<Vec<AccountSummary>>);
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        spawn_local(async move {
-            let request = PoolRequest {
-                provider_id: ProviderId::Anthropic.as_str().to_owned(),
-                namespace: None,
-            };
-            match ipc::call::<GetAccountsCmd>(&request).await {
-                Ok(list) => accounts.set(Some(list)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    });
     let switch_to = move |a: AccountSummary| {
         spawn_local(async move {
             let request = AccountRequest {
@@ -388,32 +395,21 @@ fn RateLimits() -> impl IntoView {
 }
 
 #[component]
-fn RecentRequests(detail: SessionDetail) -> impl IntoView {
-    let ui = expect_context::<Ui>();
+fn RecentRequests(
+    detail: SessionDetail,
+    accounts: RwSignal<Option<Vec<AccountSummary>>>,
+) -> impl IntoView {
     let now = now_ms();
     // Account labels for the "account" column (ids are not for people).
-    let labels = RwSignal::new(Vec::<(String, String)>::new());
-    let provider = detail.summary.provider_id;
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        spawn_local(async move {
-            let request = PoolRequest {
-                provider_id: provider.as_str().to_owned(),
-                namespace: None,
-            };
-            if let Ok(list) = ipc::call::<GetAccountsCmd>(&request).await {
-                labels.set(list.into_iter().map(|a| (a.id, a.label)).collect());
-            }
-        });
-    });
     let label_of = move |id: Option<String>| {
         id.map_or_else(
             || "—".to_owned(),
             |id| {
-                labels.with(|l| {
+                accounts.with(|l| {
                     l.iter()
-                        .find(|(i, _)| *i == id)
-                        .map_or_else(|| "removed account".to_owned(), |(_, label)| label.clone())
+                        .flatten()
+                        .find(|a| a.id == id)
+                        .map_or_else(|| "removed account".to_owned(), |a| a.label.clone())
                 })
             },
         )
