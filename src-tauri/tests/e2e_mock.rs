@@ -354,3 +354,132 @@ fn code_from_page(url: &str) -> Result<String> {
     tcp.read_to_string(&mut page)?;
     rota_mock::auth_code_on_page(&page).ok_or_else(|| anyhow::anyhow!("no code on the page"))
 }
+
+/// The `accessToken` in a Claude Code credentials file, once it exists.
+fn claude_code_token(path: &std::path::Path) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v["claudeAiOauth"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+async fn wait_file_token(path: &std::path::Path, want: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if claude_code_token(path).as_deref() == Some(want) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} never held the expected account (has {:?})",
+            path.display(),
+            claude_code_token(path).map(|t| t.len())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one user story, step by step, with a screenshot per step
+async fn a_usage_rise_switches_before_the_limit_and_rewrites_claude_codes_login() -> Result<()> {
+    let mock = mock().await?;
+    let spare = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("spare@example.com")
+            .plan("max")
+            .usage(anthropic_usage(8.0, 15.0, 4.0)),
+    );
+    let busy = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("busy@example.com")
+            .plan("max")
+            .usage(anthropic_usage(62.0, 30.0, 20.0)),
+    );
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    let user_home = home.path().join("user");
+    let credentials = user_home.join(".claude").join(".credentials.json");
+    // Claude Code is logged in to the busy account already, with a field Rota must keep.
+    std::fs::create_dir_all(credentials.parent().unwrap())?;
+    std::fs::write(
+        &credentials,
+        serde_json::json!({
+            "claudeAiOauth": {
+                "accessToken": busy.access_token,
+                "refreshToken": busy.refresh_token,
+                "expiresAt": busy.expires_at.unwrap_or(0) * 1000,
+                "scopes": ["user:inference", "user:profile"],
+                "subscriptionType": "max"
+            },
+            "mcpOAuth": {"keep": "me"}
+        })
+        .to_string(),
+    )?;
+    {
+        let store = store_at(home.path());
+        store_mock_account(&store, &spare);
+        store_mock_account(&store, &busy);
+    }
+    let app = App::launch(
+        launch(&mock)
+            .env("HOME", user_home.to_string_lossy())
+            // No minimum dwell: the switch may follow the first usage rise.
+            .env("ROTA_PROACTIVE_DWELL_SECS", "0")
+            .env("ROTA_AUTOPILOT_TICK_MS", "500")
+            .home(home),
+    )
+    .await?;
+    open_anthropic_detail(&app).await?;
+    app.wait_text(
+        "#accounts .account[data-label='busy@example.com'] .usage-pct",
+        |t| t.contains("62% used"),
+    )
+    .await?;
+
+    // Hand-off on: the target already holds the active account (nothing to rewrite), and its
+    // status says so.
+    app.scroll_to("#handoff").await?;
+    app.click("label[for='handoff-toggle']").await?;
+    app.wait_text("#handoff-target", |t| {
+        t.contains("holds the active account")
+    })
+    .await?;
+    let shown = app.texts("#handoff-target code").await?;
+    assert!(shown[0].ends_with(".claude/.credentials.json"), "{shown:?}");
+    app.click("label[for='proactive-toggle']").await?;
+    app.screenshot("38-handoff-and-proactive-on").await?;
+
+    // The busy account's 5-hour window rises past the threshold; the next usage fetch sees it.
+    mock.set_usage(&busy.id, anthropic_usage(97.0, 35.0, 22.0))?;
+    app.click("#refresh-usage").await?;
+    app.wait_text("#accounts .account.is-active .account-label", |t| {
+        t == "spare@example.com"
+    })
+    .await?;
+    // Claude Code's file now holds the spare account; its other fields survived.
+    wait_file_token(&credentials, &spare.access_token).await?;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&credentials)?)?;
+    assert_eq!(file["mcpOAuth"]["keep"], "me");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&credentials)?.permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let state = store_at(app.home.path()).load()?;
+    let last = state.switch_log.back().expect("logged");
+    assert_eq!(last.reason.as_str(), "proactive");
+    app.screenshot("39-proactive-switch").await?;
+
+    // The history says why.
+    app.click("#tab-history").await?;
+    let first = app
+        .wait_text("#switch-history .history-item", |t| t.contains("proactive"))
+        .await?;
+    assert!(first.contains("busy@example.com"), "{first}");
+    assert!(first.contains("spare@example.com"), "{first}");
+    assert!(first.contains("5-hour at 97"), "{first}");
+    app.screenshot("40-switch-history").await?;
+    app.quit().await?;
+    mock.shutdown().await;
+    Ok(())
+}
