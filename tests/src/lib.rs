@@ -72,6 +72,9 @@ impl Launch {
     }
 }
 
+/// Held from starting `tauri-driver` until its `WebDriver` session (and so the app) is up.
+static LAUNCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A running app under `WebDriver` control.
 #[derive(Debug)]
 pub struct App {
@@ -113,6 +116,10 @@ impl App {
         let mut address = String::new();
         BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut address)?;
 
+        // One launch at a time in this process: each WebKitWebDriver picks the port of its
+        // browser's inspector server, and two launched at the same instant were seen to pick the
+        // same one, both then driving the first app while the second test hung forever.
+        let _launching = LAUNCHING.lock().await;
         let gateway_port = match launch.gateway_port {
             Some(p) => p,
             None => free_port()?,
@@ -216,13 +223,30 @@ impl App {
         }
     }
 
-    /// Texts of all elements matching `css`.
+    /// Texts of all elements matching `css`. A list re-rendered between finding its elements
+    /// and reading them (a live event landed) is read again, from the new elements.
     pub async fn texts(&self, css: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for el in self.client.find_all(Locator::Css(css)).await? {
-            out.push(el.text().await?);
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let mut out = Vec::new();
+            let mut stale = None;
+            for el in self.client.find_all(Locator::Css(css)).await? {
+                match el.text().await {
+                    Ok(t) => out.push(t),
+                    Err(e) => {
+                        stale = Some(e);
+                        break;
+                    }
+                }
+            }
+            match stale {
+                None => return Ok(out),
+                Some(e) if Instant::now() > deadline => {
+                    return Err(e).with_context(|| format!("reading the texts of `{css}`"));
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
-        Ok(out)
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
