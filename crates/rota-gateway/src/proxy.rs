@@ -701,8 +701,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         };
         // A body over the replay bound streams once: this attempt is the only one.
         let replayable = once.is_none();
-        let sent = shared
-            .upstream
+        let sent = crate::upstream::Upstream::current(&shared.upstream)
             .send(
                 parts.method.clone(),
                 &upstream.url,

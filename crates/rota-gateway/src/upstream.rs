@@ -47,7 +47,26 @@ pub(crate) enum Upstream {
     Proxied(reqwest::Client),
 }
 
+thread_local! {
+    /// A connection worker's own client (see [`crate::server`]): its pooled upstream
+    /// connections are driven by that worker's runtime, so a request and its upstream
+    /// connection never wake each other across threads.
+    static LOCAL: std::cell::RefCell<Option<Upstream>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Upstream {
+    /// Makes `client` this thread's upstream client (a connection worker, at its start).
+    pub(crate) fn set_local(client: Self) {
+        LOCAL.with_borrow_mut(|l| *l = Some(client));
+    }
+
+    /// This thread's own client when it is a connection worker, else `shared`.
+    pub(crate) fn current(shared: &Self) -> Self {
+        LOCAL
+            .with_borrow(Clone::clone)
+            .unwrap_or_else(|| shared.clone())
+    }
+
     pub(crate) fn new(config: &rota_providers::ProvidersConfig) -> Result<Self, String> {
         let proxied = PROXY_VARS
             .iter()

@@ -562,6 +562,41 @@ async fn passive_usage_from_response_headers_reaches_the_store() {
     e.gw.shutdown().await;
 }
 
+#[tokio::test]
+async fn shutdown_lets_a_stream_in_flight_finish_then_stops_listening() {
+    let e = env(1).await;
+    let (info, _) = &e.accounts[0];
+    e.mock
+        .push_behavior(&info.email, Behavior::SlowStream { delay_ms: 100 })
+        .unwrap();
+    let resp = e.post(true).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let addr = e.gw.addr();
+    let reader = tokio::spawn(async move {
+        let mut body = Vec::new();
+        let mut s = resp.bytes_stream();
+        while let Some(c) = s.next().await {
+            body.extend_from_slice(&c.expect("the stream is not cut by the shutdown"));
+        }
+        String::from_utf8(body).unwrap()
+    });
+    // The stream is still running (several chunks 100 ms apart) when the stop comes.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!reader.is_finished());
+    let started = Instant::now();
+    e.gw.shutdown().await;
+    let body = reader.await.unwrap();
+    assert!(body.contains("message_stop"), "the whole stream: {body}");
+    assert!(
+        started.elapsed() < rota_gateway::SHUTDOWN_GRACE,
+        "the shutdown waited for the stream, not for the grace period"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "nothing listens after the shutdown"
+    );
+}
+
 /// An upstream that streams forever and records when its body is dropped (the connection to
 /// it closed).
 async fn endless_upstream(dropped: Arc<AtomicBool>) -> (String, tokio::task::JoinHandle<()>) {
