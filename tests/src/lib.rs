@@ -2,11 +2,13 @@
 //!
 //! Each [`App`] gets its own data directory (`ROTA_HOME` and XDG dirs in a temp dir), its own
 //! private D-Bus session (so single-instance and the tray do not see other runs), and its own
-//! `tauri-driver` → `WebKitWebDriver` → app chain on free ports. Screenshots go to
+//! `tauri-driver` → `WebKitWebDriver` → app chain on free ports, and its own X display (an
+//! `Xvfb` of its own): screenshots are taken from the X server, of the app's window as the user
+//! sees it, and two apps launched in parallel never overlap. Screenshots go to
 //! `<workspace>/target/e2e/<name>.png`.
 //!
-//! Needs a display (`DISPLAY`; `cargo xtask test` starts Xvfb when there is none),
-//! `tauri-driver` on `PATH` or in `~/.cargo/bin`, and `/usr/bin/WebKitWebDriver`.
+//! Needs `Xvfb`, `import` (package imagemagick), `tauri-driver` on `PATH` or in `~/.cargo/bin`, and
+//! `/usr/bin/WebKitWebDriver` (`cargo xtask setup` installs them).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -85,6 +87,9 @@ pub struct App {
     pub gateway_port: u16,
     driver: Child,
     dbus: Child,
+    xvfb: Child,
+    /// The app's X display (`:N`).
+    display: String,
 }
 
 impl App {
@@ -94,11 +99,6 @@ impl App {
     }
 
     pub async fn launch(launch: Launch) -> Result<App> {
-        if std::env::var_os("DISPLAY").is_none() {
-            bail!(
-                "no DISPLAY: run the end-to-end tests through `cargo xtask test`, which starts Xvfb"
-            );
-        }
         let home = match launch.home {
             Some(h) => h,
             None => tempfile::Builder::new().prefix("rota-e2e-").tempdir()?,
@@ -106,6 +106,13 @@ impl App {
         let rota_home = Self::rota_home(home.path());
         std::fs::create_dir_all(&rota_home)?;
 
+        let (xvfb, display) = start_xvfb()?;
+        // Stops what was started so far when a later step fails.
+        let mut guard = StartGuard {
+            driver: None,
+            dbus: None,
+            xvfb: Some(xvfb),
+        };
         let mut dbus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
             .stdin(Stdio::null())
@@ -113,8 +120,10 @@ impl App {
             .stderr(Stdio::null())
             .spawn()
             .context("could not start dbus-daemon (package dbus-daemon)")?;
+        let dbus_out = dbus.stdout.take().context("dbus stdout")?;
+        guard.dbus = Some(dbus);
         let mut address = String::new();
-        BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut address)?;
+        BufReader::new(dbus_out).read_line(&mut address)?;
 
         // One launch at a time in this process: each WebKitWebDriver picks the port of its
         // browser's inspector server, and two launched at the same instant were seen to pick the
@@ -139,6 +148,7 @@ impl App {
         .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
         .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
         .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+        .env("DISPLAY", &display)
         .env("NO_AT_BRIDGE", "1")
         .env("ROTA_GATEWAY_PORT", gateway_port.to_string())
         .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -152,11 +162,7 @@ impl App {
         // Own process group: killing tauri-driver alone leaves WebKitWebDriver (and the app)
         // running, so the whole group is ended.
         .process_group(0);
-        let driver = cmd.spawn().context("could not start tauri-driver")?;
-        let mut guard = StartGuard {
-            driver: Some(driver),
-            dbus: Some(dbus),
-        };
+        guard.driver = Some(cmd.spawn().context("could not start tauri-driver")?);
         wait_for_port(port, Duration::from_secs(20))?;
 
         let mut caps = serde_json::Map::new();
@@ -170,13 +176,15 @@ impl App {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .context("WebDriver session could not start the app")?;
-        let (driver, dbus) = guard.take();
+        let (driver, dbus, xvfb) = guard.take();
         let app = App {
             client,
             home,
             gateway_port,
             driver,
             dbus,
+            xvfb,
+            display,
         };
         // The window exists when the Leptos app has mounted its header.
         app.wait_for("header.topbar").await?;
@@ -305,11 +313,33 @@ impl App {
             )
             .await
             .context("waiting for a paint before the screenshot")?;
-        let png = self.client.screenshot().await?;
+        // Then the app process shows that frame in its X window at its next frame clock tick.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png)?;
+        // From the X server, not `WebDriver`: WebKitGTK's snapshot never answers when the page
+        // is not composited (the app's default), and this is the window as a user sees it.
+        // The app's window is the only one on its display.
+        let out = tokio::process::Command::new("import")
+            .args([
+                "-display",
+                &self.display,
+                "-window",
+                "root",
+                "-trim",
+                "+repage",
+            ])
+            .arg(format!("png:{}", path.display()))
+            .output()
+            .await
+            .context("could not run `import` (package imagemagick)")?;
+        if !out.status.success() {
+            bail!(
+                "screenshot {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
         Ok(path)
     }
 
@@ -317,8 +347,8 @@ impl App {
     pub async fn quit(mut self) -> Result<tempfile::TempDir> {
         let _ = self.client.clone().close().await;
         kill_group(&mut self.driver);
-        let _ = self.dbus.kill();
-        let _ = self.dbus.wait();
+        stop(&mut self.dbus);
+        stop(&mut self.xvfb);
         // Take the home out without running Drop's cleanup twice.
         let home = std::mem::replace(&mut self.home, tempfile::tempdir()?);
         Ok(home)
@@ -328,8 +358,42 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         kill_group(&mut self.driver);
-        let _ = self.dbus.kill();
-        let _ = self.dbus.wait();
+        stop(&mut self.dbus);
+        stop(&mut self.xvfb);
+    }
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// An `Xvfb` of its own for one app, on a display number the X server picks itself
+/// (`-displayfd`), so parallel launches never race for one.
+fn start_xvfb() -> Result<(Child, String)> {
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("could not start Xvfb (package xvfb)")?;
+    let mut line = String::new();
+    let read = BufReader::new(xvfb.stdout.take().context("Xvfb stdout")?).read_line(&mut line);
+    match read {
+        Ok(_) if line.trim().parse::<u32>().is_ok() => Ok((xvfb, format!(":{}", line.trim()))),
+        _ => {
+            stop(&mut xvfb);
+            bail!("Xvfb did not report its display: {line:?}")
+        }
     }
 }
 
@@ -337,13 +401,15 @@ impl Drop for App {
 struct StartGuard {
     driver: Option<Child>,
     dbus: Option<Child>,
+    xvfb: Option<Child>,
 }
 
 impl StartGuard {
-    fn take(&mut self) -> (Child, Child) {
+    fn take(&mut self) -> (Child, Child, Child) {
         (
             self.driver.take().expect("once"),
             self.dbus.take().expect("once"),
+            self.xvfb.take().expect("once"),
         )
     }
 }
@@ -353,9 +419,11 @@ impl Drop for StartGuard {
         if let Some(d) = self.driver.as_mut() {
             kill_group(d);
         }
-        if let Some(d) = self.dbus.as_mut() {
-            let _ = d.kill();
-            let _ = d.wait();
+        for c in [self.dbus.as_mut(), self.xvfb.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            stop(c);
         }
     }
 }
