@@ -28,7 +28,12 @@ pub const UI_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where screenshots are written.
 pub fn screenshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e")
+    // The run-time variable (cargo sets it for the test binary of a workspace member) names
+    // this clone even when cargo reused this library from another clone sharing the target
+    // dir; the compile-time one is the fallback for binaries started by hand.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../target/e2e")
 }
 
 /// What to launch and with which environment.

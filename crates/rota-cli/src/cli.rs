@@ -181,7 +181,8 @@ pub struct LoginArgs {
     #[arg(long, value_name = "DOMAIN")]
     pub enterprise: Option<String>,
     /// Anthropic: the `code#state` (or the redirect URL) the authorize page shows, for scripts.
-    #[arg(long, value_name = "CODE#STATE")]
+    // Codes are base64url: one in 64 starts with `-`, which must not read as a flag.
+    #[arg(long, value_name = "CODE#STATE", allow_hyphen_values = true)]
     pub code: Option<String>,
     /// Do not try to open a browser; only print the URL.
     #[arg(long)]

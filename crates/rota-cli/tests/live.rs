@@ -342,6 +342,17 @@ fn login_anthropic_from_stdin_and_wrong_state() {
     assert_eq!(wrong.code, 1, "{wrong:#?}");
     assert!(wrong.stderr.contains("state does not match"), "{wrong:#?}");
     assert_eq!(wrong.stderr.lines().count(), 1, "{wrong:#?}");
+    // A code may start with `-` (base64url): it is still the value of --code, not a flag.
+    let hyphen = run(
+        &env,
+        &mock,
+        &["auth", "login", "anthropic", "--code", "-x9#not-this-state"],
+    );
+    assert_eq!(hyphen.code, 1, "{hyphen:#?}");
+    assert!(
+        hyphen.stderr.contains("state does not match"),
+        "{hyphen:#?}"
+    );
     let bad = run(
         &env,
         &mock,
