@@ -31,14 +31,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rota_core::{NewLogin, Ulid};
+use rota_core::Ulid;
 use rota_gateway::{Gateway, GatewayConfig};
 use rota_mock::{
     AccountInfo, Behavior, LimitWindow, MockConfig, MockServer, NewAccount, ScriptStep,
 };
 use rota_providers::{Providers, ProvidersConfig};
-use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId};
 
 // The allocator `rota serve` and the app use, so the numbers are theirs.
 #[global_allocator]
@@ -472,28 +472,8 @@ fn seed(mock: &rota_mock::MockHandle, dir: &Path, tag: &str, n: usize) -> Vec<(A
             format!("rot{i}-{tag}@example.com")
         };
         let info = mock.add_account(NewAccount::new(ProviderId::Anthropic).email(email));
-        let mut bundle = SecretBundle::new(info.access_token.clone());
-        if let Some(e) = info.expires_at {
-            bundle = bundle.with_expiry(e * 1000);
-        }
-        let up = store
-            .upsert_account(
-                ProviderId::Anthropic,
-                DEFAULT_NAMESPACE,
-                NewLogin {
-                    identity: AccountIdentity {
-                        account_id: Some(info.account_uuid.clone()),
-                        email: Some(info.email.clone()),
-                        organization: None,
-                        plan: None,
-                    },
-                    label: None,
-                },
-                bundle,
-                rota_store::now_ms(),
-            )
-            .unwrap();
-        out.push((info, up.id));
+        let id = rota_mock::seed::store_account(&store, &info);
+        out.push((info, id));
     }
     out
 }

@@ -109,10 +109,7 @@ fn run_worker(
             return;
         }
     };
-    match crate::upstream::Upstream::new(&svc.gw.shared.providers.config) {
-        Ok(client) => crate::upstream::Upstream::set_local(client),
-        Err(e) => tracing::warn!(error = %e, "gateway worker uses the shared upstream client"),
-    }
+    crate::upstream::Upstream::set_local(svc.gw.shared.upstream.with_own_pool());
     rt.block_on(async move {
         let mut conns: JoinSet<()> = JoinSet::new();
         loop {
@@ -257,19 +254,10 @@ pub(crate) async fn serve(
         // Small SSE chunks must leave at once, not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         if let Ok(permit) = slots.clone().try_acquire_owned() {
-            let mut job = Some((stream, permit));
-            if !workers.is_empty() {
-                next = (next + 1) % workers.len();
-                job = job
-                    .take()
-                    .and_then(|(stream, permit)| Some((stream.into_std().ok()?, permit)))
-                    .and_then(|j| workers[next].jobs.send(j).err().map(|e| e.0))
-                    .and_then(|(stream, permit)| Some((TcpStream::from_std(stream).ok()?, permit)));
-            }
-            // No worker (or it is gone): served here.
-            let Some((stream, permit)) = job else {
+            let Some((stream, permit)) = hand_off(&workers, &mut next, stream, permit) else {
                 continue;
             };
+            // No worker (or it is gone): served here.
             let app = svc.clone();
             let closing = closing_rx.clone();
             conns.spawn(async move {
@@ -290,15 +278,36 @@ pub(crate) async fn serve(
         }
     }
     let _ = closing_tx.send(true);
-    let mut done = Vec::with_capacity(workers.len());
-    for w in workers {
-        drop(w.jobs);
-        done.push(w.done);
-    }
+    // Dropping each job sender ends that worker's intake; then wait for all of them.
+    let done: Vec<_> = workers.into_iter().map(|w| w.done).collect();
     for d in done {
         let _ = d.await;
     }
     while conns.join_next().await.is_some() {}
+}
+
+/// Hands a connection to the next worker, round-robin. Gives it back to be served on this
+/// runtime when there is no worker or the worker is gone; `None` when it was handed off (or
+/// could not be moved, and is closed).
+fn hand_off(
+    workers: &[Worker],
+    next: &mut usize,
+    stream: TcpStream,
+    permit: OwnedSemaphorePermit,
+) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+    if workers.is_empty() {
+        return Some((stream, permit));
+    }
+    *next = (*next + 1) % workers.len();
+    let stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot move an accepted connection to a worker");
+            return None;
+        }
+    };
+    let (stream, permit) = workers[*next].jobs.send((stream, permit)).err()?.0;
+    TcpStream::from_std(stream).ok().map(|s| (s, permit))
 }
 
 async fn serve_connection(

@@ -41,10 +41,31 @@ const PROXY_VARS: &[&str] = &[
     "all_proxy",
 ];
 
+type Connector = HttpsConnector<HttpConnector>;
+
 #[derive(Debug, Clone)]
 pub(crate) enum Upstream {
-    Direct(Box<Client<HttpsConnector<HttpConnector>, RequestBody>>),
+    Direct(Box<Direct>),
     Proxied(reqwest::Client),
+}
+
+/// hyper's client, and the connector it was built with (TLS config and certificate verifier
+/// included) for clients with a pool of their own.
+#[derive(Debug, Clone)]
+pub(crate) struct Direct {
+    client: Client<Connector, RequestBody>,
+    connector: Connector,
+}
+
+impl Direct {
+    fn new(connector: Connector) -> Self {
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector.clone());
+        Self { client, connector }
+    }
 }
 
 thread_local! {
@@ -58,6 +79,16 @@ impl Upstream {
     /// Makes `client` this thread's upstream client (a connection worker, at its start).
     pub(crate) fn set_local(client: Self) {
         LOCAL.with_borrow_mut(|l| *l = Some(client));
+    }
+
+    /// A client with a connection pool of its own, sharing this one's settings, TLS
+    /// configuration and loaded certificates (a connection worker's, see
+    /// [`Upstream::set_local`]). Behind a proxy, reqwest's client as it is.
+    pub(crate) fn with_own_pool(&self) -> Self {
+        match self {
+            Self::Direct(d) => Self::Direct(Box::new(Direct::new(d.connector.clone()))),
+            Self::Proxied(c) => Self::Proxied(c.clone()),
+        }
     }
 
     /// This thread's own client when it is a connection worker, else `shared`.
@@ -100,12 +131,7 @@ impl Upstream {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(https);
-        Ok(Self::Direct(Box::new(client)))
+        Ok(Self::Direct(Box::new(Direct::new(https))))
     }
 
     /// Sends one attempt; `Ok` once the response head arrived.
@@ -118,7 +144,7 @@ impl Upstream {
         rest: Option<OnceBody>,
     ) -> Result<(http::response::Parts, BodyStream), BoxError> {
         match self {
-            Self::Direct(client) => {
+            Self::Direct(direct) => {
                 // reqwest added this when absent; kept so upstreams see what they always saw.
                 headers
                     .entry(ACCEPT)
@@ -138,7 +164,7 @@ impl Upstream {
                 *req.method_mut() = method;
                 *req.uri_mut() = url.parse()?;
                 *req.headers_mut() = headers;
-                let (head, body) = client.request(req).await?.into_parts();
+                let (head, body) = direct.client.request(req).await?.into_parts();
                 let stream: BodyStream =
                     Box::pin(BodyDataStream::new(body).map_err(BoxError::from));
                 Ok((head, stream))

@@ -6,12 +6,11 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use rota_core::NewLogin;
 use rota_gateway::{Gateway, GatewayConfig};
 use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockServer, NewAccount};
 use rota_providers::{Providers, ProvidersConfig};
-use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
+use rota_types::ProviderId;
 
 const SCRIPT: &str = r#"
 import json, os, anthropic
@@ -37,30 +36,7 @@ fn python_with_sdk() -> bool {
 
 fn account(mock: &rota_mock::MockHandle, store: &PoolStore, email: &str) -> AccountInfo {
     let info = mock.add_account(NewAccount::new(ProviderId::Anthropic).email(email));
-    let mut b = SecretBundle::new(info.access_token.clone());
-    if let Some(r) = &info.refresh_token {
-        b = b.with_refresh(r.clone());
-    }
-    if let Some(e) = info.expires_at {
-        b = b.with_expiry(e * 1000);
-    }
-    store
-        .upsert_account(
-            ProviderId::Anthropic,
-            DEFAULT_NAMESPACE,
-            NewLogin {
-                identity: AccountIdentity {
-                    account_id: Some(info.account_uuid.clone()),
-                    email: Some(info.email.clone()),
-                    organization: None,
-                    plan: Some(info.plan.clone()),
-                },
-                label: None,
-            },
-            b,
-            rota_store::now_ms(),
-        )
-        .unwrap();
+    rota_mock::seed::store_account(store, &info);
     info
 }
 

@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use rota_core::NewLogin;
 use rota_gateway::{Gateway, GatewayConfig};
-use rota_mock::seed::{identity_of, secrets_of};
+use rota_mock::seed::store_account;
 use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockServer, NewAccount};
 use rota_providers::{Providers, ProvidersConfig};
 use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
-use rota_types::{DEFAULT_NAMESPACE, ProviderId};
+use rota_types::ProviderId;
 
 /// What the forward proxy saw: the absolute-form request targets.
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -46,24 +45,14 @@ fn seed(mock: &rota_mock::MockHandle, dir: &std::path::Path) -> (Arc<PoolStore>,
     let store = Arc::new(
         PoolStore::open(StoreConfig::new(dir).with_secret_store(SecretStoreMode::File)).unwrap(),
     );
-    let mut accounts = Vec::new();
-    for email in ["spare@example.com", "busy@example.com"] {
-        let info = mock.add_account(NewAccount::new(ProviderId::Anthropic).email(email));
-        let login = NewLogin {
-            identity: identity_of(&info),
-            label: None,
-        };
-        store
-            .upsert_account(
-                ProviderId::Anthropic,
-                DEFAULT_NAMESPACE,
-                login,
-                secrets_of(&info),
-                rota_store::now_ms(),
-            )
-            .unwrap();
-        accounts.push(info);
-    }
+    let accounts: Vec<AccountInfo> = ["spare@example.com", "busy@example.com"]
+        .into_iter()
+        .map(|email| {
+            let info = mock.add_account(NewAccount::new(ProviderId::Anthropic).email(email));
+            store_account(&store, &info);
+            info
+        })
+        .collect();
     (store, accounts)
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use rota_core::{NewLogin, Ulid};
+use rota_core::Ulid;
 use rota_gateway::{Gateway, GatewayConfig, GatewayHandle};
 use rota_mock::{
     AccountInfo, Behavior, LimitWindow, MockConfig, MockHandle, MockServer, NewAccount,
@@ -27,25 +27,13 @@ struct Env {
     accounts: Vec<(AccountInfo, Ulid)>,
 }
 
-use rota_mock::seed::{identity_of, secrets_of as bundle_of};
+use rota_mock::seed::store_account;
 
 /// Adds an account of another provider at the mock and in the store.
 fn seed(e: &Env, provider: ProviderId, email: &str) -> (AccountInfo, Ulid) {
     let info = e.mock.add_account(NewAccount::new(provider).email(email));
-    let up = e
-        .store
-        .upsert_account(
-            provider,
-            DEFAULT_NAMESPACE,
-            NewLogin {
-                identity: identity_of(&info),
-                label: None,
-            },
-            bundle_of(&info),
-            rota_store::now_ms(),
-        )
-        .unwrap();
-    (info, up.id)
+    let id = store_account(&e.store, &info);
+    (info, id)
 }
 
 async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> Env {
@@ -69,20 +57,8 @@ async fn env_full(
         let info = mock.add_account(
             NewAccount::new(ProviderId::Anthropic).email(format!("user{i}@example.com")),
         );
-        let login = NewLogin {
-            identity: identity_of(&info),
-            label: None,
-        };
-        let up = store
-            .upsert_account(
-                ProviderId::Anthropic,
-                DEFAULT_NAMESPACE,
-                login,
-                bundle_of(&info),
-                rota_store::now_ms(),
-            )
-            .unwrap();
-        accounts.push((info, up.id));
+        let id = store_account(&store, &info);
+        accounts.push((info, id));
     }
     let providers = Arc::new(
         Providers::new(ProvidersConfig::with_mock_base(
@@ -628,6 +604,11 @@ async fn endless_upstream(dropped: Arc<AtomicBool>) -> (String, tokio::task::Joi
             }
         }),
     );
+    serve_upstream(app).await
+}
+
+/// Serves `app` as a stand-in upstream on a free loopback port: its base URL and task.
+async fn serve_upstream(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
@@ -1254,17 +1235,10 @@ async fn a_silent_stream_is_ended_after_the_idle_timeout() {
                 .unwrap()
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let e = env_full(
-        1,
-        MockConfig::default(),
-        Some(&format!("http://{addr}")),
-        |c| c.stream_idle_timeout = Duration::from_millis(300),
-    )
+    let (upstream, task) = serve_upstream(app).await;
+    let e = env_full(1, MockConfig::default(), Some(&upstream), |c| {
+        c.stream_idle_timeout = Duration::from_millis(300);
+    })
     .await;
     let started = Instant::now();
     let resp = e.post(true).send().await.unwrap();
