@@ -45,13 +45,13 @@ type Connector = HttpsConnector<HttpConnector>;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Upstream {
-    Direct(Box<Direct>),
+    Direct(std::sync::Arc<Direct>),
     Proxied(reqwest::Client),
 }
 
 /// hyper's client, and the connector it was built with (TLS config and certificate verifier
 /// included) for clients with a pool of their own.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Direct {
     client: Client<Connector, RequestBody>,
     connector: Connector,
@@ -86,12 +86,13 @@ impl Upstream {
     /// [`Upstream::set_local`]). Behind a proxy, reqwest's client as it is.
     pub(crate) fn with_own_pool(&self) -> Self {
         match self {
-            Self::Direct(d) => Self::Direct(Box::new(Direct::new(d.connector.clone()))),
+            Self::Direct(d) => Self::Direct(std::sync::Arc::new(Direct::new(d.connector.clone()))),
             Self::Proxied(c) => Self::Proxied(c.clone()),
         }
     }
 
-    /// This thread's own client when it is a connection worker, else `shared`.
+    /// This thread's own client when it is a connection worker, else `shared` (a reference
+    /// count, per upstream attempt).
     pub(crate) fn current(shared: &Self) -> Self {
         LOCAL
             .with_borrow(Clone::clone)
@@ -131,7 +132,7 @@ impl Upstream {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
-        Ok(Self::Direct(Box::new(Direct::new(https))))
+        Ok(Self::Direct(std::sync::Arc::new(Direct::new(https))))
     }
 
     /// Sends one attempt; `Ok` once the response head arrived.
