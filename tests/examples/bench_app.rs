@@ -14,7 +14,6 @@
 #![allow(clippy::print_stdout)] // the figures are this tool's output
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -343,15 +342,7 @@ fn idle(args: &Args, tck: u64) -> Result<Idle> {
 
 /// The app with its own data dir and private D-Bus, as a user starts it (no `WebDriver`).
 fn spawn_app(binary: &Path, home: &Path) -> Result<(Reap, Child)> {
-    let mut dbus = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("could not start dbus-daemon (package dbus-daemon)")?;
-    let mut address = String::new();
-    BufReader::new(dbus.stdout.take().context("dbus stdout")?).read_line(&mut address)?;
+    let (dbus, address) = rota_e2e::start_session_bus()?;
     let child = Command::new(binary)
         .env("ROTA_HOME", home.join("rota"))
         .env("ROTA_SECRET_STORE", "file")
@@ -359,7 +350,7 @@ fn spawn_app(binary: &Path, home: &Path) -> Result<(Reap, Child)> {
         .env("XDG_DATA_HOME", home.join("xdg-data"))
         .env("XDG_CONFIG_HOME", home.join("xdg-config"))
         .env("XDG_CACHE_HOME", home.join("xdg-cache"))
-        .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
         .env("NO_AT_BRIDGE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

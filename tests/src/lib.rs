@@ -118,17 +118,8 @@ impl App {
             dbus: None,
             xvfb: Some(xvfb),
         };
-        let mut dbus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("could not start dbus-daemon (package dbus-daemon)")?;
-        let dbus_out = dbus.stdout.take().context("dbus stdout")?;
+        let (dbus, address) = start_session_bus()?;
         guard.dbus = Some(dbus);
-        let mut address = String::new();
-        BufReader::new(dbus_out).read_line(&mut address)?;
 
         // One launch at a time in this process: each WebKitWebDriver picks the port of its
         // browser's inspector server, and two launched at the same instant were seen to pick the
@@ -152,7 +143,7 @@ impl App {
         .env("XDG_DATA_HOME", home.path().join("xdg-data"))
         .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
         .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
-        .env("DBUS_SESSION_BUS_ADDRESS", address.trim())
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
         .env("DISPLAY", &display)
         .env("NO_AT_BRIDGE", "1")
         .env("ROTA_GATEWAY_PORT", gateway_port.to_string())
@@ -366,6 +357,28 @@ impl Drop for App {
         stop(&mut self.dbus);
         stop(&mut self.xvfb);
     }
+}
+
+/// A private D-Bus session bus (so single-instance and the tray see no other app): the daemon
+/// and its address.
+pub fn start_session_bus() -> Result<(Child, String)> {
+    let mut dbus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("could not start dbus-daemon (package dbus-daemon)")?;
+    let mut address = String::new();
+    let read = dbus
+        .stdout
+        .take()
+        .map(|out| BufReader::new(out).read_line(&mut address));
+    if !matches!(read, Some(Ok(n)) if n > 0) {
+        stop(&mut dbus);
+        bail!("dbus-daemon did not report its address");
+    }
+    Ok((dbus, address.trim().to_owned()))
 }
 
 fn stop(child: &mut Child) {

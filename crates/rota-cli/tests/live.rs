@@ -327,32 +327,21 @@ fn login_anthropic_from_stdin_and_wrong_state() {
     assert_eq!(active(&env, ProviderId::Anthropic).len(), 1);
 
     // A code from another login (its state does not match this one): exit 1, one clear line.
+    // Also when the code starts with `-` (base64url): still the value of --code, not a flag.
     let page_code = code.split('#').next().unwrap();
-    let wrong = run(
-        &env,
-        &mock,
-        &[
-            "auth",
-            "login",
-            "anthropic",
-            "--code",
-            &format!("{page_code}#not-this-state"),
-        ],
-    );
-    assert_eq!(wrong.code, 1, "{wrong:#?}");
-    assert!(wrong.stderr.contains("state does not match"), "{wrong:#?}");
-    assert_eq!(wrong.stderr.lines().count(), 1, "{wrong:#?}");
-    // A code may start with `-` (base64url): it is still the value of --code, not a flag.
-    let hyphen = run(
-        &env,
-        &mock,
-        &["auth", "login", "anthropic", "--code", "-x9#not-this-state"],
-    );
-    assert_eq!(hyphen.code, 1, "{hyphen:#?}");
-    assert!(
-        hyphen.stderr.contains("state does not match"),
-        "{hyphen:#?}"
-    );
+    for other in [
+        format!("{page_code}#not-this-state"),
+        "-x9#not-this-state".to_owned(),
+    ] {
+        let wrong = run(
+            &env,
+            &mock,
+            &["auth", "login", "anthropic", "--code", &other],
+        );
+        assert_eq!(wrong.code, 1, "{wrong:#?}");
+        assert!(wrong.stderr.contains("state does not match"), "{wrong:#?}");
+        assert_eq!(wrong.stderr.lines().count(), 1, "{wrong:#?}");
+    }
     let bad = run(
         &env,
         &mock,
