@@ -73,8 +73,8 @@ use tokio::sync::{broadcast, watch};
 
 pub use error::HttpError;
 
-/// The allocator for the binaries that host the gateway (`#[global_allocator]` in their
-/// `main.rs`): the proxy makes many small, short-lived allocations per request (header maps,
+/// The allocator for `rota serve` and the gateway bench (`#[global_allocator]` in their
+/// `main.rs`; the desktop app keeps the system allocator, which holds less memory): the proxy makes many small, short-lived allocations per request (header maps,
 /// body chunks, futures) and mimalloc's per-thread free lists serve them at a fraction of
 /// glibc malloc's cost.
 pub use mimalloc::MiMalloc as GlobalAllocator;
