@@ -362,35 +362,22 @@ impl Drop for App {
 /// A private D-Bus session bus (so single-instance and the tray see no other app): the daemon
 /// and its address.
 pub fn start_session_bus() -> Result<(Child, String)> {
-    let mut dbus = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("could not start dbus-daemon (package dbus-daemon)")?;
-    let mut address = String::new();
-    let read = dbus
-        .stdout
-        .take()
-        .map(|out| BufReader::new(out).read_line(&mut address));
-    if !matches!(read, Some(Ok(n)) if n > 0) {
-        stop(&mut dbus);
-        bail!("dbus-daemon did not report its address");
-    }
-    Ok((dbus, address.trim().to_owned()))
-}
-
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+    spawn_reporting(
+        Command::new("dbus-daemon").args([
+            "--session",
+            "--nofork",
+            "--nopidfile",
+            "--print-address=1",
+        ]),
+        "dbus-daemon (package dbus-daemon)",
+    )
 }
 
 /// An `Xvfb` of its own for one app, on a display number the X server picks itself
 /// (`-displayfd`), so parallel launches never race for one.
 fn start_xvfb() -> Result<(Child, String)> {
-    let mut xvfb = Command::new("Xvfb")
-        .args([
+    let (mut xvfb, line) = spawn_reporting(
+        Command::new("Xvfb").args([
             "-displayfd",
             "1",
             "-screen",
@@ -398,21 +385,40 @@ fn start_xvfb() -> Result<(Child, String)> {
             "1280x800x24",
             "-nolisten",
             "tcp",
-        ])
+        ]),
+        "Xvfb (package xvfb)",
+    )?;
+    if line.parse::<u32>().is_err() {
+        stop(&mut xvfb);
+        bail!("Xvfb reported {line:?}, not a display number");
+    }
+    Ok((xvfb, format!(":{line}")))
+}
+
+/// Starts a daemon that reports one line on its stdout when it is ready (D-Bus its address,
+/// Xvfb its display): the child and that line, trimmed.
+fn spawn_reporting(command: &mut Command, what: &str) -> Result<(Child, String)> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .context("could not start Xvfb (package xvfb)")?;
+        .with_context(|| format!("could not start {what}"))?;
     let mut line = String::new();
-    let read = BufReader::new(xvfb.stdout.take().context("Xvfb stdout")?).read_line(&mut line);
-    match read {
-        Ok(_) if line.trim().parse::<u32>().is_ok() => Ok((xvfb, format!(":{}", line.trim()))),
-        _ => {
-            stop(&mut xvfb);
-            bail!("Xvfb did not report its display: {line:?}")
-        }
+    let read = child
+        .stdout
+        .take()
+        .map(|out| BufReader::new(out).read_line(&mut line));
+    if !matches!(read, Some(Ok(n)) if n > 0) {
+        stop(&mut child);
+        bail!("{what} started but reported nothing");
     }
+    Ok((child, line.trim().to_owned()))
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Cleans up when launching fails half-way.

@@ -4,13 +4,13 @@
 //! (`python3 -m pip install anthropic`; `cargo xtask setup --tests` installs it).
 
 use std::process::Command;
-use std::sync::Arc;
 
-use rota_gateway::{Gateway, GatewayConfig};
-use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockServer, NewAccount};
-use rota_providers::{Providers, ProvidersConfig};
-use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
+use rota_gateway::GatewayConfig;
+use rota_mock::{Behavior, LimitWindow, MockConfig, MockServer};
 use rota_types::ProviderId;
+
+mod common;
+use common::{add_account, file_store, start_gateway};
 
 const SCRIPT: &str = r#"
 import json, os, anthropic
@@ -34,12 +34,6 @@ fn python_with_sdk() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn account(mock: &rota_mock::MockHandle, store: &PoolStore, email: &str) -> AccountInfo {
-    let info = mock.add_account(NewAccount::new(ProviderId::Anthropic).email(email));
-    rota_mock::seed::store_account(store, &info);
-    info
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anthropic_python_sdk_plain_and_streaming_through_the_gateway() {
     assert!(
@@ -49,12 +43,9 @@ async fn anthropic_python_sdk_plain_and_streaming_through_the_gateway() {
     );
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        PoolStore::open(StoreConfig::new(dir.path()).with_secret_store(SecretStoreMode::File))
-            .unwrap(),
-    );
-    let _first = account(&mock, &store, "sdk1@example.com");
-    let active = account(&mock, &store, "sdk2@example.com");
+    let store = file_store(dir.path());
+    add_account(&mock, &store, ProviderId::Anthropic, "sdk1@example.com");
+    let (active, _) = add_account(&mock, &store, ProviderId::Anthropic, "sdk2@example.com");
     // The active account is out of quota: the SDK must still get clean answers.
     mock.push_behavior(
         &active.email,
@@ -64,15 +55,12 @@ async fn anthropic_python_sdk_plain_and_streaming_through_the_gateway() {
         },
     )
     .unwrap();
-    let providers =
-        Arc::new(Providers::new(ProvidersConfig::with_mock_base(mock.base_url())).unwrap());
-    let gw = Gateway::start(
+    let gw = start_gateway(
         GatewayConfig::new(dir.path()).with_port(0),
         store.clone(),
-        providers,
+        mock.base_url(),
     )
-    .await
-    .unwrap();
+    .await;
     let base = format!("{}/anthropic", gw.base_url());
     let token = gw.gateway().token().to_owned();
     let out = tokio::task::spawn_blocking(move || {

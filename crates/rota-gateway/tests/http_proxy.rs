@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use rota_gateway::{Gateway, GatewayConfig};
-use rota_mock::seed::store_account;
-use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockServer, NewAccount};
-use rota_providers::{Providers, ProvidersConfig};
-use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
+use rota_gateway::GatewayConfig;
+use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockServer};
+use rota_store::PoolStore;
 use rota_types::ProviderId;
+
+mod common;
+use common::{add_account, file_store, start_gateway};
 
 /// What the forward proxy saw: the absolute-form request targets.
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -42,16 +43,10 @@ async fn forward(State((seen, client)): State<(Seen, reqwest::Client)>, req: Req
 
 /// A pool of two Anthropic accounts at the mock and in a store at `dir`; the second is active.
 fn seed(mock: &rota_mock::MockHandle, dir: &std::path::Path) -> (Arc<PoolStore>, Vec<AccountInfo>) {
-    let store = Arc::new(
-        PoolStore::open(StoreConfig::new(dir).with_secret_store(SecretStoreMode::File)).unwrap(),
-    );
+    let store = file_store(dir);
     let accounts: Vec<AccountInfo> = ["spare@example.com", "busy@example.com"]
         .into_iter()
-        .map(|email| {
-            let info = mock.add_account(NewAccount::new(ProviderId::Anthropic).email(email));
-            store_account(&store, &info);
-            info
-        })
+        .map(|email| add_account(mock, &store, ProviderId::Anthropic, email).0)
         .collect();
     (store, accounts)
 }
@@ -97,15 +92,12 @@ fn with_a_proxy_in_the_environment_upstream_requests_go_through_it() {
             },
         )
         .unwrap();
-        let providers =
-            Arc::new(Providers::new(ProvidersConfig::with_mock_base(mock.base_url())).unwrap());
-        let gw = Gateway::start(
+        let gw = start_gateway(
             GatewayConfig::new(dir.path()).with_port(0),
             store.clone(),
-            providers,
+            mock.base_url(),
         )
-        .await
-        .unwrap();
+        .await;
 
         let answer = direct
             .post(format!("{}/anthropic/v1/messages", gw.base_url()))

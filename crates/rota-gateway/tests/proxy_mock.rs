@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rota_core::Ulid;
-use rota_gateway::{Gateway, GatewayConfig, GatewayHandle};
-use rota_mock::{
-    AccountInfo, Behavior, LimitWindow, MockConfig, MockHandle, MockServer, NewAccount,
-};
-use rota_providers::{Providers, ProvidersConfig};
-use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
+use rota_gateway::{GatewayConfig, GatewayHandle};
+use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockHandle, MockServer};
+use rota_store::PoolStore;
 use rota_types::{DEFAULT_NAMESPACE, ProviderId};
 use serde_json::json;
+
+mod common;
+use common::{add_account, file_store, start_gateway};
 
 struct Env {
     mock: MockHandle,
@@ -27,13 +27,9 @@ struct Env {
     accounts: Vec<(AccountInfo, Ulid)>,
 }
 
-use rota_mock::seed::store_account;
-
 /// Adds an account of another provider at the mock and in the store.
 fn seed(e: &Env, provider: ProviderId, email: &str) -> (AccountInfo, Ulid) {
-    let info = e.mock.add_account(NewAccount::new(provider).email(email));
-    let id = store_account(&e.store, &info);
-    (info, id)
+    add_account(&e.mock, &e.store, provider, email)
 }
 
 async fn env_with(n: usize, mock_config: MockConfig, upstream: Option<&str>) -> Env {
@@ -48,30 +44,21 @@ async fn env_full(
 ) -> Env {
     let mock = MockServer::start(mock_config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        PoolStore::open(StoreConfig::new(dir.path()).with_secret_store(SecretStoreMode::File))
-            .unwrap(),
-    );
-    let mut accounts = Vec::new();
-    for i in 0..n {
-        let info = mock.add_account(
-            NewAccount::new(ProviderId::Anthropic).email(format!("user{i}@example.com")),
-        );
-        let id = store_account(&store, &info);
-        accounts.push((info, id));
-    }
-    let providers = Arc::new(
-        Providers::new(ProvidersConfig::with_mock_base(
-            upstream.unwrap_or(mock.base_url()),
-        ))
-        .unwrap(),
-    );
+    let store = file_store(dir.path());
+    let accounts = (0..n)
+        .map(|i| {
+            add_account(
+                &mock,
+                &store,
+                ProviderId::Anthropic,
+                &format!("user{i}@example.com"),
+            )
+        })
+        .collect();
     let mut config = GatewayConfig::new(dir.path()).with_port(0);
     config.flush_interval = Duration::from_millis(100);
     tweak(&mut config);
-    let gw = Gateway::start(config, store.clone(), providers)
-        .await
-        .unwrap();
+    let gw = start_gateway(config, store.clone(), upstream.unwrap_or(mock.base_url())).await;
     let api: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).unwrap()).unwrap();
     assert_eq!(api["port"], gw.addr().port());
