@@ -19,9 +19,8 @@ fn main() {
 /// - **Less GL in the app process.** Without compositing nothing in it draws through GL, yet
 ///   GTK's X11 backend looks for GLX visuals when it opens the display (`GDK_GL=disable` skips
 ///   it) and WebKit asks EGL for DMA-BUF formats that only the composited path uses
-///   (`WEBKIT_DISABLE_DMABUF_RENDERER`): ~6 MB. WebKit's EGL probe for the DRM render node
-///   still loads Mesa; naming the node (`WEBKIT_WEB_RENDER_DEVICE_FILE`) would skip it too, but
-///   WebKitGTK 2.50 then stops passing the GTK theme's dark variant to the page.
+///   (`WEBKIT_DISABLE_DMABUF_RENDERER`): ~6 MB. See [`no_egl_vendors_in_this_process`] for
+///   the last EGL probe.
 /// - **No JavaScript/WebAssembly JIT.** The UI is small and event-driven; the interpreters
 ///   keep ~6 MB less code and data in the web process, and a JIT-less web process is a smaller
 ///   attack surface. `JSC_useJIT=1` brings it back.
@@ -39,8 +38,57 @@ fn webkit_defaults() {
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some_and(|v| v != "0") {
         default("GDK_GL", "disable");
         default("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_some_and(|v| v != "0") {
+            no_egl_vendors_in_this_process();
+        }
     }
     default("JSC_useJIT", "0");
+}
+
+/// Lets the app process (not the web process) load no EGL driver.
+///
+/// WebKit's UI process still opens an EGL display once, only to learn the GPU's DRM render node
+/// for the web process. Mesa's driver links LLVM, so that probe costs ~17 MB PSS, and without
+/// compositing or DMA-BUF the web process does not use the node. glvnd (`libEGL.so.1`) reads
+/// its vendor list once per process, on first use: reading it here with
+/// `__EGL_VENDOR_LIBRARY_FILENAMES` naming no file leaves this process with no EGL vendor,
+/// and removing the variable again lets the web process, started later, load Mesa as usual.
+/// WebKit then finds no render node, as on a machine without a GPU.
+///
+/// Naming the node instead (`WEBKIT_WEB_RENDER_DEVICE_FILE`) also skips the probe, but in
+/// WebKitGTK 2.50 the probe is what first creates the UI-side display object, which is what
+/// forwards GTK's settings (dark variant, fonts, text scaling) to the page: they would be lost.
+/// A user who sets either glvnd variable keeps their own EGL set-up.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn no_egl_vendors_in_this_process() {
+    const VENDORS: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
+    const EGL_EXTENSIONS: libc::c_int = 0x3055;
+    if std::env::var_os(VENDORS).is_some()
+        || std::env::var_os("__EGL_VENDOR_LIBRARY_DIRS").is_some()
+    {
+        return;
+    }
+    // SAFETY: still before any thread exists (see `webkit_defaults`); the variable is removed
+    // again before this function returns, so nothing started later sees it.
+    unsafe { std::env::set_var(VENDORS, "/nonexistent/rota-no-egl-vendor.json") };
+    // SAFETY: dlopen/dlsym with NUL-terminated names; the symbol has eglQueryString's C
+    // signature, and EGL_NO_DISPLAY (null) with EGL_EXTENSIONS is a valid query that makes
+    // glvnd load its vendor list. The handle stays open: WebKit links the same library.
+    unsafe {
+        let egl = libc::dlopen(c"libEGL.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        if !egl.is_null() {
+            let sym = libc::dlsym(egl, c"eglQueryString".as_ptr());
+            if !sym.is_null() {
+                let query: unsafe extern "C" fn(
+                    *mut libc::c_void,
+                    libc::c_int,
+                ) -> *const libc::c_char = std::mem::transmute(sym);
+                query(std::ptr::null_mut(), EGL_EXTENSIONS);
+            }
+        }
+        std::env::remove_var(VENDORS);
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
