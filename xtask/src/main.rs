@@ -293,9 +293,10 @@ fn build_ui() -> Result<()> {
         "rota-ui",
         "--target",
         "wasm32-unknown-unknown",
-        "--release",
+        "--profile",
+        "wasm-release",
     ]))?;
-    let wasm = target_dir()?.join("wasm32-unknown-unknown/release/rota_ui.wasm");
+    let wasm = target_dir()?.join("wasm32-unknown-unknown/wasm-release/rota_ui.wasm");
     let dist = root().join("ui/dist");
     std::fs::create_dir_all(&dist)?;
     status(
