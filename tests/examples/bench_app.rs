@@ -9,7 +9,8 @@
 //! 2. **Idle** with the window open, launched directly (no `WebDriver` attached), empty store,
 //!    private D-Bus: after a warm-up, CPU of the app plus every descendant (`WebKit` web and
 //!    network processes) from `utime + stime` over N minutes, as % of one core; memory sampled
-//!    every 10 s: RSS (`VmRSS`) and PSS (`smaps_rollup`, shared pages split fairly), summed.
+//!    every 10 s: RSS (`VmRSS`) and PSS (`smaps_rollup`, shared pages split fairly), summed;
+//!    at the end also the distinct resident pages of the processes together (root only).
 
 #![allow(clippy::print_stdout)] // the figures are this tool's output
 
@@ -133,6 +134,13 @@ async fn main() -> Result<()> {
         mb(idle.rss_peak),
         mb(idle.pss_peak)
     );
+    match idle.distinct_end {
+        Some(kb) => println!(
+            "      distinct resident pages (each page once across the processes): {:.0} MB",
+            mb(kb)
+        ),
+        None => println!("      distinct resident pages: needs root (/proc/<pid>/pagemap)"),
+    }
     for (name, rss, pss) in &idle.mem_by_name {
         println!(
             "      {name:<24} RSS {:>5.0} MB  PSS {:>5.0} MB",
@@ -251,6 +259,8 @@ struct Idle {
     pss_end: u64,
     rss_peak: u64,
     pss_peak: u64,
+    /// Resident pages counted once across the processes; `None` without root.
+    distinct_end: Option<u64>,
     mem_by_name: Vec<(String, u64, u64)>,
 }
 
@@ -327,6 +337,8 @@ fn idle(args: &Args, tck: u64) -> Result<Idle> {
     }
     let mut mem_by_name: Vec<_> = mem.into_iter().map(|(n, (r, p))| (n, r, p)).collect();
     mem_by_name.sort_by_key(|m| std::cmp::Reverse(m.2));
+    let pids: Vec<u32> = last_mem.iter().map(|s| s.pid).collect();
+    let distinct_end = distinct_rss_kb(&pids);
     drop(app);
     Ok(Idle {
         seconds,
@@ -336,8 +348,56 @@ fn idle(args: &Args, tck: u64) -> Result<Idle> {
         pss_end: last_mem.iter().map(|s| s.pss_kb).sum(),
         rss_peak,
         pss_peak,
+        distinct_end,
         mem_by_name,
     })
+}
+
+/// RAM the processes hold together: each resident page once, however many of them map it.
+/// Summed RSS counts a library page once per process that maps it; PSS also hands part of a
+/// page to unrelated processes that map it too (the X server maps the same Mesa and LLVM).
+/// Page frame numbers in `/proc/<pid>/pagemap` are visible to root only, hence the `None`.
+fn distinct_rss_kb(pids: &[u32]) -> Option<u64> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    const PRESENT: u64 = 1 << 63;
+    const FRAME: u64 = (1 << 55) - 1;
+    let mut frames = std::collections::HashSet::new();
+    let mut page_kb = 4;
+    for pid in pids {
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+        let mut pagemap = std::fs::File::open(format!("/proc/{pid}/pagemap")).ok()?;
+        let mut range = (0, 0);
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or_default();
+            if let Some((a, b)) = first.split_once('-')
+                && let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16))
+            {
+                range = (a, b);
+            } else if let Some(v) = line.strip_prefix("KernelPageSize:") {
+                page_kb = v.split_whitespace().next()?.parse().ok()?;
+            } else if let Some(v) = line.strip_prefix("Rss:") {
+                // Only mappings with resident pages: the web process reserves tens of GB.
+                if v.split_whitespace().next() == Some("0") {
+                    continue;
+                }
+                let page = page_kb * 1024;
+                let mut entries = vec![0u8; usize::try_from((range.1 - range.0) / page * 8).ok()?];
+                pagemap.seek(SeekFrom::Start(range.0 / page * 8)).ok()?;
+                pagemap.read_exact(&mut entries).ok()?;
+                for e in entries.chunks_exact(8) {
+                    let e = u64::from_le_bytes(e.try_into().ok()?);
+                    if e & PRESENT != 0 {
+                        // A present page with frame 0: the kernel hides frames from non-root.
+                        if e & FRAME == 0 {
+                            return None;
+                        }
+                        frames.insert(e & FRAME);
+                    }
+                }
+            }
+        }
+    }
+    Some(frames.len() as u64 * page_kb)
 }
 
 /// The app with its own data dir and private D-Bus, as a user starts it (no `WebDriver`).
