@@ -34,11 +34,15 @@ fn webkit_defaults() {
             unsafe { std::env::set_var(var, value) };
         }
     }
+    // How WebKit reads its switches: set to anything but "0".
+    fn on(var: &str) -> bool {
+        std::env::var_os(var).is_some_and(|v| v != "0")
+    }
     default("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some_and(|v| v != "0") {
+    if on("WEBKIT_DISABLE_COMPOSITING_MODE") {
         default("GDK_GL", "disable");
         default("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
-        if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_some_and(|v| v != "0") {
+        if on("WEBKIT_DISABLE_DMABUF_RENDERER") {
             no_egl_vendors_in_this_process();
         }
     }

@@ -74,9 +74,9 @@ use tokio::sync::{broadcast, watch};
 pub use error::HttpError;
 
 /// The allocator for `rota serve` and the gateway bench (`#[global_allocator]` in their
-/// `main.rs`; the desktop app keeps the system allocator, which holds less memory): the proxy makes many small, short-lived allocations per request (header maps,
-/// body chunks, futures) and mimalloc's per-thread free lists serve them at a fraction of
-/// glibc malloc's cost.
+/// `main.rs`; the desktop app keeps the system allocator, which holds less memory): the proxy
+/// makes many small, short-lived allocations per request (header maps, body chunks, futures)
+/// and mimalloc's per-thread free lists serve them at a fraction of glibc malloc's cost.
 pub use mimalloc::MiMalloc as GlobalAllocator;
 
 /// Body limit of `/auth/*` requests.

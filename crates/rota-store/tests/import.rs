@@ -10,12 +10,7 @@ use rota_store::{PoolStore, Store, StoreError};
 use rota_types::{DEFAULT_NAMESPACE, ErrorCode, ProviderId};
 
 fn fixture(name: &str) -> PathBuf {
-    // The run-time variable names this clone even when a shared target dir holds a binary
-    // compiled in another one.
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-        .join("tests/fixtures")
-        .join(name)
+    common::fixtures_dir().join(name)
 }
 
 #[test]

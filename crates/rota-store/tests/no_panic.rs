@@ -75,14 +75,7 @@ fn damaged_state_and_vault_files_never_panic_and_are_never_overwritten() {
 
 #[test]
 fn damaged_login_files_never_panic() {
-    // The run-time variable first: it names this clone even when a shared target dir holds a
-    // binary compiled in another one.
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(
-            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-            std::path::PathBuf::from,
-        )
-        .join("tests/fixtures");
+    let dir = common::fixtures_dir();
     let mut rng = fastrand::Rng::with_seed(11);
     for entry in fs::read_dir(&dir).unwrap() {
         let good = fs::read(entry.unwrap().path()).unwrap();

@@ -1,7 +1,7 @@
 //! Shared test helpers: a small state type and child-process plumbing.
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,3 +67,11 @@ pub fn helper_env(name: &str) -> Option<String> {
 }
 
 pub const SHORT: Duration = Duration::from_millis(300);
+
+/// `tests/fixtures`, through the run-time `CARGO_MANIFEST_DIR` first: it names this clone even
+/// when a shared target dir holds a test binary compiled in another one.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("tests/fixtures")
+}
