@@ -87,6 +87,7 @@ pub fn run() {
             show_main_window(app);
         }))
         .setup(|app| {
+            main_window(app.handle())?;
             tray::install(app.handle())?;
             live::start(app.handle())?;
             live::start_usage_poller(app.handle());
@@ -126,6 +127,32 @@ pub fn run() {
             gateway::stop_blocking(&app.state::<AppState>().gateway);
         }
     });
+}
+
+/// Creates the main window from its `tauri.conf.json` entry (`"create": false` there, so that
+/// it can be given the web-extensions directory first).
+///
+/// The extension is `rota-trim`'s cdylib: WebKit's web process, which renders this window,
+/// then trims its own memory the way the app process does (see `rota_trim`). Without it (a
+/// plain `cargo run`, which does not stage it) the window works the same.
+fn main_window(app: &tauri::AppHandle) -> tauri::Result<()> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .cloned()
+        .ok_or_else(|| tauri::Error::WindowNotFound)?;
+    let mut window = tauri::WebviewWindowBuilder::from_config(app, &config)?;
+    let dir = std::env::current_exe().map(|exe| rota_trim::web_extensions_dir(&exe));
+    if let Ok(Some(dir)) = dir {
+        window = window.extensions_path(dir);
+    } else {
+        tracing::debug!("no web extension found: the web process does not trim its memory");
+    }
+    window.build()?;
+    Ok(())
 }
 
 /// Shows, un-minimises and focuses the main window.

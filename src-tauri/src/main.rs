@@ -7,7 +7,7 @@
 
 fn main() {
     webkit_defaults();
-    release_freed_memory_periodically();
+    rota_trim::trim_periodically();
     rota_app::run();
 }
 
@@ -97,31 +97,3 @@ fn no_egl_vendors_in_this_process() {
 
 #[cfg(not(target_os = "linux"))]
 fn webkit_defaults() {}
-
-/// glibc keeps memory that was freed (start-up's decoded assets and parsed JSON, a burst of
-/// gateway traffic) in its arenas for reuse. Handing the free pages back every few minutes
-/// keeps the long-running app's footprint at what it uses (~2 MB after start-up).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn release_freed_memory_periodically() {
-    const FIRST: std::time::Duration = std::time::Duration::from_secs(10);
-    const EVERY: std::time::Duration = std::time::Duration::from_mins(5);
-    let spawned = std::thread::Builder::new()
-        .name("malloc-trim".into())
-        .stack_size(64 * 1024)
-        .spawn(|| {
-            std::thread::sleep(FIRST);
-            loop {
-                // SAFETY: malloc_trim only returns free pages to the kernel; it is thread-safe
-                // and leaves every live allocation where it is.
-                unsafe { libc::malloc_trim(0) };
-                std::thread::sleep(EVERY);
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("rota: no malloc-trim thread ({e}); freed memory stays with the allocator");
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_freed_memory_periodically() {}

@@ -772,6 +772,48 @@ async fn a_busy_gateway_port_shows_failed_and_the_app_still_works() -> Result<()
     Ok(())
 }
 
+/// The app and WebKit's web process (through Rota's web extension) both run the memory trim
+/// of `rota-trim`; its effect is a benchmark figure (`cargo xtask bench app`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_and_its_web_process_trim_their_memory() -> Result<()> {
+    let app = App::launch(launch()).await?;
+    app.wait_for("#sessions-empty").await?;
+    let processes = app.processes();
+    let pid_of = |comm: &str| {
+        processes
+            .iter()
+            .find(|(_, c)| c == comm)
+            .map(|(pid, _)| *pid)
+            .ok_or_else(|| anyhow::anyhow!("no {comm} process among {processes:?}"))
+    };
+    let threads = |pid: u32| -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                    .map(|c| c.trim_end().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (app_pid, web_pid) = (pid_of("rota-app")?, pid_of("WebKitWebProces")?);
+    let web_maps = std::fs::read_to_string(format!("/proc/{web_pid}/maps"))?;
+    assert!(
+        web_maps.contains("/web-extensions/librota_trim.so"),
+        "the web process loaded Rota's web extension"
+    );
+    for (name, pid) in [("app", app_pid), ("web process", web_pid)] {
+        assert!(
+            threads(pid).iter().any(|t| t == "memory-trim"),
+            "the {name} runs the memory trim: threads {:?}",
+            threads(pid)
+        );
+    }
+    app.quit().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dark_theme_follows_the_os() -> Result<()> {
     let home = temp_home();

@@ -110,6 +110,10 @@ impl App {
         };
         let rota_home = Self::rota_home(home.path());
         std::fs::create_dir_all(&rota_home)?;
+        // The web extension the app names for WebKit's web process, as `cargo xtask` stages it.
+        if let Some(profile_dir) = launch.binary.parent() {
+            rota_trim::stage_web_extension(profile_dir)?;
+        }
 
         let (xvfb, display) = start_xvfb()?;
         // Stops what was started so far when a later step fails.
@@ -337,6 +341,29 @@ impl App {
             );
         }
         Ok(path)
+    }
+
+    /// The processes running for this launch (the app, its WebKit processes, the drivers),
+    /// found by the `ROTA_HOME` they inherit: (pid, command name as `/proc` shows it, at most
+    /// 15 characters).
+    pub fn processes(&self) -> Vec<(u32, String)> {
+        let marker = format!("ROTA_HOME={}", Self::rota_home(self.home.path()).display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+                environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == marker.as_bytes())
+                    .then_some(())?;
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+                Some((pid, comm.trim_end().to_owned()))
+            })
+            .collect()
     }
 
     /// Ends the session and stops the app, its drivers and its D-Bus; keeps the data dir.

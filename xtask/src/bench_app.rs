@@ -21,6 +21,7 @@ pub fn bench_app(args: &[String]) -> Result<()> {
         "--features",
         "rota-app/custom-protocol",
     ]))?;
+    rota_trim::stage_web_extension(&target_dir()?.join("release"))?;
     step("bench_app (measuring tool)");
     status(cargo().args(["build", "-p", "rota-e2e", "--example", "bench_app"]))?;
     let target = target_dir()?;

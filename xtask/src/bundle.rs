@@ -20,6 +20,7 @@ const CARGO_DEB_VERSION: &str = "3.8.0";
 const EXPECTED_FILES: &[&str] = &[
     "./usr/bin/rota-app",
     "./usr/bin/rota",
+    "./usr/lib/rota/web-extensions/librota_trim.so",
     "./usr/share/applications/rota.desktop",
     "./usr/share/icons/hicolor/128x128/apps/rota.png",
     "./usr/share/icons/hicolor/scalable/apps/rota.svg",
@@ -64,6 +65,7 @@ pub fn bundle() -> Result<()> {
         "rota-app/custom-protocol",
     ]))?;
 
+    rota_trim::stage_web_extension(&crate::target_dir()?.join("release"))?;
     step("package (cargo-deb)");
     // cargo-deb prints the path of the package on stdout.
     let out = cargo()

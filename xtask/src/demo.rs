@@ -54,6 +54,7 @@ pub fn demo() -> Result<()> {
         "demo_seed",
     ]))?;
     let bin = target_dir()?.join("debug");
+    rota_trim::stage_web_extension(&bin)?;
 
     let tmp = tempfile::Builder::new().prefix("rota-demo-").tempdir()?;
     let rota_home = tmp.path().join("rota");

@@ -324,6 +324,8 @@ fn run() -> Result<()> {
         );
     }
     step("Rota");
+    status(cargo().args(["build", "-p", "rota-app"]))?;
+    rota_trim::stage_web_extension(&target_dir()?.join("debug"))?;
     status(cargo().args(["run", "-p", "rota-app"]))
 }
 
