@@ -20,7 +20,10 @@ fn main() {
 ///   GTK's X11 backend looks for GLX visuals when it opens the display (`GDK_GL=disable` skips
 ///   it) and WebKit asks EGL for DMA-BUF formats that only the composited path uses
 ///   (`WEBKIT_DISABLE_DMABUF_RENDERER`): ~6 MB. See [`no_egl_vendors_in_this_process`] for
-///   the last EGL probe.
+///   the last EGL probe. The web process still opens an EGL display (Mesa and its LLVM, ~43 MB
+///   of resident pages) that it never draws with: WebKitGTK 2.50 checks the compositing setting
+///   in `WebPage::updateAfterDrawingAreaCreation` before the page's preferences are applied,
+///   so it reads the engine's default (on). Nothing outside WebKit can change that order.
 /// - **No JavaScript/WebAssembly JIT.** The UI is small and event-driven; the interpreters
 ///   keep ~6 MB less code and data in the web process, and a JIT-less web process is a smaller
 ///   attack surface. `JSC_useJIT=1` brings it back.
