@@ -142,9 +142,8 @@ fn main_window(app: &tauri::AppHandle) -> tauri::Result<()> {
         .windows
         .iter()
         .find(|w| w.label == MAIN_WINDOW)
-        .cloned()
-        .ok_or_else(|| tauri::Error::WindowNotFound)?;
-    let mut window = tauri::WebviewWindowBuilder::from_config(app, &config)?;
+        .ok_or(tauri::Error::WindowNotFound)?;
+    let mut window = tauri::WebviewWindowBuilder::from_config(app, config)?;
     let dir = std::env::current_exe().map(|exe| rota_trim::web_extensions_dir(&exe));
     if let Ok(Some(dir)) = dir {
         window = window.extensions_path(dir);

@@ -775,7 +775,7 @@ async fn a_busy_gateway_port_shows_failed_and_the_app_still_works() -> Result<()
 /// The app and WebKit's web process (through Rota's web extension) both run the memory trim
 /// of `rota-trim`; its effect is a benchmark figure (`cargo xtask bench app`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_app_and_its_web_process_trim_their_memory() -> Result<()> {
+async fn the_app_and_its_web_process_run_the_memory_trim() -> Result<()> {
     let app = App::launch(launch()).await?;
     app.wait_for("#sessions-empty").await?;
     let processes = app.processes();

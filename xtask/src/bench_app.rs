@@ -21,10 +21,10 @@ pub fn bench_app(args: &[String]) -> Result<()> {
         "--features",
         "rota-app/custom-protocol",
     ]))?;
-    rota_trim::stage_web_extension(&target_dir()?.join("release"))?;
+    let target = target_dir()?;
+    rota_trim::stage_web_extension(&target.join("release"))?;
     step("bench_app (measuring tool)");
     status(cargo().args(["build", "-p", "rota-e2e", "--example", "bench_app"]))?;
-    let target = target_dir()?;
     // Xvfb renders in software: the CPU figures are those of a machine without a GPU.
     let _xvfb = if std::env::var_os("DISPLAY").is_none() {
         Some(Xvfb::start()?)
