@@ -140,9 +140,12 @@ pub struct LogoutArgs {
     /// Account id, id prefix (4+ characters) or label.
     #[arg(conflicts_with = "all")]
     pub account: Option<String>,
-    /// Remove every account of the provider.
+    /// Remove every account of the provider (asks first on a terminal).
     #[arg(long)]
     pub all: bool,
+    /// With --all: remove without asking (for scripts).
+    #[arg(long, short = 'y', requires = "all")]
+    pub yes: bool,
     #[command(flatten)]
     pub json: JsonFlag,
 }

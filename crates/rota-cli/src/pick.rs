@@ -14,15 +14,11 @@ pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// A provider from its wire id (`anthropic`, `openai`, `github-copilot`).
-pub fn parse_provider(s: &str) -> Result<ProviderId, CliError> {
-    ProviderId::parse(s.trim()).ok_or_else(|| {
-        let known: Vec<&str> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
-        CliError::failed(
-            ErrorCode::NotFound,
-            format!("unknown provider {s:?} (known: {})", known.join(", ")),
-        )
-    })
+/// A provider from its wire id or an alias (`claude`, `codex`, `copilot`…); anything else is a
+/// usage error (exit 2) with the nearest name when it looks like a typo.
+pub fn parse_provider(s: &str, usage: &'static str) -> Result<ProviderId, CliError> {
+    s.parse()
+        .map_err(|e: rota_types::UnknownProvider| CliError::usage(e.to_string(), usage))
 }
 
 /// Providers that have accounts, alphabetically by display name.
@@ -81,7 +77,8 @@ pub fn resolve_account(
         Err(PoolError::NotFound { .. }) => Err(CliError::failed(
             ErrorCode::NotFound,
             format!(
-                "no {} account {query:?} (give an id, an id prefix or a label; `rota auth list` shows them)",
+                "no {} account {query:?} (give an id, an id prefix or a label; `rota auth usage {} --cached` lists them)",
+                provider.as_str(),
                 provider.as_str()
             ),
         )),
@@ -95,6 +92,13 @@ pub fn account_name(a: &AccountSummary) -> String {
         Some(email) if !email.eq_ignore_ascii_case(&a.label) => format!("{} ({email})", a.label),
         _ => a.label.clone(),
     }
+}
+
+/// A picker row: the account's name and its hint on the same line, so every row shows its
+/// usage (cliclack shows an item's own hint only while the cursor is on it).
+pub fn picker_label(a: &AccountSummary, now: i64) -> String {
+    let active = if a.is_active { " (active)" } else { "" };
+    format!("{}{active} · {}", account_name(a), account_hint(a, now))
 }
 
 /// The picker hint: `5h: 42%` (the fullest window), request counts, cooldown, re-login.

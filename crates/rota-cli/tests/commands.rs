@@ -134,12 +134,25 @@ fn logout_one_all_and_only() {
     );
 
     env.seed_anthropic3();
-    let all = env.run(&["auth", "logout", "anthropic", "--all"]);
+    // --all off a terminal wants --yes; without it nothing is removed.
+    let unconfirmed = env.run(&["auth", "logout", "anthropic", "--all"]);
+    assert_eq!(unconfirmed.code, 2, "{unconfirmed:#?}");
+    assert!(
+        unconfirmed
+            .stderr
+            .contains("--all removes 3 accounts of Anthropic; add --yes to confirm"),
+        "{unconfirmed:#?}"
+    );
+    assert_eq!(
+        env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
+        3
+    );
+    let all = env.run(&["auth", "logout", "anthropic", "--all", "--yes"]);
     snap("logout_all_text", &all.ok().stdout);
     assert!(env.state().providers.is_empty());
     assert!(env.store().load_vault().unwrap().is_empty());
     env.seed_anthropic3();
-    let all_json = env.run(&["auth", "logout", "anthropic", "--all", "--json"]);
+    let all_json = env.run(&["auth", "logout", "anthropic", "--all", "-y", "--json"]);
     assert_eq!(
         all_json.json(),
         serde_json::json!({"success": true, "remaining": 0})
@@ -280,4 +293,28 @@ fn import_reads_the_tools_default_location() {
     let run = env.run(&["auth", "import", "codex"]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(run.stderr.contains(".codex/auth.json"), "{run:#?}");
+}
+
+#[test]
+fn switching_to_an_account_that_cannot_serve_says_who_serves() {
+    let env = Env::new();
+    let seeded = env.seed_full();
+    // Account 3 needs a new sign-in: the switch happens (it was asked for), with a warning.
+    let run = env.run(&["auth", "switch", "anthropic", "Account 3"]);
+    let run = run.ok();
+    assert_eq!(run.stdout, "Switched Anthropic to Account 3.\n");
+    assert!(
+        run.stderr.starts_with(
+            "warning: Account 3 needs a new sign-in (`rota auth login anthropic`); until then requests go to Account 1"
+        ),
+        "{run:#?}"
+    );
+    assert_eq!(
+        env.state()
+            .active_id(ProviderId::Anthropic, DEFAULT_NAMESPACE, 0),
+        Some(seeded.anthropic[2])
+    );
+    // A healthy account: no warning.
+    let run = env.run(&["auth", "switch", "anthropic", "Account 1"]);
+    assert!(run.ok().stderr.is_empty(), "{run:#?}");
 }

@@ -36,6 +36,7 @@ fn missing_arguments_are_usage_errors() {
         &["auth", "import", "nosuchtool"][..],
         &["auth", "frobnicate"][..],
         &["auth", "logout", "anthropic", "Account 1", "--all"][..],
+        &["auth", "logout", "anthropic", "--yes"][..],
     ] {
         let run = env.run(args);
         assert_eq!(run.code, 2, "{args:?}: {run:#?}");
@@ -54,23 +55,38 @@ fn missing_arguments_are_usage_errors() {
 fn unknown_provider_and_account_fail_with_a_message() {
     let env = Env::new();
     env.seed_anthropic3();
+    // A provider name that is none is a usage error, with the nearest name.
     let run = env.run(&["auth", "switch", "anthropc", "Account 1"]);
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert_eq!(
-        run.stderr,
-        "error: unknown provider \"anthropc\" (known: anthropic, github-copilot, openai)\n"
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.starts_with(
+            "error: unknown provider \"anthropc\"; did you mean \"anthropic\"? (known: anthropic, github-copilot, openai)\n\nUsage: rota auth switch"
+        ),
+        "{run:#?}"
     );
+    // The names people use for a provider work as well as its id.
+    let run = env.run(&["auth", "switch", "claude", "Account 2"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let run = env.run(&["auth", "usage", "copilot", "--cached"]);
+    assert_eq!(run.code, 0, "{run:#?}");
     let run = env.run(&["auth", "switch", "anthropic", "Account 9"]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
         run.stderr.contains("no anthropic account \"Account 9\""),
         "{run:#?}"
     );
+    // It points at a command that lists the accounts.
+    assert!(
+        run.stderr
+            .contains("`rota auth usage anthropic --cached` lists them"),
+        "{run:#?}"
+    );
     let run = env.run(&["auth", "logout", "openai", "x"]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(run.stderr, "error: no OpenAI accounts configured\n");
     let run = env.run(&["auth", "usage", "nope"]);
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("Usage: rota auth usage"), "{run:#?}");
     // --json errors are the HTTP API's error body.
     let run = env.run(&["auth", "switch", "anthropic", "Account 9", "--json"]);
     assert_eq!(run.code, 1);

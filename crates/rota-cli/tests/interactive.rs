@@ -111,9 +111,9 @@ fn seed_logout_example_end_to_end() {
     tty.expect("Anthropic (oauth)");
     tty.keys("\r");
     tty.expect("Remove which account?");
-    tty.expect("Account 3");
-    // Remove all · Account 1 · Account 2 · Account 3: three down, enter.
-    tty.keys("jjj\r");
+    tty.expect("Remove all accounts");
+    // Account 1 · Account 2 · Account 3 · Remove all: the cursor starts on the first account.
+    tty.keys("jj\r");
     tty.expect("Done");
     let (code, transcript) = tty.finish();
     println!("{transcript}");
@@ -125,10 +125,10 @@ fn seed_logout_example_end_to_end() {
             "◆  Select provider",
             "│  ● Anthropic (oauth)",
             "◆  Remove which account?",
+            "│  ● Account 1 (work@example.com) (active) · 0 requests",
+            "│  ○ Account 2 · 0 requests",
+            "│  ○ Account 3 · 0 requests",
             "│  ○ Remove all accounts (3 accounts)",
-            "│  ○ Account 1 (work@example.com)",
-            "│  ○ Account 2",
-            "│  ● Account 3",
             "◇  Account removed. 2 accounts remaining.",
             "└  Done",
         ],
@@ -151,10 +151,13 @@ fn logout_all_accounts() {
     let mut tty = Tty::spawn(&env, &["auth", "logout"], true);
     tty.expect("Select provider");
     tty.expect("OpenAI (oauth)");
-    // Anthropic is first (alphabetical); choose it, then "Remove all accounts".
+    // Anthropic is first (alphabetical); choose it, then "Remove all accounts" (last).
     tty.keys("\r");
     tty.expect("Remove all accounts (3 accounts)");
-    tty.keys("\r");
+    tty.keys("jjj\r");
+    // It asks again, No by default; yes removes them.
+    tty.expect("Remove all 3 accounts of Anthropic? Each needs a new sign-in to come back.");
+    tty.keys("y");
     tty.expect("Done");
     let (code, transcript) = tty.finish();
     assert_eq!(code, 0, "{transcript}");
@@ -168,6 +171,53 @@ fn logout_all_accounts() {
 }
 
 #[test]
+fn remove_all_is_not_one_enter_away() {
+    let env = Env::new();
+    env.seed_anthropic3();
+    let before = env.state().generation;
+    let mut tty = Tty::spawn(&env, &["auth", "logout"], true);
+    tty.expect("Anthropic (oauth)");
+    tty.keys("\r");
+    tty.expect("Remove all accounts (3 accounts)");
+    // "Remove all" is the last row; Enter asks, and Enter again keeps the "No".
+    tty.keys("jjj\r");
+    tty.expect("Each needs a new sign-in to come back.");
+    tty.keys("\r");
+    tty.expect("Nothing removed");
+    let (code, transcript) = tty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert_eq!(env.state().generation, before, "nothing written");
+    assert_eq!(
+        env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
+        3
+    );
+}
+
+#[test]
+fn switching_to_a_dead_login_can_be_declined() {
+    let env = Env::new();
+    let seeded = env.seed_full();
+    let before = env.state().generation;
+    let mut tty = Tty::spawn(&env, &["auth", "switch"], true);
+    tty.expect("Select provider");
+    tty.keys("\r");
+    tty.expect("needs re-login");
+    tty.keys("jj\r");
+    tty.expect("Switch anyway?");
+    // Enter keeps the default, No.
+    tty.keys("\r");
+    tty.expect("Nothing changed");
+    let (code, transcript) = tty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert_eq!(env.state().generation, before, "nothing written");
+    assert_eq!(
+        env.state()
+            .active_id(ProviderId::Anthropic, DEFAULT_NAMESPACE, 0),
+        Some(seeded.anthropic[0])
+    );
+}
+
+#[test]
 fn logout_one_account_of_a_second_provider() {
     let env = Env::new();
     env.seed_anthropic3();
@@ -177,8 +227,7 @@ fn logout_one_account_of_a_second_provider() {
     tty.expect("OpenAI (oauth)");
     tty.keys("j\r");
     tty.expect("Remove all accounts (2 accounts)");
-    tty.expect("Account 2");
-    tty.keys("j\r");
+    tty.keys("\r");
     tty.expect("Done");
     let (code, transcript) = tty.finish();
     assert_eq!(code, 0, "{transcript}");
@@ -320,14 +369,16 @@ fn switch_picker_shows_usage_and_request_hints() {
     let mut tty = Tty::spawn(&env, &["auth", "switch"], true);
     tty.expect("Select provider");
     tty.keys("\r");
-    // The cursor starts on the active account; its hint is the fullest window and the counts.
-    tty.expect("Account 1 (work@example.com) (active)");
-    tty.expect("5h: 42%, 123 requests");
-    tty.keys("j");
-    tty.expect("5h: 97%, 41 requests, cooling down 25m");
-    tty.keys("j");
-    tty.expect("0 requests, needs re-login");
-    tty.keys("\r");
+    // Every row shows its hint (the fullest window and the counts), not just the highlighted one.
+    tty.expect("Account 1 (work@example.com) (active) · 5h: 42%, 123 requests");
+    tty.expect("· 5h: 97%, 41 requests, cooling down 25m");
+    tty.expect("· 0 requests, needs re-login");
+    // The cursor starts on the active account; two down is the third, which needs a new
+    // sign-in: the picker says who serves meanwhile and asks.
+    tty.keys("jj\r");
+    tty.expect("needs a new sign-in (`rota auth login anthropic`); until then requests go to");
+    tty.expect("Switch anyway?");
+    tty.keys("y");
     tty.expect("Done");
     let (code, transcript) = tty.finish();
     assert_eq!(code, 0, "{transcript}");

@@ -9,6 +9,7 @@
 //! store's vault keyed by record id, and this crate only offers the redacting [`Secret`] type
 //! for them.
 
+pub mod caveat;
 pub mod error;
 pub mod exhaustion;
 pub mod policy;
@@ -17,6 +18,7 @@ pub mod proactive;
 pub mod secret;
 pub mod state;
 
+pub use caveat::{ServingCaveat, Unavailable};
 pub use error::PoolError;
 pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaustion};
 pub use policy::{Action, CooldownPolicy, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal};

@@ -616,3 +616,57 @@ fn update_login_by_id_refreshes_like_upsert() {
         Err(PoolError::NotFound { .. })
     ));
 }
+
+#[test]
+fn switching_to_an_account_that_cannot_serve_says_who_serves() {
+    let mut s = pool(3);
+    let p = s.providers.get_mut(&A).unwrap();
+    p.order.insert(NS.into(), vec![id(1), id(2), id(3)]);
+    for r in &mut p.records {
+        r.label = format!("Account {}", r.id.0 & 0xff);
+    }
+    p.records
+        .iter_mut()
+        .find(|r| r.id == id(2))
+        .unwrap()
+        .health
+        .needs_reauth = true;
+    p.records
+        .iter_mut()
+        .find(|r| r.id == id(3))
+        .unwrap()
+        .health
+        .cooldown_until = Some(NOW + 25 * 60_000);
+    // A healthy account has no caveat.
+    assert_eq!(s.serving_caveat(A, NS, id(1), NOW), None);
+    // A dead login: the gateway serves the first usable other account.
+    let dead = s.serving_caveat(A, NS, id(2), NOW).unwrap();
+    assert_eq!(dead.served_by.as_deref(), Some("Account 1"));
+    assert_eq!(
+        dead.text(A, NOW),
+        "Account 2 needs a new sign-in (`rota auth login anthropic`); until then requests go to Account 1."
+    );
+    let cooling = s.serving_caveat(A, NS, id(3), NOW).unwrap();
+    assert_eq!(
+        cooling.text(A, NOW),
+        "Account 3 is cooling down for 25m; until then requests go to Account 1."
+    );
+    // With the only healthy account cooling too, nobody can serve.
+    s.providers
+        .get_mut(&A)
+        .unwrap()
+        .records
+        .iter_mut()
+        .find(|r| r.id == id(1))
+        .unwrap()
+        .health
+        .cooldown_until = Some(NOW + 60_000);
+    let none = s.serving_caveat(A, NS, id(2), NOW).unwrap();
+    assert_eq!(none.served_by, None);
+    assert!(
+        none.text(A, NOW)
+            .ends_with("no other account can serve now either.")
+    );
+    // Once the cooldown is over, it is usable again.
+    assert_eq!(s.serving_caveat(A, NS, id(3), NOW + 26 * 60_000), None);
+}

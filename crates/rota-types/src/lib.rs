@@ -36,7 +36,7 @@ pub use event::{
     Event, LoginProgress, LoginState, PoolChanged, SessionUpdated, Switched, UsageUpdated,
 };
 pub use handoff::{HandoffStatus, HandoffTool, TargetState};
-pub use provider::{ProviderId, ProviderInfo};
+pub use provider::{ProviderId, ProviderInfo, UnknownProvider};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{

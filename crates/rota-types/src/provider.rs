@@ -45,6 +45,16 @@ impl ProviderId {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// Names people type for a provider besides its wire id (the CLI accepts these too).
+    #[must_use]
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Self::Anthropic => &["claude", "claude-code"],
+            Self::OpenAi => &["codex", "chatgpt"],
+            Self::GithubCopilot => &["copilot", "github"],
+        }
+    }
+
     /// Static facts about the provider, for lists and detail views.
     #[must_use]
     pub fn info(self) -> ProviderInfo {
@@ -85,6 +95,75 @@ impl std::fmt::Display for ProviderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A provider from what a person typed: the wire id or an alias ([`ProviderId::aliases`]),
+/// any case, surrounding blanks ignored. Wire paths use the strict [`ProviderId::parse`].
+impl std::str::FromStr for ProviderId {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == wanted || p.aliases().contains(&wanted.as_str()))
+            .ok_or_else(|| UnknownProvider {
+                input: s.to_owned(),
+                suggestion: suggest(&wanted),
+            })
+    }
+}
+
+/// A name that is no provider, with the nearest one when a typo explains it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownProvider {
+    pub input: String,
+    pub suggestion: Option<ProviderId>,
+}
+
+impl std::fmt::Display for UnknownProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown provider {:?}", self.input)?;
+        if let Some(p) = self.suggestion {
+            write!(f, "; did you mean {:?}?", p.as_str())?;
+        }
+        let known: Vec<&str> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
+        write!(f, " (known: {})", known.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownProvider {}
+
+/// The provider whose id or alias is within two edits of `typed` (the closest one).
+fn suggest(typed: &str) -> Option<ProviderId> {
+    ProviderId::ALL
+        .into_iter()
+        .flat_map(|p| {
+            std::iter::once(p.as_str())
+                .chain(p.aliases().iter().copied())
+                .map(move |name| (edit_distance(typed, name), p))
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, p)| p)
+}
+
+/// Levenshtein distance over chars; the names compared are a few letters long.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// What the UI and `rota auth list` show about a supported provider.

@@ -37,6 +37,36 @@ fn provider_ids_on_the_wire() {
 }
 
 #[test]
+fn providers_from_what_people_type() {
+    for (typed, want) in [
+        ("anthropic", ProviderId::Anthropic),
+        (" Claude ", ProviderId::Anthropic),
+        ("copilot", ProviderId::GithubCopilot),
+        ("GitHub-Copilot", ProviderId::GithubCopilot),
+        ("codex", ProviderId::OpenAi),
+        ("chatgpt", ProviderId::OpenAi),
+    ] {
+        assert_eq!(typed.parse::<ProviderId>(), Ok(want), "{typed:?}");
+    }
+    let typo = "antropic".parse::<ProviderId>().unwrap_err();
+    assert_eq!(typo.suggestion, Some(ProviderId::Anthropic));
+    assert_eq!(
+        typo.to_string(),
+        "unknown provider \"antropic\"; did you mean \"anthropic\"? (known: anthropic, github-copilot, openai)"
+    );
+    assert_eq!(
+        "copilto".parse::<ProviderId>().unwrap_err().suggestion,
+        Some(ProviderId::GithubCopilot)
+    );
+    let far = "mistral".parse::<ProviderId>().unwrap_err();
+    assert_eq!(far.suggestion, None);
+    assert_eq!(
+        far.to_string(),
+        "unknown provider \"mistral\" (known: anthropic, github-copilot, openai)"
+    );
+}
+
+#[test]
 fn providers_are_alphabetical_by_display_name() {
     let names: Vec<_> = ProviderId::ALL.iter().map(|p| p.display_name()).collect();
     let mut sorted = names.clone();

@@ -37,7 +37,7 @@ fn target_text(s: &HandoffStatus) -> String {
 }
 
 pub fn run(args: &HandoffArgs, out: &Output) -> Result<(), CliError> {
-    let provider = parse_provider(&args.provider)?;
+    let provider = parse_provider(&args.provider, USAGE)?;
     if args.action == Toggle::Status && (args.target.is_some() || args.tool.is_some()) {
         return Err(CliError::usage(
             "--target and --tool go with `on` or `off`",
@@ -187,7 +187,7 @@ fn print_status(store: &PoolStore, s: &HandoffStatus, out: &Output) {
 }
 
 pub fn proactive(args: &ProactiveArgs, out: &Output) -> Result<(), CliError> {
-    let provider = parse_provider(&args.provider)?;
+    let provider = parse_provider(&args.provider, USAGE)?;
     let enabled = match args.action {
         Toggle::Status => {
             let store = open_store_for_reading()?;

@@ -12,8 +12,14 @@ use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::parse_provider;
 
+const USAGE: &str = "rota auth log [provider] [--limit N] [--json]";
+
 pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
-    let provider = args.provider.as_deref().map(parse_provider).transpose()?;
+    let provider = args
+        .provider
+        .as_deref()
+        .map(|p| parse_provider(p, USAGE))
+        .transpose()?;
     let state = open_store_for_reading()?.load()?;
     let entries: Vec<&SwitchLogEntry> = state
         .switch_log

@@ -31,7 +31,7 @@ its own clients (Claude Code, claude.ai). For Claude Code, Rota recommends hand-
 Claude Code keep its own login and import it (`rota auth import claude-code`).";
 
 pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
-    let provider = parse_provider(&args.provider)?;
+    let provider = parse_provider(&args.provider, USAGE)?;
     if args.device && provider != ProviderId::OpenAi {
         return Err(CliError::usage("--device is only for openai", USAGE));
     }

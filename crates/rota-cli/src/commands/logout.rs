@@ -9,11 +9,11 @@ use crate::cli::LogoutArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{
-    account_name, parse_provider, require_accounts, require_any, resolve_account, select_provider,
+    parse_provider, picker_label, require_accounts, require_any, resolve_account, select_provider,
     stdin_is_terminal,
 };
 
-const USAGE: &str = "rota auth logout <provider> [<account> | --all]";
+const USAGE: &str = "rota auth logout <provider> [<account> | --all [--yes]]";
 
 /// What to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +37,32 @@ pub fn run(args: LogoutArgs, out: &Output) -> Result<(), CliError> {
             USAGE,
         )
     })?;
-    let provider = parse_provider(&provider)?;
+    let provider = parse_provider(&provider, USAGE)?;
     let store = open_store()?;
     let target = match (args.account, args.all) {
         (Some(account), _) => Target::One(account),
-        (None, true) => Target::All,
+        (None, true) => {
+            // Every account costs a browser login to get back: ask, or take --yes.
+            if !args.yes {
+                let state = store.load()?;
+                require_accounts(&state, provider)?;
+                let n = state.count(provider, DEFAULT_NAMESPACE);
+                if out.json || !stdin_is_terminal() {
+                    return Err(CliError::usage(
+                        format!(
+                            "--all removes {} of {}; add --yes to confirm",
+                            accounts(n),
+                            provider.display_name()
+                        ),
+                        USAGE,
+                    ));
+                }
+                if !confirm_all(provider, n)? {
+                    return Err(CliError::Cancelled);
+                }
+            }
+            Target::All
+        }
         (None, false) => {
             // One account leaves nothing to choose; with several the caller must say which.
             let state = store.load()?;
@@ -121,6 +142,17 @@ fn message(target: &Target, removed: usize, remaining: usize, provider: Provider
     }
 }
 
+/// `Remove all 4 Anthropic accounts? Each needs a new login to come back.` — No by default.
+fn confirm_all(provider: ProviderId, n: usize) -> Result<bool, CliError> {
+    Ok(cliclack::confirm(format!(
+        "Remove all {} of {}? Each needs a new sign-in to come back.",
+        accounts(n),
+        provider.display_name()
+    ))
+    .initial_value(false)
+    .interact()?)
+}
+
 fn interactive() -> Result<(), CliError> {
     let store = open_store()?;
     let state = store.load()?;
@@ -129,20 +161,24 @@ fn interactive() -> Result<(), CliError> {
     let provider = select_provider(&state)?;
     require_accounts(&state, provider)?;
     let list = state.get_accounts(provider, DEFAULT_NAMESPACE, now_ms());
+    let now = now_ms();
     let target = if list.len() > 1 {
-        let mut select = cliclack::select("Remove which account?").item(
+        // The cursor starts on the first account; "all" is last and asks again.
+        let mut select = cliclack::select("Remove which account?");
+        for a in &list {
+            select = select.item(Target::One(a.id.clone()), picker_label(a, now), "");
+        }
+        select = select.item(
             Target::All,
             format!("Remove all accounts ({})", accounts(list.len())),
             "",
         );
-        for a in &list {
-            select = select.item(
-                Target::One(a.id.clone()),
-                account_name(a),
-                if a.is_active { "active" } else { "" },
-            );
+        let chosen = select.interact()?;
+        if chosen == Target::All && !confirm_all(provider, list.len())? {
+            cliclack::outro_cancel("Nothing removed")?;
+            return Ok(());
         }
-        select.interact()?
+        chosen
     } else {
         Target::One(list[0].id.clone())
     };

@@ -12,7 +12,7 @@ use crate::pick::{parse_provider, resolve_account};
 const USAGE: &str = "rota auth rename <provider> <account> <label>";
 
 pub fn run(args: &RenameArgs, out: &Output) -> Result<(), CliError> {
-    let provider = parse_provider(&args.provider)?;
+    let provider = parse_provider(&args.provider, USAGE)?;
     // A bad label is a usage error (exit 2), caught before the store is touched.
     let label = rota_core::validate_label(&args.label)
         .map_err(|e| CliError::usage(format!("invalid <label>: {e}"), USAGE))?;

@@ -8,8 +8,8 @@ use crate::cli::SwitchArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{
-    account_hint, account_name, parse_provider, require_accounts, require_any, resolve_account,
-    select_provider, stdin_is_terminal,
+    parse_provider, picker_label, require_accounts, require_any, resolve_account, select_provider,
+    stdin_is_terminal,
 };
 
 const USAGE: &str = "rota auth switch <provider> <account>";
@@ -24,7 +24,7 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
             USAGE,
         )
     })?;
-    let provider = parse_provider(&provider)?;
+    let provider = parse_provider(&provider, USAGE)?;
     let account = args.account.ok_or_else(|| {
         CliError::usage("missing <account> (an id, an id prefix or a label)", USAGE)
     })?;
@@ -32,8 +32,11 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
     let now = now_ms();
     // Resolve and switch in one locked transaction, so a concurrent rename or removal cannot
     // slip between the two.
-    let (switched, record) = store.mutate(|txn| -> Result<_, CliError> {
+    let (switched, record, caveat) = store.mutate(|txn| -> Result<_, CliError> {
         let id = resolve_account(&txn.state, provider, &account)?;
+        let caveat = txn
+            .state
+            .serving_caveat(provider, DEFAULT_NAMESPACE, id, now);
         let switched = txn.state.set_active(
             provider,
             DEFAULT_NAMESPACE,
@@ -46,8 +49,12 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
             .record(provider, id)
             .cloned()
             .expect("the account was just resolved under the lock");
-        Ok((switched, record))
+        Ok((switched, record, caveat))
     })?;
+    // The switch stands (the user asked for it), but not in silence: say who serves meanwhile.
+    if let Some(caveat) = caveat {
+        super::eprintln_safe(&format!("warning: {}", caveat.text(provider, now)));
+    }
     let handed_off = super::handoff_after_switch(&store, provider);
     if out.json {
         out.print_json(&SetActiveResponse {
@@ -90,19 +97,30 @@ fn interactive() -> Result<(), CliError> {
     let mut select = cliclack::select("Select account");
     let mut initial = None;
     for a in &accounts {
-        let label = if a.is_active {
+        if a.is_active {
             initial = Some(a.id.clone());
-            format!("{} (active)", account_name(a))
-        } else {
-            account_name(a)
-        };
-        select = select.item(a.id.clone(), label, account_hint(a, now));
+        }
+        select = select.item(a.id.clone(), picker_label(a, now), "");
     }
     if let Some(id) = initial {
         select = select.initial_value(id);
     }
     let chosen: String = select.interact()?;
     let now = now_ms();
+    if let Some(caveat) = accounts
+        .iter()
+        .find(|a| a.id == chosen)
+        .and_then(|a| rota_core::parse_id(&a.id).ok())
+        .and_then(|id| state.serving_caveat(provider, DEFAULT_NAMESPACE, id, now))
+    {
+        let go = cliclack::confirm(format!("{} Switch anyway?", caveat.text(provider, now)))
+            .initial_value(false)
+            .interact()?;
+        if !go {
+            cliclack::outro_cancel("Nothing changed")?;
+            return Ok(());
+        }
+    }
     let (switched, label) = store.mutate(|txn| -> Result<_, CliError> {
         let id = resolve_account(&txn.state, provider, &chosen)?;
         let switched = txn.state.set_active(

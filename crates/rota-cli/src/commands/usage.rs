@@ -18,8 +18,14 @@ use crate::output::Output;
 use crate::pick::{account_name, configured, parse_provider};
 use crate::usage_source::{FetchOutcome, FetchedUsage, UsageSource};
 
+const USAGE: &str = "rota auth usage [provider] [--cached] [--json]";
+
 pub fn run(args: &UsageArgs, out: &Output, source: &dyn UsageSource) -> Result<(), CliError> {
-    let only = args.provider.as_deref().map(parse_provider).transpose()?;
+    let only = args
+        .provider
+        .as_deref()
+        .map(|p| parse_provider(p, USAGE))
+        .transpose()?;
     let live = source.is_live() && !args.cached;
     let store = Arc::new(if live {
         open_store()?
