@@ -7,8 +7,7 @@ use rota_store::import::{self, ImportSource};
 use rota_store::{PoolStore, now_ms};
 use rota_types::command::{
     AccountRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
-    MAX_ID_CHARS, PoolRequest, ProviderListing, RenameRecordRequest, SwitchLogItem,
-    SwitchLogRequest,
+    MAX_ID_CHARS, PoolRequest, RenameRecordRequest, SwitchLogItem, SwitchLogRequest,
 };
 use rota_types::{
     AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, MAX_LABEL_CHARS, PoolSnapshot,
@@ -64,12 +63,10 @@ fn check_len(field: &str, value: &str) -> Result<(), ApiError> {
 
 /// Supported providers, alphabetical by display name, with their account counts.
 pub fn list_providers(state: &PoolState) -> ListProvidersResponse {
+    let now = now_ms();
     let mut providers: Vec<_> = ProviderId::ALL
         .iter()
-        .map(|p| ProviderListing {
-            info: p.info(),
-            account_count: u32::try_from(state.count(*p, DEFAULT_NAMESPACE)).unwrap_or(u32::MAX),
-        })
+        .map(|p| state.provider_listing(*p, DEFAULT_NAMESPACE, now))
         .collect();
     providers.sort_by(|a, b| a.info.display_name.cmp(&b.info.display_name));
     ListProvidersResponse { providers }
@@ -195,7 +192,7 @@ pub fn import_accounts(
     Ok(ImportAccountsResponse { imported, skipped })
 }
 
-/// The switch log, newest first, with labels (a removed account is named so).
+/// The switch log, newest first, with labels ([`PoolState::history_label`]).
 pub fn switch_log(
     store: &PoolStore,
     request: &SwitchLogRequest,
@@ -207,12 +204,7 @@ pub fn switch_log(
         .transpose()?;
     let limit = request.limit.map_or(usize::MAX, |n| n as usize);
     let state = store.load()?;
-    let label = |p: ProviderId, id: &str| {
-        state
-            .pool(p)
-            .and_then(|pool| pool.records.iter().find(|r| r.id.to_string() == id))
-            .map_or_else(|| "removed account".to_owned(), |r| r.label.clone())
-    };
+    let label = |p: ProviderId, id: &str| state.history_label(p, id);
     Ok(state
         .switch_log
         .iter()

@@ -149,7 +149,7 @@ pub fn start_autopilot<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 }
 
 /// A desktop notification, when the user wants them.
-fn notify_user<R: Runtime>(app: &AppHandle<R>, n: &notify::Notice) {
+pub(crate) fn notify_user<R: Runtime>(app: &AppHandle<R>, n: &notify::Notice) {
     if !app.state::<AppState>().settings.get().notifications {
         return;
     }

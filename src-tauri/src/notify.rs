@@ -38,11 +38,7 @@ fn new_entries<'a>(before: &PoolState, after: &'a PoolState) -> Vec<&'a SwitchLo
 }
 
 fn label(state: &PoolState, provider: ProviderId, id: &str) -> String {
-    state
-        .providers
-        .get(&provider)
-        .and_then(|p| p.records.iter().find(|r| r.id.to_string() == id))
-        .map_or_else(|| "a removed account".to_owned(), |r| r.label.clone())
+    state.history_label(provider, id)
 }
 
 /// Compares two loaded states at `now`.

@@ -1,6 +1,6 @@
 //! The tray icon and its menu. The menu is built from [`menu_model`], which tests assert
-//! (a tray cannot be clicked in a test): per connected provider a radio-style list of its
-//! accounts (active checked, usage hint such as `5h 42%`), then *Open Rota*, *Settings…*,
+//! (a tray cannot be clicked in a test): per connected provider a radio list of its accounts
+//! (the active one marked, usage hint such as `5h 42%`), then *Open Rota*, *Settings…*,
 //! *Quit*. [`refresh`] rebuilds it on every pool change, whoever made it.
 
 use rota_core::{PoolState, Ulid};
@@ -25,11 +25,11 @@ pub enum TrayEntry {
     Header {
         label: String,
     },
-    /// An account: radio-style, checked when active; clicking it switches to it.
+    /// An account: one of a radio list, marked when active; clicking it switches to it.
     Account {
         id: String,
         label: String,
-        checked: bool,
+        active: bool,
     },
     Separator,
 }
@@ -89,7 +89,7 @@ pub fn menu_model(state: &PoolState, now: UnixMs) -> Vec<TrayEntry> {
             entries.push(TrayEntry::Account {
                 id: switch_id(provider, &account.id),
                 label,
-                checked: account.is_active,
+                active: account.is_active,
             });
         }
         entries.push(TrayEntry::Separator);
@@ -120,21 +120,50 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
             TrayEntry::Header { label } => {
                 menu.append(&MenuItem::new(app, label, false, None::<&str>)?)?;
             }
-            TrayEntry::Account { id, label, checked } => {
-                menu.append(&CheckMenuItem::with_id(
-                    app,
-                    id,
-                    label,
-                    true,
-                    checked,
-                    None::<&str>,
-                )?)?;
+            TrayEntry::Account { id, label, active } => {
+                append_radio(app, &menu, id, label, active)?
             }
             TrayEntry::Separator => menu.append(&PredefinedMenuItem::separator(app)?)?,
         }
     }
     Ok(menu)
 }
+
+/// One item of a provider's radio list. The menu library has no radio items: macOS marks the
+/// chosen item of a radio group with a check mark, so a check item is the native look there;
+/// GTK and Windows draw radio groups with a dot, which a check item would render as a box
+/// (and toggle on click), so there the item is plain with the dot in its text.
+fn append_radio<R: Runtime>(
+    app: &AppHandle<R>,
+    menu: &Menu<R>,
+    id: String,
+    label: String,
+    active: bool,
+) -> tauri::Result<()> {
+    if cfg!(target_os = "macos") {
+        menu.append(&CheckMenuItem::with_id(
+            app,
+            id,
+            label,
+            true,
+            active,
+            None::<&str>,
+        )?)
+    } else {
+        let marker = if active { RADIO_ON } else { RADIO_OFF };
+        menu.append(&MenuItem::with_id(
+            app,
+            id,
+            format!("{marker}{label}"),
+            true,
+            None::<&str>,
+        )?)
+    }
+}
+
+/// The radio marks drawn in the text where the menu has no radio items (see [`append_radio`]).
+const RADIO_ON: &str = "\u{25C9}  ";
+const RADIO_OFF: &str = "\u{25CB}  ";
 
 /// Creates the tray icon. Without a status-notifier host (bare X, CI) this only logs warnings.
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -171,14 +200,32 @@ fn handle<R: Runtime>(app: &AppHandle<R>, id: &str) {
         let app = app.clone();
         // Off the main thread: the store may wait for its lock (another process is writing).
         tauri::async_runtime::spawn_blocking(move || {
-            if let Err(e) = store.set_active(
+            let now = rota_store::now_ms();
+            match store.set_active(
                 provider,
                 DEFAULT_NAMESPACE,
                 record,
                 SwitchReason::ManualTray,
-                rota_store::now_ms(),
+                now,
             ) {
-                tracing::warn!("tray switch failed: {e}");
+                // The switch stands, but an account that cannot serve is not switched to in
+                // silence: the notification says who serves meanwhile.
+                Ok(_) => {
+                    if let Some(caveat) = store
+                        .load()
+                        .ok()
+                        .and_then(|s| s.serving_caveat(provider, DEFAULT_NAMESPACE, record, now))
+                    {
+                        crate::live::notify_user(
+                            &app,
+                            &crate::notify::Notice {
+                                title: format!("{} switched", provider.display_name()),
+                                body: caveat.text(provider, now),
+                            },
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!("tray switch failed: {e}"),
             }
             // Re-check the right entry even when nothing changed (a radio item unchecks on
             // click).
@@ -247,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn each_provider_lists_its_accounts_with_the_active_one_checked() {
+    fn each_provider_lists_its_accounts_with_the_active_one_marked() {
         let mut s = PoolState::default();
         s.upsert(ProviderId::OpenAi, "default", login("o@x.io"), id(1), NOW)
             .unwrap();
@@ -297,10 +344,10 @@ mod tests {
             .needs_reauth = true;
 
         let model = menu_model(&s, NOW);
-        let a = |rid: Ulid, label: &str, checked| TrayEntry::Account {
+        let a = |rid: Ulid, label: &str, active| TrayEntry::Account {
             id: switch_id(ProviderId::Anthropic, &rid.to_string()),
             label: label.to_owned(),
-            checked,
+            active,
         };
         assert_eq!(
             model[..7],
@@ -318,7 +365,7 @@ mod tests {
                 TrayEntry::Account {
                     id: switch_id(ProviderId::OpenAi, &id(1).to_string()),
                     label: "o@x.io  ·  cooling 12m".to_owned(),
-                    checked: true,
+                    active: true,
                 },
                 TrayEntry::Separator,
             ]

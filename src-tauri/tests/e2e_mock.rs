@@ -189,7 +189,8 @@ async fn mock_usage_a_429_rotation_and_the_session_context_panel() -> Result<()>
     let client = app
         .wait_text("#context-panel .context-title h2", |t| !t.is_empty())
         .await?;
-    assert_eq!(client, "claude-cli 2.1.7", "{items:?}");
+    // The tool by its name, and a tag that tells its sessions apart.
+    assert!(client.starts_with("Claude Code 2.1.7 #"), "{client}");
     assert!(items[0].contains("1 rotation"), "{items:?}");
     app.wait_for("#context-breakdown .ctx-row").await?;
     let rows = app.texts("#context-breakdown .ctx-row").await?;
@@ -479,6 +480,128 @@ async fn a_usage_rise_switches_before_the_limit_and_rewrites_claude_codes_login(
     assert!(first.contains("spare@example.com"), "{first}");
     assert!(first.contains("5-hour at 97"), "{first}");
     app.screenshot("40-switch-history").await?;
+    app.quit().await?;
+    mock.shutdown().await;
+    Ok(())
+}
+
+/// Marks a stored account as needing a new sign-in, as a refused refresh does.
+fn flag_needs_reauth(store: &PoolStore, id: Ulid) -> Result<()> {
+    store.mutate(|txn| -> rota_store::Result<()> {
+        if let Some(r) = txn
+            .state
+            .providers
+            .get_mut(&ProviderId::Anthropic)
+            .and_then(|p| p.records.iter_mut().find(|r| r.id == id))
+        {
+            r.health.needs_reauth = true;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+async fn document_focus(app: &App) -> Result<String> {
+    let id = app
+        .client
+        .execute(
+            "return document.activeElement && document.activeElement.id;",
+            vec![],
+        )
+        .await?;
+    Ok(id.as_str().unwrap_or_default().to_owned())
+}
+
+/// "Log in again" names the account, renews it when the login is that account, and says so
+/// when it is someone else's; after the sign-in, focus is on Done and Esc closes only the
+/// dialog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_again_renews_the_flagged_account() -> Result<()> {
+    let mock = mock().await?;
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    let renew = mock.add_account(NewAccount::new(ProviderId::Anthropic).email("renew@example.com"));
+    let other = mock.add_account(NewAccount::new(ProviderId::Anthropic).email("other@example.com"));
+    let renew_id = {
+        let store = store_at(home.path());
+        let id = store_mock_account(&store, &renew);
+        store_mock_account(&store, &other);
+        flag_needs_reauth(&store, id)?;
+        id
+    };
+    let app = App::launch(launch(&mock).home(home)).await?;
+    open_anthropic_detail(&app).await?;
+    let flagged = "#accounts .account[data-label='renew@example.com']";
+
+    // The login on the sign-in page is the flagged account: it is renewed, not added.
+    mock.next_login(
+        ProviderId::Anthropic,
+        rota_mock::LoginPlan {
+            account: Some(renew.id.clone()),
+            deny: false,
+        },
+    );
+    app.click(&format!("{flagged} .relogin")).await?;
+    let title = app
+        .wait_text("#add-account-title", |t| !t.is_empty())
+        .await?;
+    assert_eq!(title, "Sign in to renew@example.com again");
+    let url = app
+        .wait_text("#login-url", |t| t.starts_with("http"))
+        .await?;
+    type_into(&app, "#login-code", &code_from_page(&url)?).await?;
+    app.click("#login-submit").await?;
+    let done = app
+        .wait_text("#login-done strong", |t| !t.is_empty())
+        .await?;
+    assert_eq!(done, "Renewed renew@example.com");
+    app.screenshot("38-log-in-again-renewed").await?;
+    // Focus is on Done, so Esc closes this dialog and leaves Settings open.
+    assert_eq!(document_focus(&app).await?, "add-account-close");
+    app.press(rota_e2e::Keys::Escape, false).await?;
+    app.wait_gone("#add-account").await?;
+    app.wait_for("#settings-dialog").await?;
+    let state = store_at(app.home.path()).load()?;
+    assert_eq!(state.count(ProviderId::Anthropic, "default"), 2);
+    let record = state.record(ProviderId::Anthropic, renew_id).expect("kept");
+    assert!(!record.health.needs_reauth, "renewed in place");
+
+    // Flagged again, but the browser is signed in as someone new: the dialog says so.
+    flag_needs_reauth(&store_at(app.home.path()), renew_id)?;
+    app.wait_for(&format!("{flagged} .relogin")).await?;
+    app.click(&format!("{flagged} .relogin")).await?;
+    let url = app
+        .wait_text("#login-url", |t| t.starts_with("http"))
+        .await?;
+    type_into(&app, "#login-code", &code_from_page(&url)?).await?;
+    app.click("#login-submit").await?;
+    let done = app
+        .wait_text("#login-done strong", |t| !t.is_empty())
+        .await?;
+    assert!(
+        done.starts_with("Signed in as ") && done.ends_with(", not renew@example.com"),
+        "{done}"
+    );
+    let text = app
+        .wait_text("#login-done .muted", |t| !t.is_empty())
+        .await?;
+    assert!(
+        text.contains("renew@example.com still needs a new sign-in"),
+        "{text}"
+    );
+    app.screenshot("39-log-in-again-someone-else").await?;
+    // Esc again closes only the dialog.
+    app.press(rota_e2e::Keys::Escape, false).await?;
+    app.wait_gone("#add-account").await?;
+    app.wait_for("#settings-dialog").await?;
+    let state = store_at(app.home.path()).load()?;
+    assert_eq!(state.count(ProviderId::Anthropic, "default"), 3);
+    assert!(
+        state
+            .record(ProviderId::Anthropic, renew_id)
+            .expect("kept")
+            .health
+            .needs_reauth
+    );
     app.quit().await?;
     mock.shutdown().await;
     Ok(())

@@ -23,7 +23,7 @@ pub struct Ui {
     /// The provider Provider Detail shows.
     pub detail: RwSignal<Option<ProviderId>>,
     pub info: RwSignal<Option<AppInfo>>,
-    /// Errors and notices shown at the bottom of the window until dismissed.
+    /// Errors and notices shown at the bottom of the window for a while ([`Ui::notify`]).
     pub notices: RwSignal<Vec<String>>,
     /// Bumped on every `pool-changed` event (any process changed the store): views that show
     /// accounts re-read them when it changes.
@@ -34,10 +34,43 @@ pub struct Ui {
     pub session_version: RwSignal<u64>,
     /// The local gateway's state (`None` until the first answer).
     pub gateway: RwSignal<Option<GatewayStatusResponse>>,
+    /// "Now" for relative times ("3 min ago"), ticking every [`CLOCK_TICK`] so they age
+    /// without new data; only the text nodes that read it update.
+    pub clock: RwSignal<rota_types::UnixMs>,
 }
 
+/// How long a notice stays up unless dismissed.
+const NOTICE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How often relative times are recomputed; their finest unit is the minute.
+const CLOCK_TICK: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Ui {
+    /// Shows a notice that clears itself after [`NOTICE_TTL`] (or when dismissed): the
+    /// errors shown here are about one action, and are stale a moment later.
     pub fn notify(&self, message: impl Into<String>) {
+        let message = message.into();
+        let mut added = false;
+        self.notices.update(|n| {
+            if !n.contains(&message) {
+                n.push(message.clone());
+                added = true;
+            }
+        });
+        if added {
+            let notices = self.notices;
+            set_timeout(
+                move || {
+                    let _ = notices.try_update(|n| n.retain(|m| *m != message));
+                },
+                NOTICE_TTL,
+            );
+        }
+    }
+
+    /// Shows a notice that stays until dismissed: a problem that outlives the action that
+    /// found it (an unreadable file moved aside at start-up).
+    pub fn alert(&self, message: impl Into<String>) {
         let message = message.into();
         self.notices.update(|n| {
             if !n.contains(&message) {
@@ -77,13 +110,16 @@ pub fn App() -> impl IntoView {
         session_version: RwSignal::new(0),
         login_progress: RwSignal::new(None),
         gateway: RwSignal::new(None),
+        clock: RwSignal::new(ipc::now_ms()),
     };
     provide_context(ui);
+    // Lives as long as the window.
+    let _ = set_interval_with_handle(move || ui.clock.set(ipc::now_ms()), CLOCK_TICK);
 
     spawn_local(async move {
         match ipc::call::<AppInfoCmd>(&Empty {}).await {
             Ok(info) => ui.info.set(Some(info)),
-            Err(e) => ui.notify(e.message),
+            Err(e) => ui.alert(e.message),
         }
     });
     poll_gateway_status(ui);
@@ -94,7 +130,7 @@ pub fn App() -> impl IntoView {
                 ui.tab.set(prefs.last_tab);
             }
             Ok(_) => {}
-            Err(e) => ui.notify(e.message),
+            Err(e) => ui.alert(e.message),
         }
     });
 
@@ -120,7 +156,12 @@ pub fn App() -> impl IntoView {
             ui.settings_open.update(|open| *open = !*open);
         } else if e.key() == "Escape" && ui.settings_open.get_untracked() {
             e.prevent_default();
-            ui.settings_open.set(false);
+            // Esc closes the topmost dialog: an inner one (add account, confirm removal) before
+            // Settings, even when the focus fell out of it.
+            match inner_dialog_close_button() {
+                Some(button) => button.click(),
+                None => ui.settings_open.set(false),
+            }
         }
     });
     // Focus returns to the gear when the dialog closes, so keyboard users keep their place.
@@ -262,6 +303,17 @@ fn GatewayPill() -> impl IntoView {
             </Show>
         </span>
     }
+}
+
+/// The button that closes an inner dialog (marked `data-esc`), when one is open.
+fn inner_dialog_close_button() -> Option<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast;
+    web_sys::window()?
+        .document()?
+        .query_selector(".confirm-overlay [data-esc]")
+        .ok()??
+        .dyn_into()
+        .ok()
 }
 
 /// Resolves after `ms` milliseconds (one browser timeout).

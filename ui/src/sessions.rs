@@ -3,7 +3,7 @@
 //! buttons). Until a tool sends traffic through the gateway it shows how to point one at it.
 //!
 //! Re-read on `session-updated` (coalesced by the shell) and, for the rate limits, on every
-//! `pool-changed`. No timers: ages are recomputed when data arrives.
+//! `pool-changed`. Ages follow the window's clock (`Ui::clock`), so "just now" does not stick.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,7 +11,7 @@ use rota_types::command::{
     AccountRequest, Empty, GetAccountsCmd, PoolRequest, SessionDetailCmd, SessionRequest,
     SessionsCmd, SetActiveCmd,
 };
-use rota_types::display::{ago_text as ago, client_name, thousands, usage_hint};
+use rota_types::display::{ago_text as ago, client_name, session_tag, thousands, usage_hint};
 use rota_types::{
     AccountSummary, ProviderId, SessionDetail, SessionSummary, TokenUsage, WindowKind,
     context_window,
@@ -65,7 +65,6 @@ pub fn SessionsView() -> impl IntoView {
                     </div>
                     <ul class="sessions-ul" id="sessions" role="listbox" aria-label="Sessions">
                         {move || {
-                            let now = now_ms();
                             sessions.get().unwrap_or_default().into_iter().map(|s| {
                                 let id = s.session_id.clone();
                                 let id_for_click = id.clone();
@@ -97,8 +96,8 @@ pub fn SessionsView() -> impl IntoView {
                                         <ProviderBadge provider=s.provider_id />
                                         <div class="session-main">
                                             <div class="session-title">
-                                                <span class="session-client">{client_name(&s.client)}</span>
-                                                <span class="session-when muted">{ago(s.last_activity_at, now)}</span>
+                                                <span class="session-client">{client_name(&s.client)} <span class="session-tag muted">{session_tag(&s.session_id)}</span></span>
+                                                <span class="session-when muted">{move || ago(s.last_activity_at, ui.clock.get())}</span>
                                             </div>
                                             <div class="session-sub">
                                                 <span>{s.model.clone().unwrap_or_else(|| "model not named".to_owned())}</span>
@@ -207,16 +206,16 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
         let provider = s.provider_id;
         let latest = d.latest_usage();
         let model = s.model.clone();
-        let now = now_ms();
+        let started = s.started_at;
         view! {
             <aside class="context-panel" id="context-panel" data-session=s.session_id.clone() aria-label="Session details">
                 <header class="context-head">
                     <ProviderBadge provider=provider />
                     <div class="context-title">
-                        <h2>{client_name(&s.client)}</h2>
+                        <h2>{client_name(&s.client)} <span class="session-tag muted">{session_tag(&s.session_id)}</span></h2>
                         <p class="muted">
                             {model.clone().unwrap_or_else(|| "model not named".to_owned())}
-                            " · started " {ago(s.started_at, now)}
+                            " · started " {move || ago(started, ui.clock.get())}
                             " · " {s.request_count} {if s.request_count == 1 { " request" } else { " requests" }}
                         </p>
                     </div>
@@ -399,7 +398,7 @@ fn RecentRequests(
     detail: SessionDetail,
     accounts: RwSignal<Option<Vec<AccountSummary>>>,
 ) -> impl IntoView {
-    let now = now_ms();
+    let ui = expect_context::<Ui>();
     // Account labels for the "account" column (ids are not for people).
     let label_of = move |id: Option<String>| {
         id.map_or_else(
@@ -419,7 +418,7 @@ fn RecentRequests(
         <section class="panel-section" aria-labelledby="req-title">
             <h3 id="req-title" class="group-title">"Recent requests"</h3>
             <table class="requests">
-                <thead><tr><th>"When"</th><th>"Request"</th><th>"Status"</th><th>"Account"</th><th class="num">"Tokens"</th><th class="num">"Latency"</th></tr></thead>
+                <thead><tr><th>"When"</th><th>"Request"</th><th>"Status"</th><th>"Account"</th><th class="num">"Tokens"</th><th class="num latency">"Latency"</th></tr></thead>
                 <tbody>
                     {rows.into_iter().map(|r| {
                         let status_class = match r.status {
@@ -430,7 +429,7 @@ fn RecentRequests(
                         let id = r.record_id.clone();
                         view! {
                             <tr>
-                                <td class="muted">{ago(r.at, now)}</td>
+                                <td class="muted">{move || ago(r.at, ui.clock.get())}</td>
                                 <td><code>{format!("{} {}", r.method, r.path)}</code>
                                     {(r.rotations > 0).then(|| view! { <span class="tag tag-rotations">{format!("rotated ×{}", r.rotations)}</span> })}
                                     {r.streamed.then(|| view! { <span class="tag">"stream"</span> })}
@@ -438,7 +437,7 @@ fn RecentRequests(
                                 <td><span class=status_class>{if r.status == 0 { "…".to_owned() } else { r.status.to_string() }}</span></td>
                                 <td>{move || label_of(id.clone())}</td>
                                 <td class="num">{thousands(r.usage.context_tokens())}</td>
-                                <td class="num">{format!("{} ms", r.latency_ms)}</td>
+                                <td class="num latency">{format!("{} ms", r.latency_ms)}</td>
                             </tr>
                         }
                     }).collect_view()}

@@ -94,6 +94,34 @@ impl PoolState {
         self.pool(provider).and_then(|p| p.record(id))
     }
 
+    /// What a list of providers shows about one: its facts, how many accounts, which is
+    /// active and how many cannot serve now (the CLI's `auth list --json` and the app).
+    #[must_use]
+    pub fn provider_listing(
+        &self,
+        provider: ProviderId,
+        ns: &str,
+        now: UnixMs,
+    ) -> rota_types::command::ProviderListing {
+        let records: Vec<&Record> = self
+            .pool(provider)
+            .map(|p| p.records_in(ns).collect())
+            .unwrap_or_default();
+        let count = |f: &dyn Fn(&Record) -> bool| {
+            u32::try_from(records.iter().filter(|r| f(r)).count()).unwrap_or(u32::MAX)
+        };
+        rota_types::command::ProviderListing {
+            info: provider.info(),
+            account_count: count(&|_| true),
+            active_label: self
+                .active_id(provider, ns, now)
+                .and_then(|id| self.record(provider, id))
+                .map(|r| r.label.clone()),
+            needs_reauth: count(&|r| r.health.needs_reauth),
+            cooling_down: count(&|r| !r.health.needs_reauth && r.is_cooling(now)),
+        }
+    }
+
     /// Number of accounts of a provider in a namespace.
     #[must_use]
     pub fn count(&self, provider: ProviderId, ns: &str) -> usize {
@@ -239,8 +267,11 @@ impl PoolState {
     /// Appends to the switch log, dropping the oldest entries beyond [`SWITCH_LOG_CAP`].
     pub fn log_switch(&mut self, entry: SwitchLogEntry) {
         self.switch_log.push_back(entry);
-        while self.switch_log.len() > SWITCH_LOG_CAP {
-            self.switch_log.pop_front();
+        if self.switch_log.len() > SWITCH_LOG_CAP {
+            while self.switch_log.len() > SWITCH_LOG_CAP {
+                self.switch_log.pop_front();
+            }
+            self.prune_removed_labels();
         }
     }
 
@@ -285,6 +316,7 @@ impl PoolState {
         {
             self.providers.remove(&provider);
         }
+        self.remember_removed(id, &record.label);
         Ok(Removed {
             record,
             remaining,
@@ -305,6 +337,9 @@ impl PoolState {
         pool.normalize(ns);
         if pool.records.is_empty() {
             self.providers.remove(&provider);
+        }
+        for r in &gone {
+            self.remember_removed(r.id, &r.label);
         }
         gone
     }
@@ -341,14 +376,17 @@ impl PoolState {
                 }
                 return Err(err);
             }
+            // A new account is named by what identifies it to its owner: the e-mail, or for
+            // GitHub the login (Copilot reports no e-mail; the other providers' account ids
+            // are opaque UUIDs).
+            let handle = match provider {
+                ProviderId::GithubCopilot => login.identity.account_id.clone(),
+                ProviderId::Anthropic | ProviderId::OpenAi => None,
+            };
+            let named = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
             let label = label
-                .or_else(|| {
-                    login
-                        .identity
-                        .email
-                        .clone()
-                        .filter(|e| !e.trim().is_empty())
-                })
+                .or_else(|| named(login.identity.email.clone()))
+                .or_else(|| named(handle))
                 .unwrap_or_else(|| next_account_label(pool, ns));
             pool.records.push(Record {
                 id: new_id,

@@ -37,6 +37,10 @@ pub struct PoolState {
     /// watch; and apart from [`ProviderPool`], which disappears with its last account.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<ProviderId, ProviderSettings>,
+    /// Labels of removed accounts that the switch log still names, so the history keeps
+    /// saying who they were; pruned with the log ([`PoolState::history_label`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub removed_labels: BTreeMap<String, String>,
 }
 
 /// One provider's toggles and the hand-off bookkeeping.
@@ -94,6 +98,7 @@ impl Default for PoolState {
             providers: BTreeMap::new(),
             switch_log: VecDeque::new(),
             settings: BTreeMap::new(),
+            removed_labels: BTreeMap::new(),
         }
     }
 }
@@ -261,6 +266,40 @@ impl ProviderPool {
 }
 
 impl PoolState {
+    /// How the switch history names an account: its label; `Work (removed)` once it is gone;
+    /// `removed account` when even that is unknown (logs older than the labels kept).
+    #[must_use]
+    pub fn history_label(&self, provider: ProviderId, id: &str) -> String {
+        if let Some(r) = self
+            .pool(provider)
+            .and_then(|p| p.records.iter().find(|r| r.id.to_string() == id))
+        {
+            return r.label.clone();
+        }
+        self.removed_labels.get(id).map_or_else(
+            || "removed account".to_owned(),
+            |l| format!("{l} (removed)"),
+        )
+    }
+
+    /// Keeps the label of a removed account while the log names it; forgets labels the log
+    /// no longer names.
+    pub(crate) fn remember_removed(&mut self, id: Ulid, label: &str) {
+        self.removed_labels.insert(id.to_string(), label.to_owned());
+        self.prune_removed_labels();
+    }
+
+    pub(crate) fn prune_removed_labels(&mut self) {
+        if self.removed_labels.is_empty() {
+            return;
+        }
+        let log = &self.switch_log;
+        self.removed_labels.retain(|id, _| {
+            log.iter()
+                .any(|e| e.to == *id || e.from.as_deref() == Some(id.as_str()))
+        });
+    }
+
     /// A provider's settings (defaults when never set).
     #[must_use]
     pub fn settings_of(&self, provider: ProviderId) -> ProviderSettings {

@@ -670,3 +670,81 @@ fn switching_to_an_account_that_cannot_serve_says_who_serves() {
     // Once the cooldown is over, it is usable again.
     assert_eq!(s.serving_caveat(A, NS, id(3), NOW + 26 * 60_000), None);
 }
+
+#[test]
+fn new_accounts_are_named_by_email_or_github_login() {
+    let mut s = PoolState::default();
+    // Copilot reports the GitHub login and no e-mail: the login names the account.
+    s.upsert(
+        ProviderId::GithubCopilot,
+        NS,
+        login(None, Some("octocat")),
+        id(1),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(
+        s.record(ProviderId::GithubCopilot, id(1)).unwrap().label,
+        "octocat"
+    );
+    // An e-mail wins where there is one.
+    s.upsert(
+        A,
+        NS,
+        login(Some("me@work.example"), Some("uuid-1")),
+        id(2),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(s.record(A, id(2)).unwrap().label, "me@work.example");
+    // Anthropic's account id is an opaque UUID: never a name.
+    s.upsert(A, NS, login(None, Some("6f1c0a4e-uuid")), id(3), NOW)
+        .unwrap();
+    assert_eq!(s.record(A, id(3)).unwrap().label, "Account 2");
+    // A blank GitHub login falls back to the numbered name too.
+    s.upsert(
+        ProviderId::GithubCopilot,
+        NS,
+        login(None, Some(" ")),
+        id(4),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(
+        s.record(ProviderId::GithubCopilot, id(4)).unwrap().label,
+        "Account 2"
+    );
+}
+
+#[test]
+fn the_history_keeps_naming_removed_accounts() {
+    let mut s = pool(2); // [2, 1], active 2
+    s.set_active(A, NS, id(1), SwitchReason::ManualCli, NOW)
+        .unwrap();
+    let (one, two) = (id(1).to_string(), id(2).to_string());
+    let label_2 = s.record(A, id(2)).unwrap().label.clone();
+    let label_1 = s.record(A, id(1)).unwrap().label.clone();
+    // Removing the active account (1) switches to 2: both ends of both entries keep a name.
+    s.remove_record(A, id(1), NOW + 1).unwrap();
+    assert_eq!(s.history_label(A, &one), format!("{label_1} (removed)"));
+    assert_eq!(s.history_label(A, &two), label_2);
+    s.remove_all(A, NS);
+    assert_eq!(s.history_label(A, &two), format!("{label_2} (removed)"));
+    // The file keeps them (a restart still names them).
+    let back: PoolState = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+    assert_eq!(back.history_label(A, &one), format!("{label_1} (removed)"));
+    // An id the log never knew has no name to keep.
+    assert_eq!(s.history_label(A, &id(9).to_string()), "removed account");
+    // Once the log no longer names them, the labels go too (the file stays bounded).
+    let mut s = pool(3);
+    s.set_active(A, NS, id(1), SwitchReason::ManualCli, NOW)
+        .unwrap();
+    s.remove_record(A, id(1), NOW).unwrap();
+    assert_eq!(s.removed_labels.len(), 1);
+    for i in 0..i64::try_from(SWITCH_LOG_CAP).unwrap() {
+        let target = if i % 2 == 0 { id(2) } else { id(3) };
+        s.set_active(A, NS, target, SwitchReason::ManualCli, NOW + 1 + i)
+            .unwrap();
+    }
+    assert!(s.removed_labels.is_empty());
+}

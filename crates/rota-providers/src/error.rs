@@ -73,9 +73,13 @@ pub enum ProviderError {
 /// Why a login did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoginFailure {
-    #[error("the returned state does not match this login (a stale or foreign code?)")]
+    #[error(
+        "this code belongs to another sign-in (an older tab or window): copy the whole code from the page this sign-in opened, including the part after #, and paste it again"
+    )]
     StateMismatch,
-    #[error("the pasted text is not a code (expected `code#state` or the redirect URL)")]
+    #[error(
+        "that is not a sign-in code: copy the code the sign-in page shows (it looks like `abc…#xyz`) or the page's whole address, and paste it here"
+    )]
     BadPaste,
     #[error("consent was denied ({0})")]
     Denied(String),

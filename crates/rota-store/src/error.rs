@@ -66,6 +66,15 @@ pub enum StoreError {
         problem: String,
     },
 
+    /// The tool whose login was to be imported has none on this machine.
+    #[error("no {tool} login found at {}: {hint}", path.display())]
+    ImportMissing {
+        path: PathBuf,
+        tool: &'static str,
+        /// How to get one: sign in to the tool first, or to Rota directly.
+        hint: &'static str,
+    },
+
     /// An unknown account id.
     #[error("no account with id {0}")]
     NotFound(String),
@@ -105,7 +114,7 @@ impl StoreError {
                 ErrorCode::Unreadable
             }
             Self::Io { .. } | Self::Keychain(_) | Self::NoDataDir => ErrorCode::Os,
-            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::NotFound(_) | Self::ImportMissing { .. } => ErrorCode::NotFound,
             Self::Serialize { .. } => ErrorCode::Internal,
             Self::Config(_) => ErrorCode::InvalidInput,
             Self::Pool(e) => e.code(),

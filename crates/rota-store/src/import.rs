@@ -67,6 +67,21 @@ impl ImportSource {
         }
     }
 
+    /// What to do when the tool has no login to import.
+    fn login_hint(self) -> &'static str {
+        match self {
+            Self::ClaudeCode => {
+                "sign in to Claude Code first (run `claude`, then /login), or add the account in Rota with Add account (`rota auth login anthropic`)"
+            }
+            Self::Codex => {
+                "sign in to Codex CLI first (`codex login`), or add the account in Rota with Add account (`rota auth login openai`)"
+            }
+            Self::Opencode => {
+                "sign in to opencode first (`opencode auth login`), or add the account in Rota with Add account"
+            }
+        }
+    }
+
     fn format_name(self) -> &'static str {
         match self {
             Self::ClaudeCode => "Claude Code",
@@ -116,7 +131,17 @@ pub struct ImportReport {
 
 /// Reads and parses a login file (read-only).
 pub fn import_file(source: ImportSource, path: &Path) -> Result<ImportReport> {
-    let bytes = std::fs::read(path).map_err(|e| StoreError::io("cannot read", path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::ImportMissing {
+                path: path.to_owned(),
+                tool: source.format_name(),
+                hint: source.login_hint(),
+            }
+        } else {
+            StoreError::io("cannot read", path, e)
+        }
+    })?;
     parse(source, &bytes).map_err(|problem| StoreError::ImportFormat {
         path: path.to_owned(),
         format: source.format_name(),

@@ -260,3 +260,15 @@ fn importing_into_the_pool_upserts_and_never_touches_the_source() {
         assert_eq!(meta.permissions(), perms);
     }
 }
+
+#[test]
+fn a_tool_without_a_login_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join(".credentials.json");
+    let err = rota_store::import::import_file(ImportSource::ClaudeCode, &missing).unwrap_err();
+    assert_eq!(err.code(), rota_types::ErrorCode::NotFound);
+    let text = err.to_string();
+    assert!(text.starts_with("no Claude Code login found at "), "{text}");
+    assert!(text.contains("sign in to Claude Code first"), "{text}");
+    assert!(!text.contains("os error"), "{text}");
+}

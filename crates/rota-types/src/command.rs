@@ -355,6 +355,15 @@ pub struct ProviderListing {
     #[serde(flatten)]
     pub info: ProviderInfo,
     pub account_count: u32,
+    /// The active account's label (`null` without accounts).
+    #[serde(default)]
+    pub active_label: Option<String>,
+    /// Accounts waiting for a new sign-in.
+    #[serde(default)]
+    pub needs_reauth: u32,
+    /// Accounts cooling down after a limit.
+    #[serde(default)]
+    pub cooling_down: u32,
 }
 
 /// Tabs of the Settings dialog.

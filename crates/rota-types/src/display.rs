@@ -132,26 +132,57 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// A client's product and version from its User-Agent: `claude-cli/2.1.7 (external, cli)` →
-/// `claude-cli 2.1.7`, `Anthropic/Python 0.40.0` → `Anthropic Python 0.40.0`.
+/// A client's product and version from its User-Agent, by the tool's own name where it is
+/// known: `claude-cli/2.1.7 (external, cli)` → `Claude Code 2.1.7`, `codex_exec/0.171.0 …` →
+/// `Codex CLI 0.171.0`, `Anthropic/Python 0.40.0` → `Anthropic Python SDK 0.40.0`; others as
+/// they name themselves (`curl`).
 #[must_use]
 pub fn client_name(user_agent: &str) -> String {
     let mut words = user_agent.split_whitespace();
     let Some(first) = words.next() else {
         return "Unknown client".to_owned();
     };
-    match first.split_once('/') {
+    let (name, version) = match first.split_once('/') {
         Some((name, rest)) if !name.is_empty() => {
             let versioned = rest.starts_with(|c: char| c.is_ascii_digit());
             match words.next() {
                 Some(next) if !versioned && next.starts_with(|c: char| c.is_ascii_digit()) => {
-                    format!("{name} {rest} {next}")
+                    (format!("{name} {rest}"), next.to_owned())
                 }
-                _ => format!("{name} {rest}"),
+                _ => (name.to_owned(), rest.to_owned()),
             }
         }
-        _ => first.to_owned(),
-    }
+        _ => return first.to_owned(),
+    };
+    let tool = match name.to_ascii_lowercase().as_str() {
+        "claude-cli" | "claude-code" => "Claude Code",
+        "codex_exec" | "codex_cli_rs" | "codex-cli" | "codex_vscode" => "Codex CLI",
+        "opencode" => "opencode",
+        "anthropic python" => "Anthropic Python SDK",
+        "anthropic node" | "anthropic typescript" => "Anthropic TypeScript SDK",
+        "openai python" => "OpenAI Python SDK",
+        "openai node" => "OpenAI TypeScript SDK",
+        _ => name.as_str(),
+    };
+    format!("{tool} {version}")
+}
+
+/// A short tag telling apart sessions of one tool (`#3f2a91`), from the session id's last
+/// letters and digits.
+#[must_use]
+pub fn session_tag(session_id: &str) -> String {
+    let tail: Vec<char> = session_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let start = tail.len().saturating_sub(6);
+    format!(
+        "#{}",
+        tail[start..]
+            .iter()
+            .collect::<String>()
+            .to_ascii_lowercase()
+    )
 }
 
 /// Wall-clock `HH:MM` of `at`, shifted by the caller's UTC offset (the caller knows the time
@@ -180,14 +211,37 @@ mod tests {
     fn client_names_come_from_the_user_agent() {
         assert_eq!(
             client_name("claude-cli/2.1.7 (external, cli)"),
-            "claude-cli 2.1.7"
+            "Claude Code 2.1.7"
+        );
+        assert_eq!(
+            client_name("codex_exec/0.171.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.171.0)"),
+            "Codex CLI 0.171.0"
+        );
+        assert_eq!(
+            client_name("opencode/1.18.33 ai-sdk/provider-utils/3.0.10 runtime/bun/1.3.1"),
+            "opencode 1.18.33"
         );
         assert_eq!(
             client_name("Anthropic/Python 0.40.0"),
-            "Anthropic Python 0.40.0"
+            "Anthropic Python SDK 0.40.0"
         );
+        assert_eq!(client_name("my-tool/3"), "my-tool 3");
         assert_eq!(client_name("curl"), "curl");
         assert_eq!(client_name("   "), "Unknown client");
+    }
+
+    #[test]
+    fn sessions_of_one_tool_are_told_apart() {
+        assert_eq!(
+            session_tag("6f1c0a4e-9b7d-4e2a-8c1f-2b9d3f2a9104"),
+            "#2a9104"
+        );
+        assert_ne!(
+            session_tag("6f1c0a4e-9b7d-4e2a-8c1f-2b9d3f2a9104"),
+            session_tag("0b4e77aa-1c2d-4e2a-8c1f-7a7e11c05de2")
+        );
+        assert_eq!(session_tag("ses_AB"), "#sesab");
+        assert_eq!(session_tag(""), "#");
     }
 
     #[test]
@@ -285,4 +339,47 @@ mod tests {
         assert_eq!(clock_time(t, 60), "15:05");
         assert_eq!(clock_time(t, -15 * 60), "23:05");
     }
+}
+
+/// A plan as people know it, from the raw value a provider reports (`individual_pro`,
+/// `claude_max`, `plus`…); an unknown value is tidied (`some_plan` → `Some Plan`), never lost.
+#[must_use]
+pub fn plan_name(provider: crate::ProviderId, raw: &str) -> String {
+    use crate::ProviderId::{Anthropic, GithubCopilot, OpenAi};
+    let key = raw.trim().to_ascii_lowercase();
+    let known = match (provider, key.as_str()) {
+        (Anthropic, "pro" | "claude_pro") => "Claude Pro",
+        (Anthropic, "max" | "claude_max") => "Claude Max",
+        (Anthropic, "team" | "claude_team") => "Claude Team",
+        (Anthropic, "enterprise" | "claude_enterprise") => "Claude Enterprise",
+        (OpenAi, "free") => "ChatGPT Free",
+        (OpenAi, "plus") => "ChatGPT Plus",
+        (OpenAi, "pro") => "ChatGPT Pro",
+        (OpenAi, "prolite") => "ChatGPT Pro Lite",
+        (OpenAi, "team") => "ChatGPT Team",
+        (OpenAi, "business") => "ChatGPT Business",
+        (OpenAi, "enterprise") => "ChatGPT Enterprise",
+        (OpenAi, "edu") => "ChatGPT Edu",
+        (GithubCopilot, "free" | "free_limited_copilot") => "Copilot Free",
+        (GithubCopilot, "individual") => "Copilot Pro",
+        (GithubCopilot, "individual_pro") => "Copilot Pro+",
+        (GithubCopilot, "individual_max" | "max") => "Copilot Max",
+        (GithubCopilot, "business") => "Copilot Business",
+        (GithubCopilot, "enterprise") => "Copilot Enterprise",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    raw.trim()
+        .split(['_', '-', ' '])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -79,6 +79,9 @@ fn provider_listing_is_flat_camel_case() {
     let l = ProviderListing {
         info: ProviderId::Anthropic.info(),
         account_count: 2,
+        active_label: Some("work".to_owned()),
+        needs_reauth: 1,
+        cooling_down: 0,
     };
     let v = serde_json::to_value(&l).unwrap();
     assert_eq!(v["id"], json!("anthropic"));
@@ -86,6 +89,9 @@ fn provider_listing_is_flat_camel_case() {
     assert_eq!(v["authType"], json!("oauth"));
     assert_eq!(v["gatewayPath"], json!("/anthropic"));
     assert_eq!(v["accountCount"], json!(2));
+    assert_eq!(v["activeLabel"], json!("work"));
+    assert_eq!(v["needsReauth"], json!(1));
+    assert_eq!(v["coolingDown"], json!(0));
 }
 
 #[test]
@@ -598,5 +604,27 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
     assert_eq!(
         HandoffTool::default_for(ProviderId::Anthropic),
         HandoffTool::ClaudeCode
+    );
+}
+
+#[test]
+fn plans_read_as_people_know_them() {
+    use rota_types::display::plan_name;
+    assert_eq!(
+        plan_name(ProviderId::GithubCopilot, "individual_pro"),
+        "Copilot Pro+"
+    );
+    assert_eq!(
+        plan_name(ProviderId::GithubCopilot, "individual"),
+        "Copilot Pro"
+    );
+    assert_eq!(plan_name(ProviderId::Anthropic, "claude_max"), "Claude Max");
+    assert_eq!(plan_name(ProviderId::Anthropic, "max"), "Claude Max");
+    assert_eq!(plan_name(ProviderId::OpenAi, "prolite"), "ChatGPT Pro Lite");
+    assert_eq!(plan_name(ProviderId::OpenAi, "Plus"), "ChatGPT Plus");
+    // Unknown values are tidied, not dropped.
+    assert_eq!(
+        plan_name(ProviderId::OpenAi, "self_serve_business"),
+        "Self Serve Business"
     );
 }

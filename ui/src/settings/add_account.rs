@@ -16,7 +16,7 @@ use rota_types::command::{
     FlowRequest, ImportAccountsCmd, ImportAccountsRequest, LoginMethod, LoginPrompt, LoginStarted,
     OpenLoginPageCmd,
 };
-use rota_types::{LoginState, ProviderId};
+use rota_types::{AccountSummary, LoginState, ProviderId};
 
 use crate::app::Ui;
 use crate::components::copy_line::CopyButton;
@@ -29,8 +29,37 @@ enum Step {
     Choose,
     Starting,
     Started(LoginStarted),
-    Done(String),
+    Done(Signed),
     Failed(String),
+}
+
+/// Who signed in: the account's record id (unknown for an import) and label.
+#[derive(Debug, Clone, PartialEq)]
+struct Signed {
+    id: Option<String>,
+    label: String,
+}
+
+/// The result line: added, renewed, or renewed-someone-else (the login belonged to another
+/// account than the one being renewed, so that one still needs its sign-in).
+fn done_text(signed: &Signed, renew: Option<&AccountSummary>) -> (String, String) {
+    match renew {
+        Some(r) if signed.id.as_deref() == Some(r.id.as_str()) => (
+            format!("Renewed {}", r.label),
+            "Its sign-in works again; it keeps its place in the rotation.".to_owned(),
+        ),
+        Some(r) if signed.id.is_some() => (
+            format!("Signed in as {}, not {}", signed.label, r.label),
+            format!(
+                "That login is another account, so it was added as a new one (now active). {} still needs a new sign-in: try again with its own login.",
+                r.label
+            ),
+        ),
+        _ => (
+            format!("Added {}", signed.label),
+            "It is now the active account and appears in the list.".to_owned(),
+        ),
+    }
 }
 
 /// The tool whose own login file can be imported instead of signing in here.
@@ -44,13 +73,22 @@ fn import_source(provider: ProviderId) -> Option<(&'static str, &'static str)> {
 
 #[component]
 #[allow(clippy::too_many_lines)] // one view! tree per step; splitting would scatter the dialog
-pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl IntoView {
+pub fn AddAccountDialog(
+    provider: ProviderId,
+    open: RwSignal<bool>,
+    /// The account "Log in again" renews; `None` adds one.
+    renew: Option<AccountSummary>,
+) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let name = provider.info().display_name;
     let article = if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
         "an"
     } else {
         "a"
+    };
+    let title = match &renew {
+        Some(r) => format!("Sign in to {} again", r.label),
+        None => format!("Add {article} {name} account"),
     };
     let step = RwSignal::new(if provider == ProviderId::OpenAi {
         Step::Choose
@@ -98,7 +136,10 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
             return;
         }
         match progress.state {
-            LoginState::Succeeded { label, .. } => step.set(Step::Done(label)),
+            LoginState::Succeeded { record_id, label } => step.set(Step::Done(Signed {
+                id: Some(record_id),
+                label,
+            })),
             LoginState::Failed { message } => step.set(Step::Failed(message)),
             LoginState::Cancelled => open.set(false),
             _ => {}
@@ -128,7 +169,10 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
                 code: pasted,
             };
             match ipc::call::<CompleteLoginCmd>(&request).await {
-                Ok(account) => step.set(Step::Done(account.label)),
+                Ok(account) => step.set(Step::Done(Signed {
+                    id: Some(account.id),
+                    label: account.label,
+                })),
                 Err(e) => code_error.set(Some(e.message)),
             }
             busy.set(false);
@@ -155,7 +199,10 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
                     if let Some(id) = flow_id() {
                         cancel_flow(id);
                     }
-                    step.set(Step::Done(done.imported.join(", ")));
+                    step.set(Step::Done(Signed {
+                        id: None,
+                        label: done.imported.join(", "),
+                    }));
                 }
                 Err(e) => ui.notify(e.message),
             }
@@ -242,13 +289,16 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
             }
             .into_any(),
         },
-        Step::Done(label) => view! {
-            <div class="login-done" id="login-done" role="status">
-                <strong>{format!("Added {label}")}</strong>
-                <span class="muted">"It is now the active account and appears in the list."</span>
-            </div>
+        Step::Done(signed) => {
+            let (title, text) = done_text(&signed, renew.as_ref());
+            view! {
+                <div class="login-done" id="login-done" role="status">
+                    <strong>{title}</strong>
+                    <span class="muted">{text}</span>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         Step::Failed(message) => view! {
             <div class="login-failed" role="alert">
                 <strong>"Sign-in failed"</strong>
@@ -259,6 +309,17 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
         .into_any(),
     }
     };
+
+    // The step's content is replaced on every change, taking the focus with it; put it where
+    // the user goes next, so keys (Esc above all) keep reaching this dialog.
+    let close_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if matches!(step.get(), Step::Done(_) | Step::Failed(_))
+            && let Some(button) = close_button.get_untracked()
+        {
+            let _ = button.focus();
+        }
+    });
 
     let notice = move || match step.get() {
         Step::Started(s) => s.notice,
@@ -275,7 +336,7 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
                 aria-labelledby="add-account-title"
                 on:click=|e| e.stop_propagation()
             >
-                <h3 id="add-account-title">{format!("Add {article} {name} account")}</h3>
+                <h3 id="add-account-title">{title}</h3>
                 {move || notice().map(|n| view! { <div class="policy-notice" id="policy-notice" role="note">{n}</div> })}
                 <div class="login-body">{body}</div>
                 <div class="confirm-actions">
@@ -283,7 +344,7 @@ pub fn AddAccountDialog(provider: ProviderId, open: RwSignal<bool>) -> impl Into
                         <button class="button ghost import-instead" id="import-instead" disabled=move || busy.get() on:click=move |_| import(source)>{label}</button>
                     })}
                     <span class="spacer"></span>
-                    <button class="button" id="add-account-close" on:click=move |_| close()>
+                    <button class="button" id="add-account-close" data-esc node_ref=close_button on:click=move |_| close()>
                         {move || if matches!(step.get(), Step::Done(_)) { "Done" } else { "Cancel" }}
                     </button>
                 </div>

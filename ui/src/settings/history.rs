@@ -10,7 +10,7 @@ use rota_types::display::{ago_text, clock_time};
 
 use super::ProviderBadge;
 use crate::app::Ui;
-use crate::ipc::{self, now_ms};
+use crate::ipc;
 
 /// The webview's UTC offset in minutes (for wall-clock times).
 fn utc_offset_minutes() -> i32 {
@@ -58,7 +58,7 @@ pub fn HistoryTab() -> impl IntoView {
                 {chip(Some(ProviderId::GithubCopilot), "GitHub Copilot")}
             </div>
             {move || {
-                let now = now_ms();
+                let now = ui.clock.get();
                 let offset = utc_offset_minutes();
                 match items.get() {
                     None => view! { <p class="muted">"Loading…"</p> }.into_any(),

@@ -81,6 +81,16 @@ pub fn SettingsDialog() -> impl IntoView {
         }
     });
 
+    // One scroll area serves every tab: a new tab starts at its top, not where the last one
+    // was left.
+    let body = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        current();
+        if let Some(el) = body.get_untracked() {
+            el.set_scroll_top(0);
+        }
+    });
+
     let on_key = move |e: leptos::ev::KeyboardEvent| {
         let forward = match e.key().as_str() {
             "ArrowDown" | "ArrowRight" => true,
@@ -135,7 +145,7 @@ pub fn SettingsDialog() -> impl IntoView {
                             .collect_view()}
                     </div>
                 </nav>
-                <div class="settings-body">
+                <div class="settings-body" node_ref=body>
                     <button class="icon-button dialog-close" aria-label="Close settings" title="Close (Esc)" on:click=move |_| ui.settings_open.set(false)>
                         <CloseIcon />
                     </button>

@@ -10,6 +10,7 @@ use rota_types::command::{
     PoolRequest, ProactiveSetCmd, ProactiveSetRequest, RemoveRecordCmd, RenameRecordCmd,
     RenameRecordRequest, SetActiveCmd, SettingsTab, UsageCmd, UsageRequest,
 };
+use rota_types::display::plan_name;
 use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
 use rota_types::{AccountSummary, ProviderId, UnixMs, WindowKind};
 
@@ -79,6 +80,8 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
     let now = RwSignal::new(now_ms());
     let pending_removal = RwSignal::new(None::<AccountSummary>);
     let adding = RwSignal::new(false);
+    // The account "Log in again" renews (`None`: a plain Add account).
+    let renewing = RwSignal::new(None::<AccountSummary>);
     let refreshing = RwSignal::new(false);
     // The account whose label is being edited.
     let renaming = RwSignal::new(None::<String>);
@@ -137,7 +140,19 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
         }
     });
 
-    let switch_to = move |account: AccountSummary| {
+    // One switch at a time: the list reorders when it lands (the active account moves first),
+    // so a second click must not hit whatever slid under the pointer.
+    let switching = RwSignal::new(false);
+    // "Switched to …", shown after a switch from here; the new active card is scrolled to.
+    let switched = RwSignal::new(None::<String>);
+    // An account that cannot serve now, waiting for the user's "switch anyway".
+    let pending_switch = RwSignal::new(None::<(AccountSummary, String)>);
+    let do_switch = move |account: AccountSummary| {
+        if switching.get_untracked() {
+            return;
+        }
+        switching.set(true);
+        pending_switch.set(None);
         spawn_local(async move {
             let request = AccountRequest {
                 provider_id: provider.as_str().to_owned(),
@@ -145,14 +160,39 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 namespace: None,
             };
             match ipc::call::<SetActiveCmd>(&request).await {
-                Ok(_) => ui.pool_version.update(|v| *v += 1),
+                Ok(_) => {
+                    switched.set(Some(account.label.clone()));
+                    ui.pool_version.update(|v| *v += 1);
+                    // The confirmation is for this moment, not a lasting state.
+                    set_timeout(
+                        move || {
+                            let _ = switched.try_set(None);
+                        },
+                        std::time::Duration::from_secs(6),
+                    );
+                }
                 Err(e) => ui.notify(format!(
                     "Could not switch to {}: {}",
                     account.label, e.message
                 )),
             }
+            switching.set(false);
         });
     };
+    let switch_to = move |account: AccountSummary| {
+        let list = accounts.get_untracked().unwrap_or_default();
+        match serving_caveat(&account, &list, now_ms()) {
+            Some(text) => pending_switch.set(Some((account, text))),
+            None => do_switch(account),
+        }
+    };
+    // Keep the new active card in view once the list has re-rendered.
+    Effect::new(move |_| {
+        accounts.track();
+        if switched.get_untracked().is_some() {
+            scroll_active_into_view();
+        }
+    });
     let remove = move |account: AccountSummary| {
         spawn_local(async move {
             let request = AccountRequest {
@@ -223,7 +263,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 .clone()
                 .filter(|e| *e != a.label)
                 .into_iter()
-                .chain(a.identity.plan.clone().map(|p| format!("{p} plan")))
+                .chain(a.identity.plan.as_deref().map(|p| plan_name(provider, p)))
                 .collect::<Vec<_>>()
                 .join(" · ");
             let bars = match a.usage.clone() {
@@ -296,16 +336,24 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                             </div>
                         </div>
                         <div class="account-actions">
-                            {a.health.needs_reauth.then(|| view! {
-                                <button class="button small relogin" title="Sign in to this account again" on:click=move |_| adding.set(true)>
-                                    "Log in again"
-                                </button>
+                            {a.health.needs_reauth.then(|| {
+                                let target = a.clone();
+                                view! {
+                                    <button class="button small relogin" title="Sign in to this account again"
+                                        on:click=move |_| { renewing.set(Some(target.clone())); adding.set(true); }>
+                                        "Log in again"
+                                    </button>
+                                }
                             })}
                             {(!a.is_active).then(|| {
                                 let aria = format!("Switch to {}", for_switch.label);
                                 let target = for_switch.clone();
                                 view! {
-                                    <button class="button small switch" aria-label=aria on:click=move |_| switch_to(target.clone())>
+                                    <button class="button small switch" aria-label=aria disabled=move || switching.get()
+                                        on:click=move |e: ev::MouseEvent| {
+                                            // The second click of a double click is not a second switch.
+                                            if e.detail() <= 1 { switch_to(target.clone()); }
+                                        }>
                                         "Switch"
                                     </button>
                                 }
@@ -349,9 +397,12 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                         <button class="button small ghost" id="refresh-usage" disabled=move || refreshing.get() on:click=refresh>
                             {move || if refreshing.get() { "Refreshing…" } else { "Refresh usage" }}
                         </button>
-                        <button class="button small primary" id="add-account-button" on:click=move |_| adding.set(true)>"Add account"</button>
+                        <button class="button small primary" id="add-account-button" on:click=move |_| { renewing.set(None); adding.set(true); }>"Add account"</button>
                     </div>
                 </div>
+                {move || switched.get().map(|label| view! {
+                    <p class="switch-status" id="switch-status" role="status">{format!("Switched to {label}. New requests use it.")}</p>
+                })}
                 <Show
                     when=move || accounts.with(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
                     fallback=move || {
@@ -384,8 +435,9 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
             </section>
 
             {move || pending_removal.get().map(|account| view! { <ConfirmRemove account=account pending=pending_removal on_confirm=remove /> })}
+            {move || pending_switch.get().map(|(account, text)| view! { <ConfirmSwitch account=account text=text pending=pending_switch on_confirm=do_switch /> })}
             <Show when=move || adding.get()>
-                <AddAccountDialog provider=provider open=adding />
+                <AddAccountDialog provider=provider open=adding renew=renewing.get_untracked() />
             </Show>
         </div>
     }
@@ -433,6 +485,87 @@ fn RenameField(
     }
 }
 
+/// Why `target` cannot serve now and who serves meanwhile (the gateway's choice: the first
+/// usable account in rotation order), or `None` when it can serve.
+fn serving_caveat(target: &AccountSummary, list: &[AccountSummary], now: UnixMs) -> Option<String> {
+    let why = if target.health.needs_reauth {
+        "needs a new sign-in".to_owned()
+    } else if target.health.is_cooling(now) {
+        match target
+            .health
+            .cooldown_until
+            .and_then(|until| rota_types::display::remaining_text(until, now))
+        {
+            Some(left) => format!("is cooling down for {left}"),
+            None => "is cooling down".to_owned(),
+        }
+    } else {
+        return None;
+    };
+    let then = list
+        .iter()
+        .find(|a| a.id != target.id && !a.health.needs_reauth && !a.health.is_cooling(now))
+        .map_or_else(
+            || "no other account can serve now either".to_owned(),
+            |a| format!("until then requests go to {}", a.label),
+        );
+    Some(format!("{} {why}; {then}.", target.label))
+}
+
+fn scroll_active_into_view() {
+    if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| {
+        d.query_selector("#accounts .account.is-active")
+            .ok()
+            .flatten()
+    }) {
+        el.scroll_into_view_with_bool(false);
+    }
+}
+
+/// Switching to an account that cannot serve: say what will happen and let the user choose.
+#[component]
+fn ConfirmSwitch(
+    account: AccountSummary,
+    text: String,
+    pending: RwSignal<Option<(AccountSummary, String)>>,
+    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
+) -> impl IntoView {
+    let cancel = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = cancel.get() {
+            let _ = button.focus();
+        }
+    });
+    let on_key = move |e: ev::KeyboardEvent| {
+        if e.key() == "Escape" {
+            e.prevent_default();
+            e.stop_propagation();
+            pending.set(None);
+        }
+    };
+    let label = account.label.clone();
+    view! {
+        <div class="overlay confirm-overlay" on:click=move |e| { e.stop_propagation(); pending.set(None); } on:keydown=on_key>
+            <div
+                class="dialog confirm"
+                id="confirm-switch"
+                role="alertdialog"
+                aria-modal="true"
+                aria-labelledby="confirm-switch-title"
+                aria-describedby="confirm-switch-text"
+                on:click=|e| e.stop_propagation()
+            >
+                <h3 id="confirm-switch-title">{format!("Switch to {label}?")}</h3>
+                <p id="confirm-switch-text" class="muted">{text}</p>
+                <div class="confirm-actions">
+                    <button class="button" id="confirm-switch-cancel" data-esc node_ref=cancel on:click=move |_| pending.set(None)>"Keep the current account"</button>
+                    <button class="button primary" id="confirm-switch-ok" on:click=move |_| on_confirm(account.clone())>"Switch anyway"</button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
 /// The confirmation before removing an account. Esc or Cancel keeps it.
 #[component]
 fn ConfirmRemove(
@@ -471,7 +604,7 @@ fn ConfirmRemove(
                     "Rota forgets this account and deletes its stored tokens. The account itself stays untouched at the provider; you can add it again later."
                 </p>
                 <div class="confirm-actions">
-                    <button class="button" id="confirm-remove-cancel" node_ref=cancel on:click=move |_| pending.set(None)>"Cancel"</button>
+                    <button class="button" id="confirm-remove-cancel" data-esc node_ref=cancel on:click=move |_| pending.set(None)>"Cancel"</button>
                     <button class="button danger" id="confirm-remove-ok" on:click=move |_| on_confirm(account.clone())>"Remove"</button>
                 </div>
             </div>

@@ -17,6 +17,24 @@ fn accounts_text(n: u32) -> String {
     }
 }
 
+/// The connected row's health: what needs the user, else that every account can serve.
+fn health_hint(p: &ProviderListing) -> (&'static str, String) {
+    let mut parts = Vec::new();
+    if p.needs_reauth > 0 {
+        parts.push(format!("{} needs re-login", p.needs_reauth));
+    }
+    if p.cooling_down > 0 {
+        parts.push(format!("{} cooling down", p.cooling_down));
+    }
+    if parts.is_empty() {
+        ("ok", "Ready".to_owned())
+    } else if p.needs_reauth > 0 {
+        ("bad", parts.join(" · "))
+    } else {
+        ("warn", parts.join(" · "))
+    }
+}
+
 #[component]
 #[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the tab's markup
 pub fn ProvidersTab() -> impl IntoView {
@@ -81,16 +99,20 @@ pub fn ProvidersTab() -> impl IntoView {
                     }
                 >
                     <ul class="rows" id="connected-list">
-                        <For each=connected key=|p| (p.info.id, p.account_count) children=move |p| {
+                        <For each=connected key=|p| (p.info.id, p.account_count, p.active_label.clone(), p.needs_reauth, p.cooling_down) children=move |p| {
                             let listing = p.clone();
+                            let (health_class, health) = health_hint(&p);
                             view! {
                                 <li>
                                     <button class="row" data-provider=p.info.id.as_str() on:click=move |_| open_detail(&listing)>
                                         <ProviderBadge provider=p.info.id />
                                         <span class="row-main">
                                             <span class="row-title">{p.info.display_name.clone()}</span>
-                                            <span class="row-sub">{p.info.subscription.clone()}</span>
+                                            <span class="row-sub">
+                                                {p.active_label.clone().map(|l| format!("Active: {l}")).unwrap_or_else(|| p.info.subscription.clone())}
+                                            </span>
                                         </span>
+                                        <span class=format!("health {health_class}")>{health}</span>
                                         <span class="count">{accounts_text(p.account_count)}</span>
                                         <ChevronIcon />
                                     </button>

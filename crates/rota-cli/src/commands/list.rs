@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use rota_types::DEFAULT_NAMESPACE;
-use rota_types::command::{ListProvidersResponse, ProviderListing};
+use rota_types::command::ListProvidersResponse;
 
 use super::{open_store_for_reading, warn_recoveries};
 use crate::error::CliError;
@@ -21,11 +21,7 @@ pub fn run(out: &Output) -> Result<(), CliError> {
         let listing = ListProvidersResponse {
             providers: providers
                 .iter()
-                .map(|p| ProviderListing {
-                    info: p.info(),
-                    account_count: u32::try_from(state.count(*p, DEFAULT_NAMESPACE))
-                        .unwrap_or(u32::MAX),
-                })
+                .map(|p| state.provider_listing(*p, DEFAULT_NAMESPACE, rota_store::now_ms()))
                 .collect(),
         };
         out.print_json(&listing);

@@ -68,12 +68,9 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The account's current label, or `(removed)` when it is gone.
+/// The account's label as the history names it ([`PoolState::history_label`]).
 fn label(state: &PoolState, e: &SwitchLogEntry, id: &str) -> String {
-    rota_core::parse_id(id)
-        .ok()
-        .and_then(|id| state.record(e.provider_id, id))
-        .map_or_else(|| "(removed)".to_owned(), |r| r.label.clone())
+    state.history_label(e.provider_id, id)
 }
 
 /// Local time, to the minute.
