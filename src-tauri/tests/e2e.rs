@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use fantoccini::actions::{MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::actions::{InputSource as _, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use rota_e2e::E2eResult as Result;
 use rota_e2e::{App, Keys, Launch};
 
@@ -1029,6 +1029,10 @@ async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
             )
             .await?;
         assert_eq!(sub, "Active: work@example.com");
+        assert_eq!(
+            overflowing(&app, ".settings-body, .tab-content, .row").await?,
+            Vec::<String>::new()
+        );
         app.screenshot(&format!("51-min-width-{theme}-providers"))
             .await?;
         app.click("#connected-list .row[data-provider='anthropic']")
@@ -1064,6 +1068,12 @@ async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
             .await?;
         app.click("#tab-about").await?;
         app.wait_for("#about-tab").await?;
+        assert_eq!(
+            overflowing(&app, ".settings-body, .tab-content").await?,
+            Vec::<String>::new()
+        );
+        app.screenshot(&format!("53-min-width-{theme}-about"))
+            .await?;
         let top = app
             .client
             .execute(

@@ -96,7 +96,7 @@ pub fn SessionsView() -> impl IntoView {
                                         <ProviderBadge provider=s.provider_id />
                                         <div class="session-main">
                                             <div class="session-title">
-                                                <span class="session-client">{client_name(&s.client)} <span class="session-tag muted">{session_tag(&s.session_id)}</span></span>
+                                                <span class="session-client">{client_name(&s.client)}" "<span class="session-tag muted">{session_tag(&s.session_id)}</span></span>
                                                 <span class="session-when muted">{move || ago(s.last_activity_at, ui.clock.get())}</span>
                                             </div>
                                             <div class="session-sub">
@@ -212,7 +212,7 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
                 <header class="context-head">
                     <ProviderBadge provider=provider />
                     <div class="context-title">
-                        <h2>{client_name(&s.client)} <span class="session-tag muted">{session_tag(&s.session_id)}</span></h2>
+                        <h2>{client_name(&s.client)}" "<span class="session-tag muted">{session_tag(&s.session_id)}</span></h2>
                         <p class="muted">
                             {model.clone().unwrap_or_else(|| "model not named".to_owned())}
                             " · started " {move || ago(started, ui.clock.get())}

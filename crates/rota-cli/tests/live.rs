@@ -339,7 +339,12 @@ fn login_anthropic_from_stdin_and_wrong_state() {
             &["auth", "login", "anthropic", "--code", &other],
         );
         assert_eq!(wrong.code, 1, "{wrong:#?}");
-        assert!(wrong.stderr.contains("state does not match"), "{wrong:#?}");
+        assert!(
+            wrong
+                .stderr
+                .contains("this code belongs to another sign-in"),
+            "{wrong:#?}"
+        );
         assert_eq!(wrong.stderr.lines().count(), 1, "{wrong:#?}");
     }
     let bad = run(

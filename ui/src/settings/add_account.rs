@@ -40,6 +40,11 @@ struct Signed {
     label: String,
 }
 
+/// Whether a renewal signed in as someone else than the account being renewed.
+fn someone_else(signed: &Signed, renew: Option<&AccountSummary>) -> bool {
+    renew.is_some_and(|r| signed.id.as_ref().is_some_and(|id| *id != r.id))
+}
+
 /// The result line: added, renewed, or renewed-someone-else (the login belonged to another
 /// account than the one being renewed, so that one still needs its sign-in).
 fn done_text(signed: &Signed, renew: Option<&AccountSummary>) -> (String, String) {
@@ -48,7 +53,7 @@ fn done_text(signed: &Signed, renew: Option<&AccountSummary>) -> (String, String
             format!("Renewed {}", r.label),
             "Its sign-in works again; it keeps its place in the rotation.".to_owned(),
         ),
-        Some(r) if signed.id.is_some() => (
+        Some(r) if someone_else(signed, renew) => (
             format!("Signed in as {}, not {}", signed.label, r.label),
             format!(
                 "That login is another account, so it was added as a new one (now active). {} still needs a new sign-in: try again with its own login.",
@@ -291,8 +296,9 @@ pub fn AddAccountDialog(
         },
         Step::Done(signed) => {
             let (title, text) = done_text(&signed, renew.as_ref());
+            let class = if someone_else(&signed, renew.as_ref()) { "login-done mismatch" } else { "login-done" };
             view! {
-                <div class="login-done" id="login-done" role="status">
+                <div class=class id="login-done" role="status">
                     <strong>{title}</strong>
                     <span class="muted">{text}</span>
                 </div>

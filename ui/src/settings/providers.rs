@@ -109,10 +109,10 @@ pub fn ProvidersTab() -> impl IntoView {
                                         <span class="row-main">
                                             <span class="row-title">{p.info.display_name.clone()}</span>
                                             <span class="row-sub">
-                                                {p.active_label.clone().map(|l| format!("Active: {l}")).unwrap_or_else(|| p.info.subscription.clone())}
+                                                {p.active_label.clone().map_or_else(|| p.info.subscription.clone(), |l| format!("Active: {l}"))}
                                             </span>
+                                            <span class=format!("health {health_class}")>{health}</span>
                                         </span>
-                                        <span class=format!("health {health_class}")>{health}</span>
                                         <span class="count">{accounts_text(p.account_count)}</span>
                                         <ChevronIcon />
                                     </button>
