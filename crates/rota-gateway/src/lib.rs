@@ -348,6 +348,8 @@ impl Gateway {
                 axum::routing::delete(api::remove_account).patch(api::rename_account),
             )
             .route("/auth/snapshot/{provider}", get(api::snapshot))
+            .route("/auth/recoveries", get(api::recoveries))
+            .route("/auth/recoveries/ack", post(api::acknowledge_recoveries))
             .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
         let mut proxy = Router::new();
         for p in ProviderId::ALL {

@@ -60,6 +60,6 @@ pub use rota_core::Secret;
 pub use secret::{SecretBundle, Vault};
 pub use store::{
     AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, DEFAULT_WATCH_INTERVAL,
-    Recovery, RefreshOutcome, Store, StoreConfig, StorePaths, StoreState, Txn, VAULT_KEY_ITEM,
-    Watcher, default_data_dir,
+    Recovery, RecoveryKind, RefreshOutcome, Store, StoreConfig, StorePaths, StoreState, Txn,
+    VAULT_KEY_ITEM, Watcher, default_data_dir,
 };

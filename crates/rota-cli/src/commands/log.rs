@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use rota_core::PoolState;
 use rota_types::{SwitchLogEntry, UnixMs};
 
-use super::open_store_for_reading;
+use super::{open_store_for_reading, warn_recoveries};
 use crate::cli::LogArgs;
 use crate::error::CliError;
 use crate::output::Output;
@@ -14,7 +14,9 @@ use crate::pick::parse_provider;
 
 pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     let provider = args.provider.as_deref().map(parse_provider).transpose()?;
-    let state = open_store_for_reading()?.load()?;
+    let store = open_store_for_reading()?;
+    let state = store.load()?;
+    warn_recoveries(&store);
     let entries: Vec<&SwitchLogEntry> = state
         .switch_log
         .iter()
