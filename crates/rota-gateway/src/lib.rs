@@ -98,8 +98,13 @@ pub struct GatewayConfig {
     /// once, without rotation or replay.
     pub max_proxy_body_bytes: usize,
     pub cooldown: CooldownPolicy,
-    /// A stream that sends nothing for this long is ended.
+    /// A stream that sends nothing for this long is ended (with an SSE `error` event when it
+    /// is one). `[gateway] stream_idle_timeout_secs`, `ROTA_STREAM_IDLE_TIMEOUT_SECS`.
     pub stream_idle_timeout: Duration,
+    /// How long an attempt waits for the provider's response headers before the client gets
+    /// a `504` (nothing is replayed: the provider may still be working on it).
+    /// `[gateway] upstream_header_timeout_secs`, `ROTA_UPSTREAM_HEADER_TIMEOUT_SECS`.
+    pub upstream_header_timeout: Duration,
     /// Requests of one client without a session id join its session within this idle window.
     pub session_idle: Duration,
     pub max_sessions: usize,
@@ -130,6 +135,9 @@ impl GatewayConfig {
             max_proxy_body_bytes: 32 * 1024 * 1024,
             cooldown: CooldownPolicy::default(),
             stream_idle_timeout: Duration::from_mins(5),
+            // Anthropic's SDKs give a non-streaming request 10 minutes; a tool waits that long
+            // anyway, so the gateway answers by then rather than cutting legitimate long work.
+            upstream_header_timeout: Duration::from_mins(10),
             session_idle: Duration::from_mins(30),
             max_sessions: 200,
             max_requests_per_session: 200,
@@ -164,6 +172,16 @@ impl GatewayConfig {
         }
         if let Some(s) = settings.gateway.header_timeout_secs.filter(|s| *s > 0) {
             self.header_read_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = settings
+            .gateway
+            .upstream_header_timeout_secs
+            .filter(|s| *s > 0)
+        {
+            self.upstream_header_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = settings.gateway.stream_idle_timeout_secs.filter(|s| *s > 0) {
+            self.stream_idle_timeout = Duration::from_secs(s);
         }
         self
     }

@@ -59,6 +59,20 @@ fn proxy_error(status: StatusCode, kind: &str, code: &str, message: &str) -> Res
     (status, axum::Json(body)).into_response()
 }
 
+/// The provider accepted the request and sent no response headers within the bound. Not
+/// replayed on another account: the provider may still be working on it (and billing it).
+fn no_upstream_headers(waited: Duration) -> Response {
+    proxy_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "api_error",
+        "upstream_timeout",
+        &format!(
+            "the provider sent no response within {} s (gateway.upstream_header_timeout_secs in config.toml)",
+            waited.as_secs()
+        ),
+    )
+}
+
 fn no_candidate(nc: &NoCandidate, now: UnixMs, offset_minutes: i32) -> Response {
     let message = nc.message(offset_minutes);
     let mut resp = match nc {
@@ -467,7 +481,11 @@ impl hyper::body::Body for Forwarded {
                     return Poll::Pending;
                 }
                 tracing::warn!("upstream stream idle for too long; ending it");
-                Poll::Ready(this.stop(Some("the upstream stream went idle")))
+                let message = format!(
+                    "the provider's stream sent nothing for {} s and was ended (gateway.stream_idle_timeout_secs in config.toml)",
+                    idle.as_secs()
+                );
+                Poll::Ready(this.stop(Some(&message)))
             }
         }
     }
@@ -701,15 +719,20 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         };
         // A body over the replay bound streams once: this attempt is the only one.
         let replayable = once.is_none();
-        let sent = crate::upstream::Upstream::current(&shared.upstream)
-            .send(
-                parts.method.clone(),
-                &upstream.url,
-                upstream.headers,
-                body.clone(),
-                once.take(),
-            )
-            .await;
+        let client = crate::upstream::Upstream::current(&shared.upstream);
+        let sending = client.send(
+            parts.method.clone(),
+            &upstream.url,
+            upstream.headers,
+            body.clone(),
+            once.take(),
+        );
+        let Ok(sent) = tokio::time::timeout(shared.config.upstream_header_timeout, sending).await
+        else {
+            tracing::warn!(provider = %provider, account = %id, "no response headers from the provider in time");
+            answered(Some(id), 504, rotations, false);
+            return no_upstream_headers(shared.config.upstream_header_timeout);
+        };
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
