@@ -257,3 +257,78 @@ fn config_and_env_reach_the_gateway_timeouts() {
     assert_eq!(c.upstream_header_timeout, Duration::from_secs(9));
     let _ = DEFAULT_NAMESPACE;
 }
+
+fn token_requests(mock: &MockHandle) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.path.contains("oauth/token"))
+        .count()
+}
+
+/// The hostile-testing case: a request the provider refuses with 401 whatever the token (here
+/// a non-UTF-8 `anthropic-beta` value, so the provider cannot see the OAuth beta). One refresh
+/// and one replay, then the provider's answer; no account is marked or cooled, no rotation.
+#[tokio::test]
+async fn a_401_right_after_a_fresh_token_is_the_requests_fault_not_the_pools() {
+    let e = env(3, MockConfig::default(), None, |_| {}).await;
+    let before_tokens = token_requests(&e.mock);
+    let resp = e
+        .post(false)
+        .header(
+            "anthropic-beta",
+            reqwest::header::HeaderValue::from_bytes(b"fine-2025,\xff\xfe").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 401, "{text}");
+    assert!(
+        !text.contains("rate-limited") && !text.contains("rate_limit"),
+        "the provider's answer, not a rate limit: {text}"
+    );
+    assert_eq!(e.messages_requests(), 2, "the request and one replay");
+    assert_eq!(token_requests(&e.mock) - before_tokens, 1, "one refresh");
+    // Written through: the store shows no account marked and none cooling.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = e.store.load().unwrap();
+    let now = rota_store::now_ms();
+    for id in &e.accounts {
+        let r = state.record(ProviderId::Anthropic, *id).unwrap();
+        assert!(!r.health.needs_reauth, "{id} marked for re-login");
+        assert!(!r.is_cooling(now), "{id} cooling");
+    }
+    // And the next ordinary request works on the same active account.
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    e.gw.shutdown().await;
+}
+
+/// A transient 429 ("temporarily limiting requests") that outlasts the gateway's short
+/// retries reaches the client with a `retry-after`, so it backs off instead of guessing.
+#[tokio::test]
+async fn a_transient_429_passed_on_carries_retry_after() {
+    let e = env(2, MockConfig::default(), None, |c| {
+        c.overload_retries = 1;
+        c.overload_backoff = Duration::from_millis(50);
+    })
+    .await;
+    for i in 0..2 {
+        e.mock
+            .set_sticky(
+                &format!("user{i}@example.com"),
+                rota_mock::Behavior::RateLimitTransient,
+            )
+            .unwrap();
+    }
+    let resp = e.post(false).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(matches!(retry_after, Some(1..=60)), "{retry_after:?}");
+    e.gw.shutdown().await;
+}
