@@ -45,6 +45,7 @@
 
 pub mod api;
 pub mod error;
+mod intake;
 pub mod proxy;
 pub mod security;
 mod server;
@@ -97,6 +98,10 @@ pub struct GatewayConfig {
     /// Largest proxied request body that is buffered for replay; larger bodies are forwarded
     /// once, without rotation or replay.
     pub max_proxy_body_bytes: usize,
+    /// Largest body a proxied request may declare; more is refused `413` before any of it is
+    /// read (and without `100 Continue`). Above the providers' own limits (Anthropic's Files
+    /// API takes 500 MB).
+    pub max_request_body_bytes: u64,
     pub cooldown: CooldownPolicy,
     /// A stream that sends nothing for this long is ended (with an SSE `error` event when it
     /// is one). `[gateway] stream_idle_timeout_secs`, `ROTA_STREAM_IDLE_TIMEOUT_SECS`.
@@ -133,6 +138,7 @@ impl GatewayConfig {
             data_dir: data_dir.into(),
             namespace: DEFAULT_NAMESPACE.to_owned(),
             max_proxy_body_bytes: 32 * 1024 * 1024,
+            max_request_body_bytes: 512 * 1024 * 1024,
             cooldown: CooldownPolicy::default(),
             stream_idle_timeout: Duration::from_mins(5),
             // Anthropic's SDKs give a non-streaming request 10 minutes; a tool waits that long
@@ -368,7 +374,11 @@ impl Gateway {
             .route("/auth/snapshot/{provider}", get(api::snapshot))
             .route("/auth/recoveries", get(api::recoveries))
             .route("/auth/recoveries/ack", post(api::acknowledge_recoveries))
-            .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+            .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                intake::api_body,
+            ));
         let mut proxy = Router::new();
         for p in ProviderId::ALL {
             proxy = proxy
@@ -376,7 +386,13 @@ impl Gateway {
                 .route(&format!("/{}/{{*path}}", p.as_str()), any(proxy::forward));
         }
         // The proxy reads its body itself, bounded by `max_proxy_body_bytes`.
-        let proxy = proxy.layer(DefaultBodyLimit::disable());
+        let proxy =
+            proxy
+                .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn_with_state(
+                    self.clone(),
+                    intake::proxy_checks,
+                ));
         Router::new()
             .route("/healthz", get(api::healthz))
             .merge(auth)

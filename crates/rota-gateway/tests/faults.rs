@@ -332,3 +332,115 @@ async fn a_transient_429_passed_on_carries_retry_after() {
     assert!(matches!(retry_after, Some(1..=60)), "{retry_after:?}");
     e.gw.shutdown().await;
 }
+
+/// A token holder that declares a body and never sends it is cut after the header timeout,
+/// so such connections cannot fill the connection cap; a connection is free again after it.
+#[tokio::test]
+async fn auth_bodies_that_never_arrive_are_cut_and_free_their_slot() {
+    let e = env(1, MockConfig::default(), None, |c| {
+        c.header_read_timeout = Duration::from_millis(500);
+        c.max_connections = 2;
+    })
+    .await;
+    let port = e.gw.addr().port();
+    let request = format!(
+        "POST /auth/active HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"provid",
+        e.token
+    );
+    let (first, second) = tokio::join!(
+        e.raw(&request, Duration::from_secs(10)),
+        e.raw(&request, Duration::from_secs(10))
+    );
+    for (answer, took) in [first, second] {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+    }
+    // The slots are free: an ordinary API call works.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/auth/usage", e.gw.base_url()))
+        .bearer_auth(&e.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    e.gw.shutdown().await;
+}
+
+/// `Expect: 100-continue` with a huge declared length gets a 413 and never `100 Continue`,
+/// on `/auth/*` and on proxy paths; an acceptable one still gets its `100 Continue`.
+#[tokio::test]
+async fn oversized_bodies_are_refused_without_100_continue() {
+    let e = env(1, MockConfig::default(), None, |_| {}).await;
+    let port = e.gw.addr().port();
+    for (path, auth) in [
+        ("/auth/active", format!("Authorization: Bearer {}", e.token)),
+        ("/anthropic/v1/messages", format!("x-api-key: {}", e.token)),
+    ] {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 10737418240\r\n\r\n"
+        );
+        let (answer, _) = e.raw(&request, Duration::from_secs(5)).await;
+        assert!(!answer.contains("100 Continue"), "{path}: {answer}");
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+    }
+    assert_eq!(e.messages_requests(), 0);
+    // A small body with the same header is still welcome.
+    let mut conn = tokio::net::TcpStream::connect(e.gw.addr()).await.unwrap();
+    conn.write_all(
+        format!(
+            "POST /auth/active HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n",
+            e.token
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    e.gw.shutdown().await;
+}
+
+/// `..` segments (plain or encoded) and TRACE/odd methods never reach the upstream with the
+/// account's token.
+#[tokio::test]
+async fn climbing_paths_and_odd_methods_are_refused_before_the_upstream() {
+    let e = env(1, MockConfig::default(), None, |_| {}).await;
+    let port = e.gw.addr().port();
+    for (method, path, status) in [
+        ("POST", "/anthropic/../x", 400),
+        ("POST", "/anthropic/v1/../../admin", 400),
+        ("GET", "/anthropic/%2e%2e/x", 400),
+        ("GET", "/anthropic/v1%2f..%2fx", 400),
+        ("POST", "/anthropic/./v1/messages", 400),
+        ("TRACE", "/anthropic/v1/messages", 405),
+        ("CONNECT", "/anthropic/v1/messages", 405),
+        ("PROPFIND", "/anthropic/v1/messages", 405),
+        ("TRACE", "/openai/responses", 405),
+    ] {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nx-api-key: {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            e.token
+        );
+        let (answer, _) = e.raw(&request, Duration::from_secs(5)).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{method} {path}: {answer}"
+        );
+    }
+    assert!(
+        e.mock.requests().is_empty(),
+        "nothing reached the upstream: {:?}",
+        e.mock.requests()
+    );
+    // The ordinary path still works.
+    assert_eq!(e.post(false).send().await.unwrap().status(), 200);
+    e.gw.shutdown().await;
+}
