@@ -502,7 +502,7 @@ impl hyper::body::Body for Forwarded {
                 }
                 tracing::warn!("upstream stream idle for too long; ending it");
                 let message = format!(
-                    "the provider's stream sent nothing for {} s and was ended (gateway.stream_idle_timeout_secs in config.toml)",
+                    "the upstream stream went idle (nothing for {} s) and was ended (gateway.stream_idle_timeout_secs in config.toml)",
                     idle.as_secs()
                 );
                 Poll::Ready(this.stop(Some(&message)))

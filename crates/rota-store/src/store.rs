@@ -323,7 +323,7 @@ impl<S: StoreState> Txn<'_, S> {
         Ok(self.vault.get_or_insert_default())
     }
 
-    /// The vault for changing; it is written (before the state) when the mutation commits.
+    /// The vault for changing; it is written with the state when the mutation commits.
     pub fn vault_mut(&mut self) -> Result<&mut Vault> {
         self.load_vault()?;
         self.vault_dirty = true;
@@ -421,7 +421,7 @@ fn parse_state<S: StoreState>(bytes: &[u8]) -> std::result::Result<S, DecodeErro
 
 impl<S: StoreState> Store<S> {
     /// Opens (creating the directory), resolves the secret backend, and checks both files:
-    /// an unreadable file is quarantined and restored from `.bak` (see [`Store::take_recoveries`]),
+    /// an unreadable file is quarantined and restored from `.bak` (see [`Store::pending_recoveries`]),
     /// or the open fails.
     pub fn open(config: StoreConfig) -> Result<Self> {
         let paths = StorePaths::new(&config.data_dir);
@@ -753,9 +753,10 @@ impl<S: StoreState> Store<S> {
         Ok(self.load_vault()?.get(record_id).cloned())
     }
 
-    /// The mutation protocol: lock `state.lock` → read state (and, on use, the vault) from disk →
-    /// `f` → write vault then state (temp file, fsync, rename, fsync dir; `.bak` kept) → unlock.
-    /// `generation` is bumped. When `f` fails nothing is written.
+    /// The mutation protocol: lock `state.lock` → finish or drop a commit a crash interrupted →
+    /// read state (and, on use, the vault) from disk → `f` → write (pending state, vault, state
+    /// when secrets changed; else the state; each temp file, fsync, rename, fsync dir; `.bak`
+    /// kept) → unlock. `generation` is bumped. When `f` fails nothing is written.
     pub fn mutate<R, E>(&self, f: impl FnOnce(&mut Txn<'_, S>) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError>,
