@@ -15,6 +15,7 @@ use rota_types::{
     AccountSummary, ApiError, ErrorCode, Event, LoginProgress, PoolSnapshot, RemoveAccountResponse,
     SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
 };
+use rota_types::{RecoveriesResponse, RecoveryNotice};
 use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -350,4 +351,37 @@ pub fn switch_log(
     state: State<'_, AppState>,
 ) -> Result<Vec<SwitchLogItem>, ApiError> {
     accounts::switch_log(&state.store, &request)
+}
+
+// Off the main thread: acknowledging takes the store lock.
+#[tauri::command(async)]
+pub fn recoveries(
+    request: Empty,
+    state: State<'_, AppState>,
+) -> Result<RecoveriesResponse, ApiError> {
+    let Empty {} = request;
+    Ok(RecoveriesResponse {
+        recoveries: state
+            .store
+            .pending_recoveries()
+            .iter()
+            .map(RecoveryNotice::from)
+            .collect(),
+    })
+}
+
+#[tauri::command(async)]
+pub fn acknowledge_recoveries(
+    request: Empty,
+    state: State<'_, AppState>,
+) -> Result<RecoveriesResponse, ApiError> {
+    let Empty {} = request;
+    Ok(RecoveriesResponse {
+        recoveries: state
+            .store
+            .acknowledge_recoveries()?
+            .iter()
+            .map(RecoveryNotice::from)
+            .collect(),
+    })
 }

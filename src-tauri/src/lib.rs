@@ -59,6 +59,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::handoff_set,
             commands::proactive_set,
             commands::switch_log,
+            commands::recoveries,
+            commands::acknowledge_recoveries,
         ])
 }
 

@@ -94,8 +94,8 @@ impl AppState {
         let gateway_port = settings.gateway.port.unwrap_or(DEFAULT_GATEWAY_PORT);
         let data_dir = config.data_dir.clone();
         let store = Arc::new(PoolStore::open(config)?);
-        for recovery in store.take_recoveries() {
-            tracing::warn!(%recovery, "the account store restored a file from its backup");
+        for recovery in store.pending_recoveries() {
+            tracing::warn!(%recovery, "the account store repaired a file; not yet acknowledged");
         }
         let providers =
             Arc::new(Providers::new(providers).map_err(|e| StateError::Providers(e.to_string()))?);

@@ -1119,6 +1119,30 @@ async fn a_missing_claude_code_login_is_explained_and_the_notice_clears() -> Res
     app.screenshot("40-import-missing-notice").await?;
     // Transient: gone by itself (10 s) without a click.
     app.wait_gone(".notice").await?;
+/// A damaged vault restored from its backup (any process's repair): the window says so, names
+/// the file and the accounts to check, and Acknowledge ends it on every surface.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_recovery_is_a_notice_until_acknowledged() -> Result<()> {
+    let home = temp_home();
+    let store = store_at(home.path());
+    add(&store, ProviderId::Anthropic, "one@example.com");
+    add(&store, ProviderId::Anthropic, "two@example.com");
+    std::fs::write(&store.paths().vault, "{damaged")?;
+    // Another process (here: this test, as the CLI would) reads the vault and repairs it.
+    assert_eq!(store.load_vault()?.len(), 1);
+    let recovery_file = store.paths().recovery.clone();
+    drop(store);
+
+    let app = App::launch(launch().home(home)).await?;
+    let text = app
+        .wait_text("#recovery-notice", |t| t.contains("vault.json"))
+        .await?;
+    assert!(text.contains("one change behind"), "{text}");
+    assert!(text.contains("new login"), "{text}");
+    app.screenshot("20-recovery-notice").await?;
+    app.click("#acknowledge-recoveries").await?;
+    app.wait_gone("#recovery-notice").await?;
+    assert!(!recovery_file.exists(), "acknowledged for every surface");
     app.quit().await?;
     Ok(())
 }

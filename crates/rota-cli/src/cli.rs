@@ -54,6 +54,18 @@ pub enum AuthCommand {
     Proactive(ProactiveArgs),
     /// The switch history: when, from which account to which, and why.
     Log(LogArgs),
+    /// What the store repaired after a crash or a damaged file (every command warns until
+    /// acknowledged with `--ack`).
+    Recovery(RecoveryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    /// Mark the reported recoveries as seen: no more warnings about them.
+    #[arg(long)]
+    pub ack: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,6 +238,7 @@ impl Cli {
             AuthCommand::Handoff(a) => a.json.json,
             AuthCommand::Proactive(a) => a.json.json,
             AuthCommand::Log(a) => a.json.json,
+            AuthCommand::Recovery(a) => a.json.json,
         }
     }
 }

@@ -141,6 +141,48 @@ fn store_errors_are_one_clear_line() {
 }
 
 #[test]
+fn a_recovery_is_a_warning_on_every_command_until_acknowledged() {
+    let env = Env::new();
+    env.seed_anthropic3();
+    std::fs::write(env.rota_home().join("vault.json"), "{garbage").unwrap();
+    // The first command that reads the vault restores its backup; every command after it
+    // says so, whichever process did the restore.
+    for args in [
+        &["auth", "switch", "anthropic", "Account 2"][..],
+        &["auth", "list"],
+        &["auth", "usage", "--cached"],
+        &["auth", "log"],
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, 0, "{args:?}: {run:#?}");
+        assert!(
+            run.stderr.contains("warning: ") && run.stderr.contains("vault.json"),
+            "{args:?}: {run:#?}"
+        );
+        assert!(
+            run.stderr.contains("rota auth recovery --ack"),
+            "{args:?}: {run:#?}"
+        );
+        assert!(!run.stderr.contains("tok-a"), "no secret: {run:#?}");
+    }
+    let run = env.run(&["auth", "recovery", "--json"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["recoveries"][0]["kind"], "restoredFromBackup", "{v}");
+    let run = env.run(&["auth", "recovery", "--ack"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("Acknowledged "), "{run:#?}");
+    let run = env.run(&["auth", "list"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.is_empty(), "{run:#?}");
+    assert!(
+        env.run(&["auth", "recovery"])
+            .stdout
+            .contains("No recoveries")
+    );
+}
+
+#[test]
 fn lock_held_is_reported_after_the_timeout() {
     let env = Env::new();
     env.seed_anthropic3();

@@ -9,6 +9,8 @@
 //! port = 4141
 //! max_connections = 256
 //! header_timeout_secs = 30
+//! upstream_header_timeout_secs = 600  # wait for a provider's response headers
+//! stream_idle_timeout_secs = 300      # a response stream that sends nothing this long ends
 //!
 //! [cooldown]
 //! default_secs = 30   # a 429 without reset information
@@ -32,8 +34,11 @@
 //! copilot_api_base = "https://api.githubcopilot.com"
 //! ```
 //!
-//! Boundaries: parsing and precedence only; the crates that use a value keep their own
-//! defaults (a value absent here means "theirs").
+//! Boundaries: parsing, range checks ([`LIMITS`]) and precedence only; the crates that use a
+//! value keep their own defaults (a value absent here means "theirs"). Every number is checked
+//! against its range when read, so a value the code cannot use (a connection cap of 2^63, a
+//! timeout past the clock's range) is an error naming the file and key, or the variable,
+//! before anything starts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,13 +59,126 @@ pub enum ConfigError {
     /// The file is not valid TOML or has a value of the wrong type; names the place.
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    /// An environment variable that does not parse.
+    /// An environment variable that does not parse or is out of range.
     #[error("{name} must be {expected}, not {value:?}")]
     Env {
         name: &'static str,
         expected: &'static str,
         value: String,
     },
+}
+
+/// The range of one numeric setting: its place in the file, its variable, what it must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub section: &'static str,
+    pub key: &'static str,
+    pub env: Option<&'static str>,
+    pub min: f64,
+    pub max: f64,
+    /// Said in the error, e.g. "a whole number from 1 to 100000".
+    pub expected: &'static str,
+}
+
+const DAY: f64 = 86_400.0;
+const WEEK: f64 = 7.0 * DAY;
+
+/// Every numeric setting's range (the port's is its type's).
+pub const LIMITS: &[Limit] = &[
+    Limit {
+        section: "gateway",
+        key: "max_connections",
+        env: None,
+        min: 1.0,
+        max: 100_000.0,
+        expected: "a number of connections from 1 to 100000",
+    },
+    Limit {
+        section: "gateway",
+        key: "header_timeout_secs",
+        env: None,
+        min: 1.0,
+        max: 3_600.0,
+        expected: "a number of seconds from 1 to 3600",
+    },
+    Limit {
+        section: "gateway",
+        key: "upstream_header_timeout_secs",
+        env: Some("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS"),
+        min: 1.0,
+        max: DAY,
+        expected: "a number of seconds from 1 to 86400",
+    },
+    Limit {
+        section: "gateway",
+        key: "stream_idle_timeout_secs",
+        env: Some("ROTA_STREAM_IDLE_TIMEOUT_SECS"),
+        min: 1.0,
+        max: DAY,
+        expected: "a number of seconds from 1 to 86400",
+    },
+    Limit {
+        section: "cooldown",
+        key: "default_secs",
+        env: Some("ROTA_COOLDOWN_DEFAULT_SECS"),
+        min: 0.0,
+        max: WEEK,
+        expected: "a number of seconds from 0 to 604800",
+    },
+    Limit {
+        section: "cooldown",
+        key: "auth_secs",
+        env: Some("ROTA_COOLDOWN_AUTH_SECS"),
+        min: 0.0,
+        max: WEEK,
+        expected: "a number of seconds from 0 to 604800",
+    },
+    Limit {
+        section: "proactive",
+        key: "threshold",
+        env: Some("ROTA_PROACTIVE_THRESHOLD"),
+        min: f64::MIN_POSITIVE,
+        max: 100.0,
+        expected: "a percentage above 0 and at most 100",
+    },
+    Limit {
+        section: "proactive",
+        key: "hysteresis",
+        env: Some("ROTA_PROACTIVE_HYSTERESIS"),
+        min: 0.0,
+        max: 100.0,
+        expected: "a number of points from 0 to 100",
+    },
+    Limit {
+        section: "proactive",
+        key: "min_dwell_secs",
+        env: Some("ROTA_PROACTIVE_DWELL_SECS"),
+        min: 0.0,
+        max: WEEK,
+        expected: "a number of seconds from 0 to 604800",
+    },
+    Limit {
+        section: "proactive",
+        key: "max_usage_age_secs",
+        env: Some("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS"),
+        min: 1.0,
+        max: WEEK,
+        expected: "a number of seconds from 1 to 604800",
+    },
+    Limit {
+        section: "polling",
+        key: "interval_secs",
+        env: Some("ROTA_USAGE_POLL_SECS"),
+        min: 1.0,
+        max: DAY,
+        expected: "a number of seconds from 1 to 86400",
+    },
+];
+
+impl Limit {
+    fn allows(&self, value: f64) -> bool {
+        value.is_finite() && value >= self.min && value <= self.max
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -71,6 +189,10 @@ pub struct Gateway {
     pub max_connections: Option<usize>,
     /// Seconds a client may take to send a request's headers (also the keep-alive idle limit).
     pub header_timeout_secs: Option<u64>,
+    /// Seconds the gateway waits for a provider's response headers before answering `504`.
+    pub upstream_header_timeout_secs: Option<u64>,
+    /// Seconds a response stream may send nothing before the gateway ends it with an error.
+    pub stream_idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -144,9 +266,15 @@ impl Config {
         }
     }
 
-    /// Parses TOML text; the error says where and what.
+    /// Parses TOML text and checks every value's range; the error says where and what.
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+        if let Some((limit, value)) = config.out_of_range() {
+            return Err(format!(
+                "[{}] {} = {value}: must be {}",
+                limit.section, limit.key, limit.expected
+            ));
+        }
         for (section, values) in &config.providers {
             if !matches!(section.as_str(), "anthropic" | "openai" | "github") {
                 return Err(format!(
@@ -160,17 +288,56 @@ impl Config {
         Ok(config)
     }
 
+    /// Every numeric value with its [`Limit`] (the fields of [`LIMITS`], in its order).
+    fn numbers(&self) -> [Option<f64>; 11] {
+        #[allow(clippy::cast_precision_loss)] // a range check: 2^63 as f64 is still over it
+        let n = |v: Option<u64>| v.map(|v| v as f64);
+        #[allow(clippy::cast_precision_loss)]
+        let c = self.gateway.max_connections.map(|v| v as f64);
+        [
+            c,
+            n(self.gateway.header_timeout_secs),
+            n(self.gateway.upstream_header_timeout_secs),
+            n(self.gateway.stream_idle_timeout_secs),
+            n(self.cooldown.default_secs),
+            n(self.cooldown.auth_secs),
+            self.proactive.threshold,
+            self.proactive.hysteresis,
+            n(self.proactive.min_dwell_secs),
+            n(self.proactive.max_usage_age_secs),
+            n(self.polling.interval_secs),
+        ]
+    }
+
+    /// The first value outside its range, with its limit.
+    fn out_of_range(&self) -> Option<(&'static Limit, String)> {
+        LIMITS.iter().zip(self.numbers()).find_map(|(limit, v)| {
+            v.filter(|v| !limit.allows(*v))
+                .map(|v| (limit, v.to_string()))
+        })
+    }
+
     /// Environment overrides (any variable source, for tests): `ROTA_GATEWAY_PORT`,
     /// `ROTA_COOLDOWN_DEFAULT_SECS`, `ROTA_COOLDOWN_AUTH_SECS`, `ROTA_PROACTIVE_THRESHOLD`,
     /// `ROTA_PROACTIVE_HYSTERESIS`, `ROTA_PROACTIVE_DWELL_SECS`,
     /// `ROTA_PROACTIVE_MAX_USAGE_AGE_SECS`, `ROTA_USAGE_POLLING` (`on`/`off`),
-    /// `ROTA_USAGE_POLL_SECS`. Empty values are ignored; malformed ones are errors.
+    /// `ROTA_USAGE_POLL_SECS`, `ROTA_UPSTREAM_HEADER_TIMEOUT_SECS`,
+    /// `ROTA_STREAM_IDLE_TIMEOUT_SECS`. Empty values are ignored; malformed or out-of-range
+    /// ones are errors naming the variable (the file's values were checked when read).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = get("ROTA_GATEWAY_PORT") {
             self.gateway.port = Some(parse("ROTA_GATEWAY_PORT", "a port number (0-65535)", v)?);
         }
         let secs = "a number of seconds";
+        if let Some(v) = get("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS") {
+            self.gateway.upstream_header_timeout_secs =
+                Some(parse("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS", secs, v)?);
+        }
+        if let Some(v) = get("ROTA_STREAM_IDLE_TIMEOUT_SECS") {
+            self.gateway.stream_idle_timeout_secs =
+                Some(parse("ROTA_STREAM_IDLE_TIMEOUT_SECS", secs, v)?);
+        }
         if let Some(v) = get("ROTA_COOLDOWN_DEFAULT_SECS") {
             self.cooldown.default_secs = Some(parse("ROTA_COOLDOWN_DEFAULT_SECS", secs, v)?);
         }
@@ -207,18 +374,20 @@ impl Config {
         if let Some(v) = get("ROTA_USAGE_POLL_SECS") {
             self.polling.interval_secs = Some(parse("ROTA_USAGE_POLL_SECS", secs, v)?);
         }
-        self.check()
-    }
-
-    fn check(&self) -> Result<(), ConfigError> {
-        if let Some(t) = self.proactive.threshold
-            && !(t > 0.0 && t <= 100.0)
-        {
-            return Err(ConfigError::Env {
-                name: "ROTA_PROACTIVE_THRESHOLD",
-                expected: "a percentage above 0 and at most 100",
-                value: t.to_string(),
-            });
+        // Only what the environment set can be out of range here: a file's values were
+        // checked when it was read, and an error must name where the value came from.
+        for limit in LIMITS {
+            let Some(name) = limit.env else { continue };
+            let Some(raw) = get(name) else { continue };
+            if let Some((bad, _)) = self.out_of_range()
+                && (bad.section, bad.key) == (limit.section, limit.key)
+            {
+                return Err(ConfigError::Env {
+                    name,
+                    expected: limit.expected,
+                    value: raw,
+                });
+            }
         }
         Ok(())
     }

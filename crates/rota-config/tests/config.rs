@@ -124,3 +124,101 @@ fn mistakes_are_named() {
         c = Config::default();
     }
 }
+
+/// Out-of-range values, one per line: the file's error names the file and the key, the
+/// environment's the variable; nothing reaches the code that would panic on it.
+#[test]
+fn every_value_is_range_checked_with_a_message_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    for (section, key, bad) in [
+        ("gateway", "max_connections", "9223372036854775807"),
+        ("gateway", "max_connections", "0"),
+        ("gateway", "header_timeout_secs", "18446744073709551615"),
+        ("gateway", "header_timeout_secs", "0"),
+        ("gateway", "upstream_header_timeout_secs", "0"),
+        (
+            "gateway",
+            "upstream_header_timeout_secs",
+            "9223372036854775807",
+        ),
+        ("gateway", "stream_idle_timeout_secs", "0"),
+        ("gateway", "stream_idle_timeout_secs", "100000000"),
+        ("cooldown", "default_secs", "18446744073709551615"),
+        ("cooldown", "auth_secs", "99999999999"),
+        ("proactive", "threshold", "150.0"),
+        ("proactive", "threshold", "0.0"),
+        ("proactive", "threshold", "-5.0"),
+        ("proactive", "threshold", "nan"),
+        ("proactive", "hysteresis", "200.0"),
+        ("proactive", "min_dwell_secs", "18446744073709551615"),
+        ("proactive", "max_usage_age_secs", "0"),
+        ("polling", "interval_secs", "0"),
+    ] {
+        std::fs::write(&path, format!("[{section}]\n{key} = {bad}\n")).unwrap();
+        let err = Config::read(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, ConfigError::Parse { .. }),
+            "{key} = {bad}: {err}"
+        );
+        assert!(text.contains("config.toml"), "names the file: {text}");
+        assert!(
+            text.contains(&format!("[{section}] {key}")),
+            "names the key: {text}"
+        );
+        assert!(text.contains("must be"), "says what it must be: {text}");
+        assert!(
+            !text.contains("ROTA_"),
+            "a file value is not a variable: {text}"
+        );
+    }
+    // The bounds themselves are fine.
+    for limit in rota_config::LIMITS {
+        for v in [limit.min, limit.max] {
+            let v = if limit.key == "threshold" || limit.key == "hysteresis" {
+                format!("{v:?}")
+            } else {
+                format!("{v}")
+            };
+            std::fs::write(&path, format!("[{}]\n{} = {v}\n", limit.section, limit.key)).unwrap();
+            Config::read(&path).unwrap_or_else(|e| panic!("{} = {v}: {e}", limit.key));
+        }
+    }
+    // The environment's values: the error names the variable.
+    for (name, bad) in [
+        ("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS", "0"),
+        ("ROTA_STREAM_IDLE_TIMEOUT_SECS", "99999999999"),
+        ("ROTA_COOLDOWN_AUTH_SECS", "18446744073709551615"),
+        ("ROTA_PROACTIVE_THRESHOLD", "150"),
+        ("ROTA_PROACTIVE_HYSTERESIS", "-1"),
+        ("ROTA_USAGE_POLL_SECS", "0"),
+    ] {
+        let mut c = Config::default();
+        let err = c.apply_env(env(&[(name, bad)])).unwrap_err();
+        assert!(matches!(err, ConfigError::Env { .. }), "{name}: {err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    // A file value in range stays a file value when the environment sets another one.
+    std::fs::write(&path, "[proactive]\nthreshold = 90.0\n").unwrap();
+    let mut c = Config::read(&path).unwrap();
+    c.apply_env(env(&[("ROTA_USAGE_POLL_SECS", "60")])).unwrap();
+    assert_eq!(c.proactive.threshold, Some(90.0));
+}
+
+#[test]
+fn the_new_gateway_timeouts_read_from_file_and_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[gateway]\nupstream_header_timeout_secs = 120\nstream_idle_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let mut c = Config::read(&path).unwrap();
+    assert_eq!(c.gateway.upstream_header_timeout_secs, Some(120));
+    assert_eq!(c.gateway.stream_idle_timeout_secs, Some(60));
+    c.apply_env(env(&[("ROTA_STREAM_IDLE_TIMEOUT_SECS", "5")]))
+        .unwrap();
+    assert_eq!(c.gateway.stream_idle_timeout_secs, Some(5));
+}

@@ -21,7 +21,9 @@ pub mod state;
 pub use caveat::{ServingCaveat, Unavailable};
 pub use error::PoolError;
 pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaustion};
-pub use policy::{Action, CooldownPolicy, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal};
+pub use policy::{
+    Action, CooldownPolicy, CoolingCause, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal,
+};
 pub use pool::{NewLogin, Removed, Upserted, parse_id, same_account, validate_label};
 pub use proactive::{ProactiveDecision, ProactivePolicy, Stay, choose_proactive};
 pub use rota_types::DEFAULT_NAMESPACE;

@@ -68,8 +68,14 @@ pub enum Outcome {
     /// 529/503 overloaded, or Anthropic's transient "temporarily limiting requests": the
     /// provider, not the account.
     Overloaded { status: u16 },
-    /// Still 401 after one refresh and one replay (or the refresh was refused for good).
+    /// The refresh was refused for good, or a 401 with no fresh token to try.
     AuthFailed,
+    /// A 401 on the replay right after a successful refresh: a token the provider issued a
+    /// moment ago was refused, so the request (a header or body the provider will not take),
+    /// not the account, is at fault. Counted as a failure; no re-login mark, no cooldown, no
+    /// rotation (every other account would refresh and fail the same way): the client gets the
+    /// provider's answer.
+    RefusedAfterRefresh,
     /// Connect error or reset before response headers; `first` is the first failure of this
     /// request on this account.
     NetworkError { first: bool },
@@ -92,7 +98,8 @@ impl Outcome {
             Self::FeatureGated
             | Self::Overloaded { .. }
             | Self::OtherError { .. }
-            | Self::NetworkError { .. } => true,
+            | Self::NetworkError { .. }
+            | Self::RefusedAfterRefresh => true,
             Self::RateLimited(_) | Self::AuthFailed => false,
         }
     }
@@ -121,17 +128,29 @@ pub struct OutcomeEffect {
     pub switched: Option<SwitchLogEntry>,
 }
 
+/// Why every account is cooling down: the words differ (a refused login is not a rate limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoolingCause {
+    /// Every account answered 429.
+    RateLimited,
+    /// Every account's token was refused (each needs a new login).
+    Refused,
+    /// Some of each.
+    Mixed,
+}
+
 /// Why no account can take a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoCandidate {
     #[error("no {provider} account is configured")]
     NoAccounts { provider: ProviderId },
     /// Every account is cooling down; `until` is the soonest cooldown end.
-    #[error("{}", all_cooling_message(*provider, *count, *until, 0))]
+    #[error("{}", all_cooling_message(*provider, *count, *until, *cause, 0))]
     AllCoolingDown {
         provider: ProviderId,
         count: usize,
         until: UnixMs,
+        cause: CoolingCause,
     },
     /// Every account was tried for this request and none is cooling down for all of them.
     #[error("every {provider} account failed this request")]
@@ -163,19 +182,37 @@ impl NoCandidate {
                 provider,
                 count,
                 until,
-            } => all_cooling_message(*provider, *count, *until, utc_offset_minutes),
+                cause,
+            } => all_cooling_message(*provider, *count, *until, *cause, utc_offset_minutes),
             other => other.to_string(),
         }
     }
 }
 
-fn all_cooling_message(provider: ProviderId, count: usize, until: UnixMs, offset: i32) -> String {
+fn all_cooling_message(
+    provider: ProviderId,
+    count: usize,
+    until: UnixMs,
+    cause: CoolingCause,
+    offset: i32,
+) -> String {
     let at = clock_time(until, offset);
     let zone = if offset == 0 { " UTC" } else { "" };
+    let (one, all) = match cause {
+        CoolingCause::RateLimited => ("is rate-limited", "are rate-limited"),
+        CoolingCause::Refused => (
+            "was refused by the provider and needs a new login; it is tried again",
+            "were refused by the provider and need a new login; they are tried again",
+        ),
+        CoolingCause::Mixed => (
+            "is unavailable",
+            "are rate-limited or were refused (needing a new login)",
+        ),
+    };
     if count == 1 {
-        format!("the only {provider} account is rate-limited until {at}{zone}")
+        format!("the only {provider} account {one} until {at}{zone}")
     } else {
-        format!("all {count} {provider} accounts are rate-limited until {at}{zone}")
+        format!("all {count} {provider} accounts {all} until {at}{zone}")
     }
 }
 
@@ -235,10 +272,20 @@ impl PoolState {
                 .filter_map(|r| r.health.cooldown_until)
                 .min()
                 .unwrap_or(now);
+            let refused = all
+                .iter()
+                .filter(|r| r.cooldown_kind == Some(CooldownKind::Auth))
+                .count();
+            let cause = match refused {
+                0 => CoolingCause::RateLimited,
+                n if n == all.len() => CoolingCause::Refused,
+                _ => CoolingCause::Mixed,
+            };
             return Err(NoCandidate::AllCoolingDown {
                 provider,
                 count: all.len(),
                 until,
+                cause,
             });
         }
         Err(NoCandidate::Exhausted {
@@ -303,6 +350,10 @@ impl PoolState {
             }
             Outcome::Overloaded { status } | Outcome::OtherError { status } => {
                 fail(h, Some(*status), now);
+                (Action::ReturnToClient, None)
+            }
+            Outcome::RefusedAfterRefresh => {
+                fail(h, Some(401), now);
                 (Action::ReturnToClient, None)
             }
             Outcome::AuthFailed => {

@@ -345,6 +345,15 @@ fn outcome_table() {
     );
     check(
         case(
+            "401 right after a successful refresh: the request's fault, passed on, no mark",
+            vec![],
+            Outcome::RefusedAfterRefresh,
+            0,
+        ),
+        stayed(Action::ReturnToClient, Some(401)),
+    );
+    check(
+        case(
             "auth cooldown does not shorten a rate-limit cooldown",
             vec![(0, limited(&[3600 * S], None, Some(WindowKind::FiveHour)))],
             Outcome::AuthFailed,

@@ -424,7 +424,8 @@ fn candidates_start_with_active_and_skip_cooling_and_tried() {
         NoCandidate::AllCoolingDown {
             provider: A,
             count: 3,
-            until: NOW + 1_800_000
+            until: NOW + 1_800_000,
+            cause: rota_core::CoolingCause::RateLimited,
         }
     );
     assert_eq!(err.retry_after_ms(NOW), Some(1_800_000));
@@ -578,11 +579,13 @@ fn clients_are_told_not_to_retry_long_waits() {
         provider: A,
         count: 2,
         until: NOW + 60_000,
+        cause: rota_core::CoolingCause::RateLimited,
     };
     let later = NoCandidate::AllCoolingDown {
         provider: A,
         count: 2,
         until: NOW + 60_001,
+        cause: rota_core::CoolingCause::RateLimited,
     };
     assert!(soon.should_retry(NOW));
     assert!(!later.should_retry(NOW));
@@ -747,4 +750,47 @@ fn the_history_keeps_naming_removed_accounts() {
             .unwrap();
     }
     assert!(s.removed_labels.is_empty());
+fn refused_logins_are_not_called_rate_limited() {
+    use rota_core::{CooldownPolicy, CoolingCause, Outcome, RateLimitSignal};
+    let p = CooldownPolicy::default();
+    let mut s = pool(2);
+    for i in [1, 2] {
+        s.record_outcome(A, id(i), &Outcome::AuthFailed, &p, NOW)
+            .unwrap();
+    }
+    let err = s.pick_next_candidate(A, NS, &[], NOW).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NoCandidate::AllCoolingDown {
+                cause: CoolingCause::Refused,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.message(0);
+    assert!(!text.contains("rate-limited"), "{text}");
+    assert!(text.contains("new login"), "{text}");
+    // One refused, one rate-limited: both words.
+    let mut s = pool(2);
+    s.record_outcome(A, id(1), &Outcome::AuthFailed, &p, NOW)
+        .unwrap();
+    let limit = Outcome::RateLimited(RateLimitSignal {
+        retry_after_ms: Some(600_000),
+        ..RateLimitSignal::default()
+    });
+    s.record_outcome(A, id(2), &limit, &p, NOW).unwrap();
+    let err = s.pick_next_candidate(A, NS, &[], NOW).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NoCandidate::AllCoolingDown {
+                cause: CoolingCause::Mixed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.message(0).contains("refused"), "{}", err.message(0));
 }

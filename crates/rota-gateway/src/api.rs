@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use rota_core::{PoolState, parse_id};
 use rota_types::api::namespace_or_default;
 use rota_types::{
-    HealthzResponse, ProviderId, RemoveAccountRequest, RemoveAccountResponse, RenameRequest,
-    SetActiveRequest, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
+    HealthzResponse, ProviderId, RecoveriesResponse, RecoveryNotice, RemoveAccountRequest,
+    RemoveAccountResponse, RenameRequest, SetActiveRequest, SetActiveResponse, SuccessResponse,
+    SwitchReason, UsageResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -172,6 +173,28 @@ pub(crate) async fn rename_account(
     })
     .await?;
     Ok(Json(SuccessResponse::OK))
+}
+
+/// `GET /auth/recoveries`: what the store repaired and the user has not acknowledged.
+pub(crate) async fn recoveries(
+    State(gw): State<Gateway>,
+) -> Result<Json<RecoveriesResponse>, HttpError> {
+    let store = gw.shared.store.clone();
+    let notices = blocking(move || Ok(store.pending_recoveries())).await?;
+    Ok(Json(RecoveriesResponse {
+        recoveries: notices.iter().map(RecoveryNotice::from).collect(),
+    }))
+}
+
+/// `POST /auth/recoveries/ack`: the user has seen them; returns the acknowledged ones.
+pub(crate) async fn acknowledge_recoveries(
+    State(gw): State<Gateway>,
+) -> Result<Json<RecoveriesResponse>, HttpError> {
+    let store = gw.shared.store.clone();
+    let notices = blocking(move || Ok(store.acknowledge_recoveries()?)).await?;
+    Ok(Json(RecoveriesResponse {
+        recoveries: notices.iter().map(RecoveryNotice::from).collect(),
+    }))
 }
 
 pub(crate) async fn not_found() -> HttpError {

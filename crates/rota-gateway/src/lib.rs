@@ -45,6 +45,7 @@
 
 pub mod api;
 pub mod error;
+mod intake;
 pub mod proxy;
 pub mod security;
 mod server;
@@ -97,9 +98,18 @@ pub struct GatewayConfig {
     /// Largest proxied request body that is buffered for replay; larger bodies are forwarded
     /// once, without rotation or replay.
     pub max_proxy_body_bytes: usize,
+    /// Largest body a proxied request may declare; more is refused `413` before any of it is
+    /// read (and without `100 Continue`). Above the providers' own limits (Anthropic's Files
+    /// API takes 500 MB).
+    pub max_request_body_bytes: u64,
     pub cooldown: CooldownPolicy,
-    /// A stream that sends nothing for this long is ended.
+    /// A stream that sends nothing for this long is ended (with an SSE `error` event when it
+    /// is one). `[gateway] stream_idle_timeout_secs`, `ROTA_STREAM_IDLE_TIMEOUT_SECS`.
     pub stream_idle_timeout: Duration,
+    /// How long an attempt waits for the provider's response headers before the client gets
+    /// a `504` (nothing is replayed: the provider may still be working on it).
+    /// `[gateway] upstream_header_timeout_secs`, `ROTA_UPSTREAM_HEADER_TIMEOUT_SECS`.
+    pub upstream_header_timeout: Duration,
     /// Requests of one client without a session id join its session within this idle window.
     pub session_idle: Duration,
     pub max_sessions: usize,
@@ -128,8 +138,12 @@ impl GatewayConfig {
             data_dir: data_dir.into(),
             namespace: DEFAULT_NAMESPACE.to_owned(),
             max_proxy_body_bytes: 32 * 1024 * 1024,
+            max_request_body_bytes: 512 * 1024 * 1024,
             cooldown: CooldownPolicy::default(),
             stream_idle_timeout: Duration::from_mins(5),
+            // Anthropic's SDKs give a non-streaming request 10 minutes; a tool waits that long
+            // anyway, so the gateway answers by then rather than cutting legitimate long work.
+            upstream_header_timeout: Duration::from_mins(10),
             session_idle: Duration::from_mins(30),
             max_sessions: 200,
             max_requests_per_session: 200,
@@ -164,6 +178,16 @@ impl GatewayConfig {
         }
         if let Some(s) = settings.gateway.header_timeout_secs.filter(|s| *s > 0) {
             self.header_read_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = settings
+            .gateway
+            .upstream_header_timeout_secs
+            .filter(|s| *s > 0)
+        {
+            self.upstream_header_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = settings.gateway.stream_idle_timeout_secs.filter(|s| *s > 0) {
+            self.stream_idle_timeout = Duration::from_secs(s);
         }
         self
     }
@@ -348,7 +372,13 @@ impl Gateway {
                 axum::routing::delete(api::remove_account).patch(api::rename_account),
             )
             .route("/auth/snapshot/{provider}", get(api::snapshot))
-            .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+            .route("/auth/recoveries", get(api::recoveries))
+            .route("/auth/recoveries/ack", post(api::acknowledge_recoveries))
+            .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                intake::api_body,
+            ));
         let mut proxy = Router::new();
         for p in ProviderId::ALL {
             proxy = proxy
@@ -356,7 +386,13 @@ impl Gateway {
                 .route(&format!("/{}/{{*path}}", p.as_str()), any(proxy::forward));
         }
         // The proxy reads its body itself, bounded by `max_proxy_body_bytes`.
-        let proxy = proxy.layer(DefaultBodyLimit::disable());
+        let proxy =
+            proxy
+                .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn_with_state(
+                    self.clone(),
+                    intake::proxy_checks,
+                ));
         Router::new()
             .route("/healthz", get(api::healthz))
             .merge(auth)

@@ -59,16 +59,40 @@ fn proxy_error(status: StatusCode, kind: &str, code: &str, message: &str) -> Res
     (status, axum::Json(body)).into_response()
 }
 
+/// The provider accepted the request and sent no response headers within the bound. Not
+/// replayed on another account: the provider may still be working on it (and billing it).
+fn no_upstream_headers(waited: Duration) -> Response {
+    proxy_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "api_error",
+        "upstream_timeout",
+        &format!(
+            "the provider sent no response within {} s (gateway.upstream_header_timeout_secs in config.toml)",
+            waited.as_secs()
+        ),
+    )
+}
+
 fn no_candidate(nc: &NoCandidate, now: UnixMs, offset_minutes: i32) -> Response {
     let message = nc.message(offset_minutes);
     let mut resp = match nc {
-        NoCandidate::AllCoolingDown { .. } => {
-            let mut r = proxy_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "all_accounts_rate_limited",
-                &message,
-            );
+        NoCandidate::AllCoolingDown { cause, .. } => {
+            // Refused logins are no rate limit: a client must not read them as one.
+            let mut r = if *cause == rota_core::CoolingCause::Refused {
+                proxy_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "api_error",
+                    "all_accounts_need_login",
+                    &format!("{message}; log in again with `rota auth login` or the Rota app"),
+                )
+            } else {
+                proxy_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    "all_accounts_rate_limited",
+                    &message,
+                )
+            };
             let secs = nc.retry_after_ms(now).unwrap_or(0).saturating_add(999) / 1000;
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
@@ -95,6 +119,15 @@ fn no_candidate(nc: &NoCandidate, now: UnixMs, offset_minutes: i32) -> Response 
     resp
 }
 
+/// A 401 on a token refreshed for this very request is the request's fault, not the account's
+/// (rota-core's [`Outcome::RefusedAfterRefresh`]).
+fn after_fresh_token(outcome: Outcome, fresh: bool) -> Outcome {
+    match outcome {
+        Outcome::AuthFailed if fresh => Outcome::RefusedAfterRefresh,
+        other => other,
+    }
+}
+
 /// What a counter-only outcome asks for. rota-core's `record_outcome` decides the same (the
 /// `counter_only_actions_match_core` test pins it); computing it here spares cloning the pool
 /// on every request.
@@ -105,9 +138,10 @@ fn counter_only_action(outcome: &Outcome) -> Action {
         Outcome::NetworkError { first: false } | Outcome::RateLimited(_) | Outcome::AuthFailed => {
             Action::TryNext
         }
-        Outcome::FeatureGated | Outcome::Overloaded { .. } | Outcome::OtherError { .. } => {
-            Action::ReturnToClient
-        }
+        Outcome::FeatureGated
+        | Outcome::Overloaded { .. }
+        | Outcome::OtherError { .. }
+        | Outcome::RefusedAfterRefresh => Action::ReturnToClient,
     }
 }
 
@@ -467,7 +501,11 @@ impl hyper::body::Body for Forwarded {
                     return Poll::Pending;
                 }
                 tracing::warn!("upstream stream idle for too long; ending it");
-                Poll::Ready(this.stop(Some("the upstream stream went idle")))
+                let message = format!(
+                    "the upstream stream went idle (nothing for {} s) and was ended (gateway.stream_idle_timeout_secs in config.toml)",
+                    idle.as_secs()
+                );
+                Poll::Ready(this.stop(Some(&message)))
             }
         }
     }
@@ -608,6 +646,8 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
     let mut same: Option<(Ulid, Option<AccountAuth>)> = None;
     let mut network_failed: HashSet<Ulid> = HashSet::new();
     let mut refreshed: HashSet<Ulid> = HashSet::new();
+    // Accounts whose token was refreshed for this request: a 401 on it again is not theirs.
+    let mut fresh_token: HashSet<Ulid> = HashSet::new();
     let mut overload_attempts = 0u32;
 
     let answered = |record_id: Option<Ulid>, status: u16, rotations: u32, streamed: bool| {
@@ -701,15 +741,20 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         };
         // A body over the replay bound streams once: this attempt is the only one.
         let replayable = once.is_none();
-        let sent = crate::upstream::Upstream::current(&shared.upstream)
-            .send(
-                parts.method.clone(),
-                &upstream.url,
-                upstream.headers,
-                body.clone(),
-                once.take(),
-            )
-            .await;
+        let client = crate::upstream::Upstream::current(&shared.upstream);
+        let sending = client.send(
+            parts.method.clone(),
+            &upstream.url,
+            upstream.headers,
+            body.clone(),
+            once.take(),
+        );
+        let Ok(sent) = tokio::time::timeout(shared.config.upstream_header_timeout, sending).await
+        else {
+            tracing::warn!(provider = %provider, account = %id, "no response headers from the provider in time");
+            answered(Some(id), 504, rotations, false);
+            return no_upstream_headers(shared.config.upstream_header_timeout);
+        };
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -757,6 +802,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
                 .await
             {
                 Ok(fresh) => {
+                    fresh_token.insert(id);
                     same = Some((id, Some(fresh)));
                     continue;
                 }
@@ -804,9 +850,12 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             return respond(status, headers, Bytes::new(), stream, idle, end);
         }
         let (prefix, remaining) = read_prefix(stream, ERROR_PREFIX_BYTES).await;
-        let outcome = shared
-            .providers
-            .classify(provider, status, &headers, &prefix, now);
+        let outcome = after_fresh_token(
+            shared
+                .providers
+                .classify(provider, status, &headers, &prefix, now),
+            fresh_token.contains(&id),
+        );
         let action = record(gw, state, provider, id, &outcome, now, pending);
         // Overloaded (529/503, Anthropic's "temporarily limiting"): the provider, not the
         // account, so a short back-off on the same account; never a cooldown or a rotation
@@ -836,10 +885,33 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             Action::RetrySame => same = Some((id, Some(auth))),
             Action::Done | Action::ReturnToClient => {
                 answered(Some(id), status, rotations, false);
+                let headers =
+                    with_retry_after(&outcome, headers, &shared.config, overload_attempts);
                 return respond(status, headers, prefix, remaining, idle, end);
             }
         }
     }
+}
+
+/// A transient overload (529/503, a "temporarily limiting" 429) the gateway stopped retrying
+/// reaches the client with a `retry-after` when the provider sent none, so the client backs
+/// off (the gateway's next back-off, 1–60 s) instead of retrying at once or giving up.
+fn with_retry_after(
+    outcome: &Outcome,
+    mut headers: HeaderMap,
+    config: &GatewayConfig,
+    attempts: u32,
+) -> HeaderMap {
+    if matches!(outcome, Outcome::Overloaded { .. }) && !headers.contains_key(header::RETRY_AFTER) {
+        let next = config
+            .overload_backoff
+            .saturating_mul(1_u32.checked_shl(attempts).unwrap_or(u32::MAX));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(next.as_secs().clamp(1, 60)),
+        );
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -873,6 +945,7 @@ mod tests {
             Outcome::NetworkError { first: false },
             Outcome::RateLimited(RateLimitSignal::default()),
             Outcome::AuthFailed,
+            Outcome::RefusedAfterRefresh,
         ];
         for o in outcomes {
             let mut scratch = state.clone();

@@ -194,9 +194,13 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         if proxy_path(req.uri().path()) {
             let gw = self.gw.clone();
             Box::pin(async move {
+                let max_body = gw.shared.config.max_request_body_bytes;
                 Ok(match crate::security::admit(&gw, &mut req) {
                     Some(answer) => answer,
-                    None => crate::proxy::forward(State(gw), req).await,
+                    None => match crate::intake::refuse_proxy(&req, max_body) {
+                        Some(refused) => refused,
+                        None => crate::proxy::forward(State(gw), req).await,
+                    },
                 })
             })
         } else {

@@ -412,3 +412,53 @@ async fn unknown_route_is_404_json() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(code(&v), "not_found");
 }
+
+#[tokio::test]
+async fn store_recoveries_are_an_api_field_until_acknowledged() {
+    let e = env();
+    let get = |e: &Env| {
+        authed(e, "GET", "/auth/recoveries")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, v) = send(&e.gw, get(&e)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, json!({"recoveries": []}));
+    // A damaged vault, found by the next reader: restored from its backup and reported.
+    std::fs::write(&e.store.paths().vault, "{garbage").unwrap();
+    assert_eq!(
+        e.store.load_vault().unwrap().len(),
+        1,
+        "the .bak is one write behind"
+    );
+    let (s, v) = send(&e.gw, get(&e)).await;
+    assert_eq!(s, StatusCode::OK);
+    let notices = v["recoveries"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{v}");
+    assert_eq!(notices[0]["kind"], "restoredFromBackup");
+    assert!(notices[0]["file"].as_str().unwrap().ends_with("vault.json"));
+    assert!(
+        notices[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("one change behind"),
+        "{v}"
+    );
+    // Still there on the next call; gone once acknowledged.
+    assert_eq!(send(&e.gw, get(&e)).await.1, v);
+    let (s, acked) = send(
+        &e.gw,
+        json_req(&e, "POST", "/auth/recoveries/ack", &json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{acked}");
+    assert_eq!(acked, v);
+    assert_eq!(send(&e.gw, get(&e)).await.1, json!({"recoveries": []}));
+    // The token is required like every /auth route.
+    let (s, _) = send(
+        &e.gw,
+        req("GET", "/auth/recoveries").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

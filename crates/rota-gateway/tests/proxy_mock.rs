@@ -823,8 +823,9 @@ async fn copilot_401_exchanges_a_fresh_copilot_token_once_and_replays() {
     assert_eq!(tokens[0], tokens[1], "the refused token was the cached one");
     assert_ne!(tokens[1], tokens[2], "the replay used the fresh token");
 
-    // Refused again after the fresh exchange: no endless loop; the account needs a new login
-    // and is skipped (the only one here, so the client hears that none is usable).
+    // Refused again right after the fresh exchange: no endless loop, and not the account's
+    // fault (a token issued a moment ago): the client gets the provider's 401, the account
+    // is neither marked for a new login nor cooled (docs/reliability.md §6).
     e.mock
         .script(
             "gh@example.com",
@@ -836,7 +837,7 @@ async fn copilot_401_exchanges_a_fresh_copilot_token_once_and_replays() {
         .unwrap();
     let before = count(&e, "/chat/completions");
     let resp = send().await.unwrap();
-    assert_ne!(resp.status(), 200);
+    assert_eq!(resp.status(), 401);
     assert_eq!(
         count(&e, "/chat/completions") - before,
         2,
@@ -844,7 +845,8 @@ async fn copilot_401_exchanges_a_fresh_copilot_token_once_and_replays() {
     );
     let state = e.store.load().unwrap();
     let rec = &state.providers[&ProviderId::GithubCopilot].records[0];
-    assert!(rec.health.needs_reauth);
+    assert!(!rec.health.needs_reauth);
+    assert!(!rec.is_cooling(rota_store::now_ms()));
     e.gw.shutdown().await;
 }
 

@@ -40,6 +40,17 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// A data file written by a newer Rota: it is left untouched and nothing is written over it.
+    #[error(
+        "{} was written by a newer version of Rota (format {version}; this one reads up to {supported}); it was left untouched: update Rota",
+        path.display()
+    )]
+    NewerFormat {
+        path: PathBuf,
+        version: u32,
+        supported: u32,
+    },
+
     /// The vault exists but cannot be decrypted with the key at hand (wrong or missing key).
     /// Nothing was overwritten.
     #[error("the vault {} cannot be decrypted: {reason}; it was left untouched", path.display())]
@@ -110,9 +121,10 @@ impl StoreError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::LockTimeout { .. } => ErrorCode::Busy,
-            Self::Corrupt { .. } | Self::VaultUndecryptable { .. } | Self::ImportFormat { .. } => {
-                ErrorCode::Unreadable
-            }
+            Self::Corrupt { .. }
+            | Self::VaultUndecryptable { .. }
+            | Self::ImportFormat { .. }
+            | Self::NewerFormat { .. } => ErrorCode::Unreadable,
             Self::Io { .. } | Self::Keychain(_) | Self::NoDataDir => ErrorCode::Os,
             Self::NotFound(_) | Self::ImportMissing { .. } => ErrorCode::NotFound,
             Self::Serialize { .. } => ErrorCode::Internal,

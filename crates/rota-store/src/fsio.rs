@@ -229,6 +229,15 @@ fn sync_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Removes `path` (if present) and makes the removal durable.
+pub(crate) fn remove_durably(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io("cannot remove", path, e)),
+    }
+}
+
 /// Moves an unreadable file aside as `<path>.corrupt-<unix ms>`; returns the new name.
 pub(crate) fn quarantine(path: &Path) -> Result<PathBuf> {
     let ts = now_ms();
@@ -245,8 +254,9 @@ pub(crate) fn quarantine(path: &Path) -> Result<PathBuf> {
 
 /// Fault injection for the crash test: `ROTA_STORE_FAILPOINT=<point>:<n>` aborts the process the
 /// n-th time `<point>` is reached (points: `after_write`, `after_fsync`, `after_bak`,
-/// `after_rename`, `after_dir_fsync`). Unset in normal use; read once.
-fn failpoint(point: &str) {
+/// `after_rename`, `after_dir_fsync`; `after_commit_vault`, between a commit's vault and state
+/// writes). Unset in normal use; read once.
+pub(crate) fn failpoint(point: &str) {
     static SPEC: OnceLock<Option<(String, u64)>> = OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);
     let spec = SPEC.get_or_init(|| {

@@ -18,6 +18,8 @@
 //! - `state.lock`: the store lock. Data files are never locked themselves (rename swaps inodes).
 //! - `locks/<account>.lock`: per-account token-refresh locks ([`Store::refresh_secrets`]).
 //! - `*.corrupt-<unix ms>`: unreadable files moved aside, never overwritten.
+//! - `state.json.pending`: the new state of a commit in progress; `recovery.json`: recoveries
+//!   not yet acknowledged.
 //!
 //! # Use
 //!
@@ -34,11 +36,15 @@
 //! then [`StoreError::LockTimeout`] naming the file) → read state (and, if the mutation touches
 //! secrets, the vault) **from disk** → apply the closure → for each changed file: write a temp
 //! file in the same directory → fsync → point `.bak` at the previous version → rename over the
-//! target → fsync the directory → unlock. The vault is written before the state, so a crash can
-//! leave an orphan secret but never a record whose secret is missing. `generation` is bumped.
-//! Readers take no lock. A file that fails to parse is moved aside and its `.bak` restored
-//! ([`Store::take_recoveries`]), or, with no good backup, the operation fails with
-//! [`StoreError::Corrupt`]. [`Store::watch`] notices other processes' writes; [`BatchedCounters`]
+//! target → fsync the directory → unlock. When secrets change, the new state is written as
+//! `state.json.pending` first, then the vault (tagged with the new generation), then the state;
+//! the vault's rename is the commit point and the next reader or writer finishes or drops a
+//! pending state, so a crash leaves the old or the new pool (docs/reliability.md §2).
+//! `generation` is bumped. Readers take no lock. A file that fails to parse (or is not of the
+//! state's shape) is moved aside and its `.bak` restored, or, with no good backup, the operation
+//! fails with [`StoreError::Corrupt`]; either is kept in `recovery.json` and reported by
+//! [`Store::pending_recoveries`] until [`Store::acknowledge_recoveries`]. A file of a newer
+//! format is refused untouched ([`StoreError::NewerFormat`]). [`Store::watch`] notices other processes' writes; [`BatchedCounters`]
 //! batches high-rate counters.
 
 pub mod backend;
@@ -60,6 +66,6 @@ pub use rota_core::Secret;
 pub use secret::{SecretBundle, Vault};
 pub use store::{
     AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, DEFAULT_WATCH_INTERVAL,
-    Recovery, RefreshOutcome, Store, StoreConfig, StorePaths, StoreState, Txn, VAULT_KEY_ITEM,
-    Watcher, default_data_dir,
+    Recovery, RecoveryKind, RefreshOutcome, Store, StoreConfig, StorePaths, StoreState, Txn,
+    VAULT_KEY_ITEM, Watcher, default_data_dir,
 };

@@ -23,6 +23,34 @@ impl StoreState for PoolState {
     fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
     }
+    fn required_keys() -> &'static [&'static str] {
+        // Always written (no `skip_serializing_if`): a file without them is not a pool.
+        &["version", "generation", "providers"]
+    }
+    fn format_version() -> Option<u32> {
+        Some(rota_core::STATE_VERSION)
+    }
+    fn secret_owners(&self) -> Option<Vec<String>> {
+        Some(
+            self.providers
+                .values()
+                .flat_map(|p| p.records.iter().map(|r| r.id.to_string()))
+                .collect(),
+        )
+    }
+    fn flag_needs_login(&mut self, id: &str) -> bool {
+        let Ok(id) = rota_core::parse_id(id) else {
+            return false;
+        };
+        for pool in self.providers.values_mut() {
+            if let Some(record) = pool.records.iter_mut().find(|r| r.id == id) {
+                let changed = !record.health.needs_reauth;
+                record.health.needs_reauth = true;
+                return changed;
+            }
+        }
+        false
+    }
 }
 
 /// A fresh record id whose time part is `now` (the randomness comes from the OS).

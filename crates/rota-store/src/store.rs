@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{
     self, BackendReport, DEFAULT_KEYCHAIN_SERVICE, DEFAULT_KEYCHAIN_TIMEOUT, KeyStore, OsKeychain,
@@ -18,7 +18,7 @@ use crate::backend::{
 use crate::error::{Result, StoreError};
 use crate::fsio::{self, Bak, LockGuard};
 use crate::secret::{SecretBundle, Vault};
-use crate::vault::{self, DecodeError, VaultKey};
+use crate::vault::{self, DecodeError, Decoded, VaultKey};
 
 /// How long a mutation waits for the store lock before failing with
 /// [`StoreError::LockTimeout`].
@@ -36,6 +36,27 @@ pub const VAULT_KEY_ITEM: &str = "vault-key";
 pub trait StoreState: Serialize + DeserializeOwned + Default {
     fn generation(&self) -> u64;
     fn set_generation(&mut self, generation: u64);
+    /// Top-level keys every state file of this type has. JSON without them (`{}`, `[]`, another
+    /// file's JSON) is not a state file however it parses, and is treated as unreadable rather
+    /// than read as an empty state.
+    fn required_keys() -> &'static [&'static str] {
+        &["generation"]
+    }
+    /// The newest `version` this build reads; a file with a higher one is refused, untouched.
+    /// `None`: the type is not versioned.
+    fn format_version() -> Option<u32> {
+        None
+    }
+    /// Ids of the records whose secrets the vault must hold; `None` when the state does not say
+    /// (then the store does not compare state and vault).
+    fn secret_owners(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// Marks record `id` as needing a new login (its secrets are missing or may be spent).
+    /// Returns whether anything changed.
+    fn flag_needs_login(&mut self, _id: &str) -> bool {
+        false
+    }
 }
 
 /// Where the files live.
@@ -50,6 +71,11 @@ pub struct StorePaths {
     pub lock: PathBuf,
     /// Per-account refresh locks (`locks/<account>.lock`).
     pub locks_dir: PathBuf,
+    /// The new state of a commit in progress (`state.json.pending`): written before the vault,
+    /// so a crash between the vault and the state write can be finished (see [`Store::mutate`]).
+    pub pending: PathBuf,
+    /// Recoveries not yet acknowledged (`recovery.json`).
+    pub recovery: PathBuf,
 }
 
 impl StorePaths {
@@ -61,6 +87,8 @@ impl StorePaths {
             vault: dir.join("vault.json"),
             lock: dir.join("state.lock"),
             locks_dir: dir.join("locks"),
+            pending: dir.join("state.json.pending"),
+            recovery: dir.join("recovery.json"),
             dir,
         }
     }
@@ -152,24 +180,91 @@ impl StoreConfig {
     }
 }
 
-/// A data file that failed to parse was moved aside and replaced by its `.bak`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a [`Recovery`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecoveryKind {
+    /// The file did not parse; it was moved aside and its `.bak`, one write behind, restored.
+    RestoredFromBackup,
+    /// The file did not parse and had no usable `.bak`; it was moved aside and its content is
+    /// missing from Rota.
+    NoBackup,
+    /// Accounts had no secrets (a lost vault); they were marked as needing a new login.
+    MissingSecrets,
+}
+
+/// Something the store repaired that the user must hear about. Kept in `recovery.json` and
+/// reported by every surface until [`Store::acknowledge_recoveries`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Recovery {
+    pub kind: RecoveryKind,
     pub file: PathBuf,
-    pub quarantined_to: PathBuf,
+    /// Where the unreadable file was moved.
+    #[serde(default)]
+    pub quarantined_to: Option<PathBuf>,
     pub reason: String,
+    /// When, unix milliseconds.
+    pub at: rota_types::UnixMs,
+    /// Records marked as needing a new login by this recovery.
+    #[serde(default)]
+    pub needs_login: Vec<String>,
 }
 
 impl fmt::Display for Recovery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} could not be read ({}); it was moved to {} and the last good copy restored",
-            self.file.display(),
-            self.reason,
-            self.quarantined_to.display()
-        )
+        let aside = self
+            .quarantined_to
+            .as_ref()
+            .map(|q| format!("; it was moved to {}", q.display()))
+            .unwrap_or_default();
+        match self.kind {
+            RecoveryKind::RestoredFromBackup => write!(
+                f,
+                "{} could not be read ({}){aside} and its backup restored, which is one change behind: the latest change may be undone",
+                self.file.display(),
+                self.reason,
+            )?,
+            RecoveryKind::NoBackup => write!(
+                f,
+                "{} could not be read ({}){aside}; there was no usable backup, so what it held is missing",
+                self.file.display(),
+                self.reason,
+            )?,
+            RecoveryKind::MissingSecrets => write!(f, "{}", self.reason)?,
+        }
+        if !self.needs_login.is_empty() {
+            write!(
+                f,
+                "; {} account(s) marked as needing a new login ({})",
+                self.needs_login.len(),
+                self.needs_login.join(", ")
+            )?;
+        }
+        Ok(())
     }
+}
+
+impl From<&Recovery> for rota_types::RecoveryNotice {
+    fn from(r: &Recovery) -> Self {
+        Self {
+            kind: match r.kind {
+                RecoveryKind::RestoredFromBackup => rota_types::RecoveryKind::RestoredFromBackup,
+                RecoveryKind::NoBackup => rota_types::RecoveryKind::NoBackup,
+                RecoveryKind::MissingSecrets => rota_types::RecoveryKind::MissingSecrets,
+            },
+            file: r.file.display().to_string(),
+            quarantined_to: r.quarantined_to.as_ref().map(|q| q.display().to_string()),
+            at: r.at,
+            needs_login: r.needs_login.clone(),
+            message: r.to_string(),
+        }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct RecoveryFile {
+    notices: Vec<Recovery>,
 }
 
 enum Secrets {
@@ -186,7 +281,6 @@ pub struct Store<S> {
     secrets: Secrets,
     report: BackendReport,
     key: Mutex<Option<VaultKey>>,
-    recoveries: Mutex<Vec<Recovery>>,
     temps_cleaned: AtomicBool,
     _state: PhantomData<fn() -> S>,
 }
@@ -206,6 +300,8 @@ impl<S> fmt::Debug for Store<S> {
 pub struct Txn<'a, S> {
     pub state: S,
     vault: Option<Vault>,
+    /// The commit tag of the vault as read.
+    vault_commit: Option<u64>,
     vault_dirty: bool,
     store: &'a Store<S>,
 }
@@ -227,7 +323,7 @@ impl<S: StoreState> Txn<'_, S> {
         Ok(self.vault.get_or_insert_default())
     }
 
-    /// The vault for changing; it is written (before the state) when the mutation commits.
+    /// The vault for changing; it is written with the state when the mutation commits.
     pub fn vault_mut(&mut self) -> Result<&mut Vault> {
         self.load_vault()?;
         self.vault_dirty = true;
@@ -236,7 +332,13 @@ impl<S: StoreState> Txn<'_, S> {
 
     fn load_vault(&mut self) -> Result<()> {
         if self.vault.is_none() {
-            self.vault = Some(self.store.load_vault_locked()?);
+            let (decoded, needs_login) = self.store.load_vault_locked()?;
+            // A vault restored from its backup: its refresh tokens may have been spent since.
+            for id in &needs_login {
+                self.state.flag_needs_login(id);
+            }
+            self.vault_commit = decoded.commit;
+            self.vault = Some(decoded.vault);
         }
         Ok(())
     }
@@ -276,13 +378,50 @@ impl AccountLock {
     }
 }
 
-fn parse_state<S: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<S, DecodeError> {
-    serde_json::from_slice(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))
+/// Parses a state file: a JSON object of `S`'s shape (its required keys present) and of a
+/// format version this build reads.
+fn parse_state<S: StoreState>(bytes: &[u8]) -> std::result::Result<S, DecodeError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        DecodeError::Corrupt(format!("not JSON ({})", vault::json_error_position(&e)))
+    })?;
+    let serde_json::Value::Object(map) = &value else {
+        return Err(DecodeError::Corrupt(
+            "not a Rota state file (not a JSON object)".to_owned(),
+        ));
+    };
+    if let Some(supported) = S::format_version() {
+        match map.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v > u64::from(supported) => {
+                return Err(DecodeError::Newer {
+                    version: u32::try_from(v).unwrap_or(u32::MAX),
+                    supported,
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(DecodeError::Corrupt(
+                    "not a Rota state file (no format version)".to_owned(),
+                ));
+            }
+        }
+    }
+    let missing: Vec<&str> = S::required_keys()
+        .iter()
+        .copied()
+        .filter(|k| !map.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        return Err(DecodeError::Corrupt(format!(
+            "not a Rota state file (no {})",
+            missing.join(", ")
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| DecodeError::Corrupt(e.to_string()))
 }
 
 impl<S: StoreState> Store<S> {
     /// Opens (creating the directory), resolves the secret backend, and checks both files:
-    /// an unreadable file is quarantined and restored from `.bak` (see [`Store::take_recoveries`]),
+    /// an unreadable file is quarantined and restored from `.bak` (see [`Store::pending_recoveries`]),
     /// or the open fails.
     pub fn open(config: StoreConfig) -> Result<Self> {
         let paths = StorePaths::new(&config.data_dir);
@@ -344,7 +483,6 @@ impl<S: StoreState> Store<S> {
             secrets,
             report,
             key: Mutex::new(None),
-            recoveries: Mutex::new(Vec::new()),
             temps_cleaned: AtomicBool::new(false),
             _state: PhantomData,
         };
@@ -366,7 +504,77 @@ impl<S: StoreState> Store<S> {
             }
             other => other,
         })?;
+        store.check_consistency()?;
         Ok(store)
+    }
+
+    /// The startup check: every record has its secrets (one without is marked as needing a new
+    /// login and reported) and the vault holds no secrets of records that are gone (removed,
+    /// unless a recovery is unacknowledged or `state.json` is missing: then they may be the
+    /// only trace of lost accounts). Writes only when something needs repair.
+    fn check_consistency(&self) -> Result<()> {
+        let (state, vault) = (self.load()?, self.load_vault()?);
+        let Some(owners) = state.secret_owners() else {
+            return Ok(());
+        };
+        let missing = owners.iter().any(|id| !vault.contains(id));
+        let orphans = vault.ids().any(|id| !owners.iter().any(|o| o == id));
+        let repair = missing || (orphans && self.may_drop_orphans());
+        if !repair {
+            return Ok(());
+        }
+        self.mutate(|txn| {
+            let owners = txn.state.secret_owners().unwrap_or_default();
+            let missing: Vec<String> = {
+                let vault = txn.vault()?;
+                owners
+                    .iter()
+                    .filter(|id| !vault.contains(id))
+                    .cloned()
+                    .collect()
+            };
+            let flagged: Vec<String> = missing
+                .into_iter()
+                .filter(|id| txn.state.flag_needs_login(id))
+                .collect();
+            if !flagged.is_empty() {
+                self.note_recovery(Recovery {
+                    kind: RecoveryKind::MissingSecrets,
+                    file: self.paths.vault.clone(),
+                    quarantined_to: None,
+                    reason: format!(
+                        "{} account(s) had no stored secrets (a lost or restored vault)",
+                        flagged.len()
+                    ),
+                    at: fsio::now_ms(),
+                    needs_login: flagged,
+                })?;
+            }
+            if self.may_drop_orphans() {
+                let vault = txn.vault()?;
+                let orphans: Vec<String> = vault
+                    .ids()
+                    .filter(|id| !owners.iter().any(|o| o == id))
+                    .map(str::to_owned)
+                    .collect();
+                if !orphans.is_empty() {
+                    tracing::info!(
+                        count = orphans.len(),
+                        "removing secrets of accounts that are gone"
+                    );
+                    let vault = txn.vault_mut()?;
+                    for id in &orphans {
+                        vault.remove(id);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Orphaned secrets are removed only when nothing says they may belong to lost accounts.
+    fn may_drop_orphans(&self) -> bool {
+        self.paths.state.exists() && self.pending_recoveries().is_empty()
     }
 
     /// Opens for commands that mostly read (`rota auth list`, `usage`): like [`Store::open`]
@@ -410,7 +618,6 @@ impl<S: StoreState> Store<S> {
             secrets,
             report,
             key: Mutex::new(None),
-            recoveries: Mutex::new(Vec::new()),
             temps_cleaned: AtomicBool::new(false),
             _state: PhantomData,
         })
@@ -427,44 +634,118 @@ impl<S: StoreState> Store<S> {
         &self.report
     }
 
-    /// Files that were found unreadable and restored since the last call (for a warning).
-    pub fn take_recoveries(&self) -> Vec<Recovery> {
-        std::mem::take(
-            &mut *self
-                .recoveries
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+    /// Recoveries not yet acknowledged, oldest first (any process's): every surface shows them
+    /// until [`Store::acknowledge_recoveries`]. An unreadable `recovery.json` is itself reported.
+    #[must_use]
+    pub fn pending_recoveries(&self) -> Vec<Recovery> {
+        match fsio::read_optional(&self.paths.recovery) {
+            Ok(None) => Vec::new(),
+            Ok(Some(bytes)) => match serde_json::from_slice::<RecoveryFile>(&bytes) {
+                Ok(file) => file.notices,
+                Err(e) => vec![self.unreadable_recovery_file(vault::json_error_position(&e))],
+            },
+            Err(e) => vec![self.unreadable_recovery_file(e.to_string())],
+        }
+    }
+
+    fn unreadable_recovery_file(&self, reason: String) -> Recovery {
+        Recovery {
+            kind: RecoveryKind::NoBackup,
+            file: self.paths.recovery.clone(),
+            quarantined_to: None,
+            reason,
+            at: fsio::now_ms(),
+            needs_login: Vec::new(),
+        }
+    }
+
+    /// The user has seen the recoveries: they are no longer reported. Returns them.
+    pub fn acknowledge_recoveries(&self) -> Result<Vec<Recovery>> {
+        let _guard = self.lock()?;
+        let seen = self.pending_recoveries();
+        fsio::remove_durably(&self.paths.recovery)?;
+        Ok(seen)
     }
 
     /// The current state, read from disk without a lock (renames are atomic). Missing file =
     /// `S::default()`.
     pub fn load(&self) -> Result<S> {
+        self.settle_if_pending()?;
         let Some(bytes) = fsio::read_optional(&self.paths.state)? else {
             return Ok(S::default());
         };
-        if let Ok(state) = parse_state(&bytes) {
-            return Ok(state);
+        match parse_state(&bytes) {
+            Ok(state) => return Ok(state),
+            Err(DecodeError::Newer { version, supported }) => {
+                return Err(StoreError::NewerFormat {
+                    path: self.paths.state.clone(),
+                    version,
+                    supported,
+                });
+            }
+            Err(_) => {}
         }
         // Unreadable: recover under the lock (so only one process moves it aside).
         let _guard = self.lock()?;
         Ok(self
-            .load_recovering(&self.paths.state, parse_state)?
+            .load_recovering(&self.paths.state, parse_state, |_| Vec::new())?
+            .map(|(state, _)| state)
             .unwrap_or_default())
     }
 
     /// Every account's secrets, read from disk without a lock.
     pub fn load_vault(&self) -> Result<Vault> {
+        self.settle_if_pending()?;
         if let Some(bytes) = fsio::read_optional(&self.paths.vault)? {
             let key = self.key(false)?;
-            if let Ok(vault) = vault::decode(&bytes, key.as_ref()) {
-                return Ok(vault);
+            if let Ok(decoded) = vault::decode(&bytes, key.as_ref()) {
+                return Ok(decoded.vault);
             }
         } else {
             return Ok(Vault::default());
         }
-        let _guard = self.lock()?;
-        self.load_vault_locked()
+        // Unreadable: recover in a mutation, which also marks the accounts whose refresh
+        // tokens a restored backup may hold after they were spent.
+        self.mutate(|txn| Ok(txn.vault()?.clone()))
+    }
+
+    /// A commit a crash interrupted (`state.json.pending` present): finish or drop it under the
+    /// lock before reading, so no reader sees a new vault with the old state for long.
+    fn settle_if_pending(&self) -> Result<()> {
+        if self.paths.pending.exists() {
+            let _guard = self.lock()?;
+            self.settle_locked()?;
+        }
+        Ok(())
+    }
+
+    /// Caller holds the lock. A pending state whose vault was written (the vault's commit tag
+    /// is the pending generation) is put in place: the commit completes. Otherwise the vault
+    /// was not written and the pending state is dropped: the commit never happened.
+    fn settle_locked(&self) -> Result<()> {
+        let Some(pending) = fsio::read_optional(&self.paths.pending)? else {
+            return Ok(());
+        };
+        let pending_gen = parse_state::<S>(&pending).ok().map(|s| s.generation());
+        let vault_commit = fsio::read_optional(&self.paths.vault)?
+            .as_deref()
+            .and_then(vault::commit_of);
+        let state = fsio::read_optional(&self.paths.state)?;
+        let state_gen = match &state {
+            None => Some(None),
+            Some(bytes) => parse_state::<S>(bytes).ok().map(|s| Some(s.generation())),
+        };
+        if let (Some(p), Some(current)) = (pending_gen, state_gen)
+            && vault_commit == Some(p)
+            && current.is_none_or(|g| g < p)
+        {
+            fsio::write_atomic(&self.paths.state, &pending, Bak::KeepPrevious)?;
+            tracing::info!(
+                generation = p,
+                "finished a store write that a crash interrupted"
+            );
+        }
+        fsio::remove_durably(&self.paths.pending)
     }
 
     /// One account's secrets, read from disk.
@@ -472,9 +753,10 @@ impl<S: StoreState> Store<S> {
         Ok(self.load_vault()?.get(record_id).cloned())
     }
 
-    /// The mutation protocol: lock `state.lock` → read state (and, on use, the vault) from disk →
-    /// `f` → write vault then state (temp file, fsync, rename, fsync dir; `.bak` kept) → unlock.
-    /// `generation` is bumped. When `f` fails nothing is written.
+    /// The mutation protocol: lock `state.lock` → finish or drop a commit a crash interrupted →
+    /// read state (and, on use, the vault) from disk → `f` → write (pending state, vault, state
+    /// when secrets changed; else the state; each temp file, fsync, rename, fsync dir; `.bak`
+    /// kept) → unlock. `generation` is bumped. When `f` fails nothing is written.
     pub fn mutate<R, E>(&self, f: impl FnOnce(&mut Txn<'_, S>) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError>,
@@ -484,13 +766,16 @@ impl<S: StoreState> Store<S> {
             fsio::remove_stale_temps(&self.paths.state);
             fsio::remove_stale_temps(&self.paths.vault);
         }
+        self.settle_locked()?;
         let state: S = self
-            .load_recovering(&self.paths.state, parse_state)?
+            .load_recovering(&self.paths.state, parse_state, |_| Vec::new())?
+            .map(|(state, _)| state)
             .unwrap_or_default();
         let generation = state.generation();
         let mut txn = Txn {
             state,
             vault: None,
+            vault_commit: None,
             vault_dirty: false,
             store: self,
         };
@@ -498,18 +783,31 @@ impl<S: StoreState> Store<S> {
         let Txn {
             mut state,
             vault,
+            vault_commit,
             vault_dirty,
             ..
         } = txn;
-        if vault_dirty && let Some(vault) = vault {
-            self.write_vault_locked(&vault)?;
-        }
-        state.set_generation(generation + 1);
+        // Above the vault's tag too (a state restored from `.bak` or lost is behind it), so a
+        // pending state's generation names exactly one vault write.
+        let next = generation.max(vault_commit.unwrap_or(0)) + 1;
+        state.set_generation(next);
         let bytes = serde_json::to_vec(&state).map_err(|source| StoreError::Serialize {
             what: "state",
             source,
         })?;
-        fsio::write_atomic(&self.paths.state, &bytes, Bak::KeepPrevious)?;
+        if vault_dirty && let Some(vault) = vault {
+            // Two files, one commit: the new state is made durable first as `pending`, then the
+            // vault (tagged `next`), then the state. A crash before the vault's rename leaves
+            // the old pool (the pending state is dropped); after it, the new one (the pending
+            // state is put in place by the next reader or writer, `settle_locked`).
+            fsio::write_atomic(&self.paths.pending, &bytes, Bak::Untouched)?;
+            self.write_vault_locked(&vault, next)?;
+            fsio::failpoint("after_commit_vault");
+            fsio::write_atomic(&self.paths.state, &bytes, Bak::KeepPrevious)?;
+            fsio::remove_durably(&self.paths.pending)?;
+        } else {
+            fsio::write_atomic(&self.paths.state, &bytes, Bak::KeepPrevious)?;
+        }
         Ok(value)
     }
 
@@ -613,26 +911,42 @@ impl<S: StoreState> Store<S> {
         LockGuard::acquire(&self.paths.lock, self.lock_timeout)
     }
 
-    fn note_recovery(&self, recovery: Recovery) {
-        tracing::warn!(%recovery, "restored a data file from its backup");
-        self.recoveries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(recovery);
+    /// Records a recovery in `recovery.json` (caller holds the lock).
+    fn note_recovery(&self, recovery: Recovery) -> Result<()> {
+        tracing::warn!(%recovery, "the store repaired a data file");
+        let mut notices = self.pending_recoveries();
+        notices.push(recovery);
+        let bytes = serde_json::to_vec_pretty(&RecoveryFile { notices }).map_err(|source| {
+            StoreError::Serialize {
+                what: "recovery notices",
+                source,
+            }
+        })?;
+        fsio::write_atomic(&self.paths.recovery, &bytes, Bak::Untouched)
     }
 
     /// Reads `path` (caller holds the lock); an unreadable file is moved aside and replaced by a
-    /// readable `.bak`. A sealed file that neither it nor its `.bak` decrypts is left untouched.
+    /// readable `.bak`, and that is recorded (`needs_login` picks the records to mark from the
+    /// restored value). A sealed file that neither it nor its `.bak` decrypts, and a file of a
+    /// newer format, are left untouched.
     fn load_recovering<T>(
         &self,
         path: &Path,
         parse: impl Fn(&[u8]) -> std::result::Result<T, DecodeError>,
-    ) -> Result<Option<T>> {
+        needs_login: impl Fn(&T) -> Vec<String>,
+    ) -> Result<Option<(T, Vec<String>)>> {
         let Some(bytes) = fsio::read_optional(path)? else {
             return Ok(None);
         };
         let main_err = match parse(&bytes) {
-            Ok(value) => return Ok(Some(value)),
+            Ok(value) => return Ok(Some((value, Vec::new()))),
+            Err(DecodeError::Newer { version, supported }) => {
+                return Err(StoreError::NewerFormat {
+                    path: path.to_owned(),
+                    version,
+                    supported,
+                });
+            }
             Err(e) => e,
         };
         let bak = fsio::bak_path(path);
@@ -641,23 +955,39 @@ impl<S: StoreState> Store<S> {
             (err, Some((bak_bytes, value))) => {
                 let reason = match err {
                     DecodeError::Corrupt(r) | DecodeError::Undecryptable(r) => r,
+                    DecodeError::Newer { .. } => unreachable!("returned above"),
                 };
                 let quarantined_to = fsio::quarantine(path)?;
                 fsio::write_atomic(path, &bak_bytes, Bak::Untouched)?;
+                let flagged = needs_login(&value);
                 self.note_recovery(Recovery {
+                    kind: RecoveryKind::RestoredFromBackup,
                     file: path.to_owned(),
-                    quarantined_to,
+                    quarantined_to: Some(quarantined_to),
                     reason,
-                });
-                Ok(Some(value))
+                    at: fsio::now_ms(),
+                    needs_login: flagged.clone(),
+                })?;
+                Ok(Some((value, flagged)))
             }
             (DecodeError::Undecryptable(reason), None) => Err(StoreError::VaultUndecryptable {
                 path: path.to_owned(),
                 reason,
             }),
+            (DecodeError::Newer { .. }, None) => unreachable!("returned above"),
             (DecodeError::Corrupt(reason), None) => {
                 let quarantined_to = fsio::quarantine(path)?;
                 tracing::error!(path = %path.display(), quarantined = %quarantined_to.display(), "unreadable data file without a good backup");
+                // Reported until acknowledged: the next run finds no file and must not pass
+                // for a fresh, empty store.
+                self.note_recovery(Recovery {
+                    kind: RecoveryKind::NoBackup,
+                    file: path.to_owned(),
+                    quarantined_to: Some(quarantined_to.clone()),
+                    reason: reason.clone(),
+                    at: fsio::now_ms(),
+                    needs_login: Vec::new(),
+                })?;
                 Err(StoreError::Corrupt {
                     path: path.to_owned(),
                     quarantined_to,
@@ -667,17 +997,38 @@ impl<S: StoreState> Store<S> {
         }
     }
 
-    fn load_vault_locked(&self) -> Result<Vault> {
+    /// The vault (caller holds the lock), and the records to mark as needing a new login when
+    /// it was restored from its backup: one write behind, it may hold refresh tokens that have
+    /// been spent since (single-use), and presenting one again can revoke the login.
+    fn load_vault_locked(&self) -> Result<(Decoded, Vec<String>)> {
         let key = self.key(false)?;
         Ok(self
-            .load_recovering(&self.paths.vault, |b| vault::decode(b, key.as_ref()))?
-            .unwrap_or_default())
+            .load_recovering(
+                &self.paths.vault,
+                |b| vault::decode(b, key.as_ref()),
+                |d: &Decoded| {
+                    d.vault
+                        .iter()
+                        .filter(|(_, b)| b.refresh_token.is_some())
+                        .map(|(id, _)| id.to_owned())
+                        .collect()
+                },
+            )?
+            .unwrap_or_else(|| {
+                (
+                    Decoded {
+                        vault: Vault::default(),
+                        commit: None,
+                    },
+                    Vec::new(),
+                )
+            }))
     }
 
-    fn write_vault_locked(&self, vault: &Vault) -> Result<()> {
+    fn write_vault_locked(&self, vault: &Vault, commit: u64) -> Result<()> {
         let path = &self.paths.vault;
         let (bytes, bak) = match &self.secrets {
-            Secrets::File => (vault::encode(vault, None), Bak::KeepPrevious),
+            Secrets::File => (vault::encode(vault, None, Some(commit)), Bak::KeepPrevious),
             Secrets::Sealed(_) => {
                 let sealed_before = fsio::read_optional(path)?
                     .as_deref()
@@ -696,7 +1047,7 @@ impl<S: StoreState> Store<S> {
                 } else {
                     Bak::CopyOfNew
                 };
-                (vault::encode(vault, Some(&key)), bak)
+                (vault::encode(vault, Some(&key), Some(commit)), bak)
             }
         };
         let bytes =

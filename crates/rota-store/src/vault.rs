@@ -71,14 +71,28 @@ enum VaultFile {
     #[serde(rename = "none")]
     Plain {
         version: u32,
+        /// The store generation this vault was written for (see [`Decoded::commit`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<u64>,
         entries: BTreeMap<String, WireBundle>,
     },
     #[serde(rename = "xchacha20poly1305")]
     Sealed {
         version: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<u64>,
         nonce: String,
         ciphertext: String,
     },
+}
+
+/// A decoded vault file.
+pub(crate) struct Decoded {
+    pub vault: Vault,
+    /// The state generation of the mutation that wrote this vault: lets the store tell, after a
+    /// crash between the vault write and the state write, that the vault is already the new one
+    /// (and finish the commit). Not secret; `None` in vaults written before it existed.
+    pub commit: Option<u64>,
 }
 
 /// Why a vault file could not be turned into a [`Vault`].
@@ -88,6 +102,15 @@ pub(crate) enum DecodeError {
     Corrupt(String),
     /// A well-formed sealed vault the key at hand does not open (or no key).
     Undecryptable(String),
+    /// A file of a newer format than this build reads: never moved aside or overwritten.
+    Newer { version: u32, supported: u32 },
+}
+
+/// The commit tag of a vault file (readable without its key); `None` when absent or unreadable.
+pub(crate) fn commit_of(bytes: &[u8]) -> Option<u64> {
+    match serde_json::from_slice::<VaultFile>(bytes).ok()? {
+        VaultFile::Plain { commit, .. } | VaultFile::Sealed { commit, .. } => commit,
+    }
 }
 
 /// Whether a vault file's bytes are sealed (`None` when they are not a vault file at all).
@@ -137,12 +160,17 @@ fn from_wire(entries: BTreeMap<String, WireBundle>) -> Vault {
     vault
 }
 
-/// Serialises the vault; sealed when a key is given.
-pub(crate) fn encode(vault: &Vault, key: Option<&VaultKey>) -> Result<Vec<u8>, String> {
+/// Serialises the vault (tagged with the generation `commit`); sealed when a key is given.
+pub(crate) fn encode(
+    vault: &Vault,
+    key: Option<&VaultKey>,
+    commit: Option<u64>,
+) -> Result<Vec<u8>, String> {
     let entries = to_wire(vault);
     let file = match key {
         None => VaultFile::Plain {
             version: VERSION,
+            commit,
             entries,
         },
         Some(key) => {
@@ -161,6 +189,7 @@ pub(crate) fn encode(vault: &Vault, key: Option<&VaultKey>) -> Result<Vec<u8>, S
                 .map_err(|_| "encryption failed".to_owned())?;
             VaultFile::Sealed {
                 version: VERSION,
+                commit,
                 nonce: B64.encode(nonce),
                 ciphertext: B64.encode(sealed),
             }
@@ -170,17 +199,31 @@ pub(crate) fn encode(vault: &Vault, key: Option<&VaultKey>) -> Result<Vec<u8>, S
 }
 
 /// Parses a vault file. A sealed file needs `key`.
-pub(crate) fn decode(bytes: &[u8], key: Option<&VaultKey>) -> Result<Vault, DecodeError> {
+pub(crate) fn decode(bytes: &[u8], key: Option<&VaultKey>) -> Result<Decoded, DecodeError> {
+    // The version first: a newer Rota's vault may have fields this build does not know.
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(bytes)
+        && let Some(version) = map.get("version").and_then(serde_json::Value::as_u64)
+    {
+        check_version(u32::try_from(version).unwrap_or(u32::MAX))?;
+    }
     let file: VaultFile = serde_json::from_slice(bytes).map_err(|e| {
         DecodeError::Corrupt(format!("not a vault file ({})", json_error_position(&e)))
     })?;
     match file {
-        VaultFile::Plain { version, entries } => {
+        VaultFile::Plain {
+            version,
+            commit,
+            entries,
+        } => {
             check_version(version)?;
-            Ok(from_wire(entries))
+            Ok(Decoded {
+                vault: from_wire(entries),
+                commit,
+            })
         }
         VaultFile::Sealed {
             version,
+            commit,
             nonce,
             ciphertext,
         } => {
@@ -219,18 +262,24 @@ pub(crate) fn decode(bytes: &[u8], key: Option<&VaultKey>) -> Result<Vault, Deco
                         json_error_position(&e)
                     ))
                 })?;
-            Ok(from_wire(entries))
+            Ok(Decoded {
+                vault: from_wire(entries),
+                commit,
+            })
         }
     }
 }
 
 fn check_version(version: u32) -> Result<(), DecodeError> {
-    if version == VERSION {
-        Ok(())
-    } else {
-        Err(DecodeError::Corrupt(format!(
-            "unsupported vault version {version}"
-        )))
+    match version {
+        VERSION => Ok(()),
+        v if v > VERSION => Err(DecodeError::Newer {
+            version: v,
+            supported: VERSION,
+        }),
+        v => Err(DecodeError::Corrupt(format!(
+            "unsupported vault version {v}"
+        ))),
     }
 }
 

@@ -196,7 +196,7 @@ fn contract(config: &dyn Fn() -> StoreConfig, kind: SecretBackendKind) {
         bak
     };
     let reopened: TestStore = Store::open(config()).unwrap();
-    assert_eq!(reopened.take_recoveries().len(), 1);
+    assert_eq!(reopened.pending_recoveries().len(), 1);
     assert_eq!(fs::read(&paths.vault).unwrap(), before_last_write);
     assert!(reopened.load_vault().unwrap().contains("acct-0"));
     let _: TestState = reopened.load().unwrap();
@@ -342,7 +342,7 @@ fn damaged_ciphertext_is_restored_from_a_backup_that_decrypts() {
     text.replace_range(pos..=pos, flipped);
     fs::write(tmp.path().join("vault.json"), &text).unwrap();
     let store: TestStore = Store::open(sealed_config(tmp.path(), &keys)).unwrap();
-    assert_eq!(store.take_recoveries().len(), 1);
+    assert_eq!(store.pending_recoveries().len(), 1);
     assert!(store.load_vault().unwrap().contains("a"));
 }
 

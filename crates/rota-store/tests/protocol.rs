@@ -131,7 +131,7 @@ fn unreadable_state_at_start_is_quarantined_and_restored_from_bak() {
         drop(store);
 
         let store = open_file_store(tmp.path());
-        let recoveries = store.take_recoveries();
+        let recoveries = store.pending_recoveries();
         assert_eq!(recoveries.len(), 1, "{kind}: one recovery reported");
         assert!(recoveries[0].to_string().contains("state.json"), "{kind}");
         let q = quarantined_files(tmp.path(), "state.json");
@@ -163,7 +163,7 @@ fn unreadable_state_found_by_a_reader_or_writer_later_is_recovered_too() {
     bump(&store);
     fs::write(&store.paths().state, [0u8; 64]).unwrap();
     assert_eq!(store.load().unwrap().generation, 1);
-    assert_eq!(store.take_recoveries().len(), 1);
+    assert_eq!(store.pending_recoveries().len(), 1);
     fs::write(&store.paths().state, b"").unwrap();
     assert_eq!(
         bump(&store),
@@ -206,7 +206,7 @@ fn unreadable_vault_is_quarantined_and_restored_from_bak() {
         fs::write(&store.paths().vault, &bad).unwrap();
         drop(store);
         let store = open_file_store(tmp.path());
-        assert_eq!(store.take_recoveries().len(), 1, "{kind}");
+        assert_eq!(store.pending_recoveries().len(), 1, "{kind}");
         let vault = store.load_vault().unwrap();
         assert!(
             vault.contains("a") && !vault.contains("b"),
@@ -648,7 +648,7 @@ fn canary_tokens_never_reach_the_logs() {
         )
         .unwrap();
         let recovered = open_file_store(tmp.path());
-        assert_eq!(recovered.take_recoveries().len(), 1);
+        assert_eq!(recovered.pending_recoveries().len(), 1);
         // A batch flush and a refresh log nothing secret either.
         let _ = recovered.refresh_secrets("a", &bundle, |_| {
             Ok::<_, StoreError>(SecretBundle::new(CANARY_ACCESS).with_refresh(CANARY_REFRESH))
@@ -656,7 +656,7 @@ fn canary_tokens_never_reach_the_logs() {
     });
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
-        text.contains("restored a data file"),
+        text.contains("repaired a data file"),
         "the recovery is logged: {text}"
     );
     for canary in [CANARY_ACCESS, CANARY_REFRESH, CANARY_ID] {

@@ -14,6 +14,7 @@ use crate::account::{AccountSummary, PoolSnapshot};
 use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
 use crate::handoff::HandoffStatus;
 use crate::provider::{ProviderId, ProviderInfo};
+use crate::recovery::RecoveriesResponse;
 use crate::session::{SessionDetail, SessionSummary};
 use crate::switch::SwitchReason;
 
@@ -94,6 +95,11 @@ commands! {
     /// App settings (background usage polling, notifications).
     SettingsGetCmd = "settings_get": Empty => AppSettings;
     SettingsSetCmd = "settings_set": AppSettings => AppSettings;
+    /// What the store repaired after a crash or a damaged file and the user has not yet
+    /// acknowledged (any process's repairs).
+    RecoveriesCmd = "recoveries": Empty => RecoveriesResponse;
+    /// The user has seen them: no surface reports them any more. Answers the acknowledged ones.
+    AcknowledgeRecoveriesCmd = "acknowledge_recoveries": Empty => RecoveriesResponse;
 }
 
 /// `session_detail`.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod handoff;
 pub mod provider;
+pub mod recovery;
 pub mod session;
 pub mod switch;
 pub mod usage;
@@ -37,6 +38,7 @@ pub use event::{
 };
 pub use handoff::{HandoffStatus, HandoffTool, TargetState};
 pub use provider::{ProviderId, ProviderInfo, UnknownProvider};
+pub use recovery::{RecoveriesResponse, RecoveryKind, RecoveryNotice};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{

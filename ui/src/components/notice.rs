@@ -9,6 +9,7 @@ pub fn Notices() -> impl IntoView {
     let ui = expect_context::<Ui>();
     view! {
         <div class="notices" role="status" aria-live="polite">
+            <RecoveryNotices />
             <For
                 each=move || ui.notices.get()
                 key=|m| m.clone()
@@ -29,5 +30,57 @@ pub fn Notices() -> impl IntoView {
                 }
             />
         </div>
+    }
+}
+
+/// What the store repaired after a crash or a damaged file (any process's repair): shown above
+/// the toasts until the user acknowledges it, which ends it on every surface (CLI, API, app).
+/// Re-read whenever the store changes.
+#[component]
+pub fn RecoveryNotices() -> impl IntoView {
+    use leptos::task::spawn_local;
+    use rota_types::RecoveryNotice;
+    use rota_types::command::{AcknowledgeRecoveriesCmd, Empty, RecoveriesCmd};
+
+    let ui = expect_context::<Ui>();
+    let pending = RwSignal::new(Vec::<RecoveryNotice>::new());
+    Effect::new(move |_| {
+        ui.pool_version.track();
+        spawn_local(async move {
+            match crate::ipc::call::<RecoveriesCmd>(&Empty {}).await {
+                Ok(r) => pending.set(r.recoveries),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    });
+    let acknowledge = move |_| {
+        spawn_local(async move {
+            match crate::ipc::call::<AcknowledgeRecoveriesCmd>(&Empty {}).await {
+                Ok(_) => pending.set(Vec::new()),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    };
+    view! {
+        <Show when=move || !pending.get().is_empty()>
+            <div class="notice recovery-notice" id="recovery-notice" role="alert">
+                <div class="notice-text">
+                    <strong>"Rota repaired its account store"</strong>
+                    <ul class="recovery-list">
+                        <For
+                            each=move || pending.get()
+                            key=|n| (n.at, n.message.clone())
+                            children=move |n| view! { <li>{n.message}</li> }
+                        />
+                    </ul>
+                    <p class="recovery-hint">
+                        "Check the accounts named here (they may need a new login), then acknowledge."
+                    </p>
+                </div>
+                <button class="button" id="acknowledge-recoveries" on:click=acknowledge>
+                    "Acknowledge"
+                </button>
+            </div>
+        </Show>
     }
 }

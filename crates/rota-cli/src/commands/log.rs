@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use rota_core::PoolState;
 use rota_types::{SwitchLogEntry, UnixMs};
 
-use super::open_store_for_reading;
+use super::{open_store_for_reading, warn_recoveries};
 use crate::cli::LogArgs;
 use crate::error::CliError;
 use crate::output::Output;
@@ -20,7 +20,9 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
         .as_deref()
         .map(|p| parse_provider(p, USAGE))
         .transpose()?;
-    let state = open_store_for_reading()?.load()?;
+    let store = open_store_for_reading()?;
+    let state = store.load()?;
+    warn_recoveries(&store);
     let entries: Vec<&SwitchLogEntry> = state
         .switch_log
         .iter()

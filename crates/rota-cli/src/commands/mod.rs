@@ -6,6 +6,7 @@ mod list;
 mod log;
 mod login;
 mod logout;
+mod recovery;
 mod rename;
 mod serve;
 mod switch;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Handoff(args) => handoff::run(&args, out),
         AuthCommand::Proactive(args) => handoff::proactive(&args, out),
         AuthCommand::Log(args) => log::run(&args, out),
+        AuthCommand::Recovery(args) => recovery::run(&args, out),
     }
 }
 
@@ -40,6 +42,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
 /// checks both files first.
 fn open_store() -> Result<PoolStore, CliError> {
     let store = PoolStore::open(StoreConfig::from_env()?)?;
+    warn_recoveries(&store);
     Ok(store)
 }
 
@@ -49,11 +52,18 @@ fn open_store_for_reading() -> Result<PoolStore, CliError> {
     Ok(PoolStore::open_quick(StoreConfig::from_env()?)?)
 }
 
-/// Files restored from `.bak` are worth a line on stderr: the user should know.
+/// What the store repaired (any process, any time) is a warning on stderr on every command
+/// until the user acknowledges it; printed once per run.
 fn warn_recoveries(store: &PoolStore) {
-    for recovery in store.take_recoveries() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let pending = store.pending_recoveries();
+    if pending.is_empty() || WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    for recovery in &pending {
         eprintln_safe(&format!("warning: {recovery}"));
     }
+    eprintln_safe("warning: run `rota auth recovery --ack` once you have checked your accounts");
 }
 
 /// After a command changed the active account: brings the provider's hand-off target up to
