@@ -40,9 +40,13 @@ const PRODUCT_CRATES: &[&str] = &[
     "rota-trim",
     "rota-mock",
 ];
-/// Product crates whose integration tests are Unix-only, linted without them: the CLI's tests
-/// drive it through a pty (expectrl's Unix process API), the app's through the e2e harness.
-const WITHOUT_TESTS: &[&str] = &["rota-cli", "rota-app"];
+/// Product crates whose integration tests are Unix-only, linted without them, and the targets
+/// that are linted: the CLI's tests drive it through a pty (expectrl's Unix process API), the
+/// app's through the e2e harness (which its dev-dependencies, and so any example, pull in).
+const WITHOUT_TESTS: &[(&str, &[&str])] = &[
+    ("rota-cli", &["--lib", "--bins", "--examples", "--benches"]),
+    ("rota-app", &["--lib", "--bins"]),
+];
 
 /// Adds the two Rust targets when missing.
 pub fn ensure_targets() -> Result<()> {
@@ -74,15 +78,14 @@ pub fn check_platforms() -> Result<()> {
             all_targets.args(["-p", krate]);
         }
         status(all_targets.args(["--", "-D", "warnings"]))?;
-        let mut without_tests = clippy(target);
-        for krate in WITHOUT_TESTS {
-            without_tests.args(["-p", krate]);
+        for (krate, targets) in WITHOUT_TESTS {
+            status(
+                clippy(target)
+                    .args(["-p", krate])
+                    .args(*targets)
+                    .args(["--", "-D", "warnings"]),
+            )?;
         }
-        status(
-            without_tests
-                .args(["--lib", "--bins", "--examples", "--benches"])
-                .args(["--", "-D", "warnings"]),
-        )?;
     }
     lint_workflows()
 }
