@@ -4,10 +4,11 @@
 //! *Quit*. [`refresh`] rebuilds it on every pool change, whoever made it.
 
 use rota_core::{PoolState, Ulid};
+use rota_store::platform::Os;
 use rota_types::display::{remaining_text, usage_hint};
 use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchReason, UnixMs};
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::TrayIconBuilder;
+use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::{AppState, EVENT_OPEN_SETTINGS, MAIN_WINDOW, show_main_window};
@@ -164,14 +165,43 @@ fn append_radio<R: Runtime>(
 /// The radio marks drawn in the text where the menu has no radio items (see [`append_radio`]).
 const RADIO_ON: &str = "\u{25C9}  ";
 const RADIO_OFF: &str = "\u{25CB}  ";
+/// What a left click on the tray icon does, by the system's convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftClick {
+    /// macOS (a menu bar item opens its menu on click) and Linux (the `AppIndicator` tray
+    /// reports no clicks at all; its menu is all there is).
+    ShowsMenu,
+    /// Windows: a notification-area icon opens its window; the menu is on the right click.
+    OpensWindow,
+}
+
+#[must_use]
+pub fn left_click(os: Os) -> LeftClick {
+    match os {
+        Os::Windows => LeftClick::OpensWindow,
+        Os::MacOs | Os::Linux => LeftClick::ShowsMenu,
+    }
+}
 
 /// Creates the tray icon. Without a status-notifier host (bare X, CI) this only logs warnings.
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let click = left_click(Os::CURRENT);
     let mut tray = TrayIconBuilder::with_id(TRAY_ID)
         .tooltip("Rota")
         .menu(&build_menu(app)?)
-        .show_menu_on_left_click(true)
-        .on_menu_event(|app, event| handle(app, event.id().as_ref()));
+        .show_menu_on_left_click(click == LeftClick::ShowsMenu)
+        .on_menu_event(|app, event| handle(app, event.id().as_ref()))
+        .on_tray_icon_event(move |tray, event| {
+            if click == LeftClick::OpensWindow
+                && let TrayIconEvent::Click {
+                    button: MouseButton::Left,
+                    button_state: MouseButtonState::Up,
+                    ..
+                } = event
+            {
+                show_main_window(tray.app_handle());
+            }
+        });
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
@@ -249,6 +279,13 @@ fn handle<R: Runtime>(app: &AppHandle<R>, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn left_click_follows_each_systems_convention() {
+        assert_eq!(left_click(Os::Windows), LeftClick::OpensWindow);
+        assert_eq!(left_click(Os::MacOs), LeftClick::ShowsMenu);
+        assert_eq!(left_click(Os::Linux), LeftClick::ShowsMenu);
+    }
     use rota_core::NewLogin;
     use rota_types::{AccountIdentity, AnthropicUsage, ProviderUsage, UsageSnapshot, UsageWindow};
 

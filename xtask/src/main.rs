@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 mod bench_app;
 mod bundle;
 mod demo;
+mod platforms;
 
 /// Debian packages needed to build and run the app (first list) and to test it (second).
 const BUILD_PACKAGES: &[&str] = &[
@@ -54,13 +55,15 @@ fn main() -> ExitCode {
         Some("build-ui") => build_ui(),
         Some("demo") => demo::demo(),
         Some("bundle") => bundle::bundle(),
+        Some("check-platforms") => setup(true).and_then(|()| platforms::check_platforms()),
+        Some("icons") => platforms::icons(),
         Some("bench") if args.get(1).is_some_and(|a| a == "app") => {
             bench_app::bench_app(&args[2..])
         }
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  bundle     build an installable .deb (release app + rota CLI) and check it\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway, app [--minutes N])"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  check-platforms  clippy -D warnings on the product crates for Windows and macOS, actionlint\n  icons      regenerate icons/icon.ico and icon.icns from icon.png\n  bundle     build an installable .deb (release app + rota CLI) and check it\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway, app [--minutes N])"
             );
             return ExitCode::from(2);
         }
@@ -142,6 +145,7 @@ fn setup(for_tests: bool) -> Result<()> {
     let mut wanted: Vec<&str> = BUILD_PACKAGES.to_vec();
     if for_tests {
         wanted.extend_from_slice(TEST_PACKAGES);
+        wanted.extend_from_slice(platforms::CROSS_PACKAGES);
     }
     ensure_packages(&wanted)?;
 
@@ -169,6 +173,8 @@ fn setup(for_tests: bool) -> Result<()> {
     }
 
     if for_tests {
+        platforms::ensure_targets()?;
+
         step("tauri-driver");
         if output(Command::new("tauri-driver").arg("--help")).is_some()
             || cargo_bin_dir().join("tauri-driver").exists()
@@ -351,6 +357,9 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+
+    // Windows and macOS: lint only (nothing links or runs for them here).
+    platforms::check_platforms()?;
 
     // No display needed: the end-to-end harness starts an Xvfb of its own for each app.
     step("tests (unit, integration, end-to-end)");

@@ -2,18 +2,48 @@
 //! the same directory (mode 0600) → write → fsync → rename over the target → fsync the
 //! directory. A crash at any point leaves the old file or the new one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fmt::Write as _;
+use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rota_store::platform::{Host, Os};
 use rota_types::HandoffTool;
+use sha2::{Digest as _, Sha256};
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::error::HandoffError;
 
-/// Claude Code's keychain service on macOS.
+/// Claude Code's keychain service on macOS (without `CLAUDE_CONFIG_DIR`).
 pub const CLAUDE_KEYCHAIN_SERVICE: &str = "Claude Code-credentials";
+
+/// Claude Code's login item on macOS, as Claude Code names it: service
+/// `Claude Code-credentials`, plus `-<first 8 hex digits of the SHA-256 of its config dir>` when
+/// `CLAUDE_CONFIG_DIR` is set (the dir in Unicode NFC, as Claude Code normalises it), so each
+/// config dir has its own login; account `$USER`, or `claude-code-user` when that is unset or
+/// holds anything but letters, digits, `.`, `_` and `-`.
+#[must_use]
+pub fn claude_keychain_item(host: &Host) -> Option<(String, String)> {
+    let mut service = CLAUDE_KEYCHAIN_SERVICE.to_owned();
+    if host.var("CLAUDE_CONFIG_DIR").is_some() {
+        let dir: String = host.claude_config_dir()?.to_string_lossy().nfc().collect();
+        let digest = Sha256::digest(dir.as_bytes());
+        service.push('-');
+        for byte in &digest[..4] {
+            let _ = write!(service, "{byte:02x}"); // writing to a String cannot fail
+        }
+    }
+    let account = host
+        .user_name()
+        .filter(|u| {
+            u.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .unwrap_or_else(|| "claude-code-user".to_owned());
+    Some((service, account))
+}
 
 /// A tool's credential store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,24 +57,24 @@ pub enum Target {
 }
 
 impl Target {
-    /// The tool's own location: Claude Code's login keychain item on macOS, else the file the
-    /// importer reads (`~/.claude/.credentials.json`, `$CODEX_HOME/auth.json`,
-    /// `$XDG_DATA_HOME/opencode/auth.json`).
+    /// The tool's own location on this system: Claude Code's login keychain item on macOS,
+    /// else the file the importer reads ([`ImportSource::path_on`](rota_store::import::ImportSource::path_on)).
     pub fn default_for(tool: HandoffTool) -> Result<Self, HandoffError> {
-        #[cfg(target_os = "macos")]
-        if tool == HandoffTool::ClaudeCode {
-            let account = std::env::var("USER").unwrap_or_default();
-            return Ok(Self::Keychain {
-                service: CLAUDE_KEYCHAIN_SERVICE.to_owned(),
-                account,
-            });
+        Self::on(tool, &Host::current())
+    }
+
+    /// The tool's location on `host`'s system.
+    pub fn on(tool: HandoffTool, host: &Host) -> Result<Self, HandoffError> {
+        let missing =
+            || HandoffError::Invalid("no home directory to find the tool's login in".into());
+        if tool == HandoffTool::ClaudeCode && host.os == Os::MacOs {
+            let (service, account) = claude_keychain_item(host).ok_or_else(missing)?;
+            return Ok(Self::Keychain { service, account });
         }
         crate::format::source(tool)
-            .default_path()
+            .path_on(host)
             .map(Self::File)
-            .ok_or_else(|| {
-                HandoffError::Invalid("no home directory to find the tool's login in".into())
-            })
+            .ok_or_else(missing)
     }
 
     /// Shown to people: the path, or `keychain:<service>`.
@@ -134,11 +164,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HandoffError> {
             .map_err(|e| HandoffError::io("cannot fsync", &tmp, e))?;
         drop(file);
         failpoint("after_fsync");
-        fs::rename(&tmp, &path)
+        rota_store::replace_file(&tmp, &path)
             .map_err(|e| HandoffError::io("cannot rename into place", &path, e))?;
         failpoint("after_rename");
         #[cfg(unix)]
-        File::open(&dir)
+        fs::File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| HandoffError::io("cannot fsync directory", &dir, e))?;
         Ok(())
@@ -213,5 +243,86 @@ mod keychain {
         Err(HandoffError::Keychain(
             "keychain targets exist only on macOS".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac() -> Host {
+        Host::new(Os::MacOs, Some("/Users/ann".into())).with_var("USER", "ann")
+    }
+
+    #[test]
+    fn claude_code_on_macos_is_its_keychain_item() {
+        assert_eq!(
+            Target::on(HandoffTool::ClaudeCode, &mac()).unwrap(),
+            Target::Keychain {
+                service: "Claude Code-credentials".into(),
+                account: "ann".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_config_dir_gets_its_own_keychain_item() {
+        // Expected suffixes: sha256 of the NFC path, first 8 hex digits (computed outside Rust).
+        let host = mac().with_var("CLAUDE_CONFIG_DIR", "/Users/ann/.claude-work");
+        assert_eq!(
+            claude_keychain_item(&host).unwrap().0,
+            "Claude Code-credentials-202f7ba6"
+        );
+        // A decomposed ("zoe" + combining diaeresis) path hashes as its composed form.
+        let host = mac().with_var("CLAUDE_CONFIG_DIR", "/Users/zoe\u{308}/cc");
+        assert_eq!(
+            claude_keychain_item(&host).unwrap().0,
+            "Claude Code-credentials-10b76ea4"
+        );
+        // Set but empty is unset.
+        let host = mac().with_var("CLAUDE_CONFIG_DIR", "");
+        assert_eq!(
+            claude_keychain_item(&host).unwrap().0,
+            CLAUDE_KEYCHAIN_SERVICE
+        );
+    }
+
+    #[test]
+    fn the_keychain_account_is_a_safe_user_name_or_claude_code_user() {
+        let account = |user: Option<&str>| {
+            let mut host = Host::new(Os::MacOs, Some("/Users/x".into()));
+            if let Some(u) = user {
+                host = host.with_var("USER", u);
+            }
+            claude_keychain_item(&host).unwrap().1
+        };
+        assert_eq!(account(Some("ann.lee_2-x")), "ann.lee_2-x");
+        assert_eq!(account(Some("ann lee")), "claude-code-user");
+        assert_eq!(account(Some("zoë")), "claude-code-user");
+        assert_eq!(account(None), "claude-code-user");
+    }
+
+    #[test]
+    fn claude_code_elsewhere_is_its_credentials_file() {
+        let linux = Host::new(Os::Linux, Some("/home/ann".into()));
+        assert_eq!(
+            Target::on(HandoffTool::ClaudeCode, &linux).unwrap(),
+            Target::File("/home/ann/.claude/.credentials.json".into())
+        );
+        let windows = Host::new(Os::Windows, Some(r"C:\Users\ann".into()));
+        assert_eq!(
+            Target::on(HandoffTool::ClaudeCode, &windows).unwrap(),
+            Target::File(
+                std::path::Path::new(r"C:\Users\ann")
+                    .join(".claude")
+                    .join(".credentials.json")
+            )
+        );
+        // Codex and opencode are files on macOS too.
+        assert_eq!(
+            Target::on(HandoffTool::Codex, &mac()).unwrap(),
+            Target::File("/Users/ann/.codex/auth.json".into())
+        );
+        assert!(Target::on(HandoffTool::Opencode, &Host::new(Os::MacOs, None)).is_err());
     }
 }

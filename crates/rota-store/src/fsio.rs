@@ -187,7 +187,7 @@ fn write_atomic_inner(path: &Path, tmp: &Path, bytes: &[u8], bak: Bak) -> Result
         Bak::Untouched => {}
     }
     failpoint("after_bak");
-    fs::rename(tmp, path).map_err(|e| StoreError::io("cannot rename into place", path, e))?;
+    replace_file(tmp, path).map_err(|e| StoreError::io("cannot rename into place", path, e))?;
     failpoint("after_rename");
     sync_dir(path)?;
     failpoint("after_dir_fsync");
@@ -208,14 +208,47 @@ fn replace_bak(source: &Path, target: &Path, force_copy: bool) -> Result<()> {
             .and_then(|f| f.sync_all())
             .map_err(|e| StoreError::io("cannot fsync", &bak_tmp, e))?;
     }
-    let renamed = fs::rename(&bak_tmp, &bak);
+    let renamed = replace_file(&bak_tmp, &bak);
     // When `.bak` already is a link to the same inode (a writer died between this step and its
     // rename), POSIX rename does nothing and leaves `bak_tmp` behind: remove it either way.
     let _ = fs::remove_file(&bak_tmp);
     renamed.map_err(|e| StoreError::io("cannot rename backup into place", &bak, e))
 }
 
+/// `fs::rename` over an existing file, retried while another process holds either file open
+/// without sharing delete access (Windows: an editor, a virus scanner, a tool reading its login);
+/// such a holder lets go within moments, so the write waits for it rather than failing.
+pub fn replace_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    retry_while_busy(crate::platform::Os::CURRENT, || fs::rename(from, to))
+}
+
+/// Pauses between attempts of [`replace_file`]: about 3 s in all.
+const BUSY_PAUSES_MS: &[u64] = &[5, 10, 20, 40, 80, 160, 320, 500, 500, 500, 500];
+
+/// Whether `e` means "another process has the file open" on `os`: Windows' access-denied,
+/// sharing- and lock-violation codes (5, 32, 33). Unix renames never fail that way.
+fn is_busy(os: crate::platform::Os, e: &std::io::Error) -> bool {
+    os == crate::platform::Os::Windows && matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+fn retry_while_busy<T>(
+    os: crate::platform::Os,
+    mut op: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut pauses = BUSY_PAUSES_MS.iter();
+    loop {
+        match op() {
+            Err(e) if is_busy(os, &e) => match pauses.next() {
+                Some(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
+}
+
 /// fsync of the directory holding `path`, so the renames survive a power loss.
+#[cfg_attr(not(unix), allow(clippy::unnecessary_wraps))] // fallible where directories fsync
 fn sync_dir(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
@@ -247,7 +280,7 @@ pub(crate) fn quarantine(path: &Path) -> Result<PathBuf> {
         target = with_suffix(path, &format!(".corrupt-{ts}-{n}"));
         n += 1;
     }
-    fs::rename(path, &target).map_err(|e| StoreError::io("cannot move aside", path, e))?;
+    replace_file(path, &target).map_err(|e| StoreError::io("cannot move aside", path, e))?;
     sync_dir(path)?;
     Ok(target)
 }
@@ -269,5 +302,86 @@ pub(crate) fn failpoint(point: &str) {
         && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n
     {
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use std::cell::Cell;
+    use std::io;
+
+    use super::*;
+    use crate::platform::Os;
+
+    /// An operation that fails `n` times with `code`, then succeeds.
+    fn failing(n: u32, code: i32, calls: &Cell<u32>) -> impl FnMut() -> io::Result<u32> + '_ {
+        move || {
+            calls.set(calls.get() + 1);
+            if calls.get() <= n {
+                Err(io::Error::from_raw_os_error(code))
+            } else {
+                Ok(calls.get())
+            }
+        }
+    }
+
+    #[test]
+    fn windows_sharing_violations_are_retried_until_the_holder_lets_go() {
+        for code in [5, 32, 33] {
+            let calls = Cell::new(0);
+            assert_eq!(
+                retry_while_busy(Os::Windows, failing(3, code, &calls)).unwrap(),
+                4
+            );
+        }
+    }
+
+    #[test]
+    fn a_holder_that_never_lets_go_fails_after_about_three_seconds() {
+        let calls = Cell::new(0);
+        let started = Instant::now();
+        let err = retry_while_busy(Os::Windows, failing(u32::MAX, 32, &calls)).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(32));
+        assert_eq!(calls.get() as usize, BUSY_PAUSES_MS.len() + 1);
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_secs(2)..Duration::from_secs(6)).contains(&waited),
+            "{waited:?}"
+        );
+    }
+
+    #[test]
+    fn other_errors_and_other_systems_fail_at_once() {
+        // Not found on Windows; the same numbers on Unix are other errors (EIO, EPIPE).
+        for (os, code) in [(Os::Windows, 2), (Os::Linux, 32), (Os::MacOs, 5)] {
+            let calls = Cell::new(0);
+            assert!(retry_while_busy(os, failing(1, code, &calls)).is_err());
+            assert_eq!(calls.get(), 1, "{os:?} {code}");
+        }
+    }
+
+    /// The real thing on Windows: a reader holds the target open without delete sharing for a
+    /// moment; the atomic write waits for it and lands.
+    #[cfg(windows)]
+    #[test]
+    fn replace_waits_for_a_reader_that_does_not_share_delete() {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_SHARE_READ: u32 = 1;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs::write(&path, b"old").unwrap();
+        let held = OpenOptions::new()
+            .read(true)
+            .share_mode(FILE_SHARE_READ)
+            .open(&path)
+            .unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        write_atomic(&path, b"new", Bak::KeepPrevious).unwrap();
+        releaser.join().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read(bak_path(&path)).unwrap(), b"old");
     }
 }

@@ -16,6 +16,7 @@ use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId, UnixMs};
 use serde_json::{Map, Value};
 
 use crate::error::{Result, StoreError};
+use crate::platform::Host;
 use crate::secret::SecretBundle;
 use crate::vault::json_error_position;
 
@@ -45,25 +46,22 @@ impl ImportSource {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Where the tool keeps its login: `~/.claude/.credentials.json`,
+    /// Where the tool keeps its login on this system ([`Self::path_on`] for this process).
+    #[must_use]
+    pub fn default_path(self) -> Option<PathBuf> {
+        self.path_on(&Host::current())
+    }
+
+    /// Where the tool keeps its login on `host`: Claude Code `<config dir>/.credentials.json`
+    /// (`$CLAUDE_CONFIG_DIR`, default `~/.claude`; on macOS the fallback of its keychain item),
     /// `$CODEX_HOME/auth.json` (default `~/.codex`), `$XDG_DATA_HOME/opencode/auth.json`
     /// (default `~/.local/share`, on every platform, as opencode does).
     #[must_use]
-    pub fn default_path(self) -> Option<PathBuf> {
-        let home = dirs::home_dir();
+    pub fn path_on(self, host: &Host) -> Option<PathBuf> {
         match self {
-            Self::ClaudeCode => Some(home?.join(".claude").join(".credentials.json")),
-            Self::Codex => match std::env::var_os("CODEX_HOME") {
-                Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("auth.json")),
-                _ => Some(home?.join(".codex").join("auth.json")),
-            },
-            Self::Opencode => {
-                let data = match std::env::var_os("XDG_DATA_HOME") {
-                    Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-                    _ => home?.join(".local").join("share"),
-                };
-                Some(data.join("opencode").join("auth.json"))
-            }
+            Self::ClaudeCode => Some(host.claude_config_dir()?.join(".credentials.json")),
+            Self::Codex => Some(host.codex_home()?.join("auth.json")),
+            Self::Opencode => Some(host.xdg_data_home()?.join("opencode").join("auth.json")),
         }
     }
 

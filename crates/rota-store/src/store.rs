@@ -114,9 +114,7 @@ impl StorePaths {
 pub fn default_data_dir() -> Result<PathBuf> {
     match std::env::var_os("ROTA_HOME") {
         Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
-        _ => dirs::data_dir()
-            .map(|d| d.join("rota"))
-            .ok_or(StoreError::NoDataDir),
+        _ => crate::platform::rota_data_dir().ok_or(StoreError::NoDataDir),
     }
 }
 

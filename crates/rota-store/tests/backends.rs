@@ -440,6 +440,7 @@ fn secret_store_mode_parses_the_config_values() {
 const INNER_ENV: &str = "ROTA_TEST_KEYCHAIN_DIR";
 const INNER_OK: &str = "KEYCHAIN-INNER-OK";
 
+#[cfg(target_os = "linux")] // only the Secret Service test starts programs
 fn find_program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))

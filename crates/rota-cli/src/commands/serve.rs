@@ -194,6 +194,7 @@ fn init_logging() {
 }
 
 /// Resolves with the signal's name on the first SIGINT (Ctrl-C) or SIGTERM.
+#[cfg_attr(not(unix), allow(clippy::unnecessary_wraps))] // registering can fail on Unix only
 fn shutdown_signal() -> Result<impl Future<Output = &'static str>, CliError> {
     let os = |e: std::io::Error| {
         CliError::failed(ErrorCode::Os, format!("cannot listen for signals: {e}"))
