@@ -126,6 +126,8 @@ pub enum CooldownKind {
     RateLimit,
     /// The token was refused: a new login or a success ends it.
     Auth,
+    /// The monthly quota is used up (Copilot 402): lasts until the quota's reset date.
+    Quota,
 }
 
 /// One account, without secrets.

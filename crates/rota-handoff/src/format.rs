@@ -210,10 +210,15 @@ pub fn merge(
             let key = opencode_key(provider, Some(secrets));
             // Copilot: opencode keeps the GitHub token in `refresh` and a short-lived Copilot
             // token in `access`; an empty, expired `access` makes it exchange a new one.
+            // A login of opencode's own GitHub app holds the GitHub token in both fields.
             let (refresh, access, expires) = if provider == ProviderId::GithubCopilot {
-                let copilot = secrets
-                    .extra("copilot_token")
-                    .map(rota_core::Secret::expose);
+                let copilot = if secrets.extra(rota_store::COPILOT_DIRECT).is_some() {
+                    Some(access)
+                } else {
+                    secrets
+                        .extra("copilot_token")
+                        .map(rota_core::Secret::expose)
+                };
                 (
                     access,
                     copilot.unwrap_or(""),

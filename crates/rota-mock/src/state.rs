@@ -148,6 +148,10 @@ pub(crate) struct Admitted {
     pub organization_uuid: Option<String>,
     pub organization_name: Option<String>,
     pub github_login: Option<String>,
+    /// GitHub: the credential was an exchanged Copilot token (not the GitHub token itself).
+    pub copilot_token: bool,
+    /// GitHub: the account's login is of a GitHub app that is used directly.
+    pub copilot_direct: bool,
     /// Usage with windows rolled over at `now`.
     pub usage: Usage,
     pub behavior: Option<Behavior>,
@@ -328,6 +332,7 @@ impl Shared {
             expires_at: None,
             usage: normalize_usage(new.usage.unwrap_or_default(), now),
             api_requests: 0,
+            copilot_direct: new.copilot_direct,
         };
         inner.accounts.push(Account {
             info,
@@ -681,6 +686,9 @@ impl Shared {
         let token = token.ok_or(AuthFail::Missing)?;
         let now = self.now();
         let mut inner = lock(&self.inner);
+        let copilot_token = provider == ProviderId::GithubCopilot
+            && !inner.access.contains_key(token)
+            && inner.copilot.contains_key(token);
         let entry = inner
             .access
             .get(token)
@@ -723,9 +731,11 @@ impl Shared {
                 for w in [&mut u.five_hour, &mut u.seven_day].into_iter().flatten() {
                     w.utilization = (w.utilization + per_request).min(100.0);
                 }
-                if provider == ProviderId::GithubCopilot && !u.premium_interactions.unlimited {
-                    u.premium_interactions.remaining =
-                        (u.premium_interactions.remaining - 1).max(0);
+                if provider == ProviderId::GithubCopilot {
+                    let q = u.credits.as_mut().unwrap_or(&mut u.premium_interactions);
+                    if !q.unlimited {
+                        q.remaining = (q.remaining - 1).max(0);
+                    }
                 }
                 acct.info.usage = u;
             }
@@ -740,6 +750,8 @@ impl Shared {
             organization_uuid: info.organization_uuid.clone(),
             organization_name: info.organization_name.clone(),
             github_login: info.github_login.clone(),
+            copilot_token,
+            copilot_direct: info.copilot_direct,
             usage,
             behavior,
             auto_limit,
