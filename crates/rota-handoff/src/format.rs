@@ -112,6 +112,20 @@ pub fn read_login(
         }))
 }
 
+/// Whether the tool reads the file's login as the kind [`merge`] writes: Codex (0.171) takes
+/// the login type from `auth_mode` first, then from a non-null `OPENAI_API_KEY`, so a file with
+/// our tokens but `auth_mode: "apikey"` or an API key is not used as a ChatGPT login.
+#[must_use]
+pub fn login_type_is_current(tool: HandoffTool, root: Option<&Map<String, Value>>) -> bool {
+    match (tool, root) {
+        (HandoffTool::Codex, Some(root)) => {
+            root.get("auth_mode").and_then(Value::as_str) == Some("chatgpt")
+                && root.get("OPENAI_API_KEY").is_none_or(Value::is_null)
+        }
+        _ => true,
+    }
+}
+
 fn required<'a>(
     value: Option<&'a str>,
     tool: HandoffTool,
@@ -200,6 +214,10 @@ pub fn merge(
                 None => t.remove("account_id"),
             };
             root.insert("last_refresh".into(), json!(rfc3339(now)));
+            // Codex (0.171) takes the login type from `auth_mode` first, then from a non-null
+            // `OPENAI_API_KEY`: an API-key login left behind would win over these tokens.
+            root.insert("auth_mode".into(), json!("chatgpt"));
+            root.insert("OPENAI_API_KEY".into(), Value::Null);
         }
         HandoffTool::Opencode => {
             if root.contains_key("version") {

@@ -64,8 +64,13 @@ fn handoff_after_switch(store: &PoolStore, provider: rota_types::ProviderId) -> 
     match rota_handoff::sync(store, provider, false, now) {
         Ok(rota_handoff::SyncOutcome::Written { .. }) => {
             let s = rota_handoff::status(store, provider, now).ok()?;
+            let note = s
+                .tool
+                .restart_note()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
             Some(format!(
-                "Handed off to {} ({}).",
+                "Handed off to {} ({}).{note}",
                 s.tool.display_name(),
                 crate::output::tilde(std::path::Path::new(&s.target))
             ))
