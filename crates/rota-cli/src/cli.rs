@@ -54,6 +54,19 @@ pub enum AuthCommand {
     Proactive(ProactiveArgs),
     /// The switch history: when, from which account to which, and why.
     Log(LogArgs),
+    /// Redeem one OpenAI rate-limit reset credit on an account (the active one by default):
+    /// both windows are cleared. Safe to repeat; never redeems twice for one request.
+    Redeem(RedeemArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RedeemArgs {
+    /// `openai`.
+    pub provider: String,
+    /// Account id, id prefix (4+ characters) or label; the active account when omitted.
+    pub account: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,6 +236,7 @@ impl Cli {
             AuthCommand::Handoff(a) => a.json.json,
             AuthCommand::Proactive(a) => a.json.json,
             AuthCommand::Log(a) => a.json.json,
+            AuthCommand::Redeem(a) => a.json.json,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod exhaustion;
 pub mod policy;
 pub mod pool;
 pub mod proactive;
+pub mod redeem;
 pub mod secret;
 pub mod state;
 
@@ -22,6 +23,7 @@ pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaust
 pub use policy::{Action, CooldownPolicy, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal};
 pub use pool::{NewLogin, Removed, Upserted, parse_id, same_account, validate_label};
 pub use proactive::{ProactiveDecision, ProactivePolicy, Stay, choose_proactive};
+pub use redeem::{LastRedeem, PendingRedeem, RedeemPlan};
 pub use rota_types::DEFAULT_NAMESPACE;
 pub use secret::{Credentials, Secret};
 pub use state::{

@@ -112,6 +112,38 @@ pub fn read_login(
         }))
 }
 
+/// Codex CLI's `auth.json`: `tokens`, `last_refresh`, and the login type Codex decides by.
+fn merge_codex(
+    root: &mut Map<String, Value>,
+    secrets: &SecretBundle,
+    identity: &AccountIdentity,
+    access: &str,
+    refresh: Option<&str>,
+    now: UnixMs,
+) -> Result<(), crate::HandoffError> {
+    let tool = HandoffTool::Codex;
+    let refresh = required(refresh, tool, "refresh token")?;
+    let id_token = required(
+        secrets.extra("id_token").map(rota_core::Secret::expose),
+        tool,
+        "id_token",
+    )?;
+    let t = object_at(root, "tokens");
+    t.insert("id_token".into(), json!(id_token));
+    t.insert("access_token".into(), json!(access));
+    t.insert("refresh_token".into(), json!(refresh));
+    match &identity.account_id {
+        Some(id) => t.insert("account_id".into(), json!(id)),
+        None => t.remove("account_id"),
+    };
+    root.insert("last_refresh".into(), json!(rfc3339(now)));
+    // Codex (0.171) takes the login type from `auth_mode` first, then from a non-null
+    // `OPENAI_API_KEY`: an API-key login left behind would win over these tokens.
+    root.insert("auth_mode".into(), json!("chatgpt"));
+    root.insert("OPENAI_API_KEY".into(), Value::Null);
+    Ok(())
+}
+
 /// Whether the tool reads the file's login as the kind [`merge`] writes: Codex (0.171) takes
 /// the login type from `auth_mode` first, then from a non-null `OPENAI_API_KEY`, so a file with
 /// our tokens but `auth_mode: "apikey"` or an API key is not used as a ChatGPT login.
@@ -198,27 +230,7 @@ pub fn merge(
                 o.insert("subscriptionType".into(), json!(plan));
             }
         }
-        HandoffTool::Codex => {
-            let refresh = required(refresh, tool, "refresh token")?;
-            let id_token = required(
-                secrets.extra("id_token").map(rota_core::Secret::expose),
-                tool,
-                "id_token",
-            )?;
-            let t = object_at(&mut root, "tokens");
-            t.insert("id_token".into(), json!(id_token));
-            t.insert("access_token".into(), json!(access));
-            t.insert("refresh_token".into(), json!(refresh));
-            match &identity.account_id {
-                Some(id) => t.insert("account_id".into(), json!(id)),
-                None => t.remove("account_id"),
-            };
-            root.insert("last_refresh".into(), json!(rfc3339(now)));
-            // Codex (0.171) takes the login type from `auth_mode` first, then from a non-null
-            // `OPENAI_API_KEY`: an API-key login left behind would win over these tokens.
-            root.insert("auth_mode".into(), json!("chatgpt"));
-            root.insert("OPENAI_API_KEY".into(), Value::Null);
-        }
+        HandoffTool::Codex => merge_codex(&mut root, secrets, identity, access, refresh, now)?,
         HandoffTool::Opencode => {
             if root.contains_key("version") {
                 return Err(crate::HandoffError::Invalid(

@@ -455,47 +455,8 @@ async fn chat_completions(
         );
     };
     let now = s.now();
-    if s.config.strict {
-        if a.copilot_token && !headers.contains_key("editor-version") {
-            // As the Copilot API answers an IDE token without its IDE headers (plain text).
-            let mut r = (
-                StatusCode::BAD_REQUEST,
-                "missing Editor-Version header for IDE auth\n",
-            )
-                .into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            return tag(r, Some(&a.account), None);
-        }
-        if !a.copilot_token && !a.copilot_direct {
-            return copilot_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "unauthorized: token expired or invalid",
-            );
-        }
-    }
-    if let Some(b) = a.behavior.as_ref().filter(|b| is_error_behavior(Some(b))) {
-        return tag(
-            behavior_response(b, &a.usage, now),
-            Some(&a.account),
-            Some(b),
-        );
-    }
-    let spent = a.usage.credits.unwrap_or(a.usage.premium_interactions);
-    if !spent.unlimited && spent.remaining <= 0 && !spent.overage_permitted {
-        // The premium quota (or the credits) is used up: 402, no rate-limit headers.
-        return tag(
-            copilot_error(
-                StatusCode::PAYMENT_REQUIRED,
-                "quota_exceeded",
-                "You have no quota",
-            ),
-            Some(&a.account),
-            None,
-        );
+    if let Some(r) = refusal(&s, &a, &headers) {
+        return r;
     }
     let req: ChatRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -559,15 +520,69 @@ async fn chat_completions(
     }
     respond::set_header(h, "x-request-id", &util::uuid());
     respond::set_header(h, "x-rota-mock-account", &a.account);
-    let reset = a
-        .usage
+    set_quota_headers(h, s.config.usage_per_request > 0.0, &a.usage, now);
+    tag(r, Some(&a.account), a.behavior.as_ref())
+}
+
+/// What the Copilot API refuses before answering: in strict mode an exchanged token without
+/// `Editor-Version` (plain-text 400) and a GitHub token of an IDE login (401); a scripted error;
+/// a used-up quota (402, no rate-limit headers).
+fn refusal(s: &Shared, a: &Admitted, headers: &HeaderMap) -> Option<Response> {
+    let now = s.now();
+    if s.config.strict {
+        if a.copilot_token && !headers.contains_key("editor-version") {
+            // As the Copilot API answers an IDE token without its IDE headers (plain text).
+            let mut r = (
+                StatusCode::BAD_REQUEST,
+                "missing Editor-Version header for IDE auth\n",
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Some(tag(r, Some(&a.account), None));
+        }
+        if !a.copilot_token && !a.copilot_direct {
+            return Some(copilot_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unauthorized: token expired or invalid",
+            ));
+        }
+    }
+    if let Some(b) = a.behavior.as_ref().filter(|b| is_error_behavior(Some(b))) {
+        return Some(tag(
+            behavior_response(b, &a.usage, now),
+            Some(&a.account),
+            Some(b),
+        ));
+    }
+    let spent = a.usage.credits.unwrap_or(a.usage.premium_interactions);
+    if !spent.unlimited && spent.remaining <= 0 && !spent.overage_permitted {
+        // The premium quota (or the credits) is used up: 402, no rate-limit headers.
+        return Some(tag(
+            copilot_error(
+                StatusCode::PAYMENT_REQUIRED,
+                "quota_exceeded",
+                "You have no quota",
+            ),
+            Some(&a.account),
+            None,
+        ));
+    }
+    None
+}
+
+/// The `x-quota-snapshot-*` headers of an answer: the quotas after this request (admission
+/// spent one when usage counting is on), as the Copilot API reports them on every answer.
+fn set_quota_headers(h: &mut HeaderMap, counted: bool, usage: &Usage, now: i64) {
+    let reset = usage
         .quota_reset_date
         .clone()
         .unwrap_or_else(|| next_month(now));
-    // The quotas after this request (admission spent one when usage counting is on), as the
-    // Copilot API reports them on every answer.
-    let mut after = a.usage.clone();
-    if s.config.usage_per_request > 0.0 {
+    let mut after = usage.clone();
+    if counted {
         let q = after
             .credits
             .as_mut()
@@ -590,5 +605,4 @@ async fn chat_completions(
             );
         }
     }
-    tag(r, Some(&a.account), a.behavior.as_ref())
 }

@@ -191,6 +191,33 @@ pub struct Usage {
     /// GitHub: AI credits (reported as the `ai_credits` quota); when set, requests spend these
     /// instead of premium interactions.
     pub credits: Option<Quota>,
+    /// OpenAI: banked rate-limit reset credits (`wham/rate-limit-reset-credits`).
+    pub reset_credits: Vec<ResetCredit>,
+}
+
+/// An OpenAI rate-limit reset credit: single use; redeeming it clears both windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetCredit {
+    pub id: String,
+    /// Unix seconds.
+    pub granted_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The `redeem_request_id` that consumed it.
+    #[serde(default)]
+    pub redeemed_by: Option<String>,
+}
+
+impl ResetCredit {
+    #[must_use]
+    pub fn new(id: impl Into<String>, expires_at: i64) -> Self {
+        Self {
+            id: id.into(),
+            granted_at: 0,
+            expires_at,
+            redeemed_by: None,
+        }
+    }
 }
 
 impl Default for Usage {
@@ -207,6 +234,7 @@ impl Default for Usage {
             completions: Quota::unlimited(),
             quota_reset_date: None,
             credits: None,
+            reset_credits: Vec::new(),
         }
     }
 }

@@ -467,6 +467,57 @@ impl Shared {
         Ok(inner.accounts[i].info.clone())
     }
 
+    /// `wham/rate-limit-reset-credits/consume`, atomically: the same `redeem_request_id` again
+    /// answers `already_redeemed`; an unknown, expired or spent credit `no_credit`; windows
+    /// with nothing used `nothing_to_reset` (the credit is kept); else both windows are cleared
+    /// and the credit is spent (`reset`).
+    pub(crate) fn consume_reset_credit(
+        &self,
+        account: &str,
+        credit_id: &str,
+        request_id: &str,
+    ) -> Result<&'static str, MockError> {
+        let now = self.now();
+        let mut inner = lock(&self.inner);
+        let i = Self::resolve_or(&inner, account)?;
+        let usage = effective_usage(&inner.accounts[i].info.usage, now);
+        let info = &mut inner.accounts[i].info;
+        if info
+            .usage
+            .reset_credits
+            .iter()
+            .any(|c| c.redeemed_by.as_deref() == Some(request_id))
+        {
+            return Ok("already_redeemed");
+        }
+        let Some(credit) = info
+            .usage
+            .reset_credits
+            .iter_mut()
+            .find(|c| c.id == credit_id && c.redeemed_by.is_none() && c.expires_at > now)
+        else {
+            return Ok("no_credit");
+        };
+        let used = [usage.five_hour, usage.seven_day]
+            .into_iter()
+            .flatten()
+            .any(|w| w.utilization > 0.0);
+        if !used {
+            return Ok("nothing_to_reset");
+        }
+        credit.redeemed_by = Some(request_id.to_owned());
+        let mut cleared = usage;
+        for w in [&mut cleared.five_hour, &mut cleared.seven_day]
+            .into_iter()
+            .flatten()
+        {
+            w.utilization = 0.0;
+        }
+        cleared.reset_credits.clone_from(&info.usage.reset_credits);
+        info.usage = cleared;
+        Ok("reset")
+    }
+
     pub(crate) fn script(&self, key: &str, step: ScriptStep) -> Result<(), MockError> {
         let mut inner = lock(&self.inner);
         let i = Self::resolve_or(&inner, key)?;

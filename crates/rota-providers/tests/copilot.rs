@@ -335,7 +335,6 @@ async fn copilot_responses_classify() {
                 assert_eq!(s.retry_after_ms, Some(600_000));
             }
             ("no-reset", Outcome::RateLimited(s)) => assert!(s.resets_at.is_empty()),
-            ("premium" | "402", Outcome::QuotaExhausted { resets_at: None }) => {}
             ("session", Outcome::RateLimited(s)) => {
                 assert!(near(s, 840), "{s:?}");
                 assert_eq!(s.window, Some(WindowKind::FiveHour));
@@ -344,7 +343,9 @@ async fn copilot_responses_classify() {
                 assert!(near(s, 172_800), "{s:?}");
                 assert_eq!(s.window, Some(WindowKind::SevenDay));
             }
-            ("overloaded", Outcome::Overloaded { status: 503 }) | ("401", Outcome::AuthFailed) => {}
+            ("premium" | "402", Outcome::QuotaExhausted { resets_at: None })
+            | ("overloaded", Outcome::Overloaded { status: 503 })
+            | ("401", Outcome::AuthFailed) => {}
             _ => panic!("{name}: unexpected {got:?}"),
         }
     }

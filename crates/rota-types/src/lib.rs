@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod handoff;
 pub mod provider;
+pub mod reset_credits;
 pub mod session;
 pub mod switch;
 pub mod usage;
@@ -37,6 +38,7 @@ pub use event::{
 };
 pub use handoff::{HandoffStatus, HandoffTool, TargetState};
 pub use provider::{ProviderId, ProviderInfo};
+pub use reset_credits::{RedeemCode, RedeemResponse, ResetCredit, ResetCredits};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{

@@ -6,6 +6,7 @@ mod list;
 mod log;
 mod login;
 mod logout;
+mod redeem;
 mod rename;
 mod serve;
 mod switch;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Handoff(args) => handoff::run(&args, out),
         AuthCommand::Proactive(args) => handoff::proactive(&args, out),
         AuthCommand::Log(args) => log::run(&args, out),
+        AuthCommand::Redeem(args) => redeem::run(&args, out),
     }
 }
 
