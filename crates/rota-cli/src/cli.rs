@@ -57,6 +57,9 @@ pub enum AuthCommand {
     /// What the store repaired after a crash or a damaged file (every command warns until
     /// acknowledged with `--ack`).
     Recovery(RecoveryArgs),
+    /// Redeem one OpenAI rate-limit reset credit on an account (the active one by default):
+    /// both windows are cleared. Safe to repeat; never redeems twice for one request.
+    Redeem(RedeemArgs),
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +67,16 @@ pub struct RecoveryArgs {
     /// Mark the reported recoveries as seen: no more warnings about them.
     #[arg(long)]
     pub ack: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct RedeemArgs {
+    /// `openai`.
+    pub provider: String,
+    /// Account id, id prefix (4+ characters) or label; the active account when omitted.
+    pub account: Option<String>,
     #[command(flatten)]
     pub json: JsonFlag,
 }
@@ -239,6 +252,7 @@ impl Cli {
             AuthCommand::Proactive(a) => a.json.json,
             AuthCommand::Log(a) => a.json.json,
             AuthCommand::Recovery(a) => a.json.json,
+            AuthCommand::Redeem(a) => a.json.json,
         }
     }
 }

@@ -300,3 +300,52 @@ fn usage_shows_the_exhaustion_estimate() {
     let account = &json["anthropic"]["accounts"][0];
     assert_eq!(account["exhaustion"]["window"], "five_hour");
 }
+
+#[test]
+fn codex_handoff_writes_a_chatgpt_login_and_says_a_running_codex_needs_a_restart() {
+    let env = Env::new();
+    let store = env.store();
+    let id_token = "x.eyJlbWFpbCI6Im9AZXhhbXBsZS5jb20ifQ.y";
+    for (label, token) in [("Account 1", "tok-o1"), ("Account 2", "tok-o2")] {
+        store
+            .upsert_account(
+                ProviderId::OpenAi,
+                DEFAULT_NAMESPACE,
+                rota_core::NewLogin {
+                    identity: rota_types::AccountIdentity {
+                        account_id: Some(format!("acct-{token}")),
+                        ..rota_types::AccountIdentity::default()
+                    },
+                    label: Some(label.to_owned()),
+                },
+                rota_store::SecretBundle::new(token)
+                    .with_refresh(format!("{token}-refresh"))
+                    .with_extra("id_token", id_token),
+                rota_store::now_ms(),
+            )
+            .unwrap();
+    }
+    // Codex was last used with an API key.
+    let target = env.home().join(".codex").join("auth.json");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(
+        &target,
+        br#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-proj-old","extra":1}"#,
+    )
+    .unwrap();
+    let on = env.run(&["auth", "handoff", "openai", "on"]);
+    let out = &on.ok().stdout;
+    assert!(out.contains("restart Codex"), "{out}");
+    let v = read_json(&target);
+    assert_eq!(v["auth_mode"], "chatgpt");
+    assert_eq!(v["OPENAI_API_KEY"], Value::Null);
+    assert_eq!(v["tokens"]["access_token"], "tok-o2");
+    assert_eq!(v["extra"], 1);
+    let run = env.run(&["auth", "switch", "openai", "Account 1"]);
+    let out = &run.ok().stdout;
+    assert!(
+        out.contains("Handed off to Codex CLI") && out.contains("restart Codex"),
+        "{out}"
+    );
+    assert_eq!(read_json(&target)["tokens"]["access_token"], "tok-o1");
+}

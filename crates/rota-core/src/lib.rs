@@ -15,6 +15,7 @@ pub mod exhaustion;
 pub mod policy;
 pub mod pool;
 pub mod proactive;
+pub mod redeem;
 pub mod secret;
 pub mod state;
 
@@ -26,6 +27,7 @@ pub use policy::{
 };
 pub use pool::{NewLogin, Removed, Upserted, parse_id, same_account, validate_label};
 pub use proactive::{ProactiveDecision, ProactivePolicy, Stay, choose_proactive};
+pub use redeem::{LastRedeem, PendingRedeem, RedeemPlan};
 pub use rota_types::DEFAULT_NAMESPACE;
 pub use secret::{Credentials, Secret};
 pub use state::{

@@ -62,6 +62,10 @@ pub enum Outcome {
     Success { status: u16 },
     /// A quota 429.
     RateLimited(RateLimitSignal),
+    /// The account's monthly quota is used up (Copilot's 402 `quota_exceeded`, which carries no
+    /// reset): cool down until `resets_at`, else the reset date the account's usage reported,
+    /// else the first of next month (UTC), when Copilot quotas reset.
+    QuotaExhausted { resets_at: Option<UnixMs> },
     /// A 429 that is a feature or billing gate ("extra usage is required…"): not the account's
     /// quota.
     FeatureGated,
@@ -100,7 +104,7 @@ impl Outcome {
             | Self::OtherError { .. }
             | Self::NetworkError { .. }
             | Self::RefusedAfterRefresh => true,
-            Self::RateLimited(_) | Self::AuthFailed => false,
+            Self::RateLimited(_) | Self::QuotaExhausted { .. } | Self::AuthFailed => false,
         }
     }
 }
@@ -222,7 +226,7 @@ fn reason_for(window: Option<WindowKind>) -> SwitchReason {
         Some(WindowKind::SevenDay | WindowKind::SevenDaySonnet) => {
             SwitchReason::RateLimitedSevenDay
         }
-        Some(WindowKind::Premium) | None => SwitchReason::RateLimited,
+        Some(WindowKind::Premium | WindowKind::Credits) | None => SwitchReason::RateLimited,
     }
 }
 
@@ -344,6 +348,20 @@ impl PoolState {
                 extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
                 (Action::TryNext, Some(reason_for(signal.window)))
             }
+            Outcome::QuotaExhausted { resets_at } => {
+                let known = r
+                    .usage
+                    .as_ref()
+                    .and_then(quota_reset_of)
+                    .filter(|t| *t > now);
+                let until = resets_at
+                    .filter(|t| *t > now)
+                    .or(known)
+                    .unwrap_or_else(|| first_of_next_month_utc(now));
+                fail(h, Some(402), now);
+                extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::Quota);
+                (Action::TryNext, Some(SwitchReason::QuotaExhausted))
+            }
             Outcome::FeatureGated => {
                 fail(h, Some(429), now);
                 (Action::ReturnToClient, None)
@@ -421,6 +439,30 @@ impl PoolState {
             .map_or(order[0], |r| r.id);
         self.activate(provider, ns, before, next, reason, now)
     }
+}
+
+/// The reset of a monthly quota the account's last usage reported (Copilot's premium quota).
+fn quota_reset_of(u: &rota_types::UsageSnapshot) -> Option<UnixMs> {
+    match &u.usage {
+        rota_types::ProviderUsage::GithubCopilot(c) => c.premium.and_then(|w| w.resets_at),
+        _ => None,
+    }
+}
+
+/// 00:00 UTC on the first day of the month after `now`.
+fn first_of_next_month_utc(now: UnixMs) -> UnixMs {
+    use chrono::{Datelike as _, NaiveDate};
+    let Some(t) = chrono::DateTime::from_timestamp_millis(now) else {
+        return now;
+    };
+    let (y, m) = if t.month() == 12 {
+        (t.year() + 1, 1)
+    } else {
+        (t.year(), t.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(now, |d| d.and_utc().timestamp_millis())
 }
 
 fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {

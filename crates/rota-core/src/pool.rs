@@ -400,6 +400,8 @@ impl PoolState {
                 rate_limit_streak: 0,
                 usage: None,
                 usage_history: Vec::new(),
+                pending_redeem: None,
+                last_redeem: None,
             });
             (new_id, true)
         };

@@ -131,6 +131,8 @@ pub enum CooldownKind {
     RateLimit,
     /// The token was refused: a new login or a success ends it.
     Auth,
+    /// The monthly quota is used up (Copilot 402): lasts until the quota's reset date.
+    Quota,
 }
 
 /// One account, without secrets.
@@ -157,6 +159,12 @@ pub struct Record {
     /// Recent usage points (bounded, see [`crate::exhaustion`]) for the exhaustion estimate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub usage_history: Vec<UsagePoint>,
+    /// A reset-credit redeem asked for and not yet answered (see [`crate::redeem`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_redeem: Option<crate::redeem::PendingRedeem>,
+    /// The last answered redeem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_redeem: Option<crate::redeem::LastRedeem>,
 }
 
 impl Record {

@@ -456,3 +456,117 @@ fn default_cooldown_schedule() {
     };
     assert_eq!(odd.default_for(3), 60 * S);
 }
+
+/// Copilot's 402 `quota_exceeded` carries no reset: the account cools down until the reset its
+/// own signal names, else the reset date its last usage reported, else the first of next month
+/// (UTC); it rotates with its own switch reason and is never shortened.
+#[test]
+fn quota_exhausted_cools_until_the_quota_reset() {
+    use rota_types::{CopilotUsage, ProviderUsage, UsageSnapshot, UsageWindow};
+    const C: ProviderId = ProviderId::GithubCopilot;
+    let policy = CooldownPolicy::default();
+    let fresh = || {
+        let mut s = PoolState::default();
+        for c in ['b', 'a'] {
+            s.upsert(C, NS, NewLogin::default(), id(c), T0 - MIN)
+                .unwrap();
+        }
+        s
+    };
+    let quota = |resets_at| Outcome::QuotaExhausted { resets_at };
+    // 2027-02-01T00:00:00Z: T0 is 2027-01-15T08:00Z.
+    let next_month = T0 + 1_440_000_000;
+
+    // Nothing known: the first of next month.
+    let mut s = fresh();
+    let effect = s
+        .record_outcome(C, id('a'), &quota(None), &policy, T0)
+        .unwrap();
+    assert_eq!(effect.action, Action::TryNext);
+    assert_eq!(effect.cooldown_until, Some(next_month));
+    let r = s.record(C, id('a')).unwrap();
+    assert_eq!(r.cooldown_kind, Some(rota_core::CooldownKind::Quota));
+    assert_eq!(r.health.last_status_code, Some(402));
+    assert_eq!(
+        effect.switched.map(|e| (e.reason, e.to)),
+        Some((SwitchReason::QuotaExhausted, id('b').to_string()))
+    );
+    assert_eq!(s.active_id(C, NS, T0), Some(id('b')));
+
+    // December rolls over into January of the next year.
+    let mut s = fresh();
+    let december = 1_827_619_200_000; // 2027-12-01T00:00:00Z
+    let effect = s
+        .record_outcome(C, id('a'), &quota(None), &policy, december)
+        .unwrap();
+    assert_eq!(effect.cooldown_until, Some(1_830_297_600_000)); // 2028-01-01
+
+    // The reset date of the account's last usage (copilot_internal/user or the quota headers).
+    let mut s = fresh();
+    let reset = T0 + 10 * 86_400 * S;
+    s.record_usage(
+        C,
+        id('a'),
+        UsageSnapshot {
+            fetched_at: T0 - MIN,
+            status: None,
+            usage: ProviderUsage::GithubCopilot(CopilotUsage {
+                premium: Some(UsageWindow::new(100.0, Some(reset))),
+                ..CopilotUsage::default()
+            }),
+        },
+    )
+    .unwrap();
+    let effect = s
+        .record_outcome(C, id('a'), &quota(None), &policy, T0)
+        .unwrap();
+    assert_eq!(effect.cooldown_until, Some(reset));
+    // A reset in the outcome itself wins; one in the past is ignored.
+    let mut s = fresh();
+    let effect = s
+        .record_outcome(C, id('a'), &quota(Some(T0 + 3 * 86_400 * S)), &policy, T0)
+        .unwrap();
+    assert_eq!(effect.cooldown_until, Some(T0 + 3 * 86_400 * S));
+    let mut s = fresh();
+    let effect = s
+        .record_outcome(C, id('a'), &quota(Some(T0 - S)), &policy, T0)
+        .unwrap();
+    assert_eq!(effect.cooldown_until, Some(next_month));
+    // A longer cooldown already running is kept.
+    let mut s = fresh();
+    s.record_outcome(
+        C,
+        id('a'),
+        &limited(&[90 * 86_400 * S], None, None),
+        &policy,
+        T0,
+    )
+    .unwrap();
+    let effect = s
+        .record_outcome(C, id('a'), &quota(None), &policy, T0)
+        .unwrap();
+    assert_eq!(effect.cooldown_until, Some(T0 + 90 * 86_400 * S));
+}
+
+/// Copilot's session (5-hour) and weekly 429s, their wait parsed from the message into a reset.
+#[test]
+fn copilot_session_and_weekly_limits_rotate_with_their_window() {
+    check(
+        Case {
+            name: "user_global_rate_limited: retry after 840 s",
+            before: vec![],
+            outcome: limited(&[840 * S], Some(2 * S), Some(WindowKind::FiveHour)),
+            at: 0,
+        },
+        rotated(Some(840 * S), SwitchReason::RateLimitedFiveHour, 1),
+    );
+    check(
+        Case {
+            name: "user_weekly_rate_limited",
+            before: vec![],
+            outcome: limited(&[2 * 86_400 * S], None, Some(WindowKind::SevenDay)),
+            at: 0,
+        },
+        rotated(Some(2 * 86_400 * S), SwitchReason::RateLimitedSevenDay, 1),
+    );
+}

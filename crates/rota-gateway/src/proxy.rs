@@ -23,8 +23,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use hyper::body::Frame;
 use rota_core::{Action, NoCandidate, Outcome, PoolState, Ulid};
-use rota_providers::copilot::Copilot;
-use rota_providers::{AccountAuth, UpstreamAuth, shape_request};
+use rota_providers::{AccountAuth, shape_request};
 use rota_types::{ProviderId, SessionUpdated, UnixMs};
 
 use crate::sessions::{NewRequest, RequestRef, UsageTap};
@@ -135,9 +134,10 @@ fn counter_only_action(outcome: &Outcome) -> Action {
     match outcome {
         Outcome::Success { .. } => Action::Done,
         Outcome::NetworkError { first: true } => Action::RetrySame,
-        Outcome::NetworkError { first: false } | Outcome::RateLimited(_) | Outcome::AuthFailed => {
-            Action::TryNext
-        }
+        Outcome::NetworkError { first: false }
+        | Outcome::RateLimited(_)
+        | Outcome::QuotaExhausted { .. }
+        | Outcome::AuthFailed => Action::TryNext,
         Outcome::FeatureGated
         | Outcome::Overloaded { .. }
         | Outcome::OtherError { .. }
@@ -280,23 +280,6 @@ pub(crate) fn flush_usage(shared: &Shared) {
     if let Err(e) = shared.view.reload() {
         tracing::warn!(error = %e, "cannot re-read the pool");
     }
-}
-
-/// The upstream credential of an account: its access token, or for Copilot the exchanged
-/// Copilot token and API base.
-async fn upstream_credential(
-    shared: &Shared,
-    provider: ProviderId,
-    auth: &AccountAuth,
-    now: UnixMs,
-) -> Result<(rota_core::Secret, Option<String>), ()> {
-    if provider == ProviderId::GithubCopilot {
-        let t = Copilot::api_token(&shared.providers, auth, now)
-            .await
-            .map_err(|_| ())?;
-        return Ok((t.token, t.api_base));
-    }
-    Ok((auth.secrets.access_token.clone(), None))
 }
 
 /// Reads up to `max` bytes of the body (for classification); the rest stays in the stream.
@@ -705,27 +688,24 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
                 }
             },
         };
-        let Ok((bearer, api_base)) = upstream_credential(&shared, provider, &auth, now).await
-        else {
-            tracing::warn!(provider = %provider, account = %id, "no Copilot token; trying the next account");
-            tried.push(id);
-            continue;
-        };
-        let account_id = if provider == ProviderId::OpenAi {
-            rota_providers::openai::account_id(&auth)
-        } else {
-            None
+        let credential = match shared
+            .providers
+            .upstream_credential(provider, &auth, now)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(provider = %provider, account = %id, error = %e, "no Copilot token; trying the next account");
+                tried.push(id);
+                continue;
+            }
         };
         let upstream = match shape_request(
             provider,
             &shared.providers.config,
             &parts.headers,
             &path_and_query,
-            UpstreamAuth {
-                bearer: &bearer,
-                account_id: account_id.as_deref(),
-                api_base: api_base.as_deref(),
-            },
+            credential.as_auth(),
         ) {
             Ok(s) => s,
             Err(e) => {
@@ -944,6 +924,7 @@ mod tests {
             Outcome::NetworkError { first: true },
             Outcome::NetworkError { first: false },
             Outcome::RateLimited(RateLimitSignal::default()),
+            Outcome::QuotaExhausted { resets_at: None },
             Outcome::AuthFailed,
             Outcome::RefusedAfterRefresh,
         ];

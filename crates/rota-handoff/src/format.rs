@@ -112,6 +112,52 @@ pub fn read_login(
         }))
 }
 
+/// Codex CLI's `auth.json`: `tokens`, `last_refresh`, and the login type Codex decides by.
+fn merge_codex(
+    root: &mut Map<String, Value>,
+    secrets: &SecretBundle,
+    identity: &AccountIdentity,
+    access: &str,
+    refresh: Option<&str>,
+    now: UnixMs,
+) -> Result<(), crate::HandoffError> {
+    let tool = HandoffTool::Codex;
+    let refresh = required(refresh, tool, "refresh token")?;
+    let id_token = required(
+        secrets.extra("id_token").map(rota_core::Secret::expose),
+        tool,
+        "id_token",
+    )?;
+    let t = object_at(root, "tokens");
+    t.insert("id_token".into(), json!(id_token));
+    t.insert("access_token".into(), json!(access));
+    t.insert("refresh_token".into(), json!(refresh));
+    match &identity.account_id {
+        Some(id) => t.insert("account_id".into(), json!(id)),
+        None => t.remove("account_id"),
+    };
+    root.insert("last_refresh".into(), json!(rfc3339(now)));
+    // Codex (0.171) takes the login type from `auth_mode` first, then from a non-null
+    // `OPENAI_API_KEY`: an API-key login left behind would win over these tokens.
+    root.insert("auth_mode".into(), json!("chatgpt"));
+    root.insert("OPENAI_API_KEY".into(), Value::Null);
+    Ok(())
+}
+
+/// Whether the tool reads the file's login as the kind [`merge`] writes: Codex (0.171) takes
+/// the login type from `auth_mode` first, then from a non-null `OPENAI_API_KEY`, so a file with
+/// our tokens but `auth_mode: "apikey"` or an API key is not used as a ChatGPT login.
+#[must_use]
+pub fn login_type_is_current(tool: HandoffTool, root: Option<&Map<String, Value>>) -> bool {
+    match (tool, root) {
+        (HandoffTool::Codex, Some(root)) => {
+            root.get("auth_mode").and_then(Value::as_str) == Some("chatgpt")
+                && root.get("OPENAI_API_KEY").is_none_or(Value::is_null)
+        }
+        _ => true,
+    }
+}
+
 fn required<'a>(
     value: Option<&'a str>,
     tool: HandoffTool,
@@ -184,23 +230,7 @@ pub fn merge(
                 o.insert("subscriptionType".into(), json!(plan));
             }
         }
-        HandoffTool::Codex => {
-            let refresh = required(refresh, tool, "refresh token")?;
-            let id_token = required(
-                secrets.extra("id_token").map(rota_core::Secret::expose),
-                tool,
-                "id_token",
-            )?;
-            let t = object_at(&mut root, "tokens");
-            t.insert("id_token".into(), json!(id_token));
-            t.insert("access_token".into(), json!(access));
-            t.insert("refresh_token".into(), json!(refresh));
-            match &identity.account_id {
-                Some(id) => t.insert("account_id".into(), json!(id)),
-                None => t.remove("account_id"),
-            };
-            root.insert("last_refresh".into(), json!(rfc3339(now)));
-        }
+        HandoffTool::Codex => merge_codex(&mut root, secrets, identity, access, refresh, now)?,
         HandoffTool::Opencode => {
             if root.contains_key("version") {
                 return Err(crate::HandoffError::Invalid(
@@ -210,10 +240,15 @@ pub fn merge(
             let key = opencode_key(provider, Some(secrets));
             // Copilot: opencode keeps the GitHub token in `refresh` and a short-lived Copilot
             // token in `access`; an empty, expired `access` makes it exchange a new one.
+            // A login of opencode's own GitHub app holds the GitHub token in both fields.
             let (refresh, access, expires) = if provider == ProviderId::GithubCopilot {
-                let copilot = secrets
-                    .extra("copilot_token")
-                    .map(rota_core::Secret::expose);
+                let copilot = if secrets.extra(rota_store::COPILOT_DIRECT).is_some() {
+                    Some(access)
+                } else {
+                    secrets
+                        .extra("copilot_token")
+                        .map(rota_core::Secret::expose)
+                };
                 (
                     access,
                     copilot.unwrap_or(""),

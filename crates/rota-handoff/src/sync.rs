@@ -347,6 +347,7 @@ fn sync_locked(
     if login
         .as_ref()
         .is_some_and(|l| same_tokens(&l.secrets, &desired))
+        && format::login_type_is_current(tool, root.as_ref())
     {
         note(store, provider, Some(mark), None, now)?;
         return Ok(SyncOutcome::Current { record_id: active });

@@ -315,6 +315,14 @@ async fn copilot_token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     if let Some(r) = apply_script(&s, &a).await {
         return r;
     }
+    if a.copilot_direct {
+        // GitHub answers 404 to a token of an app Copilot does not exchange for.
+        return tag(
+            gh_error(StatusCode::NOT_FOUND, "Not Found"),
+            Some(&a.account),
+            None,
+        );
+    }
     let Some((token, expires_at)) = issued else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -349,6 +357,30 @@ fn quota_json(id: &str, q: Quota, now: i64) -> serde_json::Value {
         "quota_id": id,
         "timestamp_utc": util::iso(now),
     })
+}
+
+/// The quota id the mock reports AI credits under.
+const CREDITS_ID: &str = "ai_credits";
+
+/// `x-quota-snapshot-<quota_id>`: the quota as a URL-encoded query (`ent` entitlement, -1 when
+/// unlimited; `ov` overage used; `ovPerm` overage permitted; `rem` percent remaining; `rst`
+/// reset time).
+fn quota_header(q: Quota, reset: &str) -> String {
+    serde_urlencoded::to_string([
+        (
+            "ent",
+            if q.unlimited {
+                "-1".to_owned()
+            } else {
+                q.entitlement.to_string()
+            },
+        ),
+        ("ov", format!("{:.1}", q.overage_count as f64)),
+        ("ovPerm", q.overage_permitted.to_string()),
+        ("rem", format!("{:.1}", q.percent_remaining())),
+        ("rst", format!("{reset}T00:00:00Z")),
+    ])
+    .unwrap_or_default()
 }
 
 fn next_month(now: i64) -> String {
@@ -395,6 +427,10 @@ async fn copilot_user(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Respo
             "premium_interactions": quota_json("premium_interactions", u.premium_interactions, now),
         },
     });
+    let mut body = body;
+    if let Some(c) = u.credits {
+        body["quota_snapshots"]["ai_credits"] = quota_json(CREDITS_ID, c, now);
+    }
     tag(respond::json(StatusCode::OK, &body), Some(&a.account), None)
 }
 
@@ -419,12 +455,8 @@ async fn chat_completions(
         );
     };
     let now = s.now();
-    if let Some(b) = a.behavior.as_ref().filter(|b| is_error_behavior(Some(b))) {
-        return tag(
-            behavior_response(b, &a.usage, now),
-            Some(&a.account),
-            Some(b),
-        );
+    if let Some(r) = refusal(&s, &a, &headers) {
+        return r;
     }
     let req: ChatRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -488,5 +520,89 @@ async fn chat_completions(
     }
     respond::set_header(h, "x-request-id", &util::uuid());
     respond::set_header(h, "x-rota-mock-account", &a.account);
+    set_quota_headers(h, s.config.usage_per_request > 0.0, &a.usage, now);
     tag(r, Some(&a.account), a.behavior.as_ref())
+}
+
+/// What the Copilot API refuses before answering: in strict mode an exchanged token without
+/// `Editor-Version` (plain-text 400) and a GitHub token of an IDE login (401); a scripted error;
+/// a used-up quota (402, no rate-limit headers).
+fn refusal(s: &Shared, a: &Admitted, headers: &HeaderMap) -> Option<Response> {
+    let now = s.now();
+    if s.config.strict {
+        if a.copilot_token && !headers.contains_key("editor-version") {
+            // As the Copilot API answers an IDE token without its IDE headers (plain text).
+            let mut r = (
+                StatusCode::BAD_REQUEST,
+                "missing Editor-Version header for IDE auth\n",
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Some(tag(r, Some(&a.account), None));
+        }
+        if !a.copilot_token && !a.copilot_direct {
+            return Some(copilot_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unauthorized: token expired or invalid",
+            ));
+        }
+    }
+    if let Some(b) = a.behavior.as_ref().filter(|b| is_error_behavior(Some(b))) {
+        return Some(tag(
+            behavior_response(b, &a.usage, now),
+            Some(&a.account),
+            Some(b),
+        ));
+    }
+    let spent = a.usage.credits.unwrap_or(a.usage.premium_interactions);
+    if !spent.unlimited && spent.remaining <= 0 && !spent.overage_permitted {
+        // The premium quota (or the credits) is used up: 402, no rate-limit headers.
+        return Some(tag(
+            copilot_error(
+                StatusCode::PAYMENT_REQUIRED,
+                "quota_exceeded",
+                "You have no quota",
+            ),
+            Some(&a.account),
+            None,
+        ));
+    }
+    None
+}
+
+/// The `x-quota-snapshot-*` headers of an answer: the quotas after this request (admission
+/// spent one when usage counting is on), as the Copilot API reports them on every answer.
+fn set_quota_headers(h: &mut HeaderMap, counted: bool, usage: &Usage, now: i64) {
+    let reset = usage
+        .quota_reset_date
+        .clone()
+        .unwrap_or_else(|| next_month(now));
+    let mut after = usage.clone();
+    if counted {
+        let q = after
+            .credits
+            .as_mut()
+            .unwrap_or(&mut after.premium_interactions);
+        if !q.unlimited {
+            q.remaining = (q.remaining - 1).max(0);
+        }
+    }
+    for (id, q) in [
+        ("chat", Some(after.chat)),
+        ("completions", Some(after.completions)),
+        ("premium_interactions", Some(after.premium_interactions)),
+        (CREDITS_ID, after.credits),
+    ] {
+        if let Some(q) = q {
+            respond::set_header(
+                h,
+                &format!("x-quota-snapshot-{id}"),
+                &quota_header(q, &reset),
+            );
+        }
+    }
 }

@@ -84,6 +84,7 @@ mod control;
 mod github;
 mod log;
 mod openai;
+mod reset_credits;
 mod respond;
 #[cfg(feature = "store")]
 pub mod seed;
@@ -115,8 +116,8 @@ use tokio::task::JoinHandle;
 
 pub use model::{
     AccountInfo, Behavior, Credential, DeviceInfo, DeviceState, ExpireWhat, ExtraUsage,
-    LimitWindow, LoggedRequest, LoginPlan, MockConfig, MockUrls, NewAccount, Quota, Scope,
-    ScriptStep, Usage, Window,
+    LimitWindow, LoggedRequest, LoginPlan, MockConfig, MockUrls, NewAccount, Quota, ResetCredit,
+    Scope, ScriptStep, Usage, Window,
 };
 pub use state::MockError;
 use state::Shared;
@@ -161,7 +162,7 @@ impl MockServer {
 fn router(shared: Arc<Shared>) -> Router {
     let providers = Router::new()
         .nest("/anthropic", anthropic::routes())
-        .nest("/openai", openai::routes())
+        .nest("/openai", openai::routes().merge(reset_credits::routes()))
         .nest("/github", github::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

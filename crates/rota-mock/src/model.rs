@@ -48,6 +48,11 @@ pub struct MockConfig {
     pub log_capacity: usize,
     /// Keep request bodies (UTF-8, up to 64 KiB each) in the log.
     pub log_bodies: bool,
+    /// Refuse what the real services refuse: Copilot's API takes an exchanged token only with
+    /// `Editor-Version` (else `400 missing Editor-Version header for IDE auth`) and a GitHub
+    /// token only from a login of a GitHub app it is not exchanged for
+    /// ([`NewAccount::copilot_direct`]).
+    pub strict: bool,
 }
 
 impl Default for MockConfig {
@@ -71,6 +76,7 @@ impl Default for MockConfig {
             warning_threshold: 0.8,
             log_capacity: 10_000,
             log_bodies: true,
+            strict: true,
         }
     }
 }
@@ -182,6 +188,36 @@ pub struct Usage {
     pub completions: Quota,
     /// GitHub `quota_reset_date` (`YYYY-MM-DD`); `None` = first day of next month.
     pub quota_reset_date: Option<String>,
+    /// GitHub: AI credits (reported as the `ai_credits` quota); when set, requests spend these
+    /// instead of premium interactions.
+    pub credits: Option<Quota>,
+    /// OpenAI: banked rate-limit reset credits (`wham/rate-limit-reset-credits`).
+    pub reset_credits: Vec<ResetCredit>,
+}
+
+/// An OpenAI rate-limit reset credit: single use; redeeming it clears both windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetCredit {
+    pub id: String,
+    /// Unix seconds.
+    pub granted_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The `redeem_request_id` that consumed it.
+    #[serde(default)]
+    pub redeemed_by: Option<String>,
+}
+
+impl ResetCredit {
+    #[must_use]
+    pub fn new(id: impl Into<String>, expires_at: i64) -> Self {
+        Self {
+            id: id.into(),
+            granted_at: 0,
+            expires_at,
+            redeemed_by: None,
+        }
+    }
 }
 
 impl Default for Usage {
@@ -197,6 +233,8 @@ impl Default for Usage {
             chat: Quota::unlimited(),
             completions: Quota::unlimited(),
             quota_reset_date: None,
+            credits: None,
+            reset_credits: Vec::new(),
         }
     }
 }
@@ -226,6 +264,10 @@ pub struct NewAccount {
     pub plan: Option<String>,
     #[serde(default)]
     pub usage: Option<Usage>,
+    /// GitHub: a login of opencode's own GitHub app: `copilot_internal/v2/token` answers 404,
+    /// the GitHub token is taken directly by the Copilot API.
+    #[serde(default)]
+    pub copilot_direct: bool,
 }
 
 impl NewAccount {
@@ -237,7 +279,15 @@ impl NewAccount {
             label: None,
             plan: None,
             usage: None,
+            copilot_direct: false,
         }
+    }
+
+    /// A Copilot login of a GitHub app whose token is used directly (see the field).
+    #[must_use]
+    pub fn copilot_direct(mut self) -> Self {
+        self.copilot_direct = true;
+        self
     }
 
     #[must_use]
@@ -295,6 +345,9 @@ pub struct AccountInfo {
     pub usage: Usage,
     /// Data-plane requests (messages / responses / chat completions) that reached this account.
     pub api_requests: u64,
+    /// GitHub: see [`NewAccount::copilot_direct`].
+    #[serde(default)]
+    pub copilot_direct: bool,
 }
 
 /// Which window a scripted unified 429 names.

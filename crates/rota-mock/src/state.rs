@@ -148,6 +148,10 @@ pub(crate) struct Admitted {
     pub organization_uuid: Option<String>,
     pub organization_name: Option<String>,
     pub github_login: Option<String>,
+    /// GitHub: the credential was an exchanged Copilot token (not the GitHub token itself).
+    pub copilot_token: bool,
+    /// GitHub: the account's login is of a GitHub app that is used directly.
+    pub copilot_direct: bool,
     /// Usage with windows rolled over at `now`.
     pub usage: Usage,
     pub behavior: Option<Behavior>,
@@ -328,6 +332,7 @@ impl Shared {
             expires_at: None,
             usage: normalize_usage(new.usage.unwrap_or_default(), now),
             api_requests: 0,
+            copilot_direct: new.copilot_direct,
         };
         inner.accounts.push(Account {
             info,
@@ -460,6 +465,57 @@ impl Shared {
         let i = Self::resolve_or(&inner, key)?;
         inner.accounts[i].info.usage = normalize_usage(usage, now);
         Ok(inner.accounts[i].info.clone())
+    }
+
+    /// `wham/rate-limit-reset-credits/consume`, atomically: the same `redeem_request_id` again
+    /// answers `already_redeemed`; an unknown, expired or spent credit `no_credit`; windows
+    /// with nothing used `nothing_to_reset` (the credit is kept); else both windows are cleared
+    /// and the credit is spent (`reset`).
+    pub(crate) fn consume_reset_credit(
+        &self,
+        account: &str,
+        credit_id: &str,
+        request_id: &str,
+    ) -> Result<&'static str, MockError> {
+        let now = self.now();
+        let mut inner = lock(&self.inner);
+        let i = Self::resolve_or(&inner, account)?;
+        let usage = effective_usage(&inner.accounts[i].info.usage, now);
+        let info = &mut inner.accounts[i].info;
+        if info
+            .usage
+            .reset_credits
+            .iter()
+            .any(|c| c.redeemed_by.as_deref() == Some(request_id))
+        {
+            return Ok("already_redeemed");
+        }
+        let Some(credit) = info
+            .usage
+            .reset_credits
+            .iter_mut()
+            .find(|c| c.id == credit_id && c.redeemed_by.is_none() && c.expires_at > now)
+        else {
+            return Ok("no_credit");
+        };
+        let used = [usage.five_hour, usage.seven_day]
+            .into_iter()
+            .flatten()
+            .any(|w| w.utilization > 0.0);
+        if !used {
+            return Ok("nothing_to_reset");
+        }
+        credit.redeemed_by = Some(request_id.to_owned());
+        let mut cleared = usage;
+        for w in [&mut cleared.five_hour, &mut cleared.seven_day]
+            .into_iter()
+            .flatten()
+        {
+            w.utilization = 0.0;
+        }
+        cleared.reset_credits.clone_from(&info.usage.reset_credits);
+        info.usage = cleared;
+        Ok("reset")
     }
 
     pub(crate) fn script(&self, key: &str, step: ScriptStep) -> Result<(), MockError> {
@@ -681,6 +737,9 @@ impl Shared {
         let token = token.ok_or(AuthFail::Missing)?;
         let now = self.now();
         let mut inner = lock(&self.inner);
+        let copilot_token = provider == ProviderId::GithubCopilot
+            && !inner.access.contains_key(token)
+            && inner.copilot.contains_key(token);
         let entry = inner
             .access
             .get(token)
@@ -723,9 +782,11 @@ impl Shared {
                 for w in [&mut u.five_hour, &mut u.seven_day].into_iter().flatten() {
                     w.utilization = (w.utilization + per_request).min(100.0);
                 }
-                if provider == ProviderId::GithubCopilot && !u.premium_interactions.unlimited {
-                    u.premium_interactions.remaining =
-                        (u.premium_interactions.remaining - 1).max(0);
+                if provider == ProviderId::GithubCopilot {
+                    let q = u.credits.as_mut().unwrap_or(&mut u.premium_interactions);
+                    if !q.unlimited {
+                        q.remaining = (q.remaining - 1).max(0);
+                    }
                 }
                 acct.info.usage = u;
             }
@@ -740,6 +801,8 @@ impl Shared {
             organization_uuid: info.organization_uuid.clone(),
             organization_name: info.organization_name.clone(),
             github_login: info.github_login.clone(),
+            copilot_token,
+            copilot_direct: info.copilot_direct,
             usage,
             behavior,
             auto_limit,

@@ -169,7 +169,7 @@ async fn copilot_token_quota_and_chat() {
     assert_eq!(v["choices"][0]["message"]["role"], "assistant");
     assert!(v["usage"]["total_tokens"].as_u64().unwrap() > 0);
 
-    let r = t.chat(&a.access_token, true).await;
+    let r = t.chat(&copilot, true).await;
     assert_eq!(r.status(), 200);
     let events = sse(&r.text().await.unwrap());
     assert!(events.last().unwrap().1.is_null(), "ends with [DONE]");
@@ -196,4 +196,135 @@ async fn copilot_token_quota_and_chat() {
     // An expired Copilot token is refused; the GitHub token can mint a new one.
     t.mock.advance_clock(1_801);
     assert_eq!(t.chat(&copilot, false).await.status(), 401);
+}
+
+async fn exchange(t: &T, github_token: &str) -> reqwest::Response {
+    t.http
+        .get(t.github("/copilot_internal/v2/token"))
+        .header("Authorization", format!("token {github_token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn strict_copilot_needs_ide_headers_on_exchanged_tokens_and_exchanges_only_ide_logins() {
+    let t = start().await;
+    let a = t
+        .mock
+        .add_account(NewAccount::new(ProviderId::GithubCopilot));
+    let v: Value = exchange(&t, &a.access_token).await.json().await.unwrap();
+    let copilot = v["token"].as_str().unwrap().to_owned();
+    // An exchanged token without Editor-Version: the Copilot API's plain-text 400.
+    let r = t.chat_bare(&copilot).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.text().await.unwrap().trim(),
+        "missing Editor-Version header for IDE auth"
+    );
+    assert_eq!(t.chat(&copilot, false).await.status(), 200);
+    // The GitHub token of an IDE login is not taken directly.
+    assert_eq!(t.chat(&a.access_token, false).await.status(), 401);
+
+    // opencode's GitHub app: no exchange (404), the GitHub token works directly without
+    // IDE headers.
+    let o = t
+        .mock
+        .add_account(NewAccount::new(ProviderId::GithubCopilot).copilot_direct());
+    assert_eq!(exchange(&t, &o.access_token).await.status(), 404);
+    let r = t.chat_bare(&o.access_token).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(&r, "x-rota-mock-account").as_deref(),
+        Some(o.id.as_str())
+    );
+
+    // Lenient mode takes anything known.
+    let lax = start_with(MockConfig {
+        strict: false,
+        ..MockConfig::default()
+    })
+    .await;
+    let b = lax
+        .mock
+        .add_account(NewAccount::new(ProviderId::GithubCopilot));
+    assert_eq!(lax.chat_bare(&b.access_token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn copilot_out_of_quota_answers_402_and_every_answer_carries_quota_snapshots() {
+    let t = start_with(MockConfig {
+        usage_per_request: 1.0,
+        ..MockConfig::default()
+    })
+    .await;
+    let usage = Usage {
+        premium_interactions: Quota::limited(300, 2),
+        quota_reset_date: Some("2031-03-01".into()),
+        ..Usage::default()
+    };
+    let a = t
+        .mock
+        .add_account(NewAccount::new(ProviderId::GithubCopilot).usage(usage));
+    let v: Value = exchange(&t, &a.access_token).await.json().await.unwrap();
+    let copilot = v["token"].as_str().unwrap().to_owned();
+    let r = t.chat(&copilot, false).await;
+    assert_eq!(r.status(), 200);
+    let snap = header(&r, "x-quota-snapshot-premium_interactions").unwrap();
+    let q: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&snap).unwrap();
+    assert_eq!(q["ent"], "300");
+    assert_eq!(q["rem"], format!("{:.1}", 100.0 / 300.0));
+    assert_eq!(q["ovPerm"], "false");
+    assert_eq!(q["rst"], "2031-03-01T00:00:00Z");
+    let chat = header(&r, "x-quota-snapshot-chat").unwrap();
+    assert!(chat.starts_with("ent=-1&"), "unlimited: {chat}");
+    assert!(header(&r, "x-quota-snapshot-ai_credits").is_none());
+    assert_eq!(t.chat(&copilot, false).await.status(), 200);
+    // Used up: 402 with Copilot's body and no rate-limit headers.
+    let r = t.chat(&copilot, false).await;
+    assert_eq!(r.status(), 402);
+    assert!(header(&r, "retry-after").is_none());
+    let body: Value = r.json().await.unwrap();
+    // Copilot's published 402 body, verbatim.
+    assert_eq!(
+        body,
+        json!({"error": {"message": "You have no quota", "code": "quota_exceeded"}})
+    );
+}
+
+#[tokio::test]
+async fn copilot_credits_are_reported_and_spent_when_the_account_has_them() {
+    let t = start_with(MockConfig {
+        usage_per_request: 1.0,
+        ..MockConfig::default()
+    })
+    .await;
+    let usage = Usage {
+        credits: Some(Quota::limited(1_500, 1_500)),
+        ..Usage::default()
+    };
+    let a = t
+        .mock
+        .add_account(NewAccount::new(ProviderId::GithubCopilot).usage(usage));
+    let v: Value = exchange(&t, &a.access_token).await.json().await.unwrap();
+    let r = t.chat(v["token"].as_str().unwrap(), false).await;
+    assert_eq!(r.status(), 200);
+    let snap = header(&r, "x-quota-snapshot-ai_credits").unwrap();
+    assert!(snap.starts_with("ent=1500&"), "{snap}");
+    let u: Value = t
+        .http
+        .get(t.github("/copilot_internal/user"))
+        .header("Authorization", format!("token {}", a.access_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(u["quota_snapshots"]["ai_credits"]["remaining"], 1_499);
+    assert_eq!(u["quota_snapshots"]["ai_credits"]["quota_id"], "ai_credits");
+    assert_eq!(
+        u["quota_snapshots"]["premium_interactions"]["remaining"], 300,
+        "credits are spent instead"
+    );
 }

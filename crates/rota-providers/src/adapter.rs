@@ -98,6 +98,8 @@ pub struct UpstreamCredential {
     pub account_id: Option<String>,
     /// Copilot: the API base the Copilot token names.
     pub api_base: Option<String>,
+    /// Copilot: an exchanged token, which needs the IDE headers.
+    pub copilot_ide: bool,
 }
 
 impl UpstreamCredential {
@@ -107,6 +109,7 @@ impl UpstreamCredential {
             bearer: &self.bearer,
             account_id: self.account_id.as_deref(),
             api_base: self.api_base.as_deref(),
+            copilot_ide: self.copilot_ide,
         }
     }
 }
@@ -169,11 +172,13 @@ impl Providers {
                 bearer: auth.secrets.access_token.clone(),
                 account_id: None,
                 api_base: None,
+                copilot_ide: false,
             },
             ProviderId::OpenAi => UpstreamCredential {
                 bearer: auth.secrets.access_token.clone(),
                 account_id: crate::openai::account_id(auth),
                 api_base: None,
+                copilot_ide: false,
             },
             ProviderId::GithubCopilot => {
                 let t = crate::copilot::Copilot::api_token(self, auth, now).await?;
@@ -181,6 +186,7 @@ impl Providers {
                     bearer: t.token,
                     account_id: None,
                     api_base: t.api_base,
+                    copilot_ide: !t.direct,
                 }
             }
         })

@@ -23,6 +23,9 @@
 //! | `ROTA_GITHUB_API_BASE` | `github.api_base` (Copilot token, quota) |
 //! | `ROTA_COPILOT_API_BASE` | `github.copilot_api_base` |
 //! | `ROTA_GITHUB_CLIENT_ID` | `github.client_id` |
+//! | `ROTA_COPILOT_EDITOR_VERSION` | `github.copilot_editor_version` (IDE header on exchanged tokens) |
+//! | `ROTA_COPILOT_EDITOR_PLUGIN_VERSION` | `github.copilot_editor_plugin_version` |
+//! | `ROTA_COPILOT_INTEGRATION_ID` | `github.copilot_integration_id` |
 //! | `ROTA_PROVIDERS_MOCK_BASE` | everything, onto a rota-mock server ([`ProvidersConfig::with_mock_base`]) |
 
 use std::time::Duration;
@@ -104,6 +107,13 @@ pub struct GithubConfig {
     /// Seconds added to the device-flow interval on `slow_down` (RFC 8628: 5).
     pub slow_down_secs: u64,
     pub min_usage_poll_secs: u64,
+    /// `Editor-Version` on requests with an exchanged Copilot token, when the client sent none:
+    /// the Copilot API refuses IDE-authenticated requests without it.
+    pub copilot_editor_version: String,
+    /// `Editor-Plugin-Version` sent with it.
+    pub copilot_editor_plugin_version: String,
+    /// `Copilot-Integration-Id` sent with it.
+    pub copilot_integration_id: String,
 }
 
 impl Default for ProvidersConfig {
@@ -191,6 +201,9 @@ impl GithubConfig {
             copilot_token_skew_secs: 300,
             slow_down_secs: 5,
             min_usage_poll_secs: 300,
+            copilot_editor_version: "vscode/1.104.1".into(),
+            copilot_editor_plugin_version: "copilot-chat/0.31.0".into(),
+            copilot_integration_id: "vscode-chat".into(),
         }
     }
 }
@@ -240,17 +253,16 @@ impl ProvidersConfig {
     pub fn apply_vars(&mut self, get: impl Fn(&str) -> Option<String>) {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         if let Some(d) = get("ROTA_GITHUB_DOMAIN") {
-            let keep = (
-                self.github.client_id.clone(),
-                self.github.slow_down_secs,
-                self.github.copilot_token_skew_secs,
-            );
-            self.github = GithubConfig::for_domain(&d);
-            (
-                self.github.client_id,
-                self.github.slow_down_secs,
-                self.github.copilot_token_skew_secs,
-            ) = keep;
+            let keep = self.github.clone();
+            self.github = GithubConfig {
+                client_id: keep.client_id,
+                slow_down_secs: keep.slow_down_secs,
+                copilot_token_skew_secs: keep.copilot_token_skew_secs,
+                copilot_editor_version: keep.copilot_editor_version,
+                copilot_editor_plugin_version: keep.copilot_editor_plugin_version,
+                copilot_integration_id: keep.copilot_integration_id,
+                ..GithubConfig::for_domain(&d)
+            };
         }
         let set = |field: &mut String, key: &str| {
             if let Some(v) = get(key) {
@@ -286,6 +298,18 @@ impl ProvidersConfig {
         set(&mut self.github.api_base, "ROTA_GITHUB_API_BASE");
         set(&mut self.github.copilot_api_base, "ROTA_COPILOT_API_BASE");
         set(&mut self.github.client_id, "ROTA_GITHUB_CLIENT_ID");
+        set(
+            &mut self.github.copilot_editor_version,
+            "ROTA_COPILOT_EDITOR_VERSION",
+        );
+        set(
+            &mut self.github.copilot_editor_plugin_version,
+            "ROTA_COPILOT_EDITOR_PLUGIN_VERSION",
+        );
+        set(
+            &mut self.github.copilot_integration_id,
+            "ROTA_COPILOT_INTEGRATION_ID",
+        );
     }
 
     #[must_use]
@@ -343,8 +367,11 @@ mod tests {
             "ROTA_GITHUB_DOMAIN" => Some("ghe.example.com".into()),
             "ROTA_OPENAI_CALLBACK_PORTS" => Some("2000, 2001".into()),
             "ROTA_USER_AGENT" => Some("  ".into()),
+            "ROTA_COPILOT_EDITOR_VERSION" => Some("JetBrains-IC/2025.2".into()),
             _ => None,
         });
+        assert_eq!(c.github.copilot_editor_version, "JetBrains-IC/2025.2");
+        assert_eq!(c.github.copilot_integration_id, "vscode-chat");
         assert_eq!(c.anthropic.api_base, "http://127.0.0.1:9/anthropic");
         assert_eq!(c.github.web_base, "https://ghe.example.com");
         assert_eq!(c.github.api_base, "https://api.ghe.example.com");

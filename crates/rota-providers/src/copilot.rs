@@ -214,6 +214,9 @@ pub struct CopilotToken {
     pub expires_at: UnixMs,
     /// `endpoints.api`, when named.
     pub api_base: Option<String>,
+    /// The GitHub token itself, used directly (its exchange answered 404: opencode's GitHub
+    /// app); such a request carries no IDE headers.
+    pub direct: bool,
 }
 
 /// In-memory cache of Copilot tokens per record id (never persisted: they live ~30 minutes).
@@ -263,6 +266,19 @@ impl Copilot {
         if let Some(t) = ctx.copilot.get(&auth.record_id, now, skew) {
             return Ok(t);
         }
+        let direct = || {
+            let t = CopilotToken {
+                token: auth.secrets.access_token.clone(),
+                expires_at: UnixMs::MAX,
+                api_base: None,
+                direct: true,
+            };
+            ctx.copilot.put(&auth.record_id, t.clone());
+            t
+        };
+        if auth.secrets.extra(rota_store::COPILOT_DIRECT).is_some() {
+            return Ok(direct());
+        }
         let resp = ctx
             .http
             .get(format!("{}/copilot_internal/v2/token", c.api_base))
@@ -279,6 +295,12 @@ impl Copilot {
         let bytes = read_small(P, resp).await?;
         match status {
             200 => {}
+            // A token of a GitHub app that Copilot does not exchange for (opencode's): the
+            // Copilot API takes it as it is. Remembered for the account (in memory, until a 401).
+            404 => {
+                tracing::info!(account = %auth.record_id, "Copilot token exchange answered 404; using the GitHub token directly");
+                return Ok(direct());
+            }
             401 | 403 => return Err(ProviderError::Unauthorized { provider: P }),
             429 => {
                 return Err(ProviderError::RateLimited {
@@ -317,6 +339,7 @@ impl Copilot {
                 .pointer("/endpoints/api")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            direct: false,
         };
         ctx.copilot.put(&auth.record_id, t.clone());
         Ok(t)
@@ -355,11 +378,42 @@ async fn get_user(ctx: &Providers, token: &str, now: UnixMs) -> Result<Value, Pr
     }
 }
 
-/// `copilot_internal/user` → usage: the premium-interactions quota (`100 - percent_remaining`
+/// Which quota Rota shows: AI credits where the account reports them (a quota whose id names
+/// credits), else `premium_models`, else `premium_interactions` (the order VS Code reads them
+/// in). `chat` and `completions` are unlimited on paid plans and not shown. Returns the id and
+/// whether it counts credits.
+fn pick_quota<'a>(ids: &[&'a str]) -> Option<(&'a str, bool)> {
+    if let Some(id) = ids.iter().find(|id| id.contains("credit")) {
+        return Some((id, true));
+    }
+    ["premium_models", "premium_interactions"]
+        .into_iter()
+        .find_map(|want| ids.iter().find(|id| **id == want))
+        .map(|id| (*id, false))
+}
+
+fn status_of(premium: Option<UsageWindow>) -> Option<LimitStatus> {
+    premium.map(|w| {
+        if w.utilization >= 100.0 {
+            LimitStatus::Rejected
+        } else if w.utilization >= 80.0 {
+            LimitStatus::AllowedWarning
+        } else {
+            LimitStatus::Allowed
+        }
+    })
+}
+
+/// `copilot_internal/user` → usage: the shown quota ([`pick_quota`]; `100 - percent_remaining`
 /// used), reset at `quota_reset_date(_utc)`.
 #[must_use]
 pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
-    let q = v.pointer("/quota_snapshots/premium_interactions");
+    let snapshots = v.get("quota_snapshots").and_then(Value::as_object);
+    let ids: Vec<&str> = snapshots
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let picked = pick_quota(&ids);
+    let q = picked.and_then(|(id, _)| snapshots.and_then(|m| m.get(id)));
     let f = |k: &str| json_f64(q.and_then(|q| q.get(k)));
     let unlimited = q
         .and_then(|q| q.get("unlimited"))
@@ -385,21 +439,54 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
         entitlement: entitlement.filter(|e| *e >= 0.0).map(|e| e as u64),
         remaining,
         unlimited,
+        credits: picked.is_some_and(|(_, credits)| credits),
     };
-    let status = premium.map(|w| {
-        if w.utilization >= 100.0 {
-            LimitStatus::Rejected
-        } else if w.utilization >= 80.0 {
-            LimitStatus::AllowedWarning
-        } else {
-            LimitStatus::Allowed
-        }
-    });
     UsageSnapshot {
         fetched_at,
-        status,
+        status: status_of(premium),
         usage: ProviderUsage::GithubCopilot(usage),
     }
+}
+
+/// `x-quota-snapshot-<quota_id>` response headers → usage. Each value is a URL-encoded query:
+/// `ent` (entitlement, -1 when unlimited), `rem` (percent remaining), `rst` (reset time),
+/// `ov`/`ovPerm` (overage used/permitted). The quota shown is chosen as in [`parse_usage`].
+#[must_use]
+pub fn usage_from_quota_headers(headers: &HeaderMap, now: UnixMs) -> Option<UsageSnapshot> {
+    const PREFIX: &str = "x-quota-snapshot-";
+    let ids: Vec<&str> = headers
+        .keys()
+        .filter_map(|k| k.as_str().strip_prefix(PREFIX))
+        .collect();
+    let (id, credits) = pick_quota(&ids)?;
+    let raw = headers.get(format!("{PREFIX}{id}"))?.to_str().ok()?;
+    let q: HashMap<String, String> = serde_urlencoded::from_str(raw).ok()?;
+    let num = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|f| f.is_finite())
+    };
+    let percent_remaining = num("rem")?.clamp(0.0, 100.0);
+    let entitlement = num("ent");
+    let unlimited = entitlement.is_some_and(|e| e < 0.0);
+    let reset = q
+        .get("rst")
+        .and_then(|r| json_time(&Value::String(r.clone())));
+    let premium = (!unlimited).then(|| UsageWindow::new(100.0 - percent_remaining, reset));
+    let usage = CopilotUsage {
+        premium,
+        entitlement: entitlement.filter(|e| *e >= 0.0).map(|e| e as u64),
+        remaining: entitlement
+            .filter(|e| *e > 0.0)
+            .map(|e| (e * percent_remaining / 100.0 * 100.0).round() / 100.0),
+        unlimited,
+        credits,
+    };
+    Some(UsageSnapshot {
+        fetched_at: now,
+        status: status_of(premium),
+        usage: ProviderUsage::GithubCopilot(usage),
+    })
 }
 
 async fn fetch_usage(
@@ -411,28 +498,64 @@ async fn fetch_usage(
     Ok(parse_usage(&v, now))
 }
 
-/// An upstream answer → core's [`Outcome`]. Copilot's 429 carries `retry-after` and sometimes
-/// `x-ratelimit-reset`; `quota_exceeded` is the monthly premium quota (the account is out).
+/// The waiting time Copilot puts in a 429's message ("… retry after 840 seconds"), in seconds.
+fn retry_after_in_message(message: &str) -> Option<i64> {
+    let rest = &message[message.find("retry after ")? + "retry after ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let secs: i64 = digits.parse().ok()?;
+    rest[digits.len()..]
+        .trim_start()
+        .starts_with("second")
+        .then_some(secs.min(366 * 86_400))
+}
+
+/// An upstream answer → core's [`Outcome`].
+///
+/// - 402 (or 429) `quota_exceeded` (also `free_quota_exceeded`, `overage_limit_reached`): the
+///   monthly premium quota or credits are used up; no rate-limit headers, the reset is the
+///   account's quota reset date ([`Outcome::QuotaExhausted`]).
+/// - 429 `user_global_rate_limited:<plan>` (the session, 5-hour limit) and
+///   `user_weekly_rate_limited:<plan>`: the waiting time is in the message ("retry after 840
+///   seconds"), sometimes also in `retry-after`; the later one counts.
+/// - 429 "temporarily limiting": the service, not the account.
+/// - Other 429s carry `retry-after` and sometimes `x-ratelimit-reset`.
 #[must_use]
 pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: UnixMs) -> Outcome {
-    let kind = error_code(body);
+    let code = error_code(body);
+    let kind = code.as_deref().map(|c| c.split(':').next().unwrap_or(c));
     let message = crate::http::error_message(body).map(|m| m.to_ascii_lowercase());
+    let quota = matches!(
+        kind,
+        Some("quota_exceeded" | "free_quota_exceeded" | "overage_limit_reached")
+    );
     match status {
         200..=399 => Outcome::Success { status },
+        402 | 429 if quota => Outcome::QuotaExhausted { resets_at: None },
         429 if message
             .as_deref()
             .is_some_and(|m| m.contains("temporarily limiting")) =>
         {
             Outcome::Overloaded { status }
         }
-        429 => Outcome::RateLimited(RateLimitSignal {
-            resets_at: header_f64(headers, "x-ratelimit-reset")
-                .and_then(unix_to_ms)
-                .into_iter()
-                .collect(),
-            retry_after_ms: retry_after_ms(headers, now),
-            window: (kind.as_deref() == Some("quota_exceeded")).then_some(WindowKind::Premium),
-        }),
+        429 => {
+            let waited = message
+                .as_deref()
+                .and_then(retry_after_in_message)
+                .map(|s| now.saturating_add(s.saturating_mul(1000)));
+            Outcome::RateLimited(RateLimitSignal {
+                resets_at: header_f64(headers, "x-ratelimit-reset")
+                    .and_then(unix_to_ms)
+                    .into_iter()
+                    .chain(waited)
+                    .collect(),
+                retry_after_ms: retry_after_ms(headers, now),
+                window: match kind {
+                    Some("user_global_rate_limited") => Some(WindowKind::FiveHour),
+                    Some("user_weekly_rate_limited") => Some(WindowKind::SevenDay),
+                    _ => None,
+                },
+            })
+        }
         503 | 529 => Outcome::Overloaded { status },
         401 => Outcome::AuthFailed,
         _ => Outcome::OtherError { status },
@@ -471,13 +594,13 @@ impl ProviderAdapter for Copilot {
         classify(status, headers, body, now)
     }
 
-    /// Copilot responses carry no quota headers.
+    /// Copilot answers carry `x-quota-snapshot-*` headers ([`usage_from_quota_headers`]).
     fn usage_from_headers(
         &self,
-        _headers: &HeaderMap,
-        _now: UnixMs,
+        headers: &HeaderMap,
+        now: UnixMs,
         _prev: Option<&UsageSnapshot>,
     ) -> Option<UsageSnapshot> {
-        None
+        usage_from_quota_headers(headers, now)
     }
 }

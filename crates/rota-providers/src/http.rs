@@ -82,12 +82,13 @@ pub fn error_code(body: &[u8]) -> Option<String> {
             .or_else(|| o.get("type").and_then(Value::as_str)),
         _ => None,
     }?;
-    // Codes are short identifiers; anything else is not a code (and might be a secret echo).
+    // Codes are short identifiers (Copilot's carry the plan: `user_global_rate_limited:pro`);
+    // anything else is not a code (and might be a secret echo).
     let ok = !code.is_empty()
         && code.len() <= 64
         && code
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
     ok.then(|| code.to_owned())
 }
 

@@ -43,6 +43,7 @@ pub mod loopback;
 pub mod oauth;
 pub mod openai;
 pub mod refresh;
+pub mod reset_credits;
 pub mod shape;
 pub mod usage;
 

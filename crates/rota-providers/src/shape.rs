@@ -4,7 +4,9 @@
 //! Removed: the client's credential (`authorization`, `x-api-key`), `host`, `content-length`
 //! (the HTTP client sets it for the buffered body) and hop-by-hop headers. Added: the account's
 //! `Authorization: Bearer`; Anthropic's `anthropic-beta` gains the OAuth beta when absent while
-//! every incoming value is kept; OpenAI's `ChatGPT-Account-Id`. Everything else (including
+//! every incoming value is kept; OpenAI's `ChatGPT-Account-Id`; on a Copilot request with an
+//! exchanged (IDE) token, the IDE headers the client did not send (`Editor-Version`,
+//! `Editor-Plugin-Version`, `Copilot-Integration-Id`). Everything else (including
 //! `anthropic-version`, `user-agent`, `accept-encoding`, session headers) passes unchanged.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -23,6 +25,9 @@ pub struct UpstreamAuth<'a> {
     pub account_id: Option<&'a str>,
     /// Copilot: the API base named by the Copilot token (`endpoints.api`), if any.
     pub api_base: Option<&'a str>,
+    /// Copilot: the bearer is an exchanged Copilot token (IDE auth), which the Copilot API
+    /// accepts only with IDE headers; a GitHub token used directly needs none.
+    pub copilot_ide: bool,
 }
 
 /// The upstream request's URL and headers.
@@ -124,6 +129,22 @@ pub fn shape_request(
                 );
             }
         }
+        ProviderId::GithubCopilot if auth.copilot_ide => {
+            let g = &config.github;
+            for (name, value) in [
+                ("editor-version", &g.copilot_editor_version),
+                ("editor-plugin-version", &g.copilot_editor_plugin_version),
+                ("copilot-integration-id", &g.copilot_integration_id),
+            ] {
+                if value.is_empty() || headers.contains_key(name) {
+                    continue;
+                }
+                headers.insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_str(value).map_err(|_| bad(name))?,
+                );
+            }
+        }
         ProviderId::GithubCopilot => {}
     }
     Ok(ShapedRequest { url, headers })
@@ -194,6 +215,7 @@ mod tests {
                 bearer: &token,
                 account_id: None,
                 api_base: None,
+                copilot_ide: false,
             },
         )
         .unwrap();
@@ -249,6 +271,7 @@ mod tests {
                 bearer: &t,
                 account_id: Some("acct-1"),
                 api_base: None,
+                copilot_ide: false,
             },
         )
         .unwrap();
@@ -267,11 +290,33 @@ mod tests {
                 bearer: &t,
                 account_id: None,
                 api_base: Some("http://copilot.example"),
+                copilot_ide: true,
             },
         )
         .unwrap();
         assert_eq!(s.url, "http://copilot.example/chat/completions");
-        assert_eq!(s.headers["editor-version"], "vscode/1.99");
+        assert_eq!(
+            s.headers["editor-version"], "vscode/1.99",
+            "the client's own wins"
+        );
+        assert_eq!(s.headers["copilot-integration-id"], "vscode-chat");
+        assert_eq!(s.headers["editor-plugin-version"], "copilot-chat/0.31.0");
         assert_eq!(s.headers["authorization"], "Bearer jwt");
+        // A GitHub token used directly (opencode's app) gets no IDE headers added.
+        let s = shape_request(
+            ProviderId::GithubCopilot,
+            &c,
+            &h(&[("user-agent", "opencode/1.18.33")]),
+            "/chat/completions",
+            UpstreamAuth {
+                bearer: &t,
+                account_id: None,
+                api_base: None,
+                copilot_ide: false,
+            },
+        )
+        .unwrap();
+        assert!(s.headers.get("editor-version").is_none());
+        assert!(s.headers.get("copilot-integration-id").is_none());
     }
 }

@@ -349,6 +349,7 @@ async fn messages(providers: &rota_providers::Providers, token: &str) -> reqwest
             bearer: &secret,
             account_id: None,
             api_base: None,
+            copilot_ide: false,
         },
     )
     .unwrap();

@@ -102,6 +102,7 @@ async fn tokens_never_reach_logs_debug_errors_or_state() {
             bearer: &ok.secrets.access_token,
             account_id: None,
             api_base: None,
+            copilot_ide: false,
         },
     )
     .unwrap();

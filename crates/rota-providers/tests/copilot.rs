@@ -193,6 +193,7 @@ async fn copilot_token_is_cached_and_re_exchanged_before_expiry() {
             bearer: &t3.token,
             account_id: None,
             api_base: t3.api_base.as_deref(),
+            copilot_ide: true,
         },
     )
     .unwrap();
@@ -246,11 +247,29 @@ async fn premium_quota_usage() {
     );
 }
 
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn copilot_responses_classify() {
     let mock = mock().await;
     let providers = providers(mock.base_url());
     let info = mock.add_account(NewAccount::new(P));
+    let token = Copilot::api_token(&providers, &auth_of(&info), rota_store::now_ms())
+        .await
+        .unwrap()
+        .token;
+    let status_429 = |code: &str, message: &str| Behavior::Status {
+        status: 429,
+        body: Some(serde_json::json!({"error": {"message": message, "code": code}})),
+        headers: std::collections::BTreeMap::new(),
+    };
     let cases: Vec<(Behavior, &str)> = vec![
         (
             Behavior::RateLimit {
@@ -261,6 +280,31 @@ async fn copilot_responses_classify() {
         ),
         (Behavior::RateLimitNoReset, "no-reset"),
         (Behavior::ExtraUsageRequired, "premium"),
+        (
+            Behavior::Status {
+                status: 402,
+                body: Some(
+                    serde_json::from_slice(&fixture("copilot_402_quota_exceeded_body.json"))
+                        .unwrap(),
+                ),
+                headers: std::collections::BTreeMap::new(),
+            },
+            "402",
+        ),
+        (
+            status_429(
+                "user_global_rate_limited:pro",
+                "Sorry, you've exceeded your 5 hour session limits. Please retry after 840 seconds.",
+            ),
+            "session",
+        ),
+        (
+            status_429(
+                "user_weekly_rate_limited:pro_plus",
+                "You've reached your weekly rate limit. Please retry after 172800 seconds.",
+            ),
+            "weekly",
+        ),
         (Behavior::Overloaded, "overloaded"),
         (Behavior::Unauthorized, "401"),
     ];
@@ -269,7 +313,8 @@ async fn copilot_responses_classify() {
         let resp = providers
             .http()
             .post(format!("{}/chat/completions", mock.urls().github))
-            .bearer_auth(&info.access_token)
+            .bearer_auth(token.expose())
+            .header("Editor-Version", "vscode/1.104.1")
             .body("{}")
             .send()
             .await
@@ -279,19 +324,28 @@ async fn copilot_responses_classify() {
         let body = resp.bytes().await.unwrap();
         let now = rota_store::now_ms();
         let got = copilot::classify(status, &h, &body, now);
+        let near = |s: &rota_core::RateLimitSignal, secs: i64| {
+            s.resets_at
+                .iter()
+                .any(|t| (t - (now + secs * 1000)).abs() < 5_000)
+        };
         match (name, &got) {
             ("quota", Outcome::RateLimited(s)) => {
-                assert!(
-                    s.resets_at
-                        .iter()
-                        .any(|t| (t - (now + 600_000)).abs() < 5_000),
-                    "{s:?}"
-                );
+                assert!(near(s, 600), "{s:?}");
                 assert_eq!(s.retry_after_ms, Some(600_000));
             }
             ("no-reset", Outcome::RateLimited(s)) => assert!(s.resets_at.is_empty()),
-            ("premium", Outcome::RateLimited(s)) => assert_eq!(s.window, Some(WindowKind::Premium)),
-            ("overloaded", Outcome::Overloaded { status: 503 }) | ("401", Outcome::AuthFailed) => {}
+            ("session", Outcome::RateLimited(s)) => {
+                assert!(near(s, 840), "{s:?}");
+                assert_eq!(s.window, Some(WindowKind::FiveHour));
+            }
+            ("weekly", Outcome::RateLimited(s)) => {
+                assert!(near(s, 172_800), "{s:?}");
+                assert_eq!(s.window, Some(WindowKind::SevenDay));
+            }
+            ("premium" | "402", Outcome::QuotaExhausted { resets_at: None })
+            | ("overloaded", Outcome::Overloaded { status: 503 })
+            | ("401", Outcome::AuthFailed) => {}
             _ => panic!("{name}: unexpected {got:?}"),
         }
     }
@@ -319,4 +373,162 @@ async fn upstream_credential_and_a_401_re_exchanges_the_copilot_token() {
     assert_ne!(c3.bearer, c1.bearer);
     assert_eq!(count_requests(&mock, "/copilot_internal/v2/token"), 2);
     assert_eq!(count_requests(&mock, "/login/oauth/access_token"), 0);
+}
+
+#[test]
+fn the_published_copilot_user_body_parses_to_its_premium_quota() {
+    let v: serde_json::Value =
+        serde_json::from_slice(&fixture("copilot_user_chadonsom_api_md.json")).unwrap();
+    let s = copilot::parse_usage(&v, 7);
+    assert_eq!(s.fetched_at, 7);
+    let ProviderUsage::GithubCopilot(c) = &s.usage else {
+        panic!("{s:?}")
+    };
+    assert!(
+        !c.credits,
+        "no credits quota reported: premium interactions"
+    );
+    assert!(
+        !c.unlimited,
+        "chat/completions are unlimited, premium is not"
+    );
+    assert_eq!(c.entitlement, Some(1500));
+    assert_eq!(c.remaining, Some(1054.0));
+    let w = c.premium.unwrap();
+    assert!((w.utilization - 29.72).abs() < 1e-9, "{w:?}");
+    // quota_reset_date_utc 2026-03-01T00:00:00.000Z
+    assert_eq!(w.resets_at, Some(1_772_323_200_000));
+    assert_eq!(s.status, Some(rota_types::LimitStatus::Allowed));
+    assert_eq!(s.usage.windows()[0].0, WindowKind::Premium);
+
+    // The same account once billed in AI credits: the credits quota is shown.
+    let mut credits = v.clone();
+    credits["quota_snapshots"]["ai_credits"] = serde_json::json!({
+        "entitlement": 1500, "remaining": 1200, "percent_remaining": 80.0,
+        "unlimited": false, "quota_id": "ai_credits"
+    });
+    let s = copilot::parse_usage(&credits, 7);
+    let ProviderUsage::GithubCopilot(c) = &s.usage else {
+        panic!("{s:?}")
+    };
+    assert!(c.credits);
+    assert_eq!(c.remaining, Some(1200.0));
+    assert!((c.premium.unwrap().utilization - 20.0).abs() < 1e-9);
+    assert_eq!(s.usage.windows()[0].0, WindowKind::Credits);
+}
+
+#[test]
+fn quota_snapshot_headers_parse_as_vs_code_reads_them() {
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "x-quota-snapshot-premium_interactions",
+        "ent=300&ov=0.0&ovPerm=false&rem=12.5&rst=2026-07-01T00%3A00%3A00Z"
+            .parse()
+            .unwrap(),
+    );
+    h.insert(
+        "x-quota-snapshot-chat",
+        "ent=-1&ov=0.0&ovPerm=false&rem=100.0&rst=2026-07-01T00%3A00%3A00Z"
+            .parse()
+            .unwrap(),
+    );
+    let s = copilot::usage_from_quota_headers(&h, 5).unwrap();
+    assert_eq!(s.fetched_at, 5);
+    let ProviderUsage::GithubCopilot(c) = &s.usage else {
+        panic!("{s:?}")
+    };
+    assert_eq!(c.entitlement, Some(300));
+    assert_eq!(c.remaining, Some(37.5));
+    assert!(!c.credits && !c.unlimited);
+    let w = c.premium.unwrap();
+    assert_eq!(w.utilization, 87.5);
+    assert_eq!(w.resets_at, Some(1_782_864_000_000));
+    assert_eq!(s.status, Some(rota_types::LimitStatus::AllowedWarning));
+    // premium_models comes before premium_interactions; credits before both.
+    h.insert(
+        "x-quota-snapshot-premium_models",
+        "ent=300&rem=50&rst=2026-07-01T00%3A00%3A00Z"
+            .parse()
+            .unwrap(),
+    );
+    let s = copilot::usage_from_quota_headers(&h, 5).unwrap();
+    assert_eq!(s.usage.windows()[0].1.utilization, 50.0);
+    h.insert(
+        "x-quota-snapshot-ai_credits",
+        "ent=7000&rem=0.0&rst=2026-07-01T00%3A00%3A00Z"
+            .parse()
+            .unwrap(),
+    );
+    let s = copilot::usage_from_quota_headers(&h, 5).unwrap();
+    assert_eq!(s.usage.windows()[0].0, WindowKind::Credits);
+    assert_eq!(s.status, Some(rota_types::LimitStatus::Rejected));
+    // Nothing usable: no update.
+    assert!(copilot::usage_from_quota_headers(&http::HeaderMap::new(), 5).is_none());
+    let mut junk = http::HeaderMap::new();
+    junk.insert(
+        "x-quota-snapshot-premium_interactions",
+        "ent=300".parse().unwrap(),
+    );
+    assert!(copilot::usage_from_quota_headers(&junk, 5).is_none());
+}
+
+#[tokio::test]
+async fn a_token_the_exchange_answers_404_for_is_used_directly_without_ide_headers() {
+    let mock = mock().await;
+    let providers = providers(mock.base_url());
+    let info = mock.add_account(NewAccount::new(P).copilot_direct());
+    let auth = auth_of(&info);
+    let now = rota_store::now_ms();
+    let c = providers.upstream_credential(P, &auth, now).await.unwrap();
+    assert_eq!(c.bearer.expose(), info.access_token);
+    assert!(!c.copilot_ide);
+    let again = providers.upstream_credential(P, &auth, now).await.unwrap();
+    assert_eq!(again, c);
+    assert_eq!(
+        count_requests(&mock, "/copilot_internal/v2/token"),
+        1,
+        "remembered"
+    );
+    let shaped = shape_request(
+        P,
+        &providers.config,
+        &http::HeaderMap::new(),
+        "/chat/completions",
+        c.as_auth(),
+    )
+    .unwrap();
+    assert!(shaped.headers.get("editor-version").is_none());
+    let resp = providers
+        .http()
+        .post(&shaped.url)
+        .headers(shaped.headers)
+        .body(r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // An exchanged token goes out with the IDE headers (strict rota-mock refuses it otherwise).
+    let ide = mock.add_account(NewAccount::new(P));
+    let c = providers
+        .upstream_credential(P, &auth_of(&ide), now)
+        .await
+        .unwrap();
+    assert!(c.copilot_ide);
+    let shaped = shape_request(
+        P,
+        &providers.config,
+        &http::HeaderMap::new(),
+        "/chat/completions",
+        c.as_auth(),
+    )
+    .unwrap();
+    let resp = providers
+        .http()
+        .post(&shaped.url)
+        .headers(shaped.headers)
+        .body(r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }

@@ -355,6 +355,7 @@ async fn codex_responses_classify_and_update_usage() {
                 bearer: &token,
                 account_id: info.chatgpt_account_id.as_deref(),
                 api_base: None,
+                copilot_ide: false,
             },
         )
         .unwrap();

@@ -139,7 +139,7 @@ proptest! {
                 &config,
                 &inbound,
                 &path,
-                rota_providers::UpstreamAuth { bearer: &secret, account_id: Some("acct"), api_base: None },
+                rota_providers::UpstreamAuth { bearer: &secret, account_id: Some("acct"), api_base: None, copilot_ide: true },
             );
             if let Ok(s) = r {
                 prop_assert!(s.headers.get("x-api-key").is_none());

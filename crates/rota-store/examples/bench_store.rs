@@ -126,6 +126,8 @@ fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, 
                 rate_limit_streak: 0,
                 usage: None,
                 usage_history: Vec::new(),
+                pending_redeem: None,
+                last_redeem: None,
             });
             txn.vault_mut()?.insert(
                 id.to_string(),

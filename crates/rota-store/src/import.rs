@@ -338,7 +338,10 @@ fn opencode_provider(id: &str) -> Option<ProviderId> {
 
 /// One opencode OAuth credential (`refresh`, `access`, `expires`, `accountId?`,
 /// `enterpriseUrl?`). For Copilot, opencode keeps the long-lived GitHub token in `refresh` and a
-/// short-lived Copilot token in `access`: Rota's Copilot credential is the GitHub token.
+/// short-lived Copilot token in `access`: Rota's Copilot credential is the GitHub token. opencode's
+/// own GitHub app logs in with a token the Copilot API takes directly (stored as both `refresh`
+/// and `access`, `expires: 0`); such a login is marked [`crate::COPILOT_DIRECT`] so that it is
+/// used as it is, never exchanged.
 fn opencode_secrets(
     provider: ProviderId,
     o: &Map<String, Value>,
@@ -348,8 +351,11 @@ fn opencode_secrets(
     let access = opt_string(o, "access", at)?;
     let expires = opt_ms(o, "expires", at)?;
     let mut secrets = if provider == ProviderId::GithubCopilot {
+        let direct = access.as_deref() == Some(refresh.as_str());
         let mut s = SecretBundle::new(refresh);
-        if let Some(copilot) = access {
+        if direct {
+            s = s.with_extra(crate::COPILOT_DIRECT, "1");
+        } else if let Some(copilot) = access {
             s = s.with_extra("copilot_token", copilot);
         }
         s

@@ -64,7 +64,7 @@ pub use error::{Result, StoreError};
 pub use fsio::{now_ms, replace_file};
 pub use pool::{PoolStore, apply_counter_delta, new_record_id};
 pub use rota_core::Secret;
-pub use secret::{SecretBundle, Vault};
+pub use secret::{COPILOT_DIRECT, SecretBundle, Vault};
 pub use store::{
     AccountLock, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_LOCK_TIMEOUT, DEFAULT_WATCH_INTERVAL,
     Recovery, RecoveryKind, RefreshOutcome, Store, StoreConfig, StorePaths, StoreState, Txn,

@@ -10,6 +10,10 @@ use std::fmt;
 use rota_core::{Credentials, Secret};
 use rota_types::UnixMs;
 
+/// Bundle extra set on a GitHub Copilot login whose GitHub token the Copilot API takes directly
+/// (opencode's own GitHub app: `copilot_internal/v2/token` answers 404 for it).
+pub const COPILOT_DIRECT: &str = "copilot_direct";
+
 /// One account's credentials: what the vault stores per record id.
 ///
 /// `extras` holds provider-specific secret material (`id_token` for OpenAI, a Copilot

@@ -822,6 +822,19 @@ impl<S: StoreState> Store<S> {
         })
     }
 
+    /// Takes `locks/redeem-<account>.lock` (waiting up to the refresh lock timeout): one
+    /// reset-credit redeem of an account at a time, across processes.
+    pub fn lock_redeem(&self, record_id: &str) -> Result<AccountLock> {
+        let guard = LockGuard::acquire(
+            &self.paths.account_lock(&format!("redeem-{record_id}")),
+            self.refresh_lock_timeout,
+        )?;
+        Ok(AccountLock {
+            record_id: record_id.to_owned(),
+            _guard: guard,
+        })
+    }
+
     /// Persists refreshed secrets of the locked account (§3.4: before the lock is released and
     /// before they are used). An account removed meanwhile is not resurrected: `NotFound`.
     pub fn save_refreshed(&self, lock: &AccountLock, fresh: SecretBundle) -> Result<()> {

@@ -111,6 +111,33 @@ fn opencode_v1_flat_map() {
 }
 
 #[test]
+fn opencode_copilot_login_of_its_own_github_app_is_marked_direct() {
+    // opencode's GitHub app stores the GitHub token as both `refresh` and `access`, `expires: 0`:
+    // the Copilot API takes it directly (its token exchange answers 404).
+    let report = import_file(
+        ImportSource::Opencode,
+        &fixture("opencode-copilot-app.json"),
+    )
+    .unwrap();
+    let copilot = &report.accounts[0];
+    assert_eq!(copilot.provider, ProviderId::GithubCopilot);
+    assert_eq!(
+        copilot.secrets.access_token.expose(),
+        "gho_FIXTUREopencodeapp0002"
+    );
+    assert!(copilot.secrets.extra(rota_store::COPILOT_DIRECT).is_some());
+    assert!(copilot.secrets.extra("copilot_token").is_none());
+    // A login with an exchanged Copilot token in `access` is not direct.
+    let report = import_file(ImportSource::Opencode, &fixture("opencode-auth-v1.json")).unwrap();
+    assert!(
+        report.accounts[1]
+            .secrets
+            .extra(rota_store::COPILOT_DIRECT)
+            .is_none()
+    );
+}
+
+#[test]
 fn opencode_v2_pool() {
     let report = import_file(ImportSource::Opencode, &fixture("opencode-auth-v2.json")).unwrap();
     let labels: Vec<_> = report

@@ -48,6 +48,18 @@ impl HandoffTool {
         }
     }
 
+    /// What a person must do for a running tool to use a newly handed-off account, when it
+    /// does not pick the file up by itself: a running Codex keeps the account it started with.
+    #[must_use]
+    pub fn restart_note(self) -> Option<&'static str> {
+        match self {
+            Self::Codex => {
+                Some("A running Codex keeps its account: restart Codex to use this one.")
+            }
+            Self::ClaudeCode | Self::Opencode => None,
+        }
+    }
+
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         [Self::ClaudeCode, Self::Codex, Self::Opencode]

@@ -16,6 +16,7 @@ pub mod event;
 pub mod handoff;
 pub mod provider;
 pub mod recovery;
+pub mod reset_credits;
 pub mod session;
 pub mod switch;
 pub mod usage;
@@ -39,6 +40,7 @@ pub use event::{
 pub use handoff::{HandoffStatus, HandoffTool, TargetState};
 pub use provider::{ProviderId, ProviderInfo, UnknownProvider};
 pub use recovery::{RecoveriesResponse, RecoveryKind, RecoveryNotice};
+pub use reset_credits::{RedeemCode, RedeemResponse, ResetCredit, ResetCredits};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{

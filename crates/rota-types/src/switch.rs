@@ -25,6 +25,12 @@ pub enum SwitchReason {
     /// A 429 that did not say which window.
     #[serde(rename = "rate_limited")]
     RateLimited,
+    /// The account's monthly quota is used up (Copilot's 402 `quota_exceeded`).
+    #[serde(rename = "quota_exhausted")]
+    QuotaExhausted,
+    /// A rate-limit reset credit was redeemed on the account (`from` = `to` = the account).
+    #[serde(rename = "reset_credit")]
+    ResetCredit,
     /// The account needs a new login (refresh refused, 401 again).
     #[serde(rename = "auth_failed")]
     AuthFailed,
@@ -49,6 +55,8 @@ impl SwitchReason {
             Self::ManualApi => "manual:api",
             Self::RateLimitedFiveHour => "rate_limited:five_hour",
             Self::RateLimitedSevenDay => "rate_limited:seven_day",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::ResetCredit => "reset_credit",
             Self::RateLimited => "rate_limited",
             Self::AuthFailed => "auth_failed",
             Self::Proactive => "proactive",
@@ -74,6 +82,7 @@ impl SwitchReason {
             Self::RateLimitedFiveHour
                 | Self::RateLimitedSevenDay
                 | Self::RateLimited
+                | Self::QuotaExhausted
                 | Self::AuthFailed
                 | Self::Proactive
         )
@@ -133,6 +142,8 @@ impl SwitchLogEntry {
             SwitchReason::RateLimitedFiveHour => "rate limited (5-hour)".to_owned(),
             SwitchReason::RateLimitedSevenDay => "rate limited (7-day)".to_owned(),
             SwitchReason::RateLimited => "rate limited".to_owned(),
+            SwitchReason::QuotaExhausted => "out of monthly quota".to_owned(),
+            SwitchReason::ResetCredit => "reset credit redeemed".to_owned(),
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
             SwitchReason::Login => "new login".to_owned(),
             SwitchReason::Removed => "account removed".to_owned(),

@@ -64,6 +64,10 @@ pub struct CopilotUsage {
     pub remaining: Option<f64>,
     #[serde(default)]
     pub unlimited: bool,
+    /// The quota is counted in AI credits (the account reports a credits quota), not in premium
+    /// requests: `premium` then holds the credits' use.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub credits: bool,
 }
 
 /// The provider-specific windows, tagged with the provider id.
@@ -107,6 +111,8 @@ pub enum WindowKind {
     SevenDay,
     SevenDaySonnet,
     Premium,
+    /// Copilot's monthly AI credits (accounts billed in credits).
+    Credits,
 }
 
 impl WindowKind {
@@ -118,6 +124,7 @@ impl WindowKind {
             Self::SevenDay => "7-Day Limit (All Models)",
             Self::SevenDaySonnet => "7-Day Limit (Sonnet)",
             Self::Premium => "Premium Requests (monthly)",
+            Self::Credits => "AI Credits (monthly)",
         }
     }
 
@@ -130,6 +137,7 @@ impl WindowKind {
             Self::SevenDay => "7-day",
             Self::SevenDaySonnet => "7-day Sonnet",
             Self::Premium => "premium",
+            Self::Credits => "credits",
         }
     }
 
@@ -141,6 +149,7 @@ impl WindowKind {
             Self::SevenDay => "7d",
             Self::SevenDaySonnet => "7d-sonnet",
             Self::Premium => "premium",
+            Self::Credits => "credits",
         }
     }
 
@@ -169,7 +178,11 @@ impl ProviderUsage {
             ],
             Self::GithubCopilot(u) => [
                 (
-                    WindowKind::Premium,
+                    if u.credits {
+                        WindowKind::Credits
+                    } else {
+                        WindowKind::Premium
+                    },
                     if u.unlimited { None } else { u.premium },
                 ),
                 (WindowKind::FiveHour, None),

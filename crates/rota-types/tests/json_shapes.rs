@@ -316,13 +316,27 @@ fn usage_snapshot_shapes() {
             entitlement: Some(300),
             remaining: Some(210.0),
             unlimited: false,
+            credits: false,
         }),
     };
     let v = serde_json::to_value(&copilot).unwrap();
     assert_eq!(v["provider"], json!("github-copilot"));
     assert_eq!(v["entitlement"], json!(300));
+    assert!(
+        v.get("credits").is_none(),
+        "absent unless billed in credits"
+    );
     assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), copilot);
     assert_eq!(copilot.usage.windows()[0].0, WindowKind::Premium);
+    let mut credits = copilot.clone();
+    if let ProviderUsage::GithubCopilot(c) = &mut credits.usage {
+        c.credits = true;
+    }
+    let v = serde_json::to_value(&credits).unwrap();
+    assert_eq!(v["credits"], json!(true));
+    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), credits);
+    assert_eq!(credits.usage.windows()[0].0, WindowKind::Credits);
+    assert_eq!(WindowKind::Credits.label(), "AI Credits (monthly)");
     assert!((anthropic.max_utilization() - 42.5).abs() < f64::EPSILON);
     assert_eq!(WindowKind::SevenDaySonnet.label(), "7-Day Limit (Sonnet)");
 }
@@ -450,6 +464,7 @@ fn switch_reasons_and_log() {
         (SwitchReason::ManualApi, "manual:api"),
         (SwitchReason::RateLimitedFiveHour, "rate_limited:five_hour"),
         (SwitchReason::RateLimitedSevenDay, "rate_limited:seven_day"),
+        (SwitchReason::QuotaExhausted, "quota_exhausted"),
         (SwitchReason::RateLimited, "rate_limited"),
         (SwitchReason::AuthFailed, "auth_failed"),
         (SwitchReason::Proactive, "proactive"),

@@ -667,6 +667,7 @@ fn HandoffSection(provider: ProviderId) -> impl IntoView {
         });
     };
     let tool = HandoffTool::default_for(provider).display_name();
+    let restart_note = HandoffTool::default_for(provider).restart_note();
     let target_text = move || {
         status.get().map(|s| {
             let now = now_ms();
@@ -693,6 +694,7 @@ fn HandoffSection(provider: ProviderId) -> impl IntoView {
                 <span class="toggle-text">
                     <span class="toggle-title">{format!("Hand off to {tool}")}</span>
                     <span class="muted">{format!("Writes the active account into {tool}'s own login on every switch, so {tool} uses the pool without the gateway.")}</span>
+                    {restart_note.map(|n| view! { <span class="muted" id="handoff-restart">{n}</span> })}
                 </span>
                 <input type="checkbox" role="switch" id="handoff-toggle" class="toggle"
                     disabled=move || busy.get() || status.with(Option::is_none)

@@ -114,9 +114,15 @@ fn on(args: &HandoffArgs, provider: ProviderId, out: &Output) -> Result<(), CliE
             .unwrap_or_else(|| id.to_string())
     };
     let what = match outcome {
-        SyncOutcome::Written { record_id, .. } => {
-            format!("Wrote {} to it.", out.bold(&label(record_id)))
-        }
+        SyncOutcome::Written { record_id, .. } => format!(
+            "Wrote {} to it.{}",
+            out.bold(&label(record_id)),
+            status
+                .tool
+                .restart_note()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default()
+        ),
         SyncOutcome::Current { record_id } => {
             format!("It already holds {}.", out.bold(&label(record_id)))
         }

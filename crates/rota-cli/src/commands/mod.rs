@@ -7,6 +7,7 @@ mod log;
 mod login;
 mod logout;
 mod recovery;
+mod redeem;
 mod rename;
 mod serve;
 mod switch;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Proactive(args) => handoff::proactive(&args, out),
         AuthCommand::Log(args) => log::run(&args, out),
         AuthCommand::Recovery(args) => recovery::run(&args, out),
+        AuthCommand::Redeem(args) => redeem::run(&args, out),
     }
 }
 
@@ -74,8 +76,13 @@ fn handoff_after_switch(store: &PoolStore, provider: rota_types::ProviderId) -> 
     match rota_handoff::sync(store, provider, false, now) {
         Ok(rota_handoff::SyncOutcome::Written { .. }) => {
             let s = rota_handoff::status(store, provider, now).ok()?;
+            let note = s
+                .tool
+                .restart_note()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
             Some(format!(
-                "Handed off to {} ({}).",
+                "Handed off to {} ({}).{note}",
                 s.tool.display_name(),
                 crate::output::tilde(std::path::Path::new(&s.target))
             ))

@@ -188,6 +188,7 @@ impl Env {
                             entitlement: Some(300),
                             remaining: Some(210.0),
                             unlimited: false,
+                            credits: false,
                         }),
                     ),
                 )?;

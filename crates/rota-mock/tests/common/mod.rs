@@ -90,12 +90,26 @@ impl T {
             .expect("request")
     }
 
-    /// `POST /chat/completions`.
+    /// `POST /chat/completions` as an IDE sends it (`Editor-Version`, `Copilot-Integration-Id`).
     pub async fn chat(&self, token: &str, stream: bool) -> Response {
         self.http
             .post(self.github("/chat/completions"))
             .bearer_auth(token)
+            .header("Editor-Version", "vscode/1.104.1")
+            .header("Copilot-Integration-Id", "vscode-chat")
             .json(&serde_json::json!({"model": "gpt-4.1", "stream": stream,
+                "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /chat/completions` without IDE headers (as opencode sends it).
+    pub async fn chat_bare(&self, token: &str) -> Response {
+        self.http
+            .post(self.github("/chat/completions"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"model": "gpt-4.1",
                 "messages": [{"role": "user", "content": "hi"}]}))
             .send()
             .await

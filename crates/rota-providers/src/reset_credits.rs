@@ -1,0 +1,180 @@
+//! OpenAI rate-limit reset credits: list (`GET {backend}/wham/rate-limit-reset-credits`) and
+//! redeem (`POST …/consume {credit_id, redeem_request_id}` → `{code}`), and [`redeem`], the
+//! redeem users of other tools lose credits to without: one `redeem_request_id` per intent,
+//! persisted before the call (a retry repeats it, so the provider redeems once), one redeem of
+//! an account at a time across processes (`locks/redeem-<account>.lock`), and a caller that
+//! waited for another process's redeem takes its result instead of spending a second credit.
+
+use rota_core::{PendingRedeem, RedeemPlan, Ulid};
+use rota_types::{ProviderId, RedeemCode, RedeemResponse, ResetCredit, ResetCredits, UnixMs};
+use serde_json::{Value, json};
+
+use crate::adapter::{AccountAuth, Providers};
+use crate::error::ProviderError;
+use crate::http::{error_code, json_time, read_small};
+use crate::refresh::TokenManager;
+
+const P: ProviderId = ProviderId::OpenAi;
+
+fn protocol(problem: &str) -> ProviderError {
+    ProviderError::Protocol {
+        provider: P,
+        what: "reset credits",
+        problem: problem.to_owned(),
+    }
+}
+
+async fn call(
+    auth: &AccountAuth,
+    req: reqwest::RequestBuilder,
+    what: &'static str,
+) -> Result<Value, ProviderError> {
+    let mut req = req.bearer_auth(auth.secrets.access_token.expose());
+    if let Some(id) = crate::openai::account_id(auth) {
+        req = req.header("ChatGPT-Account-Id", id);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| ProviderError::network(P, &e))?;
+    let status = resp.status().as_u16();
+    let bytes = read_small(P, resp).await?;
+    match status {
+        200 => serde_json::from_slice(&bytes).map_err(|_| protocol("not JSON")),
+        401 => Err(ProviderError::Unauthorized { provider: P }),
+        _ => Err(ProviderError::Http {
+            provider: P,
+            what,
+            status,
+            code: error_code(&bytes),
+        }),
+    }
+}
+
+/// The account's available reset credits, soonest expiry first.
+pub async fn list(ctx: &Providers, auth: &AccountAuth) -> Result<ResetCredits, ProviderError> {
+    let url = format!(
+        "{}/wham/rate-limit-reset-credits",
+        ctx.config.openai.backend_base
+    );
+    let v = call(auth, ctx.http.get(url), "reset credits").await?;
+    Ok(parse_list(&v))
+}
+
+/// `{credits:[{id, reset_type, status, granted_at, expires_at}], available_count}` → the
+/// available ones, soonest expiry first.
+#[must_use]
+pub fn parse_list(v: &Value) -> ResetCredits {
+    let mut credits: Vec<ResetCredit> = v
+        .get("credits")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("status").and_then(Value::as_str) == Some("available"))
+        .filter_map(|c| {
+            Some(ResetCredit {
+                id: c.get("id").and_then(Value::as_str)?.to_owned(),
+                expires_at: c.get("expires_at").and_then(json_time),
+            })
+        })
+        .collect();
+    credits.sort_by_key(|c| c.expires_at.unwrap_or(UnixMs::MAX));
+    ResetCredits { credits }
+}
+
+/// One redeem call.
+pub async fn consume(
+    ctx: &Providers,
+    auth: &AccountAuth,
+    credit_id: &str,
+    request_id: &str,
+) -> Result<RedeemCode, ProviderError> {
+    let url = format!(
+        "{}/wham/rate-limit-reset-credits/consume",
+        ctx.config.openai.backend_base
+    );
+    let body = json!({"credit_id": credit_id, "redeem_request_id": request_id});
+    let v = call(auth, ctx.http.post(url).json(&body), "reset credit redeem").await?;
+    v.get("code")
+        .and_then(Value::as_str)
+        .and_then(RedeemCode::parse)
+        .ok_or_else(|| protocol("no known code"))
+}
+
+/// Redeems a reset credit on account `id` (see the module). A network error leaves the intent
+/// pending: the next call repeats it with the same request id.
+pub async fn redeem(tokens: &TokenManager, id: Ulid) -> Result<RedeemResponse, ProviderError> {
+    let store = tokens.store().clone();
+    let ctx = tokens.providers().clone();
+    let asked_at = rota_store::now_ms();
+    let lock = {
+        let store = store.clone();
+        let key = id.to_string();
+        tokio::task::spawn_blocking(move || store.lock_redeem(&key))
+            .await
+            .map_err(|e| ProviderError::Internal(e.to_string()))??
+    };
+    let plan = store
+        .load()?
+        .redeem_plan(P, id, asked_at)
+        .map_err(rota_store::StoreError::from)?;
+    let response = |code, coalesced, remaining| RedeemResponse {
+        record_id: id.to_string(),
+        code,
+        coalesced,
+        remaining,
+    };
+    let auth = tokens.access(P, id).await?;
+    let intent = match plan {
+        RedeemPlan::Coalesced(last) => return Ok(response(last.code, true, None)),
+        RedeemPlan::Resume(p) => p,
+        RedeemPlan::Fresh => {
+            let credits = list(&ctx, &auth).await?;
+            let Some(credit) = credits.next() else {
+                let now = rota_store::now_ms();
+                store.mutate(|txn| {
+                    txn.state
+                        .finish_redeem(P, id, "", RedeemCode::NoCredit, now)?;
+                    Ok::<_, rota_store::StoreError>(())
+                })?;
+                return Ok(response(RedeemCode::NoCredit, false, Some(0)));
+            };
+            let intent = PendingRedeem {
+                credit_id: credit.id.clone(),
+                request_id: request_id(asked_at)?,
+                started_at: asked_at,
+            };
+            store.mutate(|txn| {
+                Ok::<_, rota_store::StoreError>(txn.state.begin_redeem(P, id, intent)?)
+            })?
+        }
+    };
+    let code = consume(&ctx, &auth, &intent.credit_id, &intent.request_id).await?;
+    let now = rota_store::now_ms();
+    store.mutate(|txn| {
+        txn.state
+            .finish_redeem(P, id, &intent.request_id, code, now)?;
+        Ok::<_, rota_store::StoreError>(())
+    })?;
+    drop(lock);
+    tracing::info!(account = %id, code = ?code, "reset credit redeem answered");
+    let remaining = list(&ctx, &auth)
+        .await
+        .ok()
+        .map(|c| u32::try_from(c.credits.len()).unwrap_or(u32::MAX));
+    Ok(response(code, false, remaining))
+}
+
+/// A fresh request id in UUID form (the redeem endpoint's `redeem_request_id`), from a ULID's
+/// 128 bits (80 of them random).
+fn request_id(now: UnixMs) -> Result<String, ProviderError> {
+    let h = format!("{:032x}", rota_store::new_record_id(now)?.0);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}

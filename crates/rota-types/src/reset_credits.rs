@@ -1,0 +1,91 @@
+//! OpenAI rate-limit reset credits: banked per account, each redeemable once; a redeem clears
+//! both usage windows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixMs;
+
+/// One available reset credit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetCredit {
+    pub id: String,
+    #[serde(default)]
+    pub expires_at: Option<UnixMs>,
+}
+
+/// An account's available reset credits (`rota auth redeem --list`, `--json`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetCredits {
+    /// Available credits, soonest expiry first.
+    pub credits: Vec<ResetCredit>,
+}
+
+impl ResetCredits {
+    /// The credit a redeem spends: the one that expires first.
+    #[must_use]
+    pub fn next(&self) -> Option<&ResetCredit> {
+        self.credits.first()
+    }
+}
+
+/// What the provider answered to a redeem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedeemCode {
+    /// The credit was spent; both windows are cleared.
+    Reset,
+    /// This redeem request was already carried out (a retry of the same intent).
+    AlreadyRedeemed,
+    /// Nothing is used: the credit was kept.
+    NothingToReset,
+    /// The credit is gone (spent, expired, unknown).
+    NoCredit,
+}
+
+impl RedeemCode {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "reset" => Self::Reset,
+            "already_redeemed" => Self::AlreadyRedeemed,
+            "nothing_to_reset" => Self::NothingToReset,
+            "no_credit" => Self::NoCredit,
+            _ => return None,
+        })
+    }
+
+    /// Whether the account's windows are now clear (a credit was spent for this intent).
+    #[must_use]
+    pub fn windows_cleared(self) -> bool {
+        matches!(self, Self::Reset | Self::AlreadyRedeemed)
+    }
+
+    /// For people.
+    #[must_use]
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Reset => "redeemed: both windows are reset",
+            Self::AlreadyRedeemed => "already redeemed: both windows are reset",
+            Self::NothingToReset => "nothing to reset; the credit was kept",
+            Self::NoCredit => "no reset credit left",
+        }
+    }
+}
+
+/// The result of `rota auth redeem` (`--json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedeemResponse {
+    #[serde(rename = "recordID")]
+    pub record_id: String,
+    pub code: RedeemCode,
+    /// Another process's redeem of the same account finished while this one waited: its
+    /// result, not a second redeem.
+    #[serde(default)]
+    pub coalesced: bool,
+    /// Credits left afterwards, when known.
+    #[serde(default)]
+    pub remaining: Option<u32>,
+}
