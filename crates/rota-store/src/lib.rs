@@ -46,6 +46,7 @@ mod batch;
 mod error;
 mod fsio;
 pub mod import;
+mod local_keys;
 mod pool;
 mod secret;
 mod store;
@@ -55,6 +56,7 @@ pub use backend::{BackendReport, KeyStore, OsKeychain, SecretBackendKind, Secret
 pub use batch::{BatchedCounters, CounterDelta, DEFAULT_FLUSH_INTERVAL};
 pub use error::{Result, StoreError};
 pub use fsio::now_ms;
+pub use local_keys::{LOCAL_KEY_PREFIX, local_key_id, local_keys};
 pub use pool::{PoolStore, apply_counter_delta, new_record_id};
 pub use rota_core::Secret;
 pub use secret::{SecretBundle, Vault};

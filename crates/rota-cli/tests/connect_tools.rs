@@ -1,0 +1,329 @@
+//! The real coding tools through `rota connect` and `rota serve`, offline against rota-mock, in
+//! a temporary HOME: after `rota connect <tool>` the tool's plain one-shot command answers; it
+//! still answers after the gateway restarts (the key is stable); a scripted 429 on the active
+//! account mid-run is rotated without the tool noticing; `rota connect <tool> --undo` puts the
+//! tool's file back byte for byte.
+//!
+//! The tools are the pinned npm packages `cargo xtask setup` installs into `~/.cache/rota-npm`
+//! (`ROTA_TOOLS_BIN` names another `.bin` directory). A missing tool fails the test: it is
+//! never skipped.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Env;
+use rota_mock::{Behavior, LimitWindow, MockConfig, MockHandle, MockServer, NewAccount};
+use rota_types::ProviderId;
+
+const REPLY: &str = "Hello from rota-mock. This is a scripted answer.";
+
+/// The directory holding the tools' executables.
+fn tools_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ROTA_TOOLS_BIN").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::home_dir()
+        .expect("a home directory")
+        .join(".cache/rota-npm/node_modules/.bin")
+}
+
+fn tool(name: &str) -> PathBuf {
+    let path = tools_bin().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup` (it installs the pinned Claude Code, Codex CLI \
+         and opencode from npm into ~/.cache/rota-npm), or set ROTA_TOOLS_BIN",
+        path.display()
+    );
+    path
+}
+
+struct Mock {
+    _runtime: tokio::runtime::Runtime,
+    handle: MockHandle,
+}
+
+impl Mock {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime
+            .block_on(MockServer::start(MockConfig::default()))
+            .unwrap();
+        Self {
+            _runtime: runtime,
+            handle,
+        }
+    }
+
+    /// The mock accounts that answered requests to paths ending in `suffix`, with statuses.
+    fn served(&self, suffix: &str) -> Vec<(String, u16)> {
+        self.handle
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .map(|r| (r.account.unwrap_or_default(), r.status))
+            .collect()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `rota serve`, killed on drop.
+struct Serve {
+    child: Child,
+}
+
+impl Serve {
+    fn start(env: &Env, mock: &Mock, port: u16) -> Self {
+        let mut child = env
+            .cmd(&["serve"])
+            .env("ROTA_GATEWAY_PORT", port.to_string())
+            .env("ROTA_PROVIDERS_MOCK_BASE", mock.handle.base_url())
+            .env("ROTA_USAGE_POLLING", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rota serve");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("rota serve did not start: {seen:?}"));
+            let last = line.contains("SDKs and other tools");
+            seen.push(line);
+            if last {
+                break;
+            }
+        }
+        // The start-up lines say the connected tool goes through this gateway.
+        assert!(
+            seen.iter()
+                .any(|l| l.trim().starts_with("Claude Code: connected")),
+            "{seen:?}"
+        );
+        Self { child }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The tool's command in the test HOME: only PATH (for node) and the variables given; every
+/// outside lookup switched off by the tool's documented settings.
+fn tool_cmd(env: &Env, exe: &Path, args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("LANG", "C.UTF-8")
+        .env("TERM", "dumb")
+        .current_dir(env.home())
+        .stdin(Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs a command with a deadline; returns (success, stdout, stderr).
+fn run_with_timeout(mut cmd: Command, secs: u64) -> (bool, String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tool");
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let (out, err) = (read(Box::new(out)), read(Box::new(err)));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    match status {
+        Some(s) => (s.success(), out, err),
+        None => (false, out, format!("timed out after {secs} s\n{err}")),
+    }
+}
+
+/// Claude Code's variables: no telemetry, error reports, auto-update or other non-essential
+/// traffic (`CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`, which covers `DISABLE_AUTOUPDATER`,
+/// `DISABLE_TELEMETRY`, `DISABLE_ERROR_REPORTING`, `DISABLE_BUG_COMMAND`).
+const CLAUDE_VARS: &[(&str, &str)] = &[("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")];
+
+fn claude_answers(env: &Env, claude: &Path) {
+    let cmd = tool_cmd(env, claude, &["-p", "Say hello"], CLAUDE_VARS);
+    let (ok, out, err) = run_with_timeout(cmd, 120);
+    assert!(ok, "claude -p failed\nstdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains(REPLY),
+        "claude -p answered {out:?}\nstderr: {err}"
+    );
+}
+
+#[test]
+fn claude_code_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
+    let claude = tool("claude");
+    let env = Env::new();
+    let mock = Mock::start();
+    let first = mock
+        .handle
+        .add_account(NewAccount::new(ProviderId::Anthropic).email("one@example.com"));
+    env.store_mock_account(&first);
+    let second = mock
+        .handle
+        .add_account(NewAccount::new(ProviderId::Anthropic).email("two@example.com"));
+    env.store_mock_account(&second);
+    // `second` is active (the last login); the first answer comes from it.
+    let port = free_port();
+
+    // The user's own settings, with a key Rota does not set: kept, and restored byte for byte.
+    let settings = env.home().join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    let original = b"{\n    \"model\": \"sonnet\",\n    \"env\": { \"MY_VAR\": \"1\" }\n}\n";
+    std::fs::write(&settings, original).unwrap();
+
+    let connect = env
+        .cmd(&["connect", "claude-code"])
+        .env("ROTA_GATEWAY_PORT", port.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&connect.stdout);
+    assert!(
+        connect.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&connect.stderr)
+    );
+    assert!(text.contains("Claude Code now goes through Rota"), "{text}");
+    assert!(text.contains("nothing listens on port"), "{text}");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+    assert_eq!(written["model"], "sonnet");
+    assert_eq!(written["env"]["MY_VAR"], "1");
+    assert_eq!(
+        written["env"]["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}/anthropic")
+    );
+    let key = written["env"]["ANTHROPIC_AUTH_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("rota_"));
+
+    let serve = Serve::start(&env, &mock, port);
+    claude_answers(&env, &claude);
+    let served = mock.served("/v1/messages");
+    assert!(
+        served.iter().any(|(a, s)| a == &second.id && *s == 200),
+        "{served:?}"
+    );
+
+    // Restart: a new gateway process, the same key in the same file.
+    serve.stop();
+    // The stopped gateway noted when it last saw the connection.
+    let list = env
+        .cmd(&["connect", "--list"])
+        .env("ROTA_GATEWAY_PORT", port.to_string())
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    let row = list
+        .lines()
+        .find(|l| l.contains("claude-code"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("connected to this Rota") && row.contains("last request"),
+        "{list}"
+    );
+    let serve = Serve::start(&env, &mock, port);
+    claude_answers(&env, &claude);
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+    assert_eq!(after["env"]["ANTHROPIC_AUTH_TOKEN"], key.as_str());
+
+    // A quota 429 on the active account: the gateway rotates, Claude Code gets its answer.
+    mock.handle.clear_requests();
+    mock.handle
+        .set_sticky(
+            &second.id,
+            Behavior::RateLimit {
+                reset_in_seconds: 3600,
+                window: LimitWindow::default(),
+            },
+        )
+        .unwrap();
+    claude_answers(&env, &claude);
+    let served = mock.served("/v1/messages");
+    assert!(
+        served.iter().any(|(a, s)| a == &second.id && *s == 429),
+        "the 429 was served: {served:?}"
+    );
+    assert!(
+        served.iter().any(|(a, s)| a == &first.id && *s == 200),
+        "rotated to the other account: {served:?}"
+    );
+    serve.stop();
+
+    // Undo: the file byte for byte, the key revoked.
+    let undo = env.run(&["connect", "claude-code", "--undo"]);
+    assert_eq!(undo.code, 0, "{} {}", undo.stdout, undo.stderr);
+    assert!(undo.stdout.contains("Restored"), "{}", undo.stdout);
+    assert_eq!(std::fs::read(&settings).unwrap(), original);
+    assert!(
+        env.store()
+            .existing_local_key("claude-code")
+            .unwrap()
+            .is_none()
+    );
+}
