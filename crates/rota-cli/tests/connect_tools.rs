@@ -89,7 +89,7 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(env: &Env, mock: &Mock, port: u16) -> Self {
+    fn start(env: &Env, mock: &Mock, port: u16, connected: &str) -> Self {
         let mut child = env
             .cmd(&["serve"])
             .env("ROTA_GATEWAY_PORT", port.to_string())
@@ -122,7 +122,7 @@ impl Serve {
         // The start-up lines say the connected tool goes through this gateway.
         assert!(
             seen.iter()
-                .any(|l| l.trim().starts_with("Claude Code: connected")),
+                .any(|l| l.trim().starts_with(&format!("{connected}: connected"))),
             "{seen:?}"
         );
         Self { child }
@@ -261,7 +261,7 @@ fn claude_code_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
         .to_owned();
     assert!(key.starts_with("rota_"));
 
-    let serve = Serve::start(&env, &mock, port);
+    let serve = Serve::start(&env, &mock, port, "Claude Code");
     claude_answers(&env, &claude);
     let served = mock.served("/v1/messages");
     assert!(
@@ -286,7 +286,7 @@ fn claude_code_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
         row.contains("connected to this Rota") && row.contains("last request"),
         "{list}"
     );
-    let serve = Serve::start(&env, &mock, port);
+    let serve = Serve::start(&env, &mock, port, "Claude Code");
     claude_answers(&env, &claude);
     let after: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
@@ -326,4 +326,118 @@ fn claude_code_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
             .unwrap()
             .is_none()
     );
+}
+
+/// `rota connect <tool>` with the test's gateway port; panics with the output on failure.
+fn connect(env: &Env, tool: &str, port: u16) -> String {
+    let out = env
+        .cmd(&["connect", tool])
+        .env("ROTA_GATEWAY_PORT", port.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Two OpenAI accounts at the mock, stored; returns (first, second), the second active.
+fn seed_openai(env: &Env, mock: &Mock) -> (rota_mock::AccountInfo, rota_mock::AccountInfo) {
+    let first = mock
+        .handle
+        .add_account(NewAccount::new(ProviderId::OpenAi).email("one@example.com"));
+    env.store_mock_account(&first);
+    let second = mock
+        .handle
+        .add_account(NewAccount::new(ProviderId::OpenAi).email("two@example.com"));
+    env.store_mock_account(&second);
+    (first, second)
+}
+
+/// Codex's update check off by its documented config key.
+fn codex_answers(env: &Env, codex: &Path) {
+    let cmd = tool_cmd(
+        env,
+        codex,
+        &[
+            "exec",
+            "--skip-git-repo-check",
+            "-c",
+            "check_for_update_on_startup=false",
+            "Say hello",
+        ],
+        &[],
+    );
+    let (ok, out, err) = run_with_timeout(cmd, 120);
+    assert!(ok, "codex exec failed\nstdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains(REPLY),
+        "codex exec answered {out:?}\nstderr: {err}"
+    );
+}
+
+#[test]
+fn codex_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
+    let codex = tool("codex");
+    let env = Env::new();
+    let mock = Mock::start();
+    let (first, second) = seed_openai(&env, &mock);
+    let port = free_port();
+
+    let config = env.home().join(".codex/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let original = b"# mine\nmodel_reasoning_effort = \"low\"\n\n[tui]\nnotifications = false\n";
+    std::fs::write(&config, original).unwrap();
+
+    let text = connect(&env, "codex", port);
+    assert!(text.contains("Codex CLI now goes through Rota"), "{text}");
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.starts_with("# mine\n"), "{written}");
+    assert!(
+        written.contains("[tui]\nnotifications = false"),
+        "{written}"
+    );
+    assert!(written.contains("model_provider = \"rota\""), "{written}");
+
+    let serve = Serve::start(&env, &mock, port, "Codex CLI");
+    codex_answers(&env, &codex);
+    assert!(
+        mock.served("/codex/responses")
+            .iter()
+            .any(|(a, s)| a == &second.id && *s == 200),
+        "{:?}",
+        mock.served("/codex/responses")
+    );
+    serve.stop();
+    let serve = Serve::start(&env, &mock, port, "Codex CLI");
+    codex_answers(&env, &codex);
+
+    mock.handle.clear_requests();
+    mock.handle
+        .set_sticky(
+            &second.id,
+            Behavior::UsageLimitReached {
+                resets_in_seconds: 3600,
+            },
+        )
+        .unwrap();
+    codex_answers(&env, &codex);
+    let served = mock.served("/codex/responses");
+    assert!(
+        served.iter().any(|(a, s)| a == &second.id && *s == 429),
+        "the 429 was served: {served:?}"
+    );
+    assert!(
+        served.iter().any(|(a, s)| a == &first.id && *s == 200),
+        "rotated to the other account: {served:?}"
+    );
+    serve.stop();
+
+    let undo = env.run(&["connect", "codex", "--undo"]);
+    assert_eq!(undo.code, 0, "{} {}", undo.stdout, undo.stderr);
+    assert_eq!(std::fs::read(&config).unwrap(), original);
+    assert!(env.store().existing_local_key("codex").unwrap().is_none());
 }
