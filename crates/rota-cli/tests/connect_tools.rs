@@ -143,9 +143,51 @@ impl Drop for Serve {
     }
 }
 
-/// The tool's command in the test HOME: only PATH (for node) and the variables given; every
-/// outside lookup switched off by the tool's documented settings.
+/// An HTTP proxy that answers nothing and notes every connection: the tools get it as their
+/// proxy for everything but loopback, so any outside lookup a tool attempts (update check,
+/// telemetry, model catalogue) shows up here instead of failing quietly offline.
+struct OutsideSink {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl OutsideSink {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().map_while(Result::ok) {
+                let at = log.lock().unwrap().len();
+                log.lock().unwrap().push("(connected)".to_owned());
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut first = String::new();
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                    let _ = BufReader::new(&conn).read_line(&mut first);
+                    log.lock().unwrap()[at] = first.trim().to_owned();
+                });
+            }
+        });
+        Self { addr, seen }
+    }
+
+    /// Waits a moment (a tool may start a lookup as it exits) and checks nothing arrived.
+    fn assert_untouched(&self, tool: &str) {
+        std::thread::sleep(Duration::from_millis(1500));
+        let seen = self.seen.lock().unwrap();
+        assert!(
+            seen.is_empty(),
+            "{tool} tried to reach the outside: {seen:?}"
+        );
+    }
+}
+
+/// The tool's command in the test HOME: only PATH (for node), the outside sink as proxy, and
+/// the variables given; every outside lookup switched off by the tool's documented settings.
 fn tool_cmd(env: &Env, exe: &Path, args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let proxy = format!("http://{}", env_sink().addr);
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .env_clear()
@@ -155,10 +197,28 @@ fn tool_cmd(env: &Env, exe: &Path, args: &[&str], vars: &[(&str, &str)]) -> Comm
         .env("TERM", "dumb")
         .current_dir(env.home())
         .stdin(Stdio::null());
+    for k in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "ALL_PROXY",
+    ] {
+        cmd.env(k, &proxy);
+    }
+    for k in ["NO_PROXY", "no_proxy"] {
+        cmd.env(k, "127.0.0.1,localhost,::1");
+    }
     for (k, v) in vars {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// One sink per test process (the tests share it; any entry fails the test that checks).
+fn env_sink() -> &'static OutsideSink {
+    static SINK: std::sync::OnceLock<OutsideSink> = std::sync::OnceLock::new();
+    SINK.get_or_init(OutsideSink::start)
 }
 
 /// Runs a command with a deadline; returns (success, stdout, stderr).
@@ -210,6 +270,7 @@ fn claude_answers(env: &Env, claude: &Path) {
         out.contains(REPLY),
         "claude -p answered {out:?}\nstderr: {err}"
     );
+    env_sink().assert_untouched("claude");
 }
 
 #[test]
@@ -357,7 +418,10 @@ fn seed_openai(env: &Env, mock: &Mock) -> (rota_mock::AccountInfo, rota_mock::Ac
     (first, second)
 }
 
-/// Codex's update check off by its documented config key.
+/// Codex's outside lookups off by its config keys (given with `-c`): the update check
+/// (`check_for_update_on_startup`), the metrics it sends to `ab.chatgpt.com`
+/// (`analytics.enabled`), and the plugin catalogue synced from GitHub and chatgpt.com at start
+/// (`features.plugins`).
 fn codex_answers(env: &Env, codex: &Path) {
     let cmd = tool_cmd(
         env,
@@ -367,6 +431,10 @@ fn codex_answers(env: &Env, codex: &Path) {
             "--skip-git-repo-check",
             "-c",
             "check_for_update_on_startup=false",
+            "-c",
+            "analytics.enabled=false",
+            "-c",
+            "features.plugins=false",
             "Say hello",
         ],
         &[],
@@ -377,6 +445,7 @@ fn codex_answers(env: &Env, codex: &Path) {
         out.contains(REPLY),
         "codex exec answered {out:?}\nstderr: {err}"
     );
+    env_sink().assert_untouched("codex");
 }
 
 #[test]
@@ -440,4 +509,114 @@ fn codex_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
     assert_eq!(undo.code, 0, "{} {}", undo.stdout, undo.stderr);
     assert_eq!(std::fs::read(&config).unwrap(), original);
     assert!(env.store().existing_local_key("codex").unwrap().is_none());
+}
+
+/// opencode's outside lookups off by its documented variables: update checks, the models.dev
+/// catalogue fetch (it uses the snapshot it ships), LSP downloads, default plugins (installed
+/// from npm at start).
+const OPENCODE_VARS: &[(&str, &str)] = &[
+    ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
+    ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
+    ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
+    ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"),
+];
+
+fn opencode_answers(env: &Env, opencode: &Path) {
+    let cmd = tool_cmd(
+        env,
+        opencode,
+        &["run", "--model", "openai/gpt-5.3-codex", "Say hello"],
+        OPENCODE_VARS,
+    );
+    let (ok, out, err) = run_with_timeout(cmd, 180);
+    assert!(ok, "opencode run failed\nstdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains(REPLY),
+        "opencode run answered {out:?}\nstderr: {err}"
+    );
+    env_sink().assert_untouched("opencode");
+}
+
+#[test]
+fn opencode_connects_survives_a_restart_rotates_a_429_and_undoes_exactly() {
+    let opencode = tool("opencode");
+    let env = Env::new();
+    let mock = Mock::start();
+    let (first, second) = seed_openai(&env, &mock);
+    let port = free_port();
+
+    let config = env.home().join(".config/opencode/opencode.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let original = b"{\n  \"$schema\": \"https://opencode.ai/config.json\",\n  \"autoupdate\": false,\n  \"share\": \"disabled\"\n}\n";
+    std::fs::write(&config, original).unwrap();
+
+    // opencode installs `@opencode-ai/plugin` from the npm registry into its config directory
+    // (in the background, at every start) unless `package.json` and `package-lock.json` there
+    // already name it and `node_modules` exists; no setting turns that off. This is the state
+    // that install leaves, so the offline run has nothing to fetch.
+    let dir = config.parent().unwrap();
+    std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{"dependencies":{"@opencode-ai/plugin":"1.18.33"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("package-lock.json"),
+        r#"{"lockfileVersion":3,"packages":{"":{"dependencies":{"@opencode-ai/plugin":"1.18.33"}}}}"#,
+    )
+    .unwrap();
+
+    let text = connect(&env, "opencode", port);
+    assert!(text.contains("opencode now goes through Rota"), "{text}");
+    assert!(
+        text.contains("Anthropic models keep opencode's own set-up"),
+        "{text}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(written["share"], "disabled");
+    assert_eq!(
+        written["provider"]["openai"]["options"]["baseURL"],
+        format!("http://127.0.0.1:{port}/openai")
+    );
+    assert!(written["provider"].get("anthropic").is_none());
+
+    let serve = Serve::start(&env, &mock, port, "opencode");
+    opencode_answers(&env, &opencode);
+    assert!(
+        mock.served("/codex/responses")
+            .iter()
+            .any(|(a, s)| a == &second.id && *s == 200),
+        "{:?}",
+        mock.served("/codex/responses")
+    );
+    serve.stop();
+    let serve = Serve::start(&env, &mock, port, "opencode");
+    opencode_answers(&env, &opencode);
+
+    mock.handle.clear_requests();
+    mock.handle
+        .set_sticky(
+            &second.id,
+            Behavior::UsageLimitReached {
+                resets_in_seconds: 3600,
+            },
+        )
+        .unwrap();
+    opencode_answers(&env, &opencode);
+    let served = mock.served("/codex/responses");
+    assert!(
+        served.iter().any(|(a, s)| a == &second.id && *s == 429),
+        "the 429 was served: {served:?}"
+    );
+    assert!(
+        served.iter().any(|(a, s)| a == &first.id && *s == 200),
+        "rotated to the other account: {served:?}"
+    );
+    serve.stop();
+
+    let undo = env.run(&["connect", "opencode", "--undo"]);
+    assert_eq!(undo.code, 0, "{} {}", undo.stdout, undo.stderr);
+    assert_eq!(std::fs::read(&config).unwrap(), original);
 }
