@@ -166,7 +166,7 @@ impl OutsideSink {
                     let mut first = String::new();
                     let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
                     let _ = BufReader::new(&conn).read_line(&mut first);
-                    log.lock().unwrap()[at] = first.trim().to_owned();
+                    first.trim().clone_into(&mut log.lock().unwrap()[at]);
                 });
             }
         });

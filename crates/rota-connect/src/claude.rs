@@ -80,15 +80,14 @@ pub(crate) fn json_apply(
     changes: &Settings,
     schema: Option<&str>,
 ) -> Result<Vec<u8>, String> {
-    let mut doc = match bytes {
-        Some(b) => parse(b)?,
-        None => {
-            let mut m = Map::new();
-            if let Some(s) = schema {
-                m.insert("$schema".to_owned(), Value::String(s.to_owned()));
-            }
-            m
+    let mut doc = if let Some(b) = bytes {
+        parse(b)?
+    } else {
+        let mut m = Map::new();
+        if let Some(s) = schema {
+            m.insert("$schema".to_owned(), Value::String(s.to_owned()));
         }
+        m
     };
     for (path, value) in changes {
         let segs: Vec<&str> = path.split('.').collect();

@@ -5,7 +5,7 @@
 //! "responses"` (the only wire API Codex accepts), and `experimental_bearer_token` = the local
 //! key, sent as `Authorization: Bearer` (`env_key` would need the variable in every shell;
 //! `requires_openai_auth` stays unset, false, so no ChatGPT login is asked for: the gateway
-//! brings the account). Comments, order and every other key are kept (toml_edit).
+//! brings the account). Comments, order and every other key are kept (`toml_edit`).
 
 use toml_edit::{DocumentMut, Item, Table, value};
 

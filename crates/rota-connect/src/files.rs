@@ -104,10 +104,13 @@ fn read_manifest(data_dir: &Path, tool: Tool) -> Option<Manifest> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
     Sha256::digest(bytes)
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Atomic owner-only write of Rota's own files (manifest, backup).
@@ -205,21 +208,18 @@ pub(crate) fn connect(
         apply(tool, current.as_deref(), &want).map_err(|r| unparseable(tool, path, r))?
     };
     // The first change keeps the file's original bytes; later ones keep that first copy.
-    let manifest = match manifest {
-        Some(mut m) => {
-            m.written_sha256 = sha256(&new_bytes);
-            m
+    let manifest = if let Some(mut m) = manifest {
+        m.written_sha256 = sha256(&new_bytes);
+        m
+    } else {
+        if let Some(bytes) = &current {
+            write_private(&orig_path(data_dir, tool), bytes)?;
         }
-        None => {
-            if let Some(bytes) = &current {
-                write_private(&orig_path(data_dir, tool), bytes)?;
-            }
-            Manifest {
-                path: path.to_owned(),
-                existed: current.is_some(),
-                written_sha256: sha256(&new_bytes),
-                previous: before,
-            }
+        Manifest {
+            path: path.to_owned(),
+            existed: current.is_some(),
+            written_sha256: sha256(&new_bytes),
+            previous: before,
         }
     };
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
@@ -269,7 +269,7 @@ pub(crate) fn undo(tool: Tool, path: &Path, data_dir: &Path) -> Result<Undone, C
         let changes: Settings = manifest
             .previous
             .iter()
-            .filter(|(k, _)| ours.get(*k).is_some_and(|v| is_rota_value(k, v.as_deref())))
+            .filter(|(k, _)| ours.get(*k).is_some_and(|v| is_rota_value(v.as_deref())))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !changes.is_empty() {
@@ -289,7 +289,7 @@ pub(crate) fn undo(tool: Tool, path: &Path, data_dir: &Path) -> Result<Undone, C
 
 /// Whether a value still looks like the one Rota set: a loopback URL, a `rota_` key, or one of
 /// the fixed values Rota writes.
-fn is_rota_value(_key: &str, value: Option<&str>) -> bool {
+fn is_rota_value(value: Option<&str>) -> bool {
     let Some(v) = value else { return false };
     v.starts_with("http://127.0.0.1:")
         || v.starts_with("rota_")
@@ -330,5 +330,118 @@ pub(crate) fn state(
         url if manifest.is_some() => ConnectionState::ChangedByHand { url },
         Some(url) => ConnectionState::Elsewhere { url },
         None => ConnectionState::NotConnected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(key: &str) -> Endpoint {
+        Endpoint {
+            base_url: "http://127.0.0.1:4141".to_owned(),
+            key: Secret::new(key),
+            anthropic_for_other_clients: false,
+        }
+    }
+
+    #[test]
+    fn connect_then_undo_restores_bytes_and_states_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("rota");
+        let path = dir.path().join("claude/settings.json");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let original = b"{ \"model\" : \"opus\" }\n";
+        fs::write(&path, original).unwrap();
+        let key = Secret::new("rota_k1");
+        let st =
+            |k: Option<&Secret>| state(Tool::ClaudeCode, &path, &data, "http://127.0.0.1:4141", k);
+        assert_eq!(st(Some(&key)), ConnectionState::NotConnected);
+
+        let done = connect(Tool::ClaudeCode, &path, &data, &endpoint("rota_k1")).unwrap();
+        assert!(!done.unchanged);
+        assert_eq!(fs::read(done.backup.unwrap()).unwrap(), original);
+        assert_eq!(st(Some(&key)), ConnectionState::Connected);
+        // Another key (revoked and re-issued) is told apart; another port is not this Rota.
+        assert_eq!(st(Some(&Secret::new("rota_k2"))), ConnectionState::StaleKey);
+        assert!(matches!(
+            state(
+                Tool::ClaudeCode,
+                &path,
+                &data,
+                "http://127.0.0.1:9999",
+                Some(&key)
+            ),
+            ConnectionState::ChangedByHand { .. }
+        ));
+        // Connecting again changes nothing.
+        assert!(
+            connect(Tool::ClaudeCode, &path, &data, &endpoint("rota_k1"))
+                .unwrap()
+                .unchanged
+        );
+
+        assert!(matches!(
+            undo(Tool::ClaudeCode, &path, &data).unwrap(),
+            Undone::Restored { removed: false, .. }
+        ));
+        assert_eq!(fs::read(&path).unwrap(), original);
+        assert_eq!(st(Some(&key)), ConnectionState::NotConnected);
+        assert!(matches!(
+            undo(Tool::ClaudeCode, &path, &data).unwrap(),
+            Undone::NothingToUndo { .. }
+        ));
+    }
+
+    #[test]
+    fn undo_after_hand_edits_removes_only_rotas_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("rota");
+        let path = dir.path().join("codex/config.toml");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "model_provider = \"ollama\"\n").unwrap();
+        connect(Tool::Codex, &path, &data, &endpoint("rota_k")).unwrap();
+        let mut edited = fs::read_to_string(&path).unwrap();
+        edited.push_str("\n[tui]\nnotifications = true\n");
+        fs::write(&path, &edited).unwrap();
+        assert!(matches!(
+            undo(Tool::Codex, &path, &data).unwrap(),
+            Undone::RemovedSettings { .. }
+        ));
+        let back = fs::read_to_string(&path).unwrap();
+        assert!(back.contains("model_provider = \"ollama\""), "{back}");
+        assert!(back.contains("notifications = true"), "{back}");
+        assert!(!back.contains("rota"), "{back}");
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("rota");
+        let path = dir.path().join("opencode.json");
+        let broken = b"{ \"provider\": { // a comment\n } }";
+        fs::write(&path, broken).unwrap();
+        let err = connect(Tool::Opencode, &path, &data, &endpoint("rota_k")).unwrap_err();
+        assert!(matches!(err, ConnectError::Unparseable { .. }), "{err}");
+        assert!(err.to_string().contains("line 1"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), broken);
+        assert!(!manifest_path(&data, Tool::Opencode).exists());
+    }
+
+    #[test]
+    fn a_new_file_is_removed_again_by_undo() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("rota");
+        let path = dir.path().join("new/opencode.json");
+        let done = connect(Tool::Opencode, &path, &data, &endpoint("rota_k")).unwrap();
+        assert!(done.backup.is_none());
+        let v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["$schema"], "https://opencode.ai/config.json");
+        assert_eq!(v["provider"]["openai"]["options"]["apiKey"], "rota_k");
+        assert!(matches!(
+            undo(Tool::Opencode, &path, &data).unwrap(),
+            Undone::Restored { removed: true, .. }
+        ));
+        assert!(!path.exists());
     }
 }

@@ -312,3 +312,124 @@ pub fn env_lines(shell: Shell, base_url: &str, key: &Secret) -> Vec<String> {
 
 /// The connection name of `rota env`'s key.
 pub const SDK_CONNECTION: &str = "sdk";
+
+/// `tool`'s row for the UI (`key`: the connection's current key; `last_seen` from the
+/// gateways' note).
+pub fn view(
+    tool: Tool,
+    data_dir: &Path,
+    base_url: &str,
+    key: Option<&Secret>,
+    last_seen: Option<rota_types::UnixMs>,
+) -> rota_types::ConnectionView {
+    use rota_types::ConnectionStateKind as K;
+    let (state, path) = match tool.config_path() {
+        Ok(path) => (
+            files::state(tool, &path, data_dir, base_url, key),
+            tilde(&path),
+        ),
+        Err(e) => (
+            ConnectionState::Unreadable {
+                reason: e.to_string(),
+            },
+            String::new(),
+        ),
+    };
+    let kind = match &state {
+        ConnectionState::Connected => K::Connected,
+        ConnectionState::NotConnected => K::NotConnected,
+        ConnectionState::Elsewhere { .. } => K::Elsewhere,
+        ConnectionState::ChangedByHand { .. } => K::ChangedByHand,
+        ConnectionState::StaleKey => K::StaleKey,
+        ConnectionState::Unreadable { .. } => K::Unreadable,
+    };
+    rota_types::ConnectionView {
+        connection: tool.name().to_owned(),
+        display_name: tool.display_name().to_owned(),
+        path,
+        state: kind,
+        state_text: state.describe(),
+        last_seen,
+    }
+}
+
+/// `~/…` for paths under the home directory.
+fn tilde(path: &Path) -> String {
+    match dirs::home_dir().and_then(|h| path.strip_prefix(h).ok().map(Path::to_owned)) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// A request through the gateway that checks a connection end to end (its key, the route, an
+/// account's credential upstream) and costs the account nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub method: &'static str,
+    /// Path on the gateway (`/anthropic/v1/messages/count_tokens`).
+    pub path: &'static str,
+    pub body: Option<&'static str>,
+    /// Headers the tool itself would send (besides the key).
+    pub headers: &'static [(&'static str, &'static str)],
+    /// What is sent and why it is free, for the result's wording.
+    pub what: &'static str,
+}
+
+/// The free request for `tool`: Anthropic's token count (runs no model, not billed, no usage
+/// window moves) for Claude Code; the ChatGPT backend's model list for Codex CLI and opencode
+/// (a listing, no model runs). Claude Code's User-Agent is sent because the gateway's Anthropic
+/// route may serve Claude Code only.
+#[must_use]
+pub fn probe(tool: Tool) -> Probe {
+    match tool {
+        Tool::ClaudeCode => Probe {
+            method: "POST",
+            path: "/anthropic/v1/messages/count_tokens",
+            body: Some(
+                r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Rota connection test"}]}"#,
+            ),
+            headers: &[
+                ("content-type", "application/json"),
+                ("anthropic-version", "2023-06-01"),
+                ("user-agent", "claude-cli/2.1.330 (external, cli)"),
+            ],
+            what: "a token count (Anthropic's count_tokens runs no model and is not billed)",
+        },
+        Tool::Codex | Tool::Opencode => Probe {
+            method: "GET",
+            path: "/openai/models?client_version=0.171.0",
+            body: None,
+            headers: &[("accept", "application/json")],
+            what: "the model list (the ChatGPT backend's listing runs no model)",
+        },
+    }
+}
+
+/// The probe's answer in words (`body`: the gateway's answer, to tell its own refusal of the
+/// key from the provider's).
+#[must_use]
+pub fn describe_probe(tool: Tool, status: u16, body: &str, elapsed_ms: u64) -> (bool, String) {
+    let what = probe(tool).what;
+    let name = tool.display_name();
+    match status {
+        200..=299 => (
+            true,
+            format!("{name} works through Rota: the gateway answered {what} in {elapsed_ms} ms."),
+        ),
+        401 if body.contains("local key") => (
+            false,
+            format!(
+                "The gateway refused {name}'s key: it was revoked or never issued. Connect \
+                 {name} again."
+            ),
+        ),
+        429 => (
+            false,
+            format!("{name}'s key works, but every account answered 429 (rate-limited) to {what}."),
+        ),
+        _ => (
+            false,
+            format!("{name}'s key works, but the provider answered {what} with status {status}."),
+        ),
+    }
+}

@@ -100,7 +100,7 @@ fn identify(gw: &Gateway, presented: &[u8]) -> Option<Caller> {
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the local keys; only api.json's token is accepted")
+            tracing::warn!(error = %e, "cannot read the local keys; only api.json's token is accepted");
         }
     }
     found

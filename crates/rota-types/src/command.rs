@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::UnixMs;
 use crate::account::{AccountSummary, PoolSnapshot};
 use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
+use crate::connection::{
+    ConnectionChanged, ConnectionRequest, ConnectionTestResult, ConnectionView,
+};
 use crate::handoff::HandoffStatus;
 use crate::provider::{ProviderId, ProviderInfo};
 use crate::session::{SessionDetail, SessionSummary};
@@ -94,6 +97,15 @@ commands! {
     /// App settings (background usage polling, notifications).
     SettingsGetCmd = "settings_get": Empty => AppSettings;
     SettingsSetCmd = "settings_set": AppSettings => AppSettings;
+    /// Claude Code, Codex CLI and opencode: where each one's config points, last request seen.
+    ListConnectionsCmd = "list_connections": Empty => Vec<ConnectionView>;
+    /// Points a tool's config at this Rota with its stable key (what `rota connect` does).
+    ConnectToolCmd = "connect_tool": ConnectionRequest => ConnectionChanged;
+    /// Puts a tool's config back as it was and revokes its key (`rota connect --undo`).
+    UndoConnectionCmd = "undo_connection": ConnectionRequest => ConnectionChanged;
+    /// Sends a request that costs the account nothing through the gateway with the tool's key
+    /// and says what came back.
+    TestConnectionCmd = "test_connection": ConnectionRequest => ConnectionTestResult;
 }
 
 /// `session_detail`.
@@ -366,6 +378,8 @@ pub enum SettingsTab {
     ProviderDetail,
     /// Switch history.
     History,
+    /// Which coding tools go through this Rota (Connect, Undo, Test).
+    Connections,
     About,
 }
 

@@ -2,6 +2,7 @@
 //! a coding tool's own config file pointed at the gateway with the connection's stable local
 //! key (rota-connect does the files, rota-store keeps the keys).
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -103,20 +104,18 @@ pub fn run(args: &ConnectArgs, out: &Output) -> Result<(), CliError> {
         )
     };
     if let Some(b) = &done.backup {
-        text.push_str(&format!("  The file as it was is kept in {}.\n", tilde(b)));
+        let _ = writeln!(text, "  The file as it was is kept in {}.", tilde(b));
     }
     for note in &done.notes {
-        text.push_str(&format!("  {note}\n"));
+        let _ = writeln!(text, "  {note}");
     }
-    text.push_str(&format!(
-        "  Undo with `rota connect {} --undo`.\n",
-        tool.name()
-    ));
+    let _ = writeln!(text, "  Undo with `rota connect {} --undo`.", tool.name());
     if !gateway_listening(port) {
-        text.push_str(&format!(
-            "  {} nothing listens on port {port} yet: start the Rota app or `rota serve`.\n",
+        let _ = writeln!(
+            text,
+            "  {} nothing listens on port {port} yet: start the Rota app or `rota serve`.",
             out.yellow("!")
-        ));
+        );
     }
     out.print(&text);
     Ok(())
@@ -250,10 +249,11 @@ fn list(out: &Output) -> Result<(), CliError> {
             .as_deref()
             .map(|p| format!("  {}", out.dim(&tilde(Path::new(p)))))
             .unwrap_or_default();
-        text.push_str(&format!(
-            "  {:<12} {state} · {seen}{path}\n",
+        let _ = writeln!(
+            text,
+            "  {:<12} {state} · {seen}{path}",
             out.bold(&row.connection)
-        ));
+        );
     }
     out.print(&text);
     Ok(())
