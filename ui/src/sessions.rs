@@ -102,6 +102,9 @@ pub fn SessionsView() -> impl IntoView {
                                             <div class="session-sub">
                                                 <span>{s.model.clone().unwrap_or_else(|| "model not named".to_owned())}</span>
                                                 <span>{if s.request_count == 1 { "1 request".to_owned() } else { format!("{} requests", s.request_count) }}</span>
+                                                <span class="session-connection" title="The key the requests carried">
+                                                    {s.connection.clone().map_or_else(|| "via api.json token".to_owned(), |c| format!("via {c}"))}
+                                                </span>
                                                 {rotations}
                                             </div>
                                         </div>
@@ -117,7 +120,7 @@ pub fn SessionsView() -> impl IntoView {
     }
 }
 
-/// The setup lines shown before any traffic.
+/// Before any traffic: a Connect button per coding tool, and the line for everything else.
 #[component]
 fn EmptyState() -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -132,18 +135,15 @@ fn EmptyState() -> impl IntoView {
                 <div class="empty-icon"><SessionsIcon /></div>
                 <h2>"No sessions yet"</h2>
                 <p class="muted">
-                    "Point a coding tool at Rota's gateway and its requests appear here. Rota adds the "
-                    "active account's credentials and moves to the next account when one is rate-limited."
+                    "Connect a coding tool and its requests appear here. Rota adds the active account's "
+                    "credentials and moves to the next account when one is rate-limited."
                 </p>
+                <crate::settings::connections::ConnectionsList />
                 <Show when=move || !base().is_empty() fallback=|| view! { <p class="muted">"Loading the gateway address…"</p> }>
                     <div class="setup-lines">
                         <div class="setup-group">
-                            <h3>"Claude Code, Anthropic SDKs"</h3>
-                            <CopyLine text=Signal::derive(move || format!("export ANTHROPIC_BASE_URL={}/anthropic", base())) />
-                        </div>
-                        <div class="setup-group">
-                            <h3>"Codex CLI, OpenAI SDKs"</h3>
-                            <CopyLine text=Signal::derive(move || format!("export OPENAI_BASE_URL={}/openai", base())) />
+                            <h3>"Other tools and SDKs (base URL and key for this shell)"</h3>
+                            <CopyLine text=Signal::derive(|| "eval \"$(rota env)\"".to_owned()) />
                         </div>
                         <div class="setup-group">
                             <h3>"GitHub Copilot clients (base URL in the tool's settings)"</h3>

@@ -9,6 +9,7 @@
 //! Cargo.lock pins, and tauri-driver for the end-to-end tests.
 
 use std::env;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -41,8 +42,18 @@ const TEST_PACKAGES: &[&str] = &[
     "gnome-keyring",
     "imagemagick",
     "xdotool",
+    // The coding tools the connection tests run come from npm.
+    "nodejs",
+    "npm",
 ];
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
+/// The coding tools rota-cli's `connect_tools` tests run for real, pinned (`npm` package,
+/// version). Installed into [`tools_dir`], kept between runs.
+const CODING_TOOLS: &[(&str, &str)] = &[
+    ("@anthropic-ai/claude-code", "2.1.330"),
+    ("@openai/codex", "0.171.0"),
+    ("opencode-ai", "1.18.33"),
+];
 /// The SDK version rota-gateway's integration test was written against.
 const ANTHROPIC_SDK: &str = "anthropic==2.12.0";
 
@@ -190,6 +201,9 @@ fn setup(for_tests: bool) -> Result<()> {
             ]))?;
         }
 
+        step("coding tools (npm)");
+        install_coding_tools()?;
+
         // rota-gateway's integration test drives the gateway with the official SDK.
         step("anthropic Python SDK");
         if output(Command::new("python3").args(["-c", "import anthropic"])).is_some() {
@@ -210,6 +224,51 @@ fn setup(for_tests: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `~/.cache/rota-npm`: the npm prefix of [`CODING_TOOLS`] (its `node_modules/.bin` is where
+/// the tests look).
+fn tools_dir() -> Result<PathBuf> {
+    let home = env::var_os("HOME").context("HOME is not set")?;
+    Ok(PathBuf::from(home).join(".cache/rota-npm"))
+}
+
+/// Installs the pinned tools unless each is already there at its version (a warm run needs no
+/// network). npm 11 runs no install scripts by default; none of the three needs one (Claude
+/// Code and opencode ship their platform binary as an optional dependency).
+fn install_coding_tools() -> Result<()> {
+    let dir = tools_dir()?;
+    let missing: Vec<String> = CODING_TOOLS
+        .iter()
+        .filter(|(name, version)| {
+            let manifest = dir.join("node_modules").join(name).join("package.json");
+            let found = fs::read_to_string(manifest).unwrap_or_default();
+            !found.contains(&format!("\"version\": \"{version}\""))
+        })
+        .map(|(name, version)| format!("{name}@{version}"))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("    present in {}", dir.display());
+        return Ok(());
+    }
+    fs::create_dir_all(&dir)?;
+    // All three in one install: a partial list would let npm prune the others.
+    let all: Vec<String> = CODING_TOOLS
+        .iter()
+        .map(|(name, version)| format!("{name}@{version}"))
+        .collect();
+    status(
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .args(&all),
+    )
 }
 
 fn set_env(key: &str, value: impl AsRef<std::ffi::OsStr>) {

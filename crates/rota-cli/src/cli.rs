@@ -19,6 +19,39 @@ pub enum Command {
     Auth(AuthCommand),
     /// Run the gateway and the local HTTP API headless until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Point a coding tool (claude-code, codex, opencode) at Rota's gateway with a key of its
+    /// own that survives restarts; --undo puts its file back; --list shows every connection.
+    Connect(ConnectArgs),
+    /// Print the shell lines that point SDKs and tools at Rota's gateway (with the `sdk`
+    /// connection's key).
+    Env(EnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// `claude-code`, `codex` or `opencode` (`sdk` with --revoke: the key `rota env` prints).
+    #[arg(required_unless_present = "list", conflicts_with = "list")]
+    pub tool: Option<String>,
+    /// Put the tool's file back as it was (byte for byte unless edited since) and revoke the
+    /// connection's key.
+    #[arg(long, conflicts_with = "revoke")]
+    pub undo: bool,
+    /// Revoke the connection's key only (the gateway refuses it from the next request on);
+    /// the other connections keep working.
+    #[arg(long)]
+    pub revoke: bool,
+    /// Every connection: where its file points, its key, when the gateway last saw it.
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The shell to print for (default: from $SHELL).
+    #[arg(long, value_parser = ["bash", "zsh", "fish", "powershell"])]
+    pub shell: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -237,8 +270,10 @@ impl Cli {
     /// Whether `--json` was given (errors are then printed as JSON too).
     #[must_use]
     pub fn json(&self) -> bool {
-        let Command::Auth(auth) = &self.command else {
-            return false;
+        let auth = match &self.command {
+            Command::Auth(auth) => auth,
+            Command::Connect(c) => return c.json.json,
+            Command::Serve(_) | Command::Env(_) => return false,
         };
         match auth {
             AuthCommand::List(j) => j.json,

@@ -193,11 +193,25 @@ fn serve_proxies_follows_switches_and_stops_on_sigterm() {
         announce.contains(&api_file(&env).display().to_string()),
         "{announce}"
     );
+    // Then one line per tool leading to a working tool in one step, and the SDK line.
     let hint = serve.lines.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert_eq!(
-        hint.trim(),
-        format!("export ANTHROPIC_BASE_URL={}/anthropic", serve.base)
+    assert!(
+        hint.trim()
+            .starts_with("Claude Code: not connected — connect it in one step: ")
+            && hint.trim().ends_with("rota connect claude-code"),
+        "{hint}"
     );
+    serve.stderr.push(hint);
+    for tool in ["codex", "opencode"] {
+        let hint = serve.lines.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            hint.trim().ends_with(&format!("rota connect {tool}")),
+            "{hint}"
+        );
+        serve.stderr.push(hint);
+    }
+    let hint = serve.lines.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(hint.contains("rota env"), "{hint}");
     serve.stderr.push(hint);
 
     // api.json: {port, token}, 0600, matching the announced address.

@@ -53,7 +53,7 @@ pub mod sessions;
 mod upstream;
 mod view;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -68,7 +68,8 @@ use rota_core::{CooldownPolicy, PoolState, Ulid};
 use rota_providers::{Providers, TokenManager};
 use rota_store::{BatchedCounters, PoolStore};
 use rota_types::{
-    DEFAULT_NAMESPACE, ProviderId, SessionDetail, SessionSummary, SwitchLogEntry, UsageSnapshot,
+    DEFAULT_NAMESPACE, ProviderId, SessionDetail, SessionSummary, SwitchLogEntry, UnixMs,
+    UsageSnapshot,
 };
 use tokio::sync::{broadcast, watch};
 
@@ -274,6 +275,9 @@ pub(crate) struct Shared {
     pub(crate) usage_pending: Mutex<HashMap<(ProviderId, Ulid), UsageSnapshot>>,
     events: broadcast::Sender<GatewayEvent>,
     admitted: AtomicU64,
+    /// When each connection's key was last presented on a proxied request (unix ms); written
+    /// to [`CONNECTIONS_SEEN_FILE`] with the batched counters.
+    seen: Mutex<(bool, BTreeMap<String, UnixMs>)>,
 }
 
 impl Shared {
@@ -283,6 +287,33 @@ impl Shared {
 
     pub(crate) fn admitted(&self) {
         self.admitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_seen(&self, connection: &str, now: UnixMs) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.0 = true;
+        seen.1.insert(connection.to_owned(), now);
+    }
+
+    /// Writes [`CONNECTIONS_SEEN_FILE`] when a connection was seen since the last write, merged
+    /// with what another gateway wrote (the latest time wins).
+    pub(crate) fn flush_seen(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if !seen.0 {
+            return;
+        }
+        seen.0 = false;
+        let path = self.config.data_dir.join(CONNECTIONS_SEEN_FILE);
+        let mut all = read_connections_seen(&self.config.data_dir);
+        for (c, at) in &seen.1 {
+            let e = all.entry(c.clone()).or_insert(*at);
+            *e = (*e).max(*at);
+        }
+        drop(seen);
+        let body = serde_json::to_vec_pretty(&all).unwrap_or_default();
+        if let Err(e) = write_private(&self.config.data_dir, CONNECTIONS_SEEN_FILE, &body) {
+            tracing::warn!(error = %e, path = %path.display(), "cannot record when connections were seen");
+        }
     }
 }
 
@@ -353,6 +384,7 @@ impl Gateway {
                 usage_pending: Mutex::new(HashMap::new()),
                 events,
                 admitted: AtomicU64::new(0),
+                seen: Mutex::new((false, BTreeMap::new())),
             }),
         })
     }
@@ -445,6 +477,7 @@ impl Gateway {
             tracing::warn!(error = %e, "counter flush failed");
         }
         proxy::flush_usage(&self.shared);
+        self.shared.flush_seen();
     }
 
     /// Binds 127.0.0.1 (and `[::1]` on the same port when the host has IPv6 loopback), writes
@@ -500,8 +533,11 @@ impl Gateway {
                 loop {
                     tick.tick().await;
                     let g = gw.clone();
-                    let _ =
-                        tokio::task::spawn_blocking(move || proxy::flush_usage(&g.shared)).await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        proxy::flush_usage(&g.shared);
+                        g.shared.flush_seen();
+                    })
+                    .await;
                 }
             })
         };
@@ -580,18 +616,34 @@ impl GatewayHandle {
     }
 }
 
+/// The file (in the data dir) where gateways note when each connection's key was last used:
+/// `{"claude-code": <unix ms>, …}`. Not a secret; read by `rota connect --list` and Settings.
+pub const CONNECTIONS_SEEN_FILE: &str = "connections-seen.json";
+
+/// When each connection was last seen by any gateway on this data dir (empty when unknown).
+#[must_use]
+pub fn read_connections_seen(data_dir: &Path) -> BTreeMap<String, UnixMs> {
+    std::fs::read(data_dir.join(CONNECTIONS_SEEN_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
 /// `api.json`: `{port, token}`, mode 0600, written atomically (temp file + rename) so a reader
 /// never sees half a token.
 fn write_api_file(dir: &Path, port: u16, token: &str) -> Result<(), GatewayError> {
-    use std::io::Write;
-    let path = dir.join("api.json");
-    let err = |source| GatewayError::ApiFile {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!("api.json.tmp-{}", std::process::id()));
     let body = serde_json::json!({ "port": port, "token": token }).to_string();
+    write_private(dir, "api.json", body.as_bytes()).map_err(|source| GatewayError::ApiFile {
+        path: dir.join("api.json"),
+        source,
+    })
+}
+
+/// `dir/name` replaced atomically (temp file, fsync, rename), mode 0600.
+fn write_private(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -599,9 +651,8 @@ fn write_api_file(dir: &Path, port: u16, token: &str) -> Result<(), GatewayError
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(err)?;
-    f.write_all(body.as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, &path).map_err(err)?;
-    Ok(())
+    let mut f = opts.open(&tmp)?;
+    f.write_all(body)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))
 }

@@ -606,6 +606,15 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
     };
 
     let peek = crate::sessions::BodyPeek::of(&body);
+    let now = rota_store::now_ms();
+    let connection = parts
+        .extensions
+        .get::<crate::security::Caller>()
+        .and_then(|c| c.connection())
+        .map(str::to_owned);
+    if let Some(c) = &connection {
+        shared.connection_seen(c, now);
+    }
     let rref = shared
         .sessions
         .lock()
@@ -614,10 +623,11 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             provider,
             explicit_id: crate::sessions::explicit_session_id(&parts.headers, &peek),
             client: crate::sessions::client_name(&parts.headers),
+            connection,
             model: peek.model(),
             method: parts.method.to_string(),
             path: sub_path,
-            at: rota_store::now_ms(),
+            at: now,
         });
     gw.emit(GatewayEvent::SessionUpdated(SessionUpdated {
         session_id: rref.session_id.clone(),

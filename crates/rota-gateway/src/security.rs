@@ -1,8 +1,10 @@
 //! The guard every request passes before any handler runs (reliability.md §5), in this order:
 //! exact `Host` allow-list (DNS rebinding) → any `Origin` refused (browsers) → `OPTIONS` 405 (no
 //! CORS, so no preflight can ever succeed) → Claude Code's unauthenticated `HEAD <base path>`
-//! answered 200 → the token (`Authorization: Bearer`, or `x-api-key` on proxy routes), compared
-//! in constant time → `Content-Type: application/json` for POST/PATCH/DELETE on `/auth/*`.
+//! answered 200 → the credential (`Authorization: Bearer`, or `x-api-key` on proxy routes): this
+//! run's `api.json` token or any connection's local key from the vault, compared in constant
+//! time, the caller kept in the request's extensions → `Content-Type: application/json` for
+//! POST/PATCH/DELETE on `/auth/*`.
 //!
 //! Refusals never echo request headers back (they may carry a token).
 
@@ -67,6 +69,43 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Who a request came from: a program holding this run's `api.json` token, or a tool through
+/// its connection's stable local key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Caller {
+    Program,
+    Connection(String),
+}
+
+impl Caller {
+    pub(crate) fn connection(&self) -> Option<&str> {
+        match self {
+            Self::Program => None,
+            Self::Connection(c) => Some(c),
+        }
+    }
+}
+
+/// The caller whose credential `presented` is: this run's API token or any local key in the
+/// vault (revoked keys are gone from it). Every candidate is compared in constant time.
+fn identify(gw: &Gateway, presented: &[u8]) -> Option<Caller> {
+    let shared = &gw.shared;
+    let mut found = bool::from(presented.ct_eq(shared.token.as_bytes())).then_some(Caller::Program);
+    match shared.view.current() {
+        Ok(snap) => {
+            for (connection, key) in rota_store::local_keys(&snap.vault) {
+                if bool::from(presented.ct_eq(key.expose().as_bytes())) && found.is_none() {
+                    found = Some(Caller::Connection(connection.to_owned()));
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the local keys; only api.json's token is accepted");
+        }
+    }
+    found
+}
+
 pub(crate) async fn guard(State(gw): State<Gateway>, mut req: Request, next: Next) -> Response {
     match admit(&gw, &mut req) {
         Some(answer) => answer,
@@ -122,21 +161,25 @@ pub(crate) fn admit(gw: &Gateway, req: &mut Request) -> Option<Response> {
     {
         return Some((StatusCode::OK, Body::empty()).into_response());
     }
+    let is_proxy = proxy.is_some();
+    let is_auth = path.starts_with("/auth/");
     if path != "/healthz" {
-        let ok = presented_token(req.headers(), proxy.is_some())
-            .is_some_and(|t| bool::from(t.ct_eq(shared.token.as_bytes())));
-        if !ok {
+        let caller = presented_token(req.headers(), is_proxy).and_then(|t| identify(gw, t));
+        if let Some(caller) = caller {
+            req.extensions_mut().insert(caller);
+        } else {
             return Some(
                 HttpError::new(
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::Unauthorized,
-                    "missing or wrong local API token (see api.json in the data directory)",
+                    "missing, wrong or revoked local key: run `rota connect <tool>` (or `rota env`) \
+                     to set up a key, or use the token in api.json",
                 )
                 .into_response(),
             );
         }
     }
-    if path.starts_with("/auth/")
+    if is_auth
         && matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE)
         && !is_json(req.headers())
     {

@@ -124,6 +124,8 @@ pub(crate) struct NewRequest {
     pub provider: ProviderId,
     pub explicit_id: Option<String>,
     pub client: String,
+    /// The connection whose local key the request carried (`None`: api.json's token).
+    pub connection: Option<String>,
     pub model: Option<String>,
     pub method: String,
     pub path: String,
@@ -153,6 +155,7 @@ impl SessionBook {
                     !s.explicit
                         && s.summary.provider_id == req.provider
                         && s.summary.client == req.client
+                        && s.summary.connection == req.connection
                         && req.at - s.summary.last_activity_at <= self.idle_ms
                 })
                 .max_by_key(|(_, s)| s.summary.last_activity_at)
@@ -178,6 +181,7 @@ impl SessionBook {
                         session_id: id.clone(),
                         provider_id: req.provider,
                         client: req.client.clone(),
+                        connection: req.connection.clone(),
                         model: None,
                         started_at: req.at,
                         last_activity_at: req.at,
@@ -456,6 +460,7 @@ mod tests {
             provider: ProviderId::Anthropic,
             explicit_id: explicit.map(str::to_owned),
             client: client.to_owned(),
+            connection: None,
             model: Some("m".to_owned()),
             method: "POST".to_owned(),
             path: "/v1/messages".to_owned(),

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/oauth/profile", get(profile))
         .route("/api/oauth/usage", get(usage))
         .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
 }
 
 pub(crate) fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -621,6 +622,52 @@ struct MessagesRequest {
     model: Option<String>,
     #[serde(default)]
     stream: bool,
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt's input tokens, as the real endpoint answers
+/// (`{"input_tokens": N}`). Free: it runs no model and adds nothing to the account's usage
+/// windows; it still needs a valid credential and a body naming `model` and `messages`.
+async fn count_tokens(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    #[derive(Deserialize)]
+    struct CountRequest {
+        model: String,
+        messages: Vec<serde_json::Value>,
+    }
+    let a = match auth(&s, &headers, Scope::Api) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match serde_json::from_slice::<CountRequest>(&body) {
+        Ok(req) if !req.model.is_empty() && !req.messages.is_empty() => {
+            let (input, cached, creation) = token_counts(body.len());
+            tag(
+                respond::json(
+                    StatusCode::OK,
+                    &json!({"input_tokens": input + cached + creation}),
+                ),
+                Some(&a.account),
+                None,
+            )
+        }
+        Ok(_) => tag(
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "model and messages: field required",
+            ),
+            Some(&a.account),
+            None,
+        ),
+        Err(e) => tag(
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid JSON body: {e}"),
+            ),
+            Some(&a.account),
+            None,
+        ),
+    }
 }
 
 /// Deterministic token counts from the request size: most of the prompt reads from cache.

@@ -35,6 +35,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/deviceauth/callback", get(callback_page))
         .route("/backend-api/wham/usage", get(usage))
         .route("/backend-api/codex/responses", post(responses))
+        .route("/backend-api/codex/models", get(models))
 }
 
 fn err(status: StatusCode, code: &str, message: &str) -> Response {
@@ -570,6 +571,26 @@ struct ResponsesRequest {
     model: Option<String>,
     #[serde(default)]
     stream: bool,
+}
+
+/// `GET /backend-api/codex/models?client_version=…`: the models Codex CLI may pick, as the
+/// ChatGPT backend lists them for its version (`{"models": [{"slug", …}]}`). Free: a listing,
+/// no model runs; it needs a valid ChatGPT credential.
+async fn models(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let a = match auth(&s, &headers, Scope::Api) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let models: Vec<_> = ["gpt-5.3-codex", "gpt-5.4", "gpt-5.4-mini"]
+        .iter()
+        .enumerate()
+        .map(|(i, slug)| json!({"slug": slug, "display_name": slug, "priority": i, "visibility": "list"}))
+        .collect();
+    tag(
+        respond::json(StatusCode::OK, &json!({ "models": models })),
+        Some(&a.account),
+        None,
+    )
 }
 
 #[allow(clippy::too_many_lines)] // one SSE transcript, read top to bottom

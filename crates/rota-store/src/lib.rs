@@ -53,6 +53,7 @@ mod error;
 mod fsio;
 pub mod import;
 pub mod platform;
+mod local_keys;
 mod pool;
 mod secret;
 mod store;
@@ -62,6 +63,7 @@ pub use backend::{BackendReport, KeyStore, OsKeychain, SecretBackendKind, Secret
 pub use batch::{BatchedCounters, CounterDelta, DEFAULT_FLUSH_INTERVAL};
 pub use error::{Result, StoreError};
 pub use fsio::{now_ms, replace_file};
+pub use local_keys::{LOCAL_KEY_PREFIX, local_key_id, local_keys};
 pub use pool::{PoolStore, apply_counter_delta, new_record_id};
 pub use rota_core::Secret;
 pub use secret::{COPILOT_DIRECT, SecretBundle, Vault};

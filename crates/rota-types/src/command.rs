@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::UnixMs;
 use crate::account::{AccountSummary, PoolSnapshot};
 use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
+use crate::connection::{
+    ConnectionChanged, ConnectionRequest, ConnectionTestResult, ConnectionView,
+};
 use crate::handoff::HandoffStatus;
 use crate::provider::{ProviderId, ProviderInfo};
 use crate::recovery::RecoveriesResponse;
@@ -100,6 +103,15 @@ commands! {
     RecoveriesCmd = "recoveries": Empty => RecoveriesResponse;
     /// The user has seen them: no surface reports them any more. Answers the acknowledged ones.
     AcknowledgeRecoveriesCmd = "acknowledge_recoveries": Empty => RecoveriesResponse;
+    /// Claude Code, Codex CLI and opencode: where each one's config points, last request seen.
+    ListConnectionsCmd = "list_connections": Empty => Vec<ConnectionView>;
+    /// Points a tool's config at this Rota with its stable key (what `rota connect` does).
+    ConnectToolCmd = "connect_tool": ConnectionRequest => ConnectionChanged;
+    /// Puts a tool's config back as it was and revokes its key (`rota connect --undo`).
+    UndoConnectionCmd = "undo_connection": ConnectionRequest => ConnectionChanged;
+    /// Sends a request that costs the account nothing through the gateway with the tool's key
+    /// and says what came back.
+    TestConnectionCmd = "test_connection": ConnectionRequest => ConnectionTestResult;
 }
 
 /// `session_detail`.
@@ -381,6 +393,8 @@ pub enum SettingsTab {
     ProviderDetail,
     /// Switch history.
     History,
+    /// Which coding tools go through this Rota (Connect, Undo, Test).
+    Connections,
     About,
 }
 

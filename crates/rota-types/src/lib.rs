@@ -10,6 +10,7 @@
 pub mod account;
 pub mod api;
 pub mod command;
+pub mod connection;
 pub mod display;
 pub mod error;
 pub mod event;
@@ -33,6 +34,9 @@ pub use api::{
     SetActiveRequest, SetActiveResponse, SuccessResponse, UsageResponse,
 };
 pub use command::{COMMAND_NAMES, Command};
+pub use connection::{
+    ConnectionChanged, ConnectionRequest, ConnectionStateKind, ConnectionTestResult, ConnectionView,
+};
 pub use error::{ApiError, ErrorCode};
 pub use event::{
     Event, LoginProgress, LoginState, PoolChanged, SessionUpdated, Switched, UsageUpdated,

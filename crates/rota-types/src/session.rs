@@ -36,6 +36,10 @@ pub struct SessionSummary {
     pub provider_id: ProviderId,
     /// The client, from its User-Agent (`claude-cli/2.1.197 …`), truncated.
     pub client: String,
+    /// The connection (`claude-code`, `codex`, `opencode`, `sdk`) whose local key the session's
+    /// requests carried; `None` for programs using `api.json`'s token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     /// The model of the latest request, when the body named one.
     pub model: Option<String>,
     pub started_at: UnixMs,
@@ -175,6 +179,7 @@ mod tests {
                 session_id: "s".into(),
                 provider_id: ProviderId::Anthropic,
                 client: "c".into(),
+                connection: None,
                 model: None,
                 started_at: 0,
                 last_activity_at: 0,

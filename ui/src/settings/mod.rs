@@ -1,7 +1,8 @@
-//! The Settings dialog: tabs Providers, Provider Detail and About.
+//! The Settings dialog: tabs Providers, Provider Detail, Connections, Switch history and About.
 
 mod about;
 mod add_account;
+pub mod connections;
 mod history;
 mod provider_detail;
 mod providers;
@@ -13,9 +14,10 @@ use rota_types::command::SettingsTab;
 use crate::app::Ui;
 use crate::components::icons::CloseIcon;
 
-const TABS: [SettingsTab; 4] = [
+const TABS: [SettingsTab; 5] = [
     SettingsTab::Providers,
     SettingsTab::ProviderDetail,
+    SettingsTab::Connections,
     SettingsTab::History,
     SettingsTab::About,
 ];
@@ -25,6 +27,7 @@ fn tab_key(tab: SettingsTab) -> &'static str {
         SettingsTab::Providers => "providers",
         SettingsTab::ProviderDetail => "provider-detail",
         SettingsTab::History => "history",
+        SettingsTab::Connections => "connections",
         SettingsTab::About => "about",
     }
 }
@@ -34,6 +37,7 @@ fn tab_label(tab: SettingsTab) -> &'static str {
         SettingsTab::Providers => "Providers",
         SettingsTab::ProviderDetail => "Provider Detail",
         SettingsTab::History => "Switch history",
+        SettingsTab::Connections => "Connections",
         SettingsTab::About => "About",
     }
 }
@@ -49,6 +53,7 @@ pub fn ProviderBadge(provider: ProviderId) -> impl IntoView {
     view! { <span class=class aria-hidden="true">{letter}</span> }
 }
 
+#[allow(clippy::too_many_lines)] // the dialog's markup: tab list and panel in one view
 #[component]
 #[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the dialog's markup
 pub fn SettingsDialog() -> impl IntoView {
@@ -160,6 +165,7 @@ pub fn SettingsDialog() -> impl IntoView {
                             SettingsTab::Providers => view! { <providers::ProvidersTab /> }.into_any(),
                             SettingsTab::ProviderDetail => view! { <provider_detail::ProviderDetailTab /> }.into_any(),
                             SettingsTab::History => view! { <history::HistoryTab /> }.into_any(),
+                            SettingsTab::Connections => view! { <connections::ConnectionsTab /> }.into_any(),
                             SettingsTab::About => view! { <about::AboutTab /> }.into_any(),
                         }}
                     </div>

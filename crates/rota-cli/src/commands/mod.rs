@@ -1,5 +1,6 @@
 //! One module per `rota auth` subcommand (and `rota serve`), and the store opening they share.
 
+mod connect;
 mod handoff;
 mod import;
 mod list;
@@ -23,6 +24,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     let auth = match cli.command {
         Command::Auth(auth) => auth,
         Command::Serve(args) => return serve::run(&args),
+        Command::Connect(args) => return connect::run(&args, out),
+        Command::Env(args) => return connect::env(&args, out),
     };
     match auth {
         AuthCommand::List(_) => list::run(out),

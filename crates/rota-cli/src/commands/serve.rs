@@ -6,7 +6,8 @@
 //! under the environment. The autopilot (rota-handoff) and background usage polling run
 //! alongside (`[polling] enabled = false` or `ROTA_USAGE_POLLING=off` stops polling). On start
 //! one line on stderr names the address and the `api.json` holding the token (the token itself
-//! is never printed or logged), followed by the `ANTHROPIC_BASE_URL` hint. Logs (tracing) go to stderr,
+//! is never printed or logged), followed by one line per tool: connected to this gateway, or the
+//! `rota connect <tool>` that connects it in one step (and `rota env` for SDKs). Logs (tracing) go to stderr,
 //! filtered by `ROTA_LOG` (default `info`). SIGINT/SIGTERM stop the server gracefully (in-flight
 //! requests finish, counters are flushed) and exit 0; a busy port exits 1 with one line.
 
@@ -78,16 +79,23 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         );
         let usage = Arc::new(UsageService::with_policy(tokens, poll));
         usage.set_enabled(settings.polling.enabled != Some(false));
-        let poller = tokio::spawn(poll_usage(usage, store));
+        let poller = tokio::spawn(poll_usage(usage, store.clone()));
         let base = handle.base_url();
         let api_file = data_dir.join("api.json");
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "rota gateway listening on {base} (API token in {})",
+            "rota gateway listening on {base} (API token for programs in {})",
             api_file.display()
         );
-        let _ = writeln!(err, "  export ANTHROPIC_BASE_URL={base}/anthropic");
+        for line in super::connect::start_lines(
+            &store,
+            &data_dir,
+            handle.addr().port(),
+            settings.gateway.port.unwrap_or(DEFAULT_PORT),
+        ) {
+            let _ = writeln!(err, "  {line}");
+        }
         drop(err);
         let signal = stop.await;
         tracing::info!(signal, "shutting down");
