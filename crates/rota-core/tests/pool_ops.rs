@@ -750,6 +750,9 @@ fn the_history_keeps_naming_removed_accounts() {
             .unwrap();
     }
     assert!(s.removed_labels.is_empty());
+}
+
+#[test]
 fn refused_logins_are_not_called_rate_limited() {
     use rota_core::{CooldownPolicy, CoolingCause, Outcome, RateLimitSignal};
     let p = CooldownPolicy::default();

@@ -16,7 +16,7 @@ use crate::pick::{parse_provider, resolve_account};
 const USAGE: &str = "rota auth redeem openai [account]";
 
 pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
-    let provider = parse_provider(&args.provider)?;
+    let provider = parse_provider(&args.provider, USAGE)?;
     if provider != ProviderId::OpenAi {
         return Err(CliError::usage(
             format!("{provider} has no reset credits; only openai does"),
