@@ -42,9 +42,6 @@ const TEST_PACKAGES: &[&str] = &[
     "gnome-keyring",
     "imagemagick",
     "xdotool",
-    // The coding tools the connection tests run come from npm.
-    "nodejs",
-    "npm",
 ];
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 /// The coding tools rota-cli's `connect_tools` tests run for real, pinned (`npm` package,
@@ -237,6 +234,11 @@ fn tools_dir() -> Result<PathBuf> {
 /// network). npm 11 runs no install scripts by default; none of the three needs one (Claude
 /// Code and opencode ship their platform binary as an optional dependency).
 fn install_coding_tools() -> Result<()> {
+    // The machine's own Node.js and npm when it has them (this image ships Node 20 with npm
+    // 11 from NodeSource; Debian's `npm` package would fight over /usr/bin/npm), else Debian's.
+    if output(Command::new("npm").arg("--version")).is_none() {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
     let dir = tools_dir()?;
     let missing: Vec<String> = CODING_TOOLS
         .iter()
