@@ -371,3 +371,32 @@ fn serve_takes_the_port_from_the_config_file() {
     );
     drop(busy);
 }
+
+/// Values the gateway cannot use stop `rota serve` before it listens, with the file and key
+/// named (they used to panic its accept loop after "listening" while the process lived on).
+#[test]
+fn serve_refuses_out_of_range_config_values_before_listening() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.rota_home()).unwrap();
+    let config = env.rota_home().join("config.toml");
+    for (key, value) in [
+        ("max_connections", "9223372036854775807"),
+        ("header_timeout_secs", "18446744073709551615"),
+        ("upstream_header_timeout_secs", "0"),
+    ] {
+        std::fs::write(&config, format!("[gateway]\n{key} = {value}\n")).unwrap();
+        let out = env
+            .cmd(&["serve", "--port", "0"])
+            .env("ROTA_LOG", "off")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{key}: {stderr}");
+        assert!(
+            stderr.contains("config.toml") && stderr.contains(&format!("[gateway] {key}")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("listening"), "{stderr}");
+    }
+}

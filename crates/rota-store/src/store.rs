@@ -949,7 +949,7 @@ impl<S: StoreState> Store<S> {
         let Some(bytes) = fsio::read_optional(path)? else {
             return Ok(None);
         };
-        let main_err = match parse(&bytes) {
+        let (undecryptable, reason) = match parse(&bytes) {
             Ok(value) => return Ok(Some((value, Vec::new()))),
             Err(DecodeError::Newer { version, supported }) => {
                 return Err(StoreError::NewerFormat {
@@ -958,16 +958,13 @@ impl<S: StoreState> Store<S> {
                     supported,
                 });
             }
-            Err(e) => e,
+            Err(DecodeError::Corrupt(r)) => (false, r),
+            Err(DecodeError::Undecryptable(r)) => (true, r),
         };
         let bak = fsio::bak_path(path);
         let good_bak = fsio::read_optional(&bak)?.and_then(|b| parse(&b).ok().map(|v| (b, v)));
-        match (main_err, good_bak) {
-            (err, Some((bak_bytes, value))) => {
-                let reason = match err {
-                    DecodeError::Corrupt(r) | DecodeError::Undecryptable(r) => r,
-                    DecodeError::Newer { .. } => unreachable!("returned above"),
-                };
+        match good_bak {
+            Some((bak_bytes, value)) => {
                 let quarantined_to = fsio::quarantine(path)?;
                 fsio::write_atomic(path, &bak_bytes, Bak::Untouched)?;
                 let flagged = needs_login(&value);
@@ -981,12 +978,11 @@ impl<S: StoreState> Store<S> {
                 })?;
                 Ok(Some((value, flagged)))
             }
-            (DecodeError::Undecryptable(reason), None) => Err(StoreError::VaultUndecryptable {
+            None if undecryptable => Err(StoreError::VaultUndecryptable {
                 path: path.to_owned(),
                 reason,
             }),
-            (DecodeError::Newer { .. }, None) => unreachable!("returned above"),
-            (DecodeError::Corrupt(reason), None) => {
+            None => {
                 let quarantined_to = fsio::quarantine(path)?;
                 tracing::error!(path = %path.display(), quarantined = %quarantined_to.display(), "unreadable data file without a good backup");
                 // Reported until acknowledged: the next run finds no file and must not pass
