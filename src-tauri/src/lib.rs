@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod commands;
+pub mod connections;
 pub mod gateway;
 pub mod live;
 pub mod login;
@@ -59,6 +60,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::handoff_set,
             commands::proactive_set,
             commands::switch_log,
+            commands::list_connections,
+            commands::connect_tool,
+            commands::undo_connection,
+            commands::test_connection,
         ])
 }
 

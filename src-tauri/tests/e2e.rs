@@ -187,26 +187,71 @@ async fn shown_accounts(app: &App) -> Result<(Vec<String>, Vec<String>)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn main_window_shows_the_sessions_empty_state() -> Result<()> {
-    let app = App::launch(launch()).await?;
+async fn main_window_empty_state_connects_claude_code_in_one_click() -> Result<()> {
+    // The tools' own config directories live in a temp dir, never the machine's.
+    let tools = temp_home();
+    let claude_dir = tools.path().join("claude");
+    let app = App::launch(
+        launch()
+            .env("CLAUDE_CONFIG_DIR", claude_dir.display().to_string())
+            .env(
+                "CODEX_HOME",
+                tools.path().join("codex").display().to_string(),
+            ),
+    )
+    .await?;
     let empty = app
         .wait_text("#sessions-empty h2", |t| !t.is_empty())
         .await?;
     assert_eq!(empty, "No sessions yet");
-    // The copyable lines point at the gateway address.
+    // One row per tool, each with a Connect button; then the line for everything else.
+    app.wait_for("#connect-claude-code").await?;
+    let rows = app.texts("#connections .connection strong").await?;
+    assert_eq!(rows, vec!["Claude Code", "Codex CLI", "opencode"]);
     let addr = format!("127.0.0.1:{}", app.gateway_port);
-    app.wait_text(".copy-text", |t| t.contains(&addr)).await?;
     let lines = app.texts(".copy-text").await?;
     assert_eq!(
         lines,
         vec![
-            format!("export ANTHROPIC_BASE_URL=http://{addr}/anthropic"),
-            format!("export OPENAI_BASE_URL=http://{addr}/openai"),
+            "eval \"$(rota env)\"".to_owned(),
             format!("http://{addr}/github-copilot"),
         ]
     );
     assert_eq!(app.texts(".pill-value").await?, vec![addr.clone()]);
     app.screenshot("01-main-empty-state").await?;
+
+    // Connect: Claude Code's settings point at this gateway with a key of its own.
+    app.click("#connect-claude-code").await?;
+    app.wait_text("#connection-claude-code .connection-state", |t| {
+        t == "connected to this Rota"
+    })
+    .await?;
+    app.wait_text("#connection-claude-code .connection-result", |t| {
+        t.contains("Claude Code now goes through Rota")
+    })
+    .await?;
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(claude_dir.join("settings.json"))?)?;
+    assert_eq!(
+        settings["env"]["ANTHROPIC_BASE_URL"],
+        format!("http://{addr}/anthropic")
+    );
+    let key = settings["env"]["ANTHROPIC_AUTH_TOKEN"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(key.starts_with("rota_"), "{settings}");
+    // The key is never shown in the window.
+    let page = app.wait_text("#connections", |t| !t.is_empty()).await?;
+    assert!(!page.contains(key));
+    app.wait_for("#test-claude-code").await?;
+    app.screenshot("01b-main-claude-code-connected").await?;
+
+    // Undo asks first, then puts the file back (Rota created it: removed) and revokes the key.
+    app.click("#undo-claude-code").await?;
+    app.wait_for("#confirm-undo").await?;
+    app.click("#confirm-undo-ok").await?;
+    app.wait_for("#connect-claude-code").await?;
+    assert!(!claude_dir.join("settings.json").exists());
     app.quit().await?;
     Ok(())
 }
