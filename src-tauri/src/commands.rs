@@ -12,7 +12,8 @@ use rota_types::command::{
 };
 use rota_types::handoff::HandoffStatus;
 use rota_types::{
-    AccountSummary, ApiError, ErrorCode, Event, LoginProgress, PoolSnapshot, RemoveAccountResponse,
+    AccountSummary, ApiError, ConnectionChanged, ConnectionRequest, ConnectionTestResult,
+    ConnectionView, ErrorCode, Event, LoginProgress, PoolSnapshot, RemoveAccountResponse,
     SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
 };
 use rota_types::{RecoveriesResponse, RecoveryNotice};
@@ -384,4 +385,40 @@ pub fn acknowledge_recoveries(
             .map(RecoveryNotice::from)
             .collect(),
     })
+}
+
+// Off the main thread: reads the tools' config files and the vault.
+#[tauri::command(async)]
+pub fn list_connections(
+    request: Empty,
+    state: State<'_, AppState>,
+) -> Result<Vec<ConnectionView>, ApiError> {
+    let Empty {} = request;
+    crate::connections::list(&state)
+}
+
+// Off the main thread: writes the tool's file (fsync) and may create its key under the lock.
+#[tauri::command(async)]
+pub fn connect_tool(
+    request: ConnectionRequest,
+    state: State<'_, AppState>,
+) -> Result<ConnectionChanged, ApiError> {
+    crate::connections::connect(&state, &request.connection)
+}
+
+// Off the main thread: restores the tool's file and revokes its key.
+#[tauri::command(async)]
+pub fn undo_connection(
+    request: ConnectionRequest,
+    state: State<'_, AppState>,
+) -> Result<ConnectionChanged, ApiError> {
+    crate::connections::undo(&state, &request.connection)
+}
+
+#[tauri::command]
+pub async fn test_connection(
+    request: ConnectionRequest,
+    state: State<'_, AppState>,
+) -> Result<ConnectionTestResult, ApiError> {
+    crate::connections::test(&state, &request.connection).await
 }

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod commands;
+pub mod connections;
 pub mod gateway;
 pub mod live;
 pub mod login;
@@ -61,6 +62,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::switch_log,
             commands::recoveries,
             commands::acknowledge_recoveries,
+            commands::list_connections,
+            commands::connect_tool,
+            commands::undo_connection,
+            commands::test_connection,
         ])
 }
 

@@ -606,3 +606,77 @@ async fn log_in_again_renews_the_flagged_account() -> Result<()> {
     mock.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_connections_connect_and_test_through_the_gateway() -> Result<()> {
+    let mock = mock().await?;
+    let tools = tempfile::tempdir()?;
+    let claude_dir = tools.path().join("claude");
+    let launch = launch(&mock)
+        .env("CLAUDE_CONFIG_DIR", claude_dir.display().to_string())
+        .env(
+            "CODEX_HOME",
+            tools.path().join("codex").display().to_string(),
+        );
+    let anthropic = mock.add_account(NewAccount::new(ProviderId::Anthropic).email("a@example.com"));
+    let openai = mock.add_account(NewAccount::new(ProviderId::OpenAi).email("o@example.com"));
+    let app = App::launch(launch).await?;
+    let store = store_at(app.home.path());
+    store_mock_account(&store, &anthropic);
+    store_mock_account(&store, &openai);
+
+    app.click("#open-settings").await?;
+    app.wait_for("#settings-dialog").await?;
+    app.click("#tab-connections").await?;
+    app.wait_for("#connections-tab #connect-claude-code")
+        .await?;
+
+    // Connect, then Test: a token count through the gateway, free for the account.
+    app.click("#connections-tab #connect-claude-code").await?;
+    app.wait_for("#connections-tab #test-claude-code").await?;
+    app.click("#connections-tab #test-claude-code").await?;
+    let result = app
+        .wait_text(
+            "#connections-tab #connection-claude-code .connection-result",
+            |t| t.contains("works through Rota") || t.contains("answered"),
+        )
+        .await?;
+    assert!(
+        result.contains("Claude Code works through Rota"),
+        "{result}"
+    );
+    assert!(result.contains("token count"), "{result}");
+    let counted = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/v1/messages/count_tokens"))
+        .map(|r| (r.account.unwrap_or_default(), r.status))
+        .collect::<Vec<_>>();
+    assert_eq!(counted, vec![(anthropic.id.clone(), 200)]);
+    // Nothing billable was sent.
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| !r.path.ends_with("/v1/messages"))
+    );
+
+    // Codex CLI: the model list through the gateway.
+    app.click("#connections-tab #connect-codex").await?;
+    app.wait_for("#connections-tab #test-codex").await?;
+    app.click("#connections-tab #test-codex").await?;
+    let result = app
+        .wait_text(
+            "#connections-tab #connection-codex .connection-result",
+            |t| t.contains("works through Rota") || t.contains("answered"),
+        )
+        .await?;
+    assert!(result.contains("Codex CLI works through Rota"), "{result}");
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/backend-api/codex/models") && r.status == 200)
+    );
+    app.screenshot("connections-tested").await?;
+    app.quit().await?;
+    Ok(())
+}
