@@ -14,6 +14,7 @@ pub mod exhaustion;
 pub mod policy;
 pub mod pool;
 pub mod proactive;
+pub mod scope;
 pub mod secret;
 pub mod state;
 

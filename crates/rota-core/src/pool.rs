@@ -362,6 +362,7 @@ impl PoolState {
                 rate_limit_streak: 0,
                 usage: None,
                 usage_history: Vec::new(),
+                model_limits: std::collections::BTreeMap::new(),
             });
             (new_id, true)
         };

@@ -2,8 +2,8 @@
 
 use rota_core::{NewLogin, NoCandidate, PoolError, PoolState, SWITCH_LOG_CAP, Ulid, parse_id};
 use rota_types::{
-    AccountIdentity, AnthropicUsage, ApiError, ErrorCode, ProviderId, ProviderUsage,
-    SwitchLogEntry, SwitchReason, UsageSnapshot, UsageWindow,
+    AccountIdentity, AnthropicExtra, ApiError, ErrorCode, ProviderId, ProviderUsage,
+    SwitchLogEntry, SwitchReason, UsageSnapshot, UsageWindow, WindowKind,
 };
 
 const A: ProviderId = ProviderId::Anthropic;
@@ -479,10 +479,8 @@ fn usage_is_not_replaced_by_an_older_fetch() {
     let snap = |at, u| UsageSnapshot {
         fetched_at: at,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(u, None)),
-            ..Default::default()
-        }),
+        windows: vec![UsageWindow::new(WindowKind::FiveHour, u, None)],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     };
     assert!(s.record_usage(A, id(1), snap(NOW, 40.0)).unwrap());
     assert!(!s.record_usage(A, id(1), snap(NOW - 1, 10.0)).unwrap());
@@ -530,10 +528,8 @@ fn usage_response_has_accounts_and_active_anthropic_usage() {
     let usage = |u| UsageSnapshot {
         fetched_at: NOW,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(u, Some(NOW + 1))),
-            ..Default::default()
-        }),
+        windows: vec![UsageWindow::new(WindowKind::FiveHour, u, Some(NOW + 1))],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     };
     s.record_usage(A, id(1), usage(10.0)).unwrap();
     s.record_usage(A, id(2), usage(64.0)).unwrap();

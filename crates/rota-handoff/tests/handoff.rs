@@ -16,8 +16,8 @@ use rota_handoff::{
 };
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
 use rota_types::{
-    AccountIdentity, AnthropicUsage, DEFAULT_NAMESPACE, HandoffTool, ProviderId, ProviderUsage,
-    SwitchReason, TargetState, UsageSnapshot, UsageWindow,
+    AccountIdentity, AnthropicExtra, DEFAULT_NAMESPACE, HandoffTool, ProviderId, ProviderUsage,
+    SwitchReason, TargetState, UsageSnapshot, UsageWindow, WindowKind,
 };
 use serde_json::{Value, json};
 
@@ -713,11 +713,11 @@ fn usage(at: i64, five: f64) -> UsageSnapshot {
     UsageSnapshot {
         fetched_at: at,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(five, Some(at + HOUR))),
-            seven_day: Some(UsageWindow::new(20.0, Some(at + 50 * HOUR))),
-            seven_day_sonnet: None,
-        }),
+        windows: vec![
+            UsageWindow::new(WindowKind::FiveHour, five, Some(at + HOUR)),
+            UsageWindow::new(WindowKind::SevenDay, 20.0, Some(at + 50 * HOUR)),
+        ],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     }
 }
 

@@ -48,6 +48,10 @@ pub struct MockConfig {
     pub log_capacity: usize,
     /// Keep request bodies (UTF-8, up to 64 KiB each) in the log.
     pub log_bodies: bool,
+    /// Fail what the real Anthropic service fails today (on by default): `/api/oauth/usage`
+    /// and the token endpoint answer 429 to a `User-Agent` that is not Claude Code's; OAuth
+    /// Messages requests whose system prompt does not start like Claude Code's get 400.
+    pub strict: bool,
 }
 
 impl Default for MockConfig {
@@ -71,6 +75,7 @@ impl Default for MockConfig {
             warning_threshold: 0.8,
             log_capacity: 10_000,
             log_bodies: true,
+            strict: true,
         }
     }
 }
@@ -174,6 +179,12 @@ pub struct Usage {
     pub seven_day: Option<Window>,
     pub seven_day_sonnet: Option<Window>,
     pub seven_day_opus: Option<Window>,
+    /// Weekly windows of one model each (display name → window): Anthropic reports them as
+    /// `limits[]` entries of kind `weekly_scoped`, `OpenAI` as `additional_rate_limits[]`. A
+    /// request for such a model while its window is at 100 % gets a model-scoped 429.
+    pub scoped: BTreeMap<String, Window>,
+    /// Anthropic: answer `limits[]` only, without the flat `five_hour`/`seven_day…` fields.
+    pub limits_only: bool,
     pub extra_usage: ExtraUsage,
     /// OpenAI: list the 7-day window as `primary_window` (real responses do this sometimes).
     pub swap_windows: bool,
@@ -191,6 +202,8 @@ impl Default for Usage {
             seven_day: Some(Window::default()),
             seven_day_sonnet: Some(Window::default()),
             seven_day_opus: None,
+            scoped: BTreeMap::new(),
+            limits_only: false,
             extra_usage: ExtraUsage::default(),
             swap_windows: false,
             premium_interactions: Quota::limited(300, 300),
@@ -210,6 +223,24 @@ impl Usage {
             seven_day: Some(seven_day),
             ..Self::default()
         }
+    }
+
+    /// Adds a weekly window of one model (`"Fable"`, `"GPT-5.3-Codex-Spark"`).
+    #[must_use]
+    pub fn scoped(mut self, model: impl Into<String>, window: Window) -> Self {
+        self.scoped.insert(model.into(), window);
+        self
+    }
+
+    /// The scoped window that limits `model` (a request's model id) and is used up.
+    pub(crate) fn capped_scope(&self, model: &str) -> Option<(&str, Window)> {
+        let model = model.to_lowercase();
+        self.scoped
+            .iter()
+            .find(|(name, w)| {
+                w.utilization >= 100.0 && model.contains(&name.to_lowercase().replace(' ', "-"))
+            })
+            .map(|(name, w)| (name.as_str(), *w))
     }
 }
 

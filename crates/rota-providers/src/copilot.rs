@@ -376,17 +376,17 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
         _ => None,
     });
     let premium = if q.is_some() && !unlimited {
-        percent_remaining.map(|p| UsageWindow::new((100.0 - p).clamp(0.0, 100.0), reset))
+        percent_remaining
+            .map(|p| UsageWindow::new(WindowKind::Premium, (100.0 - p).clamp(0.0, 100.0), reset))
     } else {
         None
     };
     let usage = CopilotUsage {
-        premium,
         entitlement: entitlement.filter(|e| *e >= 0.0).map(|e| e as u64),
         remaining,
         unlimited,
     };
-    let status = premium.map(|w| {
+    let status = premium.as_ref().map(|w| {
         if w.utilization >= 100.0 {
             LimitStatus::Rejected
         } else if w.utilization >= 80.0 {
@@ -398,6 +398,7 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
     UsageSnapshot {
         fetched_at,
         status,
+        windows: premium.into_iter().collect(),
         usage: ProviderUsage::GithubCopilot(usage),
     }
 }
@@ -432,6 +433,7 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: UnixMs) -> O
                 .collect(),
             retry_after_ms: retry_after_ms(headers, now),
             window: (kind.as_deref() == Some("quota_exceeded")).then_some(WindowKind::Premium),
+            model: None,
         }),
         503 | 529 => Outcome::Overloaded { status },
         401 => Outcome::AuthFailed,

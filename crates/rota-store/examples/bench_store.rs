@@ -126,6 +126,7 @@ fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, 
                 rate_limit_streak: 0,
                 usage: None,
                 usage_history: Vec::new(),
+                model_limits: std::collections::BTreeMap::new(),
             });
             txn.vault_mut()?.insert(
                 id.to_string(),
