@@ -322,7 +322,7 @@ fn switch_picker_shows_usage_and_request_hints() {
     tty.keys("\r");
     // The cursor starts on the active account; its hint is the fullest window and the counts.
     tty.expect("Account 1 (work@example.com) (active)");
-    tty.expect("5h: 42%, 123 requests");
+    tty.expect("5h: 42%, Fable: 100%, 123 requests");
     tty.keys("j");
     tty.expect("5h: 97%, 41 requests, cooling down 25m");
     tty.keys("j");

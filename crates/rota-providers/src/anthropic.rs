@@ -38,6 +38,8 @@ pub mod extra {
     pub const ORGANIZATION_TYPE: &str = "organization_type";
     /// `organization.rate_limit_tier` (`default_claude_max_20x`, …).
     pub const RATE_LIMIT_TIER: &str = "rate_limit_tier";
+    /// The OAuth client id the login belongs to (Claude Code's `clientId`).
+    pub const CLIENT_ID: &str = "client_id";
 }
 
 /// Claude Code's `User-Agent` on one of Rota's own Anthropic requests: the usage endpoint
@@ -195,7 +197,7 @@ async fn exchange(
             .and_then(Value::as_str)
             .and_then(plan_of),
     };
-    let mut secrets = secrets;
+    let mut secrets = secrets.with_extra(extra::CLIENT_ID, c.client_id.clone());
     // The profile adds what the token response lacks (identity, plan, rate-limit tier).
     if let Ok(profile) = fetch_profile(ctx, secrets.access_token.expose()).await {
         let s = |p: &str| {

@@ -52,7 +52,11 @@ impl ImportSource {
     pub fn default_path(self) -> Option<PathBuf> {
         let home = dirs::home_dir();
         match self {
-            Self::ClaudeCode => Some(home?.join(".claude").join(".credentials.json")),
+            // Claude Code keeps its login in `$CLAUDE_CONFIG_DIR` when that is set.
+            Self::ClaudeCode => match std::env::var_os("CLAUDE_CONFIG_DIR") {
+                Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join(".credentials.json")),
+                _ => Some(home?.join(".claude").join(".credentials.json")),
+            },
             Self::Codex => match std::env::var_os("CODEX_HOME") {
                 Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("auth.json")),
                 _ => Some(home?.join(".codex").join("auth.json")),
@@ -200,6 +204,14 @@ fn opt_ms(
 
 // ------------------------------------------------------------------ Claude Code
 
+/// String fields of Claude Code's `claudeAiOauth` kept as vault extras: (field, extra).
+pub const CLAUDE_CODE_EXTRAS: [(&str, &str); 4] = [
+    ("organizationUuid", "organization_uuid"),
+    ("rateLimitTier", "rate_limit_tier"),
+    ("clientId", "client_id"),
+    ("subscriptionTypeSource", "subscription_type_source"),
+];
+
 fn claude_code(root: &Map<String, Value>) -> std::result::Result<ImportedAccount, String> {
     let o = obj(root, "claudeAiOauth", "")?;
     let at = "claudeAiOauth.";
@@ -219,7 +231,18 @@ fn claude_code(root: &Map<String, Value>) -> std::result::Result<ImportedAccount
         }
         Some(_) => return Err(format!("field `{at}scopes` must be a list of strings")),
     }
+    // The rest of Claude Code's login, kept so that a hand-off writes the account's whole login
+    // back (vault extras, named as the Anthropic adapter names them).
+    for (field, extra) in CLAUDE_CODE_EXTRAS {
+        if let Some(v) = opt_string(o, field, at)? {
+            secrets = secrets.with_extra(extra, v);
+        }
+    }
+    if let Some(ms) = opt_ms(o, "refreshTokenExpiresAt", at)? {
+        secrets = secrets.with_extra("refresh_token_expires_at", ms.to_string());
+    }
     let identity = AccountIdentity {
+        account_id: opt_string(o, "accountUuid", at)?,
         plan: opt_string(o, "subscriptionType", at)?,
         ..AccountIdentity::default()
     };
