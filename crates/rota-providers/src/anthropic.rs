@@ -491,6 +491,8 @@ fn limit_window(l: &Value) -> Option<UsageWindow> {
         .filter(|m| !m.trim().is_empty());
     let w = match model {
         Some(m) => UsageWindow::scoped(window_kind, m, percent, resets_at),
+        // A scoped window that names no model cannot be told from the account's own.
+        None if kind == "weekly_scoped" => return None,
         None => UsageWindow::new(window_kind, percent, resets_at),
     };
     Some(match severity_of(l.get("severity")) {
@@ -506,11 +508,18 @@ fn limit_window(l: &Value) -> Option<UsageWindow> {
 /// ignored. The status comes from the account-wide windows only.
 #[must_use]
 pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
-    let mut windows: Vec<UsageWindow> = v
+    let mut windows: Vec<UsageWindow> = Vec::new();
+    for w in v
         .get("limits")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(limit_window).collect())
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+        .filter_map(limit_window)
+    {
+        if !windows.iter().any(|x| x.key == w.key) {
+            windows.push(w);
+        }
+    }
     let mut flat = vec![
         flat_window(v.get("five_hour"), WindowKind::FiveHour, None),
         flat_window(v.get("seven_day"), WindowKind::SevenDay, None),
