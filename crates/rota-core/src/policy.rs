@@ -365,19 +365,7 @@ impl PoolState {
             {
                 // One model's cap: that model goes elsewhere until the reset; the account stays
                 // active and usable for the others (no cooldown, no rotation).
-                let until = signal
-                    .resets_at
-                    .iter()
-                    .copied()
-                    .filter(|t| *t > now)
-                    .max()
-                    .or_else(|| {
-                        signal
-                            .retry_after_ms
-                            .filter(|ms| *ms > 0)
-                            .map(|ms| now.saturating_add(ms))
-                    })
-                    .unwrap_or_else(|| now.saturating_add(policy.default_for(0)));
+                let until = signal_until(signal, policy.default_for(0), now);
                 fail(h, Some(429), now);
                 if let Some(m) = &signal.model {
                     r.cap_model(m, until, now);
@@ -385,15 +373,7 @@ impl PoolState {
                 (Action::TryNext, None)
             }
             Outcome::RateLimited(signal) => {
-                let provider_reset = signal.resets_at.iter().copied().filter(|t| *t > now).max();
-                let until = provider_reset
-                    .or_else(|| {
-                        signal
-                            .retry_after_ms
-                            .filter(|ms| *ms > 0)
-                            .map(|ms| now.saturating_add(ms))
-                    })
-                    .unwrap_or_else(|| now.saturating_add(policy.default_for(r.rate_limit_streak)));
+                let until = signal_until(signal, policy.default_for(r.rate_limit_streak), now);
                 r.rate_limit_streak = r.rate_limit_streak.saturating_add(1);
                 fail(h, Some(429), now);
                 extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
@@ -472,6 +452,24 @@ impl PoolState {
             .map_or(order[0], |r| r.id);
         self.activate(provider, ns, before, next, reason, now)
     }
+}
+
+/// When a 429 ends: the latest provider reset still ahead, else `retry-after`, else
+/// `default_ms` from now.
+fn signal_until(signal: &RateLimitSignal, default_ms: i64, now: UnixMs) -> UnixMs {
+    signal
+        .resets_at
+        .iter()
+        .copied()
+        .filter(|t| *t > now)
+        .max()
+        .or_else(|| {
+            signal
+                .retry_after_ms
+                .filter(|ms| *ms > 0)
+                .map(|ms| now.saturating_add(ms))
+        })
+        .unwrap_or_else(|| now.saturating_add(default_ms))
 }
 
 fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {

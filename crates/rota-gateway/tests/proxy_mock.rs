@@ -1253,11 +1253,12 @@ fn served_by(e: &Env, resp: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    e.accounts
+    let (info, _) = e
+        .accounts
         .iter()
         .find(|(info, _)| info.id == mock_id)
-        .map(|(info, _)| info.email.clone())
-        .unwrap_or_else(|| panic!("no account answered: {mock_id:?}"))
+        .unwrap_or_else(|| panic!("no account answered: {mock_id:?}"));
+    info.email.clone()
 }
 
 impl Env {

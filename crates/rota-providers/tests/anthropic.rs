@@ -347,6 +347,7 @@ async fn usage_from_the_endpoint() {
 
 #[tokio::test]
 async fn usage_lists_every_limits_window_including_a_model_cap() {
+    use rota_types::Severity::{Critical, Normal, Warning};
     let mock = mock().await;
     let tmp = tempfile::tempdir().unwrap();
     let store = open_store(tmp.path());
@@ -368,7 +369,6 @@ async fn usage_lists_every_limits_window_including_a_model_cap() {
         .iter()
         .map(|w| (w.key.as_str(), w.label.as_str(), w.utilization, w.severity))
         .collect();
-    use rota_types::Severity::{Critical, Normal, Warning};
     assert_eq!(
         got,
         [
