@@ -287,7 +287,9 @@ mod tests {
         assert_eq!(left_click(Os::Linux), LeftClick::ShowsMenu);
     }
     use rota_core::NewLogin;
-    use rota_types::{AccountIdentity, AnthropicUsage, ProviderUsage, UsageSnapshot, UsageWindow};
+    use rota_types::{
+        AccountIdentity, AnthropicExtra, ProviderUsage, UsageSnapshot, UsageWindow, WindowKind,
+    };
 
     const NOW: UnixMs = 1_800_000_000_000;
 
@@ -357,11 +359,11 @@ mod tests {
             UsageSnapshot {
                 fetched_at: NOW,
                 status: None,
-                usage: ProviderUsage::Anthropic(AnthropicUsage {
-                    five_hour: Some(UsageWindow::new(42.0, None)),
-                    seven_day: Some(UsageWindow::new(10.0, None)),
-                    seven_day_sonnet: None,
-                }),
+                windows: vec![
+                    UsageWindow::new(WindowKind::FiveHour, 42.0, None),
+                    UsageWindow::new(WindowKind::SevenDay, 10.0, None),
+                ],
+                usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
             },
         )
         .unwrap();

@@ -22,8 +22,8 @@ fn launch() -> Launch {
 use rota_core::{NewLogin, Ulid};
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig, now_ms};
 use rota_types::{
-    AccountIdentity, AnthropicUsage, CopilotUsage, OpenAiUsage, ProviderId, ProviderUsage,
-    UsageSnapshot, UsageWindow,
+    AccountIdentity, AnthropicExtra, CopilotUsage, OpenAiUsage, ProviderId, ProviderUsage,
+    Severity, UsageSnapshot, UsageWindow, WindowKind,
 };
 
 const MIN: i64 = 60_000;
@@ -61,19 +61,33 @@ fn add(store: &PoolStore, provider: ProviderId, email: &str) -> Ulid {
         .id
 }
 
-fn anthropic(five: f64, week: f64, sonnet: f64, fetched_at: i64) -> UsageSnapshot {
+/// 5-hour, 7-day (all models) and the weekly window of one model (Fable), as a real account's
+/// `limits[]` reports them.
+fn anthropic(five: f64, week: f64, fable: f64, fetched_at: i64) -> UsageSnapshot {
     let now = now_ms();
+    let fable_window = UsageWindow::scoped(
+        WindowKind::SevenDay,
+        "Fable",
+        fable,
+        Some(now + 4 * 24 * 60 * MIN),
+    );
     UsageSnapshot {
         fetched_at,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(
+        windows: vec![
+            UsageWindow::new(
+                WindowKind::FiveHour,
                 five,
                 Some(now + 3 * 60 * MIN + 12 * MIN + 30_000),
-            )),
-            seven_day: Some(UsageWindow::new(week, Some(now + 4 * 24 * 60 * MIN))),
-            seven_day_sonnet: Some(UsageWindow::new(sonnet, Some(now + 4 * 24 * 60 * MIN))),
-        }),
+            ),
+            UsageWindow::new(WindowKind::SevenDay, week, Some(now + 4 * 24 * 60 * MIN)),
+            if fable >= 100.0 {
+                fable_window.with_severity(Severity::Critical)
+            } else {
+                fable_window
+            },
+        ],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     }
 }
 
@@ -108,7 +122,7 @@ fn seed_pool(home: &std::path::Path) -> Seeded {
     let home_id = add(&store, ProviderId::Anthropic, "home@example.com");
     let work = add(&store, ProviderId::Anthropic, "work@example.com");
     edit(&store, ProviderId::Anthropic, work, |r| {
-        r.usage = Some(anthropic(42.0, 12.0, 81.0, now - 30_000));
+        r.usage = Some(anthropic(42.0, 12.0, 100.0, now - 30_000));
         r.health.success_count = 128;
         r.health.failure_count = 2;
     });
@@ -126,10 +140,11 @@ fn seed_pool(home: &std::path::Path) -> Seeded {
         r.usage = Some(UsageSnapshot {
             fetched_at: now,
             status: None,
-            usage: ProviderUsage::OpenAi(OpenAiUsage {
-                primary: Some(UsageWindow::new(55.0, Some(now + 90 * MIN))),
-                secondary: Some(UsageWindow::new(20.0, Some(now + 3 * 24 * 60 * MIN))),
-            }),
+            windows: vec![
+                UsageWindow::new(WindowKind::FiveHour, 55.0, Some(now + 90 * MIN)),
+                UsageWindow::new(WindowKind::SevenDay, 20.0, Some(now + 3 * 24 * 60 * MIN)),
+            ],
+            usage: ProviderUsage::OpenAi(OpenAiUsage::default()),
         });
     });
     let c = add(&store, ProviderId::GithubCopilot, "octo@example.com");
@@ -137,10 +152,12 @@ fn seed_pool(home: &std::path::Path) -> Seeded {
         r.usage = Some(UsageSnapshot {
             fetched_at: now,
             status: None,
-            usage: ProviderUsage::GithubCopilot(CopilotUsage {
-                premium: Some(UsageWindow::new(12.0, Some(now + 9 * 24 * 60 * MIN))),
-                ..CopilotUsage::default()
-            }),
+            windows: vec![UsageWindow::new(
+                WindowKind::Premium,
+                12.0,
+                Some(now + 9 * 24 * 60 * MIN),
+            )],
+            usage: ProviderUsage::GithubCopilot(CopilotUsage::default()),
         });
     });
     Seeded {
@@ -430,17 +447,18 @@ async fn provider_detail_shows_accounts_usage_bars_and_badges() -> Result<()> {
     let work = "#accounts .account:nth-child(1)";
     assert_eq!(
         app.texts(&format!("{work} .usage-label")).await?,
-        vec![
-            "5-Hour Limit",
-            "7-Day Limit (All Models)",
-            "7-Day Limit (Sonnet)"
-        ]
+        vec!["5-Hour", "7-Day (All Models)", "7-Day (Fable)"]
     );
     assert_eq!(
         app.texts(&format!("{work} .usage-pct")).await?,
-        vec!["42% used", "12% used", "81% used"]
+        vec!["42% used", "12% used", "100% used"]
     );
-    let bar = format!("{work} [role='progressbar'][aria-label='5-Hour Limit']");
+    // The used-up Fable window says where Fable requests go; the account stays active.
+    assert_eq!(
+        app.texts(&format!("{work} .usage-capped")).await?,
+        vec!["Fable requests go to other accounts until then"]
+    );
+    let bar = format!("{work} [role='progressbar'][aria-label='5-Hour']");
     assert_eq!(
         attr_of(&app, &bar, "aria-valuenow").await?.as_deref(),
         Some("42")
@@ -528,7 +546,7 @@ async fn provider_detail_shows_accounts_usage_bars_and_badges() -> Result<()> {
     app.wait_for("#accounts .usage").await?;
     assert_eq!(
         app.texts("#accounts .usage-label").await?,
-        vec!["5-Hour Limit", "7-Day Limit"]
+        vec!["5-Hour", "7-Day (All Models)"]
     );
     assert_eq!(
         app.texts("#accounts .usage-pct").await?,

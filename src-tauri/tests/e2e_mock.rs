@@ -201,9 +201,9 @@ async fn mock_usage_a_429_rotation_and_the_session_context_panel() -> Result<()>
     let limits = app
         .wait_text("#rate-limits", |t| t.contains("backup@example.com"))
         .await?;
-    assert!(limits.contains("5-Hour Limit"), "{limits}");
-    assert!(limits.contains("7-Day Limit (All Models)"), "{limits}");
-    assert!(limits.contains("7-Day Limit (Sonnet)"), "{limits}");
+    assert!(limits.contains("5-Hour"), "{limits}");
+    assert!(limits.contains("7-Day (All Models)"), "{limits}");
+    assert!(limits.contains("7-Day (Sonnet)"), "{limits}");
     assert_eq!(
         app.texts("#rate-limits .usage-pct").await?,
         ["20% used", "41% used", "9% used"]

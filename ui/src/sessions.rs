@@ -13,8 +13,7 @@ use rota_types::command::{
 };
 use rota_types::display::{ago_text as ago, client_name, session_tag, thousands, usage_hint};
 use rota_types::{
-    AccountSummary, ProviderId, SessionDetail, SessionSummary, TokenUsage, WindowKind,
-    context_window,
+    AccountSummary, ProviderId, SessionDetail, SessionSummary, TokenUsage, context_window,
 };
 
 use crate::app::Ui;
@@ -337,16 +336,18 @@ fn RateLimits(accounts: RwSignal<Option<Vec<AccountSummary>>>) -> impl IntoView 
         let others: Vec<_> = list.iter().filter(|a| !a.is_active).cloned().collect();
         let bars = active.as_ref().map(|a| match &a.usage {
             Some(u) => {
-                let windows = u.usage.windows();
+                // Every window the account reports, the model-scoped ones included.
                 let fetched = u.fetched_at;
-                [WindowKind::FiveHour, WindowKind::SevenDay, WindowKind::SevenDaySonnet]
-                    .into_iter()
-                    .filter_map(|k| windows.iter().find(|(kind, _)| *kind == k).map(|(_, w)| (k, *w)))
-                    .map(|(k, w)| view! { <UsageBar label=k.label() window=w fetched_at=fetched now=now /> })
+                u.windows
+                    .iter()
+                    .cloned()
+                    .map(|w| view! { <UsageBar window=w fetched_at=fetched now=now /> })
                     .collect_view()
                     .into_any()
             }
-            None => view! { <p class="muted">"No usage fetched for this account yet."</p> }.into_any(),
+            None => {
+                view! { <p class="muted">"No usage fetched for this account yet."</p> }.into_any()
+            }
         });
         view! {
             <section class="panel-section" id="rate-limits" aria-labelledby="rl-title">

@@ -105,14 +105,25 @@ pub fn picker_label(a: &AccountSummary, now: i64) -> String {
 pub fn account_hint(a: &AccountSummary, now: i64) -> String {
     let mut parts = Vec::new();
     if let Some(usage) = &a.usage {
-        let windows = usage.usage.windows();
-        if let Some((kind, w)) = windows
-            .iter()
-            .max_by(|x, y| x.1.utilization.total_cmp(&y.1.utilization))
+        if let Some(w) = usage
+            .account_windows()
+            .max_by(|x, y| x.utilization.total_cmp(&y.utilization))
         {
             parts.push(format!(
                 "{}: {}%",
-                kind.short_label(),
+                w.kind.short_label(),
+                percent(w.utilization)
+            ));
+        }
+        // A model's used-up cap: the account does not serve that model now.
+        for w in usage
+            .windows
+            .iter()
+            .filter(|w| w.model.is_some() && w.is_exhausted())
+        {
+            parts.push(format!(
+                "{}: {}%",
+                w.model.as_deref().unwrap_or_default(),
                 percent(w.utilization)
             ));
         }

@@ -223,6 +223,7 @@ fn log_text_and_json() {
                     SwitchReason::Proactive,
                     Some(SwitchDetail {
                         window: Some(WindowKind::FiveHour),
+                        model: None,
                         percent: Some(96),
                         rejected: false,
                     }),
@@ -262,7 +263,7 @@ fn log_text_and_json() {
 
 #[test]
 fn usage_shows_the_exhaustion_estimate() {
-    use rota_types::{AnthropicUsage, ProviderUsage, UsageSnapshot, UsageWindow};
+    use rota_types::{ProviderUsage, UsageSnapshot, UsageWindow};
     let env = Env::new();
     let [a1, ..] = env.seed_anthropic3();
     let now = rota_store::now_ms();
@@ -270,11 +271,11 @@ fn usage_shows_the_exhaustion_estimate() {
     let snap_at = |at: i64, five: f64| UsageSnapshot {
         fetched_at: at,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(five, Some(now + 4 * hour))),
-            seven_day: Some(UsageWindow::new(10.0, Some(now + 90 * hour))),
-            seven_day_sonnet: None,
-        }),
+        windows: vec![
+            UsageWindow::new(WindowKind::FiveHour, five, Some(now + 4 * hour)),
+            UsageWindow::new(WindowKind::SevenDay, 10.0, Some(now + 90 * hour)),
+        ],
+        usage: ProviderUsage::Anthropic(rota_types::AnthropicExtra::default()),
     };
     env.store()
         .mutate(|txn| -> rota_store::Result<()> {

@@ -370,7 +370,7 @@ fn switch_picker_shows_usage_and_request_hints() {
     tty.expect("Select provider");
     tty.keys("\r");
     // Every row shows its hint (the fullest window and the counts), not just the highlighted one.
-    tty.expect("Account 1 (work@example.com) (active) · 5h: 42%, 123 requests");
+    tty.expect("Account 1 (work@example.com) (active) · 5h: 42%, Fable: 100%, 123 requests");
     tty.expect("· 5h: 97%, 41 requests, cooling down 25m");
     tty.expect("· 0 requests, needs re-login");
     // The cursor starts on the active account; two down is the third, which needs a new

@@ -15,9 +15,7 @@ use rota_mock::{
     AccountInfo, Behavior, MockConfig, MockHandle, MockServer, NewAccount, Scope, ScriptStep,
 };
 use rota_store::now_ms;
-use rota_types::{
-    AnthropicUsage, DEFAULT_NAMESPACE, ProviderId, ProviderUsage, UsageSnapshot, UsageWindow,
-};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId, ProviderUsage, UsageSnapshot, UsageWindow};
 
 struct Mock {
     runtime: tokio::runtime::Runtime,
@@ -151,11 +149,12 @@ fn a_failing_fetch_shows_the_cached_value_with_its_age() {
                 UsageSnapshot {
                     fetched_at: now - 12 * MINUTE - 10_000,
                     status: None,
-                    usage: ProviderUsage::Anthropic(AnthropicUsage {
-                        five_hour: Some(UsageWindow::new(42.0, Some(now + 3_600_000))),
-                        seven_day: None,
-                        seven_day_sonnet: None,
-                    }),
+                    windows: vec![UsageWindow::new(
+                        rota_types::WindowKind::FiveHour,
+                        42.0,
+                        Some(now + 3_600_000),
+                    )],
+                    usage: ProviderUsage::Anthropic(rota_types::AnthropicExtra::default()),
                 },
             )?;
             Ok(())

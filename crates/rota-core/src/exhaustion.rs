@@ -41,12 +41,12 @@ impl UsagePoint {
     pub fn of(usage: &UsageSnapshot) -> Self {
         Self {
             at: usage.fetched_at,
+            // Account-wide windows only: a model's cap running out leaves the account serving
+            // other models, so it is not the account's exhaustion.
             windows: usage
-                .usage
-                .windows()
-                .into_iter()
-                .map(|(kind, w)| PointWindow {
-                    kind,
+                .account_windows()
+                .map(|w| PointWindow {
+                    kind: w.kind,
                     utilization: w.utilization,
                     resets_at: w.resets_at,
                 })
@@ -132,7 +132,7 @@ pub fn estimate(history: &[UsagePoint]) -> Option<ExhaustionEstimate> {
 
 #[cfg(test)]
 mod tests {
-    use rota_types::{AnthropicUsage, ProviderUsage, UsageWindow};
+    use rota_types::{AnthropicExtra, ProviderUsage, UsageWindow};
 
     use super::*;
 
@@ -143,11 +143,13 @@ mod tests {
         UsageSnapshot {
             fetched_at: at,
             status: None,
-            usage: ProviderUsage::Anthropic(AnthropicUsage {
-                five_hour: Some(UsageWindow::new(five, Some(five_reset))),
-                seven_day: Some(UsageWindow::new(week, Some(100 * HOUR))),
-                seven_day_sonnet: None,
-            }),
+            windows: vec![
+                UsageWindow::new(WindowKind::FiveHour, five, Some(five_reset)),
+                UsageWindow::new(WindowKind::SevenDay, week, Some(100 * HOUR)),
+                // A model's cap climbing fast is not the account running out.
+                UsageWindow::scoped(WindowKind::SevenDay, "Fable", (at / MIN) as f64, None),
+            ],
+            usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
         }
     }
 

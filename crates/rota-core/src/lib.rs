@@ -16,6 +16,7 @@ pub mod policy;
 pub mod pool;
 pub mod proactive;
 pub mod redeem;
+pub mod scope;
 pub mod secret;
 pub mod state;
 

@@ -52,6 +52,12 @@ pub struct RateLimitSignal {
     pub retry_after_ms: Option<i64>,
     /// The exhausted window, when known (names the switch reason).
     pub window: Option<WindowKind>,
+    /// The 429 is a model-scoped cap (the claim names one model's window, or every
+    /// account-wide window is still allowed): it limits only this model (a display name such as
+    /// `Fable`, or the request's model id, which the gateway fills in when the claim names no
+    /// model; an empty name until then, and a cap whose model stays unknown counts as the
+    /// account's). The account keeps serving other models.
+    pub model: Option<String>,
 }
 
 /// How an upstream attempt ended, as classified by the provider adapter (before any byte
@@ -159,6 +165,36 @@ pub enum NoCandidate {
     /// Every account was tried for this request and none is cooling down for all of them.
     #[error("every {provider} account failed this request")]
     Exhausted { provider: ProviderId, count: usize },
+    /// The accounts that are not cooling down have all used up their cap for this model;
+    /// `until` is the soonest end of such a cap. Other models are still served.
+    #[error("{}", model_capped_message(*provider, model, *until, 0))]
+    ModelCapped {
+        provider: ProviderId,
+        model: String,
+        until: UnixMs,
+    },
+}
+
+/// `the model-scoped limit for claude-fable-4-5 is used up on every anthropic account until
+/// 14:05 (UTC)`.
+#[must_use]
+pub fn model_capped_message(
+    provider: ProviderId,
+    model: &str,
+    until: UnixMs,
+    utc_offset_minutes: i32,
+) -> String {
+    let zone = if utc_offset_minutes == 0 { " UTC" } else { "" };
+    if until == UnixMs::MAX {
+        format!(
+            "the usage limit for {model} is used up on every {provider} account; other models are still served"
+        )
+    } else {
+        format!(
+            "the usage limit for {model} is used up on every {provider} account until {}{zone}; other models are still served",
+            clock_time(until, utc_offset_minutes)
+        )
+    }
 }
 
 impl NoCandidate {
@@ -167,6 +203,9 @@ impl NoCandidate {
     pub fn retry_after_ms(&self, now: UnixMs) -> Option<i64> {
         match self {
             Self::AllCoolingDown { until, .. } => Some(until.saturating_sub(now).max(0)),
+            Self::ModelCapped { until, .. } if *until != UnixMs::MAX => {
+                Some(until.saturating_sub(now).max(0))
+            }
             _ => None,
         }
     }
@@ -188,6 +227,11 @@ impl NoCandidate {
                 until,
                 cause,
             } => all_cooling_message(*provider, *count, *until, *cause, utc_offset_minutes),
+            Self::ModelCapped {
+                provider,
+                model,
+                until,
+            } => model_capped_message(*provider, model, *until, utc_offset_minutes),
             other => other.to_string(),
         }
     }
@@ -223,7 +267,7 @@ fn all_cooling_message(
 fn reason_for(window: Option<WindowKind>) -> SwitchReason {
     match window {
         Some(WindowKind::FiveHour) => SwitchReason::RateLimitedFiveHour,
-        Some(WindowKind::SevenDay | WindowKind::SevenDaySonnet) => {
+        Some(WindowKind::SevenDay | WindowKind::SevenDaySonnet | WindowKind::ThirtyDay) => {
             SwitchReason::RateLimitedSevenDay
         }
         Some(WindowKind::Premium | WindowKind::Credits) | None => SwitchReason::RateLimited,
@@ -251,15 +295,49 @@ impl PoolState {
         tried: &[Ulid],
         now: UnixMs,
     ) -> Result<Ulid, NoCandidate> {
+        self.pick_candidate_for(provider, ns, tried, None, now)
+    }
+
+    /// [`PoolState::pick_next_candidate`] for a request for `model`: accounts whose cap for that
+    /// model is used up ([`Record::model_blocked_until`]) are skipped, without changing the
+    /// active account, which keeps serving other models.
+    pub fn pick_candidate_for(
+        &self,
+        provider: ProviderId,
+        ns: &str,
+        tried: &[Ulid],
+        model: Option<&str>,
+        now: UnixMs,
+    ) -> Result<Ulid, NoCandidate> {
         let Some(pool) = self.pool(provider) else {
             return Err(NoCandidate::NoAccounts { provider });
         };
-        let untried: Vec<_> = self
+        let blocked = |r: &Record| model.and_then(|m| r.model_blocked_until(m, now));
+        let open: Vec<_> = self
             .candidates(provider, ns, now)
             .into_iter()
             .filter(|id| !tried.contains(id))
             .filter_map(|id| pool.record(id))
             .collect();
+        let untried: Vec<_> = open
+            .iter()
+            .copied()
+            .filter(|r| blocked(r).is_none())
+            .collect();
+        if untried.is_empty()
+            && let Some(m) = model
+            && let Some(until) = open
+                .iter()
+                .filter(|r| !r.is_cooling(now))
+                .filter_map(|r| blocked(r))
+                .min()
+        {
+            return Err(NoCandidate::ModelCapped {
+                provider,
+                model: m.to_owned(),
+                until,
+            });
+        }
         if let Some(r) = untried.iter().find(|r| r.is_usable(now)) {
             return Ok(r.id);
         }
@@ -333,16 +411,20 @@ impl PoolState {
                 }
                 (Action::Done, None)
             }
+            Outcome::RateLimited(signal)
+                if signal.model.as_deref().is_some_and(|m| !m.is_empty()) =>
+            {
+                // One model's cap: that model goes elsewhere until the reset; the account stays
+                // active and usable for the others (no cooldown, no rotation).
+                let until = signal_until(signal, policy.default_for(0), now);
+                fail(h, Some(429), now);
+                if let Some(m) = &signal.model {
+                    r.cap_model(m, until, now);
+                }
+                (Action::TryNext, None)
+            }
             Outcome::RateLimited(signal) => {
-                let provider_reset = signal.resets_at.iter().copied().filter(|t| *t > now).max();
-                let until = provider_reset
-                    .or_else(|| {
-                        signal
-                            .retry_after_ms
-                            .filter(|ms| *ms > 0)
-                            .map(|ms| now.saturating_add(ms))
-                    })
-                    .unwrap_or_else(|| now.saturating_add(policy.default_for(r.rate_limit_streak)));
+                let until = signal_until(signal, policy.default_for(r.rate_limit_streak), now);
                 r.rate_limit_streak = r.rate_limit_streak.saturating_add(1);
                 fail(h, Some(429), now);
                 extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
@@ -463,6 +545,24 @@ fn first_of_next_month_utc(now: UnixMs) -> UnixMs {
     NaiveDate::from_ymd_opt(y, m, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(now, |d| d.and_utc().timestamp_millis())
+}
+
+/// When a 429 ends: the latest provider reset still ahead, else `retry-after`, else
+/// `default_ms` from now.
+fn signal_until(signal: &RateLimitSignal, default_ms: i64, now: UnixMs) -> UnixMs {
+    signal
+        .resets_at
+        .iter()
+        .copied()
+        .filter(|t| *t > now)
+        .max()
+        .or_else(|| {
+            signal
+                .retry_after_ms
+                .filter(|ms| *ms > 0)
+                .map(|ms| now.saturating_add(ms))
+        })
+        .unwrap_or_else(|| now.saturating_add(default_ms))
 }
 
 fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {

@@ -402,6 +402,7 @@ impl PoolState {
                 usage_history: Vec::new(),
                 pending_redeem: None,
                 last_redeem: None,
+                model_limits: std::collections::BTreeMap::new(),
             });
             (new_id, true)
         };

@@ -71,13 +71,13 @@ fn rejected(u: &UsageSnapshot) -> bool {
 fn load(u: &UsageSnapshot) -> (f64, f64) {
     let mut long = 0.0_f64;
     let mut short = 0.0_f64;
-    for (kind, w) in u.usage.windows() {
+    for w in u.account_windows() {
         let v = if w.utilization.is_nan() {
             100.0
         } else {
             w.utilization
         };
-        if kind.is_long() {
+        if w.kind.is_long() {
             long = long.max(v);
         } else {
             short = short.max(v);
@@ -147,13 +147,12 @@ pub fn choose_proactive(
 /// What made the account leave: its fullest window, or the provider's `rejected`.
 fn detail_of(u: &UsageSnapshot) -> SwitchDetail {
     let fullest = u
-        .usage
-        .windows()
-        .into_iter()
-        .max_by(|a, b| a.1.utilization.total_cmp(&b.1.utilization));
+        .account_windows()
+        .max_by(|a, b| a.utilization.total_cmp(&b.utilization));
     SwitchDetail {
-        window: fullest.map(|(k, _)| k),
-        percent: fullest.map(|(_, w)| w.utilization.clamp(0.0, 1000.0).round() as u32),
+        window: fullest.map(|w| w.kind),
+        model: None,
+        percent: fullest.map(|w| w.utilization.clamp(0.0, 1000.0).round() as u32),
         rejected: rejected(u),
     }
 }
@@ -178,10 +177,10 @@ impl PoolState {
                     .set_active(provider, ns, to, SwitchReason::Proactive, now)
                     .ok()
                     .flatten()?;
-                entry.detail = detail;
                 if let Some(last) = self.switch_log.back_mut() {
-                    last.detail = detail;
+                    last.detail.clone_from(&detail);
                 }
+                entry.detail = detail;
                 Some(entry)
             }
             ProactiveDecision::Stay(_) => None,

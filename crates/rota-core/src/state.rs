@@ -165,6 +165,10 @@ pub struct Record {
     /// The last answered redeem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_redeem: Option<crate::redeem::LastRedeem>,
+    /// Models capped on this account by a 429 that named a model-scoped limit: scope (the
+    /// model's name or the request's model id) → until when. See [`crate::scope`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_limits: BTreeMap<String, UnixMs>,
 }
 
 impl Record {
@@ -179,11 +183,13 @@ impl Record {
         !self.is_cooling(now) && !self.health.needs_reauth
     }
 
-    /// The Anthropic windows of the last usage (`anthropicUsage` of the HTTP API).
+    /// The Anthropic windows of the last usage in the seed's shape (`anthropicUsage` of the
+    /// HTTP API).
     #[must_use]
     pub fn anthropic_usage(&self) -> Option<AnthropicUsage> {
-        match &self.usage.as_ref()?.usage {
-            ProviderUsage::Anthropic(u) => Some(u.clone()),
+        let u = self.usage.as_ref()?;
+        match &u.usage {
+            ProviderUsage::Anthropic(_) => Some(AnthropicUsage::from_windows(&u.windows)),
             _ => None,
         }
     }

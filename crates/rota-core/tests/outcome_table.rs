@@ -102,6 +102,7 @@ fn limited(resets: &[i64], retry_after: Option<i64>, window: Option<WindowKind>)
         resets_at: resets.iter().map(|r| T0 + r).collect(),
         retry_after_ms: retry_after,
         window,
+        model: None,
     })
 }
 

@@ -9,8 +9,8 @@ use rota_core::{
     ProactivePolicy, RateLimitSignal, SWITCH_LOG_CAP, Ulid, choose_proactive,
 };
 use rota_types::{
-    AccountIdentity, AnthropicUsage, OpenAiUsage, ProviderId, ProviderUsage, SwitchReason,
-    UsageSnapshot, UsageWindow,
+    AccountIdentity, AnthropicExtra, OpenAiUsage, ProviderId, ProviderUsage, SwitchReason,
+    UsageSnapshot, UsageWindow, WindowKind,
 };
 
 const PROVIDERS: [ProviderId; 2] = [ProviderId::Anthropic, ProviderId::OpenAi];
@@ -364,6 +364,7 @@ fn run(ops: Vec<Op>) {
                 let outcome = match &kind {
                     Kind::Success => Outcome::Success { status: 200 },
                     Kind::Limited { reset, retry_after } => Outcome::RateLimited(RateLimitSignal {
+                        model: None,
                         resets_at: reset.map(|r| now + r).into_iter().collect(),
                         retry_after_ms: *retry_after,
                         window: None,
@@ -489,21 +490,18 @@ fn run(ops: Vec<Op>) {
             } => {
                 let p = PROVIDERS[p];
                 let id = ever[pick % ever.len()];
-                let window = |u| Some(UsageWindow::new(u, Some(now + 3_600_000)));
+                let window = |k, u| UsageWindow::new(k, u, Some(now + 3_600_000));
                 let usage = match p {
-                    ProviderId::Anthropic => ProviderUsage::Anthropic(AnthropicUsage {
-                        five_hour: window(five),
-                        seven_day: window(week),
-                        seven_day_sonnet: None,
-                    }),
-                    _ => ProviderUsage::OpenAi(OpenAiUsage {
-                        primary: window(five),
-                        secondary: window(week),
-                    }),
+                    ProviderId::Anthropic => ProviderUsage::Anthropic(AnthropicExtra::default()),
+                    _ => ProviderUsage::OpenAi(OpenAiUsage::default()),
                 };
                 let snap = UsageSnapshot {
                     fetched_at: now - age,
                     status: None,
+                    windows: vec![
+                        window(WindowKind::FiveHour, five),
+                        window(WindowKind::SevenDay, week),
+                    ],
                     usage,
                 };
                 assert_eq!(s.record_usage(p, id, snap).is_ok(), m.find(p, id).is_some());

@@ -2,8 +2,8 @@
 
 use rota_core::{NewLogin, NoCandidate, PoolError, PoolState, SWITCH_LOG_CAP, Ulid, parse_id};
 use rota_types::{
-    AccountIdentity, AnthropicUsage, ApiError, ErrorCode, ProviderId, ProviderUsage,
-    SwitchLogEntry, SwitchReason, UsageSnapshot, UsageWindow,
+    AccountIdentity, AnthropicExtra, ApiError, ErrorCode, ProviderId, ProviderUsage,
+    SwitchLogEntry, SwitchReason, UsageSnapshot, UsageWindow, WindowKind,
 };
 
 const A: ProviderId = ProviderId::Anthropic;
@@ -480,10 +480,8 @@ fn usage_is_not_replaced_by_an_older_fetch() {
     let snap = |at, u| UsageSnapshot {
         fetched_at: at,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(u, None)),
-            ..Default::default()
-        }),
+        windows: vec![UsageWindow::new(WindowKind::FiveHour, u, None)],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     };
     assert!(s.record_usage(A, id(1), snap(NOW, 40.0)).unwrap());
     assert!(!s.record_usage(A, id(1), snap(NOW - 1, 10.0)).unwrap());
@@ -531,10 +529,8 @@ fn usage_response_has_accounts_and_active_anthropic_usage() {
     let usage = |u| UsageSnapshot {
         fetched_at: NOW,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(u, Some(NOW + 1))),
-            ..Default::default()
-        }),
+        windows: vec![UsageWindow::new(WindowKind::FiveHour, u, Some(NOW + 1))],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     };
     s.record_usage(A, id(1), usage(10.0)).unwrap();
     s.record_usage(A, id(2), usage(64.0)).unwrap();
@@ -796,4 +792,61 @@ fn refused_logins_are_not_called_rate_limited() {
         "{err:?}"
     );
     assert!(err.message(0).contains("refused"), "{}", err.message(0));
+}
+
+#[test]
+fn a_model_cap_429_skips_the_account_for_that_model_only() {
+    use rota_core::{CooldownPolicy, Outcome, RateLimitSignal};
+    let mut s = pool(2);
+    let active = s.active_id(A, NS, NOW).unwrap();
+    let other = if active == id(1) { id(2) } else { id(1) };
+    let capped = Outcome::RateLimited(RateLimitSignal {
+        resets_at: vec![NOW + 3_600_000],
+        model: Some("Fable".into()),
+        ..RateLimitSignal::default()
+    });
+    let effect = s
+        .record_outcome(A, active, &capped, &CooldownPolicy::default(), NOW)
+        .unwrap();
+    // Replay elsewhere, but no cooldown and no switch.
+    assert_eq!(effect.action, rota_core::Action::TryNext);
+    assert_eq!(effect.cooldown_until, None);
+    assert_eq!(effect.switched, None);
+    assert_eq!(s.active_id(A, NS, NOW), Some(active));
+    let fable = Some("claude-fable-4-5");
+    assert_eq!(s.pick_candidate_for(A, NS, &[], fable, NOW), Ok(other));
+    assert_eq!(
+        s.pick_candidate_for(A, NS, &[], Some("claude-opus-4-8"), NOW),
+        Ok(active)
+    );
+    assert_eq!(s.pick_next_candidate(A, NS, &[], NOW), Ok(active));
+    // Every account capped for Fable: a clear error naming the model and the soonest reset.
+    s.record_outcome(A, other, &capped, &CooldownPolicy::default(), NOW)
+        .unwrap();
+    let err = s.pick_candidate_for(A, NS, &[], fable, NOW).unwrap_err();
+    assert_eq!(
+        err,
+        NoCandidate::ModelCapped {
+            provider: A,
+            model: "claude-fable-4-5".into(),
+            until: NOW + 3_600_000
+        }
+    );
+    assert!(err.message(0).contains("other models are still served"));
+    assert_eq!(err.retry_after_ms(NOW), Some(3_600_000));
+    // After the reset the model is served again.
+    assert_eq!(
+        s.pick_candidate_for(A, NS, &[], fable, NOW + 3_600_000),
+        Ok(active)
+    );
+    // A cap whose model stayed unknown (empty) counts as the account's own limit.
+    let unknown = Outcome::RateLimited(RateLimitSignal {
+        resets_at: vec![NOW + 60_000],
+        model: Some(String::new()),
+        ..RateLimitSignal::default()
+    });
+    let effect = s
+        .record_outcome(A, active, &unknown, &CooldownPolicy::default(), NOW)
+        .unwrap();
+    assert_eq!(effect.cooldown_until, Some(NOW + 60_000));
 }

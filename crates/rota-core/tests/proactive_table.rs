@@ -5,8 +5,8 @@ use rota_core::{
     NewLogin, PoolState, ProactiveDecision, ProactivePolicy, Stay, Ulid, choose_proactive,
 };
 use rota_types::{
-    AnthropicUsage, LimitStatus, ProviderId, ProviderUsage, SwitchReason, UsageSnapshot,
-    UsageWindow,
+    AnthropicExtra, LimitStatus, ProviderId, ProviderUsage, SwitchReason, UsageSnapshot,
+    UsageWindow, WindowKind,
 };
 
 const P: ProviderId = ProviderId::Anthropic;
@@ -79,11 +79,15 @@ fn check(case: Case, expect: Result<char, Stay>) {
             let usage = UsageSnapshot {
                 fetched_at: now - acct.age_min * MIN,
                 status: acct.status,
-                usage: ProviderUsage::Anthropic(AnthropicUsage {
-                    five_hour: Some(UsageWindow::new(acct.five, Some(now + 60 * MIN))),
-                    seven_day: Some(UsageWindow::new(acct.week, Some(now + 3 * 24 * 60 * MIN))),
-                    seven_day_sonnet: None,
-                }),
+                windows: vec![
+                    UsageWindow::new(WindowKind::FiveHour, acct.five, Some(now + 60 * MIN)),
+                    UsageWindow::new(
+                        WindowKind::SevenDay,
+                        acct.week,
+                        Some(now + 3 * 24 * 60 * MIN),
+                    ),
+                ],
+                usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
             };
             s.record_usage(P, id(*n), usage).unwrap();
         }
@@ -125,7 +129,7 @@ fn check(case: Case, expect: Result<char, Stay>) {
             assert_eq!(s.active_id(P, NS, now), Some(id(to)));
             // The log says which window triggered it.
             let detail = e.detail.expect("detail");
-            assert_eq!(s.switch_log.back().unwrap().detail, Some(detail));
+            assert_eq!(s.switch_log.back().unwrap().detail, Some(detail.clone()));
             assert!(
                 detail.rejected
                     || detail
@@ -381,11 +385,11 @@ fn settings_toggle_drives_apply_proactive_all() {
             UsageSnapshot {
                 fetched_at: now - MIN,
                 status: None,
-                usage: ProviderUsage::Anthropic(AnthropicUsage {
-                    five_hour: Some(UsageWindow::new(five, Some(now + 60 * MIN))),
-                    seven_day: Some(UsageWindow::new(20.0, None)),
-                    seven_day_sonnet: None,
-                }),
+                windows: vec![
+                    UsageWindow::new(WindowKind::FiveHour, five, Some(now + 60 * MIN)),
+                    UsageWindow::new(WindowKind::SevenDay, 20.0, None),
+                ],
+                usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
             },
         )
         .unwrap();
@@ -401,7 +405,7 @@ fn settings_toggle_drives_apply_proactive_all() {
     let done = s.apply_proactive_all(NS, &base, now);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].to, id('b').to_string());
-    let detail = done[0].detail.unwrap();
+    let detail = done[0].detail.clone().unwrap();
     assert_eq!(
         (detail.window, detail.percent, detail.rejected),
         (Some(rota_types::WindowKind::FiveHour), Some(96), false)

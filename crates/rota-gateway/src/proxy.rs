@@ -97,6 +97,20 @@ fn no_candidate(nc: &NoCandidate, now: UnixMs, offset_minutes: i32) -> Response 
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             r
         }
+        NoCandidate::ModelCapped { .. } => {
+            let mut r = proxy_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "model_limit_reached",
+                &message,
+            );
+            if let Some(ms) = nc.retry_after_ms(now) {
+                let secs = ms.saturating_add(999) / 1000;
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            r
+        }
         NoCandidate::NoAccounts { .. } => proxy_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "api_error",
@@ -615,6 +629,9 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
     if let Some(c) = &connection {
         shared.connection_seen(c, now);
     }
+    // The request's model: an account whose cap for it is used up is skipped for this request
+    // (model-scoped limits), while it keeps serving other models.
+    let model = peek.model();
     let rref = shared
         .sessions
         .lock()
@@ -624,7 +641,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             explicit_id: crate::sessions::explicit_session_id(&parts.headers, &peek),
             client: crate::sessions::client_name(&parts.headers),
             connection,
-            model: peek.model(),
+            model: model.clone(),
             method: parts.method.to_string(),
             path: sub_path,
             at: now,
@@ -676,7 +693,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         let state = &snap.state;
         let (id, auth) = match same.take() {
             Some((id, auth)) => (id, auth),
-            None => match state.pick_next_candidate(provider, &ns, &tried, now) {
+            None => match state.pick_candidate_for(provider, &ns, &tried, model.as_deref(), now) {
                 Ok(id) => (id, None),
                 Err(nc) => {
                     let resp = no_candidate(&nc, now, shared.config.utc_offset_minutes);
@@ -840,12 +857,18 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             return respond(status, headers, Bytes::new(), stream, idle, end);
         }
         let (prefix, remaining) = read_prefix(stream, ERROR_PREFIX_BYTES).await;
-        let outcome = after_fresh_token(
+        let mut outcome = after_fresh_token(
             shared
                 .providers
                 .classify(provider, status, &headers, &prefix, now),
             fresh_token.contains(&id),
         );
+        // A model's cap whose claim names no model: it is this request's model.
+        if let Outcome::RateLimited(signal) = &mut outcome
+            && signal.model.as_deref() == Some("")
+        {
+            signal.model.clone_from(&model);
+        }
         let action = record(gw, state, provider, id, &outcome, now, pending);
         // Overloaded (529/503, Anthropic's "temporarily limiting"): the provider, not the
         // account, so a short back-off on the same account; never a cooldown or a rotation

@@ -1246,3 +1246,151 @@ async fn a_silent_stream_is_ended_after_the_idle_timeout() {
     e.gw.shutdown().await;
     task.abort();
 }
+
+/// The mock account (email) that answered a gateway response.
+fn served_by(e: &Env, resp: &reqwest::Response) -> String {
+    let mock_id = resp
+        .headers()
+        .get("x-rota-mock-account")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (info, _) = e
+        .accounts
+        .iter()
+        .find(|(info, _)| info.id == mock_id)
+        .unwrap_or_else(|| panic!("no account answered: {mock_id:?}"));
+    info.email.clone()
+}
+
+impl Env {
+    fn post_model(&self, model: &str) -> reqwest::RequestBuilder {
+        let mut body = message_body(false);
+        body["model"] = json!(model);
+        self.post(false).json(&body)
+    }
+}
+
+#[tokio::test]
+async fn a_used_up_model_window_sends_that_model_elsewhere_and_keeps_the_account_for_others() {
+    let e = env(2).await;
+    let active = e.active();
+    let active_email = e.email_of(active);
+    let other_email = e
+        .accounts
+        .iter()
+        .map(|(i, _)| i.email.clone())
+        .find(|m| *m != active_email)
+        .unwrap();
+    // The active account's Fable window is at 100 % (the gateway has not polled it yet).
+    e.mock
+        .set_usage(
+            &active_email,
+            rota_mock::Usage::windows(
+                rota_mock::Window::new(20.0, 3_600),
+                rota_mock::Window::new(30.0, 300_000),
+            )
+            .scoped("Fable", rota_mock::Window::new(100.0, 300_000)),
+        )
+        .unwrap();
+
+    let switches = e.store.load().unwrap().switch_log.len();
+    // A Fable request: the active account answers the model's 429, the other account serves it.
+    let resp = e.post_model("claude-fable-4-5").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(served_by(&e, &resp), other_email);
+    assert_eq!(e.messages_requests(), 2, "one 429, one replay");
+    let state = e.store.load().unwrap();
+    let now = rota_store::now_ms();
+    let rec = state.record(ProviderId::Anthropic, active).unwrap();
+    assert!(!rec.is_cooling(now), "the account is not cooling down");
+    assert!(rec.model_blocked_until("claude-fable-4-5", now).is_some());
+    assert_eq!(
+        state.active_id(ProviderId::Anthropic, DEFAULT_NAMESPACE, now),
+        Some(active),
+        "the active account stays"
+    );
+    assert_eq!(state.switch_log.len(), switches, "no switch");
+
+    // The next Fable request goes straight to the other account; other models stay on the
+    // active one.
+    e.mock.clear_requests();
+    let resp = e.post_model("claude-fable-4-5").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(served_by(&e, &resp), other_email);
+    assert_eq!(e.messages_requests(), 1, "no 429 this time");
+    let resp = e.post_model("claude-opus-4-8").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(served_by(&e, &resp), active_email);
+
+    // When every account's Fable window is used up, a Fable request gets one clear 429 that
+    // names the model; other models are still served.
+    e.mock
+        .set_usage(
+            &other_email,
+            rota_mock::Usage::default().scoped("Fable", rota_mock::Window::new(100.0, 300_000)),
+        )
+        .unwrap();
+    let resp = e.post_model("claude-fable-4-5").send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "model_limit_reached", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("claude-fable-4-5") && msg.contains("other models are still served"),
+        "{msg}"
+    );
+    let resp = e.post_model("claude-sonnet-4-5").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    e.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_polled_model_window_at_100_percent_routes_without_a_429() {
+    let e = env(2).await;
+    let active = e.active();
+    let active_email = e.email_of(active);
+    let now = rota_store::now_ms();
+    // The usage poll said: Fable used up on the active account.
+    e.store
+        .mutate(|txn| -> rota_store::Result<bool> {
+            Ok(txn.state.record_usage(
+                ProviderId::Anthropic,
+                active,
+                rota_types::UsageSnapshot {
+                    fetched_at: now,
+                    status: Some(rota_types::LimitStatus::Allowed),
+                    windows: vec![
+                        rota_types::UsageWindow::new(
+                            rota_types::WindowKind::FiveHour,
+                            10.0,
+                            Some(now + 3_600_000),
+                        ),
+                        rota_types::UsageWindow::scoped(
+                            rota_types::WindowKind::SevenDay,
+                            "Fable",
+                            100.0,
+                            Some(now + 86_400_000),
+                        )
+                        .with_severity(rota_types::Severity::Critical),
+                    ],
+                    usage: rota_types::ProviderUsage::Anthropic(
+                        rota_types::AnthropicExtra::default(),
+                    ),
+                },
+            )?)
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resp = e.post_model("claude-fable-4-5").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_ne!(served_by(&e, &resp), active_email);
+    assert_eq!(
+        e.messages_requests(),
+        1,
+        "no request went to the capped account"
+    );
+    let resp = e.post_model("claude-opus-4-8").send().await.unwrap();
+    assert_eq!(served_by(&e, &resp), active_email);
+    e.gw.shutdown().await;
+}

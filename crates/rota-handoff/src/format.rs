@@ -188,6 +188,57 @@ fn rfc3339(ms: UnixMs) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// Claude Code's whole `claudeAiOauth` login of one account, built from that account alone:
+/// nothing of the login it replaces survives (Claude Code reads `accountUuid`,
+/// `organizationUuid`, `subscriptionType`, `rateLimitTier`, … to decide whether a login is
+/// usable, so a mix of two accounts is worse than a missing field).
+fn claude_code_login(
+    access: &str,
+    refresh: &str,
+    secrets: &SecretBundle,
+    identity: &AccountIdentity,
+    now: UnixMs,
+) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("accessToken".into(), json!(access));
+    o.insert("refreshToken".into(), json!(refresh));
+    // Unknown expiry: "expired now" makes Claude Code refresh at once; 0 is what it writes for a
+    // login that ended, so never that.
+    o.insert(
+        "expiresAt".into(),
+        json!(secrets.expires_at.filter(|at| *at > 0).unwrap_or(now)),
+    );
+    if let Some(at) = secrets
+        .extra("refresh_token_expires_at")
+        .and_then(|v| v.expose().parse::<i64>().ok())
+    {
+        o.insert("refreshTokenExpiresAt".into(), json!(at));
+    }
+    let scopes: Vec<&str> = secrets.extra("scopes").map_or_else(
+        || {
+            vec![
+                "user:inference",
+                "user:profile",
+                "user:sessions:claude_code",
+            ]
+        },
+        |s| s.expose().split_whitespace().collect(),
+    );
+    o.insert("scopes".into(), json!(scopes));
+    if let Some(plan) = &identity.plan {
+        o.insert("subscriptionType".into(), json!(plan));
+    }
+    if let Some(uuid) = &identity.account_id {
+        o.insert("accountUuid".into(), json!(uuid));
+    }
+    for (field, extra) in import::CLAUDE_CODE_EXTRAS {
+        if let Some(v) = secrets.extra(extra) {
+            o.insert(field.into(), json!(v.expose()));
+        }
+    }
+    o
+}
+
 /// The file with `secrets` written in as the provider's login, everything else kept. Refuses
 /// (rather than writing an empty or partial credential) when a token the format needs is
 /// missing.
@@ -208,27 +259,10 @@ pub fn merge(
     match tool {
         HandoffTool::ClaudeCode => {
             let refresh = required(refresh, tool, "refresh token")?;
-            let o = object_at(&mut root, "claudeAiOauth");
-            o.insert("accessToken".into(), json!(access));
-            o.insert("refreshToken".into(), json!(refresh));
-            // Unknown expiry: 0 makes Claude Code refresh at once instead of trusting a guess.
-            o.insert("expiresAt".into(), json!(secrets.expires_at.unwrap_or(0)));
-            if let Some(scopes) = secrets.extra("scopes") {
-                let list: Vec<&str> = scopes.expose().split_whitespace().collect();
-                o.insert("scopes".into(), json!(list));
-            } else if !o.contains_key("scopes") {
-                o.insert(
-                    "scopes".into(),
-                    json!([
-                        "user:inference",
-                        "user:profile",
-                        "user:sessions:claude_code"
-                    ]),
-                );
-            }
-            if let Some(plan) = &identity.plan {
-                o.insert("subscriptionType".into(), json!(plan));
-            }
+            root.insert(
+                "claudeAiOauth".into(),
+                Value::Object(claude_code_login(access, refresh, secrets, identity, now)),
+            );
         }
         HandoffTool::Codex => merge_codex(&mut root, secrets, identity, access, refresh, now)?,
         HandoffTool::Opencode => {

@@ -16,8 +16,8 @@ use rota_handoff::{
 };
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
 use rota_types::{
-    AccountIdentity, AnthropicUsage, DEFAULT_NAMESPACE, HandoffTool, ProviderId, ProviderUsage,
-    SwitchReason, TargetState, UsageSnapshot, UsageWindow,
+    AccountIdentity, AnthropicExtra, DEFAULT_NAMESPACE, HandoffTool, ProviderId, ProviderUsage,
+    SwitchReason, TargetState, UsageSnapshot, UsageWindow, WindowKind,
 };
 use serde_json::{Value, json};
 
@@ -187,8 +187,11 @@ fn claude_code_round_trip_keeps_other_fields_and_is_idempotent() {
     );
     let v = read_json(&target);
     let mut expected = claude_file(&claude("b", 1, NOW + 8 * HOUR));
-    // Everything but the tokens is kept; the plan comes from the account.
-    expected["claudeAiOauth"]["subscriptionType"] = json!("max");
+    // The login is b's alone (a's rate-limit tier is gone; b's account id is written); the
+    // file's other keys are kept.
+    let login = expected["claudeAiOauth"].as_object_mut().unwrap();
+    login.remove("rateLimitTier");
+    login.insert("accountUuid".into(), json!("acct-b"));
     assert_eq!(v, expected);
     #[cfg(unix)]
     assert_eq!(mode(&target), 0o600);
@@ -215,6 +218,123 @@ fn claude_code_round_trip_keeps_other_fields_and_is_idempotent() {
     let state_text = std::fs::read_to_string(home.path("rota-home/state.json")).unwrap();
     assert!(!state_text.contains("sk-ant"), "{state_text}");
     assert!(!format!("{st:?}").contains("sk-ant"));
+}
+
+#[test]
+fn hand_off_writes_the_whole_login_of_one_account_and_import_reads_it_back() {
+    let home = Home::new();
+    // Account a's full Claude Code login is in the file (as Claude Code 2.1.330 writes it).
+    let a_secrets = claude("a", 1, NOW + 8 * HOUR);
+    let a = home.add(A, "a", a_secrets.clone());
+    let target = home.path("claude-config/.credentials.json");
+    let full_a = json!({
+        "claudeAiOauth": {
+            "accessToken": "sk-ant-oat01-a-1",
+            "refreshToken": "sk-ant-ort01-a-1",
+            "expiresAt": NOW + 8 * HOUR,
+            "refreshTokenExpiresAt": NOW + 700 * HOUR,
+            "scopes": ["user:inference", "user:profile", "user:sessions:claude_code"],
+            "subscriptionType": "max",
+            "subscriptionTypeSource": "profile",
+            "subscriptionTypeVerifiedAt": NOW - HOUR,
+            "rateLimitTier": "default_claude_max_20x",
+            "clientId": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+            "accountUuid": "acct-a",
+            "organizationUuid": "org-a",
+            "loginEnded": null
+        },
+        "mcpOAuth": {"linear|abc": {"accessToken": "mcp-token"}}
+    });
+    write_json(&target, &full_a);
+    // Account b logged in through Rota: its vault holds every field of its login.
+    let b_secrets = SecretBundle::new("sk-ant-oat01-b-1")
+        .with_refresh("sk-ant-ort01-b-1")
+        .with_expiry(NOW + 7 * HOUR)
+        .with_extra(
+            "scopes",
+            "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload user:plugins",
+        )
+        .with_extra("refresh_token_expires_at", (NOW + 720 * HOUR).to_string())
+        .with_extra("organization_uuid", "org-b")
+        .with_extra("rate_limit_tier", "default_claude_ai")
+        .with_extra("client_id", "9d1c250a-e61b-44d9-88ed-5944d1962f5e");
+    let b = home.add(A, "b", b_secrets);
+    home.switch(A, a);
+    home.enable(A, HandoffTool::ClaudeCode, &target);
+    let store = home.store();
+    assert_eq!(
+        sync(&store, A, false, NOW).unwrap(),
+        SyncOutcome::Current { record_id: a }
+    );
+
+    home.switch(A, b);
+    assert!(matches!(
+        sync(&store, A, false, NOW).unwrap(),
+        SyncOutcome::Written { record_id, .. } if record_id == b
+    ));
+    let v = read_json(&target);
+    // Field by field: b's whole login, nothing of a's (no subscriptionTypeSource or
+    // VerifiedAt a's profile set, no a ids), other keys of the file kept.
+    assert_eq!(
+        v,
+        json!({
+            "claudeAiOauth": {
+                "accessToken": "sk-ant-oat01-b-1",
+                "refreshToken": "sk-ant-ort01-b-1",
+                "expiresAt": NOW + 7 * HOUR,
+                "refreshTokenExpiresAt": NOW + 720 * HOUR,
+                "scopes": ["org:create_api_key", "user:profile", "user:inference",
+                    "user:sessions:claude_code", "user:mcp_servers", "user:file_upload", "user:plugins"],
+                "subscriptionType": "max",
+                "rateLimitTier": "default_claude_ai",
+                "clientId": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+                "accountUuid": "acct-b",
+                "organizationUuid": "org-b"
+            },
+            "mcpOAuth": {"linear|abc": {"accessToken": "mcp-token"}}
+        })
+    );
+    // Import reads the same fields back.
+    let report =
+        rota_store::import::import_file(rota_store::import::ImportSource::ClaudeCode, &target)
+            .unwrap();
+    let got = &report.accounts[0];
+    assert_eq!(got.identity.account_id.as_deref(), Some("acct-b"));
+    assert_eq!(got.identity.plan.as_deref(), Some("max"));
+    for (extra, want) in [
+        ("organization_uuid", "org-b".to_owned()),
+        ("rate_limit_tier", "default_claude_ai".to_owned()),
+        ("refresh_token_expires_at", (NOW + 720 * HOUR).to_string()),
+        (
+            "client_id",
+            "9d1c250a-e61b-44d9-88ed-5944d1962f5e".to_owned(),
+        ),
+    ] {
+        assert_eq!(
+            got.secrets.extra(extra).map(|s| s.expose().to_owned()),
+            Some(want),
+            "{extra}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_expiry_is_written_as_expired_now_never_zero() {
+    let home = Home::new();
+    let a = home.add(A, "a", claude("a", 1, NOW + 8 * HOUR));
+    let mut no_expiry = claude("b", 1, 0);
+    no_expiry.expires_at = None;
+    let b = home.add(A, "b", no_expiry);
+    let target = home.path(".claude/.credentials.json");
+    home.switch(A, a);
+    home.enable(A, HandoffTool::ClaudeCode, &target);
+    let store = home.store();
+    sync(&store, A, true, NOW).unwrap();
+    home.switch(A, b);
+    sync(&store, A, false, NOW).unwrap();
+    let v = read_json(&target);
+    assert_eq!(v["claudeAiOauth"]["accessToken"], "sk-ant-oat01-b-1");
+    assert_eq!(v["claudeAiOauth"]["expiresAt"], json!(NOW));
 }
 
 fn inode(p: &Path) -> u64 {
@@ -713,11 +833,11 @@ fn usage(at: i64, five: f64) -> UsageSnapshot {
     UsageSnapshot {
         fetched_at: at,
         status: None,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(five, Some(at + HOUR))),
-            seven_day: Some(UsageWindow::new(20.0, Some(at + 50 * HOUR))),
-            seven_day_sonnet: None,
-        }),
+        windows: vec![
+            UsageWindow::new(WindowKind::FiveHour, five, Some(at + HOUR)),
+            UsageWindow::new(WindowKind::SevenDay, 20.0, Some(at + 50 * HOUR)),
+        ],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     }
 }
 

@@ -22,7 +22,10 @@ use crate::util;
 
 const P: ProviderId = ProviderId::Anthropic;
 const OAUTH_BETA: &str = "oauth-2025-04-20";
-const SCOPES: &str = "user:inference user:profile org:create_api_key";
+/// What a Claude Code 2.1.330 login is granted.
+const SCOPES: &str = "user:inference user:profile org:create_api_key user:sessions:claude_code user:mcp_servers user:file_upload user:plugins";
+/// Refresh tokens live about a month (`refresh_token_expires_in`).
+const REFRESH_TOKEN_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -160,13 +163,35 @@ fn token_body(t: &Issued) -> serde_json::Value {
         "access_token": t.access,
         "expires_in": t.expires_in,
         "refresh_token": t.refresh,
+        "refresh_token_expires_in": REFRESH_TOKEN_LIFETIME_SECS,
         "scope": SCOPES,
-        "organization": {"uuid": t.account.organization_uuid, "name": t.account.organization_name},
+        "organization": {
+            "uuid": t.account.organization_uuid,
+            "name": t.account.organization_name,
+            "organization_type": organization_type(&t.account.plan),
+            "rate_limit_tier": rate_limit_tier(&t.account.plan),
+        },
         "account": {"uuid": t.account.account_uuid, "email_address": t.account.email},
     })
 }
 
+/// `organization.organization_type` of a plan (`max` → `claude_max`).
+fn organization_type(plan: &str) -> String {
+    format!("claude_{}", if plan.is_empty() { "pro" } else { plan })
+}
+
+fn rate_limit_tier(plan: &str) -> &'static str {
+    if plan == "max" {
+        "default_claude_max_20x"
+    } else {
+        "default_claude_ai"
+    }
+}
+
 async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if s.config.strict && !is_claude_code(&headers) {
+        return usage_rate_limited();
+    }
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -286,14 +311,15 @@ fn frac_str(frac: f64) -> String {
 
 /// How the unified headers should differ from what the usage says.
 #[derive(Debug, Clone, Copy, Default)]
-struct Override {
+struct Override<'a> {
     /// This window is exhausted and resets then.
     limit: Option<(LimitWindow, i64)>,
-    /// Overall status rejected by a model-scoped cap resetting then.
-    model_cap: Option<i64>,
+    /// Overall status rejected by a model-scoped cap resetting then (the claim names the
+    /// model: `seven_day_<model>`).
+    model_cap: Option<(i64, &'a str)>,
 }
 
-fn unified_headers(h: &mut HeaderMap, u: &Usage, now: i64, warn: f64, o: Override) {
+fn unified_headers(h: &mut HeaderMap, u: &Usage, now: i64, warn: f64, o: Override<'_>) {
     let mut wins = [
         ("5h", "five_hour", LimitWindow::FiveHour, u.five_hour),
         ("7d", "seven_day", LimitWindow::SevenDay, u.seven_day),
@@ -331,9 +357,11 @@ fn unified_headers(h: &mut HeaderMap, u: &Usage, now: i64, warn: f64, o: Overrid
             overall = status;
         }
     }
-    let (claim, reset) = if let Some(r) = o.model_cap {
+    let scoped_claim;
+    let (claim, reset) = if let Some((r, model)) = o.model_cap {
         overall = "rejected";
-        ("seven_day_opus", r)
+        scoped_claim = format!("seven_day_{}", model.to_lowercase().replace(' ', "_"));
+        (scoped_claim.as_str(), r)
     } else {
         // The rejected window with the latest reset, else the most used one.
         wins.sort_by(|a, b| {
@@ -414,7 +442,7 @@ pub(crate) fn behavior_response(
                 warn,
                 Override {
                     limit: None,
-                    model_cap: Some(now + reset_in_seconds),
+                    model_cap: Some((now + reset_in_seconds, "Opus")),
                 },
             );
             respond::set_header(
@@ -528,9 +556,9 @@ async fn profile(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         "organization": {
             "uuid": a.organization_uuid,
             "name": a.organization_name,
-            "organization_type": if max { "claude_max" } else { "claude_pro" },
+            "organization_type": organization_type(&a.plan),
             "billing_type": "stripe_subscription",
-            "rate_limit_tier": if max { "default_claude_max_20x" } else { "default_claude_ai" },
+            "rate_limit_tier": rate_limit_tier(&a.plan),
             "has_extra_usage_enabled": a.usage.extra_usage.is_enabled,
         },
     });
@@ -546,6 +574,23 @@ async fn scripted_error(s: &Shared, a: &Admitted) -> Option<Response> {
     }
     Delivery::new(Some(b), s.config.chunk_delay()).wait().await;
     None
+}
+
+/// Strict mode: Rota's own requests must look like Claude Code's (`claude-cli/<v> …`).
+fn is_claude_code(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("claude-cli/"))
+}
+
+/// The usage endpoint's answer to any other `User-Agent` (since 2026-03, forever).
+fn usage_rate_limited() -> Response {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "Rate limited. Please try again later.",
+    )
 }
 
 fn window_json(w: Option<crate::model::Window>) -> serde_json::Value {
@@ -569,6 +614,9 @@ fn severity(pct: f64) -> &'static str {
 }
 
 async fn usage(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if s.config.strict && !is_claude_code(&headers) {
+        return usage_rate_limited();
+    }
     let a = match auth(&s, &headers, Scope::Usage) {
         Ok(a) => a,
         Err(r) => return r,
@@ -577,25 +625,38 @@ async fn usage(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         return r;
     }
     let u = &a.usage;
-    let limits: Vec<serde_json::Value> = [
-        ("five_hour", "session", u.five_hour),
-        ("seven_day", "weekly", u.seven_day),
-        ("seven_day_sonnet", "weekly_sonnet", u.seven_day_sonnet),
-    ]
-    .into_iter()
-    .filter_map(|(kind, group, w)| {
-        let w = w?;
-        Some(json!({
+    // The real shape (2026-07): kinds `session`, `weekly_all`, `weekly_scoped` (one model's
+    // weekly window, named by `scope.model.display_name`).
+    let entry = |kind: &str, group: &str, w: crate::model::Window, scope: serde_json::Value| {
+        json!({
             "kind": kind,
             "group": group,
             "percent": w.utilization,
             "severity": severity(w.utilization),
             "resets_at": w.resets_at.map(util::iso),
-            "scope": "account",
-            "is_active": true,
-        }))
-    })
+            "scope": scope,
+            "is_active": kind == "session",
+        })
+    };
+    let mut limits: Vec<serde_json::Value> = [
+        ("session", "session", u.five_hour),
+        ("weekly_all", "weekly", u.seven_day),
+    ]
+    .into_iter()
+    .filter_map(|(kind, group, w)| Some(entry(kind, group, w?, serde_json::Value::Null)))
     .collect();
+    for (model, w) in &u.scoped {
+        limits.push(entry(
+            "weekly_scoped",
+            "weekly",
+            *w,
+            json!({"model": {"id": null, "display_name": model}, "surface": null}),
+        ));
+    }
+    if u.limits_only {
+        let body = json!({"limits": limits});
+        return tag(respond::json(StatusCode::OK, &body), Some(&a.account), None);
+    }
     let body = json!({
         "five_hour": window_json(u.five_hour),
         "seven_day": window_json(u.seven_day),
@@ -697,6 +758,45 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
             Some(b),
         );
     }
+    let req: MessagesRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return tag(
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("invalid JSON body: {e}"),
+                ),
+                Some(&a.account),
+                None,
+            );
+        }
+    };
+    // A model whose weekly cap is used up: 429 naming that model's window while the account's
+    // own windows stay allowed (other models are still served).
+    if a.auto_limit.is_none()
+        && let Some(model) = req.model.as_deref()
+        && let Some((name, w)) = a.usage.capped_scope(model)
+    {
+        let reset = w.resets_at.unwrap_or(now + crate::state::SEVEN_DAYS);
+        let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", QUOTA_MSG);
+        unified_headers(
+            r.headers_mut(),
+            &a.usage,
+            now,
+            warn,
+            Override {
+                limit: None,
+                model_cap: Some((reset, name)),
+            },
+        );
+        respond::set_header(
+            r.headers_mut(),
+            "retry-after",
+            &(reset - now).max(0).to_string(),
+        );
+        return tag(r, Some(&a.account), None);
+    }
     if let Some((window, reset)) = a.auto_limit {
         let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", QUOTA_MSG);
         unified_headers(
@@ -716,20 +816,6 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         );
         return tag(r, Some(&a.account), None);
     }
-    let req: MessagesRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return tag(
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    &format!("invalid JSON body: {e}"),
-                ),
-                Some(&a.account),
-                None,
-            );
-        }
-    };
     let delivery = Delivery::new(a.behavior.as_ref(), s.config.chunk_delay());
     delivery.wait().await;
     let model = req.model.unwrap_or_else(|| "claude-sonnet-4-5".to_owned());

@@ -393,6 +393,21 @@ pub(crate) fn seed_demo(s: &Shared) -> Vec<AccountInfo> {
                 ..Usage::windows(w(100.0, 2_400), w(78.0, 100_000))
             },
         ];
+        // A model-scoped weekly window per account (Anthropic's Fable, Codex's Spark); the
+        // second account's is used up, so that model's requests go to the others.
+        let scoped_model = match provider {
+            ProviderId::Anthropic => Some("Fable"),
+            ProviderId::OpenAi => Some("GPT-5.3-Codex-Spark"),
+            ProviderId::GithubCopilot => None,
+        };
+        let usages =
+            usages
+                .into_iter()
+                .zip([22.0, 100.0, 55.0])
+                .map(|(u, pct)| match scoped_model {
+                    Some(m) => u.scoped(m, w(pct, 200_000)),
+                    None => u,
+                });
         for (email, usage) in emails.into_iter().zip(usages) {
             let name = email.split('@').next().unwrap_or_default();
             let mut label: Vec<char> = name.chars().collect();

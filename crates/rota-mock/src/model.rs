@@ -48,10 +48,11 @@ pub struct MockConfig {
     pub log_capacity: usize,
     /// Keep request bodies (UTF-8, up to 64 KiB each) in the log.
     pub log_bodies: bool,
-    /// Refuse what the real services refuse: Copilot's API takes an exchanged token only with
-    /// `Editor-Version` (else `400 missing Editor-Version header for IDE auth`) and a GitHub
-    /// token only from a login of a GitHub app it is not exchanged for
-    /// ([`NewAccount::copilot_direct`]).
+    /// Fail what the real services fail today (on by default): Anthropic's `/api/oauth/usage`
+    /// and token endpoint answer 429 to a `User-Agent` that is not Claude Code's; Copilot's API
+    /// takes an exchanged token only with `Editor-Version` (else `400 missing Editor-Version
+    /// header for IDE auth`) and a GitHub token only from a login of a GitHub app it is not
+    /// exchanged for ([`NewAccount::copilot_direct`]).
     pub strict: bool,
 }
 
@@ -180,6 +181,12 @@ pub struct Usage {
     pub seven_day: Option<Window>,
     pub seven_day_sonnet: Option<Window>,
     pub seven_day_opus: Option<Window>,
+    /// Weekly windows of one model each (display name → window): Anthropic reports them as
+    /// `limits[]` entries of kind `weekly_scoped`, `OpenAI` as `additional_rate_limits[]`. A
+    /// request for such a model while its window is at 100 % gets a model-scoped 429.
+    pub scoped: BTreeMap<String, Window>,
+    /// Anthropic: answer `limits[]` only, without the flat `five_hour`/`seven_day…` fields.
+    pub limits_only: bool,
     pub extra_usage: ExtraUsage,
     /// OpenAI: list the 7-day window as `primary_window` (real responses do this sometimes).
     pub swap_windows: bool,
@@ -227,6 +234,8 @@ impl Default for Usage {
             seven_day: Some(Window::default()),
             seven_day_sonnet: Some(Window::default()),
             seven_day_opus: None,
+            scoped: BTreeMap::new(),
+            limits_only: false,
             extra_usage: ExtraUsage::default(),
             swap_windows: false,
             premium_interactions: Quota::limited(300, 300),
@@ -248,6 +257,24 @@ impl Usage {
             seven_day: Some(seven_day),
             ..Self::default()
         }
+    }
+
+    /// Adds a weekly window of one model (`"Fable"`, `"GPT-5.3-Codex-Spark"`).
+    #[must_use]
+    pub fn scoped(mut self, model: impl Into<String>, window: Window) -> Self {
+        self.scoped.insert(model.into(), window);
+        self
+    }
+
+    /// The scoped window that limits `model` (a request's model id) and is used up.
+    pub(crate) fn capped_scope(&self, model: &str) -> Option<(&str, Window)> {
+        let model = model.to_lowercase();
+        self.scoped
+            .iter()
+            .find(|(name, w)| {
+                w.utilization >= 100.0 && model.contains(&name.to_lowercase().replace(' ', "-"))
+            })
+            .map(|(name, w)| (name.as_str(), *w))
     }
 }
 

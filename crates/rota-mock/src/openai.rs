@@ -559,6 +559,17 @@ async fn usage(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
             "secondary_window": window_json(sec, slen, now),
         },
         "credits": {"has_credits": false, "unlimited": false, "balance": "0"},
+        // Per-model limits (e.g. the Spark model): one entry per scoped window.
+        "additional_rate_limits": a.usage.scoped.iter().map(|(name, w)| json!({
+            "limit_name": name,
+            "metered_feature": format!("codex_{}", name.to_lowercase().replace([' ', '.'], "_")),
+            "rate_limit": {
+                "allowed": w.utilization < 100.0,
+                "limit_reached": w.utilization >= 100.0,
+                "primary_window": window_json(*w, SEVEN_DAYS, now),
+                "secondary_window": null,
+            },
+        })).collect::<Vec<_>>(),
     });
     let mut r = respond::json(StatusCode::OK, &body);
     codex_headers(r.headers_mut(), &a.usage, now);

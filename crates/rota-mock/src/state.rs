@@ -216,6 +216,11 @@ pub(crate) fn effective_usage(u: &Usage, now: i64) -> Usage {
         seven_day: roll(u.seven_day, SEVEN_DAYS, now),
         seven_day_sonnet: roll(u.seven_day_sonnet, SEVEN_DAYS, now),
         seven_day_opus: roll(u.seven_day_opus, SEVEN_DAYS, now),
+        scoped: u
+            .scoped
+            .iter()
+            .filter_map(|(m, w)| roll(Some(*w), SEVEN_DAYS, now).map(|w| (m.clone(), w)))
+            .collect(),
         ..u.clone()
     }
 }
@@ -230,6 +235,7 @@ fn normalize_usage(mut u: Usage, now: i64) -> Usage {
     ]
     .into_iter()
     .flatten()
+    .chain(u.scoped.values_mut())
     {
         if let Some(d) = w.resets_in_seconds.take() {
             w.resets_at = Some(now + d);

@@ -336,7 +336,12 @@ async fn usage_and_profile_shapes() {
         v.as_object().unwrap().contains_key("iguana_necktie"),
         "an unknown key is present"
     );
-    assert_eq!(v["limits"][0]["kind"], "five_hour");
+    // `limits[]` as the real service words it (2026-07): session, weekly_all, weekly_scoped.
+    assert_eq!(v["limits"][0]["kind"], "session");
+    assert_eq!(v["limits"][0]["percent"], 42.5);
+    assert_eq!(v["limits"][0]["severity"], "normal");
+    assert_eq!(v["limits"][1]["kind"], "weekly_all");
+    assert_eq!(v["limits"].as_array().unwrap().len(), 2);
 
     let p: Value = t
         .http
@@ -355,6 +360,107 @@ async fn usage_and_profile_shapes() {
         p["organization"]["uuid"],
         a.organization_uuid.unwrap().as_str()
     );
+}
+
+#[tokio::test]
+async fn scoped_windows_come_as_weekly_scoped_limits_and_cap_their_model() {
+    let t = start().await;
+    let a = t.mock.add_account(
+        NewAccount::new(ProviderId::Anthropic).usage(
+            Usage {
+                limits_only: true,
+                ..Usage::windows(Window::new(80.0, 3_600), Window::new(43.0, 200_000))
+            }
+            .scoped("Fable", Window::new(100.0, 200_000)),
+        ),
+    );
+    let v: Value = t
+        .http
+        .get(t.anthropic("/api/oauth/usage"))
+        .bearer_auth(&a.access_token)
+        .header("anthropic-beta", BETA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v.get("five_hour").is_none(), "limits[] only: {v}");
+    let limits = v["limits"].as_array().unwrap();
+    assert_eq!(limits.len(), 3);
+    assert_eq!(limits[0]["severity"], "warning");
+    assert_eq!(limits[2]["kind"], "weekly_scoped");
+    assert_eq!(limits[2]["scope"]["model"]["display_name"], "Fable");
+    assert_eq!(limits[2]["severity"], "critical");
+
+    // A Fable request: 429 naming the Fable window while 5h and 7d stay allowed.
+    let fable = |model: &'static str| {
+        t.http
+            .post(t.anthropic("/v1/messages"))
+            .bearer_auth(&a.access_token)
+            .header("anthropic-beta", BETA)
+            .json(&serde_json::json!({"model": model, "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let r = fable("claude-fable-4-5").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        header(&r, "anthropic-ratelimit-unified-status").as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(
+        header(&r, "anthropic-ratelimit-unified-representative-claim").as_deref(),
+        Some("seven_day_fable")
+    );
+    assert_eq!(
+        header(&r, "anthropic-ratelimit-unified-7d-status").as_deref(),
+        Some("allowed")
+    );
+    // Other models are served.
+    assert_eq!(fable("claude-opus-4-8").await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn strict_mode_refuses_what_the_real_service_refuses_and_can_be_turned_off() {
+    for strict in [true, false] {
+        let t = start_with(MockConfig {
+            strict,
+            ..MockConfig::default()
+        })
+        .await;
+        let a = t.account(ProviderId::Anthropic);
+        let other = reqwest::Client::builder()
+            .user_agent("rota/0.1.0")
+            .build()
+            .unwrap();
+        let usage = other
+            .get(t.anthropic("/api/oauth/usage"))
+            .bearer_auth(&a.access_token)
+            .header("anthropic-beta", BETA)
+            .send()
+            .await
+            .unwrap();
+        let refresh = other
+            .post(t.anthropic("/v1/oauth/token"))
+            .json(&serde_json::json!({"grant_type": "refresh_token",
+                "refresh_token": a.refresh_token, "client_id": "9d1c250a-e61b-44d9-88ed-5944d1962f5e"}))
+            .send()
+            .await
+            .unwrap();
+        if strict {
+            assert_eq!(usage.status(), 429);
+            let body: Value = usage.json().await.unwrap();
+            assert_eq!(
+                body["error"]["message"],
+                "Rate limited. Please try again later."
+            );
+            assert_eq!(refresh.status(), 429);
+        } else {
+            assert_eq!(usage.status(), 200);
+            assert_eq!(refresh.status(), 200);
+        }
+    }
 }
 
 /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (no chrono in the tests).

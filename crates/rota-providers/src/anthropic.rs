@@ -9,8 +9,8 @@ use http::HeaderMap;
 use rota_core::{Outcome, RateLimitSignal};
 use rota_store::SecretBundle;
 use rota_types::{
-    AccountIdentity, AnthropicUsage, LimitStatus, ProviderId, ProviderUsage, UnixMs, UsageSnapshot,
-    UsageWindow, WindowKind,
+    AccountIdentity, AnthropicExtra, LimitStatus, ProviderId, ProviderUsage, Severity, UnixMs,
+    UsageSnapshot, UsageWindow, WindowKind, sort_windows,
 };
 use serde_json::{Value, json};
 
@@ -24,6 +24,41 @@ use crate::loopback::CallbackServer;
 use crate::oauth::{self, LoginResult, PkceSession, parse_pasted};
 
 const P: ProviderId = ProviderId::Anthropic;
+
+/// Vault extras of an Anthropic login beyond the token pair: what Claude Code keeps in its
+/// credential file and reads to decide whether a login is usable (docs/anthropic.md).
+pub mod extra {
+    /// Granted scopes, space separated.
+    pub const SCOPES: &str = "scopes";
+    /// When the refresh token expires (unix ms), from `refresh_token_expires_in`.
+    pub const REFRESH_TOKEN_EXPIRES_AT: &str = "refresh_token_expires_at";
+    /// `organization.uuid` of the token response.
+    pub const ORGANIZATION_UUID: &str = "organization_uuid";
+    /// `organization.organization_type` (`claude_max`, …).
+    pub const ORGANIZATION_TYPE: &str = "organization_type";
+    /// `organization.rate_limit_tier` (`default_claude_max_20x`, …).
+    pub const RATE_LIMIT_TIER: &str = "rate_limit_tier";
+    /// The OAuth client id the login belongs to (Claude Code's `clientId`).
+    pub const CLIENT_ID: &str = "client_id";
+}
+
+/// Claude Code's `User-Agent` on one of Rota's own Anthropic requests: the usage endpoint
+/// answers 429 forever to any other, and the token endpoint is reported to do the same.
+fn as_claude_code(req: reqwest::RequestBuilder, ctx: &Providers) -> reqwest::RequestBuilder {
+    req.header(
+        reqwest::header::USER_AGENT,
+        ctx.config.anthropic.user_agent(),
+    )
+}
+
+/// The plan from `organization.organization_type` (`claude_max` → `max`, `claude_pro` → `pro`,
+/// `claude_team` → `team`, `claude_enterprise` → `enterprise`).
+#[must_use]
+pub fn plan_of(organization_type: &str) -> Option<String> {
+    let t = organization_type.trim();
+    let plan = t.strip_prefix("claude_").unwrap_or(t);
+    (!plan.is_empty()).then(|| plan.to_owned())
+}
 
 /// The Anthropic adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,9 +165,7 @@ async fn exchange(
         "redirect_uri": session.redirect_uri,
         "code_verifier": session.verifier.expose(),
     });
-    let resp = ctx
-        .http
-        .post(&c.token_url)
+    let resp = as_claude_code(ctx.http.post(&c.token_url), ctx)
         .json(&body)
         .send()
         .await
@@ -159,9 +192,13 @@ async fn exchange(
             .pointer("/organization/name")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        plan: None,
+        plan: v
+            .pointer("/organization/organization_type")
+            .and_then(Value::as_str)
+            .and_then(plan_of),
     };
-    // The profile adds the plan (and the identity when the token response lacks it).
+    let mut secrets = secrets.with_extra(extra::CLIENT_ID, c.client_id.clone());
+    // The profile adds what the token response lacks (identity, plan, rate-limit tier).
     if let Ok(profile) = fetch_profile(ctx, secrets.access_token.expose()).await {
         let s = |p: &str| {
             profile
@@ -172,13 +209,29 @@ async fn exchange(
         identity.account_id = identity.account_id.or_else(|| s("/account/uuid"));
         identity.email = identity.email.or_else(|| s("/account/email"));
         identity.organization = identity.organization.or_else(|| s("/organization/name"));
-        identity.plan = if profile.pointer("/account/has_claude_max") == Some(&Value::Bool(true)) {
-            Some("max".into())
-        } else if profile.pointer("/account/has_claude_pro") == Some(&Value::Bool(true)) {
-            Some("pro".into())
-        } else {
-            None
-        };
+        identity.plan = identity
+            .plan
+            .or_else(|| s("/organization/organization_type").and_then(|t| plan_of(&t)))
+            .or_else(|| {
+                if profile.pointer("/account/has_claude_max") == Some(&Value::Bool(true)) {
+                    Some("max".into())
+                } else if profile.pointer("/account/has_claude_pro") == Some(&Value::Bool(true)) {
+                    Some("pro".into())
+                } else {
+                    None
+                }
+            });
+        for (key, pointer) in [
+            (extra::ORGANIZATION_UUID, "/organization/uuid"),
+            (extra::ORGANIZATION_TYPE, "/organization/organization_type"),
+            (extra::RATE_LIMIT_TIER, "/organization/rate_limit_tier"),
+        ] {
+            if secrets.extra(key).is_none()
+                && let Some(value) = s(pointer)
+            {
+                secrets = secrets.with_extra(key, value);
+            }
+        }
     }
     Ok(LoginResult {
         provider: P,
@@ -189,14 +242,15 @@ async fn exchange(
 
 async fn fetch_profile(ctx: &Providers, access: &str) -> Result<Value, ProviderError> {
     let c = &ctx.config.anthropic;
-    let resp = ctx
-        .http
-        .get(format!("{}/api/oauth/profile", c.api_base))
-        .bearer_auth(access)
-        .header("anthropic-beta", &c.oauth_beta)
-        .send()
-        .await
-        .map_err(|e| ProviderError::network(P, &e))?;
+    let resp = as_claude_code(
+        ctx.http.get(format!("{}/api/oauth/profile", c.api_base)),
+        ctx,
+    )
+    .bearer_auth(access)
+    .header("anthropic-beta", &c.oauth_beta)
+    .send()
+    .await
+    .map_err(|e| ProviderError::network(P, &e))?;
     let status = resp.status().as_u16();
     let bytes = read_small(P, resp).await?;
     if status != 200 {
@@ -218,8 +272,9 @@ fn protocol(what: &'static str, problem: &str) -> ProviderError {
     }
 }
 
-/// `{access_token, refresh_token, expires_in}` → secrets (the old refresh token is kept only
-/// when the response carries none; extras are carried over).
+/// `{access_token, refresh_token, expires_in, refresh_token_expires_in?, scope?,
+/// organization?}` → secrets (the old refresh token is kept only when the response carries
+/// none; extras are carried over and updated from the response).
 fn bundle_from_token(
     v: &Value,
     previous: Option<&SecretBundle>,
@@ -243,8 +298,34 @@ fn bundle_from_token(
         b.extras.clone_from(&p.extras);
     }
     if let Some(scope) = v.get("scope").and_then(Value::as_str) {
-        b.extras
-            .insert("scopes".into(), rota_core::Secret::new(scope.to_owned()));
+        b.extras.insert(
+            extra::SCOPES.into(),
+            rota_core::Secret::new(scope.to_owned()),
+        );
+    }
+    match json_f64(v.get("refresh_token_expires_in")) {
+        Some(secs) if secs > 0.0 => {
+            let at = now.saturating_add((secs.min(1e10) * 1000.0) as i64);
+            b.extras.insert(
+                extra::REFRESH_TOKEN_EXPIRES_AT.into(),
+                rota_core::Secret::new(at.to_string()),
+            );
+        }
+        // A new refresh token without a stated lifetime: the old one's expiry is not its own.
+        _ if v.get("refresh_token").is_some() => {
+            b.extras.remove(extra::REFRESH_TOKEN_EXPIRES_AT);
+        }
+        _ => {}
+    }
+    for (key, pointer) in [
+        (extra::ORGANIZATION_UUID, "/organization/uuid"),
+        (extra::ORGANIZATION_TYPE, "/organization/organization_type"),
+        (extra::RATE_LIMIT_TIER, "/organization/rate_limit_tier"),
+    ] {
+        if let Some(value) = v.pointer(pointer).and_then(Value::as_str) {
+            b.extras
+                .insert(key.into(), rota_core::Secret::new(value.to_owned()));
+        }
     }
     Ok(b)
 }
@@ -294,14 +375,18 @@ async fn refresh(ctx: &Providers, current: &SecretBundle) -> Result<SecretBundle
             code: "no_refresh_token".into(),
         });
     };
+    // Claude Code sends the scopes the login holds (the configured ones for a login that
+    // never said); the server keeps a refreshed token at those scopes.
+    let scope = current
+        .extra(extra::SCOPES)
+        .map_or_else(|| c.scopes.join(" "), |s| s.expose().to_owned());
     let body = json!({
         "grant_type": "refresh_token",
         "refresh_token": rt.expose(),
         "client_id": c.client_id,
+        "scope": scope,
     });
-    let resp = ctx
-        .http
-        .post(&c.token_url)
+    let resp = as_claude_code(ctx.http.post(&c.token_url), ctx)
         .json(&body)
         .send()
         .await
@@ -336,9 +421,7 @@ async fn fetch_usage(
     now: UnixMs,
 ) -> Result<UsageSnapshot, ProviderError> {
     let c = &ctx.config.anthropic;
-    let resp = ctx
-        .http
-        .get(format!("{}/api/oauth/usage", c.api_base))
+    let resp = as_claude_code(ctx.http.get(format!("{}/api/oauth/usage", c.api_base)), ctx)
         .bearer_auth(auth.secrets.access_token.expose())
         .header("anthropic-beta", &c.oauth_beta)
         .send()
@@ -368,52 +451,120 @@ async fn fetch_usage(
     }
 }
 
-fn window(v: Option<&Value>) -> Option<UsageWindow> {
-    let o = v?.as_object()?;
-    let utilization = json_f64(o.get("utilization").or_else(|| o.get("percent")))?;
-    let resets_at = o.get("resets_at").and_then(json_time);
-    Some(UsageWindow::new(utilization.clamp(0.0, 1000.0), resets_at))
+fn severity_of(v: Option<&Value>) -> Option<Severity> {
+    match v?.as_str()? {
+        "normal" => Some(Severity::Normal),
+        "warning" => Some(Severity::Warning),
+        "critical" => Some(Severity::Critical),
+        _ => None,
+    }
 }
 
-/// `/api/oauth/usage` → usage: `five_hour`, `seven_day`, `seven_day_sonnet` (each `null` or
-/// `{utilization 0–100, resets_at}`); windows missing there are taken from `limits[]`
-/// (`{kind, percent, resets_at}`). Unknown keys (`seven_day_opus`, `extra_usage`, …) are ignored.
+/// A flat window (`five_hour`, `seven_day_sonnet`, …: `{utilization 0–100, resets_at}`).
+fn flat_window(v: Option<&Value>, kind: WindowKind, model: Option<&str>) -> Option<UsageWindow> {
+    let o = v?.as_object()?;
+    let utilization = json_f64(o.get("utilization"))?.clamp(0.0, 1000.0);
+    let resets_at = o.get("resets_at").and_then(json_time);
+    Some(match model {
+        Some(m) => UsageWindow::scoped(kind, m, utilization, resets_at),
+        None => UsageWindow::new(kind, utilization, resets_at),
+    })
+}
+
+/// One `limits[]` entry: `{kind: session|weekly_all|weekly_scoped, group, percent 0–100,
+/// severity, resets_at, scope: {model: {id?, display_name}}?}`. Unknown kinds are placed by
+/// their `group` (`session` = 5 h, `weekly` = 7 d); entries that say neither are skipped.
+fn limit_window(l: &Value) -> Option<UsageWindow> {
+    let kind = l.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let group = l.get("group").and_then(Value::as_str).unwrap_or_default();
+    let window_kind = match (kind, group) {
+        ("session" | "five_hour", _) | (_, "session") => WindowKind::FiveHour,
+        ("weekly_all" | "weekly_scoped" | "seven_day", _) | (_, "weekly") => WindowKind::SevenDay,
+        _ => return None,
+    };
+    let percent = json_f64(l.get("percent").or_else(|| l.get("utilization")))?.clamp(0.0, 1000.0);
+    let resets_at = l.get("resets_at").and_then(json_time);
+    let model = l
+        .pointer("/scope/model/display_name")
+        .or_else(|| l.pointer("/scope/model/id"))
+        .and_then(Value::as_str)
+        .filter(|m| !m.trim().is_empty());
+    let w = match model {
+        Some(m) => UsageWindow::scoped(window_kind, m, percent, resets_at),
+        // A scoped window that names no model cannot be told from the account's own.
+        None if kind == "weekly_scoped" => return None,
+        None => UsageWindow::new(window_kind, percent, resets_at),
+    };
+    Some(match severity_of(l.get("severity")) {
+        Some(sev) => w.with_severity(sev),
+        None => w,
+    })
+}
+
+/// `/api/oauth/usage` → every window it reports: `limits[]` when present (session, weekly for
+/// all models, weekly per model — `scope.model.display_name`), else the flat fields
+/// (`five_hour`, `seven_day`, `seven_day_<model>` as that model's weekly window; each `null` or
+/// `{utilization 0–100, resets_at}`). Flat windows `limits[]` lacks are added. Unknown keys are
+/// ignored. The status comes from the account-wide windows only.
 #[must_use]
 pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
-    let mut u = AnthropicUsage {
-        five_hour: window(v.get("five_hour")),
-        seven_day: window(v.get("seven_day")),
-        seven_day_sonnet: window(v.get("seven_day_sonnet")),
-    };
-    if let Some(limits) = v.get("limits").and_then(Value::as_array) {
-        for l in limits {
-            let slot = match l.get("kind").and_then(Value::as_str) {
-                Some("five_hour") => &mut u.five_hour,
-                Some("seven_day") => &mut u.seven_day,
-                Some("seven_day_sonnet") => &mut u.seven_day_sonnet,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = window(Some(l));
+    let mut windows: Vec<UsageWindow> = Vec::new();
+    for w in v
+        .get("limits")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(limit_window)
+    {
+        if !windows.iter().any(|x| x.key == w.key) {
+            windows.push(w);
+        }
+    }
+    let mut flat = vec![
+        flat_window(v.get("five_hour"), WindowKind::FiveHour, None),
+        flat_window(v.get("seven_day"), WindowKind::SevenDay, None),
+    ];
+    if let Some(o) = v.as_object() {
+        for (key, value) in o {
+            if let Some(model) = key.strip_prefix("seven_day_")
+                && !matches!(model, "oauth_apps" | "cowork")
+            {
+                let name = display_model(model);
+                flat.push(flat_window(Some(value), WindowKind::SevenDay, Some(&name)));
             }
         }
     }
+    for w in flat.into_iter().flatten() {
+        if !windows.iter().any(|x| x.key == w.key) {
+            windows.push(w);
+        }
+    }
+    sort_windows(&mut windows);
     let snapshot = UsageSnapshot {
         fetched_at,
         status: None,
-        usage: ProviderUsage::Anthropic(u),
-    };
-    let max = snapshot.max_utilization();
-    UsageSnapshot {
-        status: Some(if max >= 100.0 {
-            LimitStatus::Rejected
-        } else if max >= 80.0 {
-            LimitStatus::AllowedWarning
-        } else {
-            LimitStatus::Allowed
+        windows,
+        usage: ProviderUsage::Anthropic(AnthropicExtra {
+            extra_usage_enabled: v
+                .pointer("/extra_usage/is_enabled")
+                .and_then(Value::as_bool),
         }),
+    };
+    UsageSnapshot {
+        status: Some(snapshot.derived_status()),
         ..snapshot
     }
+}
+
+/// `sonnet` → `Sonnet`: a flat key's model as a display name.
+fn display_model(key: &str) -> String {
+    let mut c = key.chars();
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase()
+            .chain(c)
+            .collect::<String>()
+            .replace('_', " ")
+    })
 }
 
 // ------------------------------------------------------------------ unified headers
@@ -433,41 +584,91 @@ fn status_of(s: Option<&str>) -> Option<LimitStatus> {
     }
 }
 
-fn header_window(headers: &HeaderMap, short: &str) -> Option<UsageWindow> {
+fn header_window(headers: &HeaderMap, short: &str, kind: WindowKind) -> Option<UsageWindow> {
     let frac = header_f64(headers, &format!("{UNIFIED}{short}-utilization"))?;
     let reset = header_f64(headers, &format!("{UNIFIED}{short}-reset")).and_then(unix_to_ms);
-    Some(UsageWindow::new((frac * 100.0).clamp(0.0, 1000.0), reset))
+    let w = UsageWindow::new(kind, (frac * 100.0).clamp(0.0, 1000.0), reset);
+    Some(
+        match status_of(unified(headers, &format!("{short}-status"))) {
+            Some(LimitStatus::Rejected) => w.with_severity(Severity::Critical),
+            Some(LimitStatus::AllowedWarning) => {
+                let sev = Severity::Warning.max(w.severity);
+                w.with_severity(sev)
+            }
+            _ => w,
+        },
+    )
 }
 
 /// The unified rate-limit headers of a gateway response → a usage update (utilization is a
-/// fraction 0–1 there, reset unix seconds). Windows the headers do not carry (Sonnet) are kept
-/// from `prev`. `None` when the response has no unified headers.
+/// fraction 0–1 there, reset unix seconds). Windows the headers do not carry (the per-model
+/// ones) are kept from `prev`. A `rejected` overall status while the 5-hour and 7-day windows
+/// are allowed is a model's cap, not the account's: the account stays `allowed`. `None` when
+/// the response has no unified headers.
 #[must_use]
 pub fn usage_from_headers(
     headers: &HeaderMap,
     now: UnixMs,
     prev: Option<&UsageSnapshot>,
 ) -> Option<UsageSnapshot> {
-    let five = header_window(headers, "5h");
-    let seven = header_window(headers, "7d");
-    let status = status_of(unified(headers, "status"));
+    let five = header_window(headers, "5h", WindowKind::FiveHour);
+    let seven = header_window(headers, "7d", WindowKind::SevenDay);
+    let mut status = status_of(unified(headers, "status"));
     if five.is_none() && seven.is_none() && status.is_none() {
         return None;
     }
-    let old = prev.and_then(|p| match &p.usage {
-        ProviderUsage::Anthropic(u) => Some(u.clone()),
-        _ => None,
-    });
-    let old = old.unwrap_or_default();
+    if status == Some(LimitStatus::Rejected) && model_scoped_rejection(headers) {
+        status = Some(LimitStatus::Allowed);
+    }
+    let (mut windows, extra) = match prev {
+        Some(UsageSnapshot {
+            windows,
+            usage: ProviderUsage::Anthropic(x),
+            ..
+        }) => (windows.clone(), x.clone()),
+        _ => (Vec::new(), AnthropicExtra::default()),
+    };
+    for w in [five, seven].into_iter().flatten() {
+        match windows.iter_mut().find(|x| x.key == w.key) {
+            Some(slot) => *slot = w,
+            None => windows.push(w),
+        }
+    }
+    sort_windows(&mut windows);
     Some(UsageSnapshot {
         fetched_at: now,
         status,
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: five.or(old.five_hour),
-            seven_day: seven.or(old.seven_day),
-            seven_day_sonnet: old.seven_day_sonnet,
-        }),
+        windows,
+        usage: ProviderUsage::Anthropic(extra),
     })
+}
+
+/// Whether a rejection is a model's cap: the representative claim names a per-model window
+/// (`seven_day_<model>`, `…scoped…`), or neither account-wide window is rejected.
+fn model_scoped_rejection(headers: &HeaderMap) -> bool {
+    let claim = unified(headers, "representative-claim");
+    if let Some(c) = claim {
+        if scoped_claim_model(c).is_some() || c.contains("scoped") {
+            return true;
+        }
+        if matches!(c, "five_hour" | "seven_day") {
+            return false;
+        }
+    }
+    let allowed = |short: &str| {
+        matches!(
+            status_of(unified(headers, &format!("{short}-status"))),
+            Some(LimitStatus::Allowed | LimitStatus::AllowedWarning)
+        )
+    };
+    allowed("5h") && allowed("7d")
+}
+
+/// The model a claim such as `seven_day_sonnet` / `seven_day_fable` names (display case).
+fn scoped_claim_model(claim: &str) -> Option<String> {
+    let model = claim.strip_prefix("seven_day_")?;
+    (!model.is_empty() && !matches!(model, "oauth_apps" | "cowork" | "scoped"))
+        .then(|| display_model(model))
 }
 
 /// What a 429's headers say about when the account is usable again: the resets of the
@@ -496,19 +697,25 @@ pub fn rate_limit_signal(headers: &HeaderMap, now: UnixMs) -> RateLimitSignal {
     {
         resets.push(r);
     }
-    if let Some(claim) = unified(headers, "representative-claim") {
+    let claim = unified(headers, "representative-claim");
+    if let Some(claim) = claim {
         window = match claim {
             "five_hour" => Some(WindowKind::FiveHour),
-            "seven_day" => Some(WindowKind::SevenDay),
-            c if c.starts_with("seven_day_sonnet") => Some(WindowKind::SevenDaySonnet),
-            c if c.starts_with("seven_day") => Some(WindowKind::SevenDay),
+            c if c.starts_with("seven_day") || c.starts_with("weekly") => {
+                Some(WindowKind::SevenDay)
+            }
             _ => window,
         };
     }
+    // A model's cap: the claim's model when it names one; otherwise the gateway fills in the
+    // request's model (`Some("")` marks "scoped, model unknown here").
+    let model = model_scoped_rejection(headers)
+        .then(|| claim.and_then(scoped_claim_model).unwrap_or_default());
     RateLimitSignal {
         resets_at: resets,
         retry_after_ms: retry_after_ms(headers, now),
         window,
+        model,
     }
 }
 

@@ -14,6 +14,8 @@
 //! | `ROTA_ANTHROPIC_CLIENT_ID` | `anthropic.client_id` |
 //! | `ROTA_ANTHROPIC_REDIRECT_URI` | `anthropic.redirect_uri` |
 //! | `ROTA_ANTHROPIC_BETA` | `anthropic.oauth_beta` |
+//! | `ROTA_ANTHROPIC_SCOPES` | `anthropic.scopes` (space separated) |
+//! | `ROTA_ANTHROPIC_CLAUDE_CODE_VERSION` | `anthropic.claude_code_version` (Rota's own Anthropic requests identify as this Claude Code) |
 //! | `ROTA_OPENAI_ISSUER` | `openai.issuer` (authorize, token, device flow) |
 //! | `ROTA_OPENAI_BACKEND_BASE` | `openai.backend_base` (`…/backend-api`) |
 //! | `ROTA_OPENAI_CLIENT_ID` | `openai.client_id` |
@@ -32,12 +34,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The Claude Code release the Anthropic defaults were checked against (its npm binary).
+pub const CLAUDE_CODE_VERSION: &str = "2.1.330";
+
 /// All provider endpoints and protocol constants. `Default` = the real providers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProvidersConfig {
-    /// `User-Agent` of the requests Rota itself makes (logins, refresh, usage polls); identifies
-    /// Rota by default (product.md §9). The gateway forwards the client's own User-Agent.
+    /// `User-Agent` of the requests Rota itself makes to `OpenAI` and GitHub (logins, refresh,
+    /// usage polls); identifies Rota by default. Anthropic's get Claude Code's
+    /// ([`AnthropicConfig::user_agent`]): its usage endpoint answers 429 to anything else. The
+    /// gateway forwards the client's own User-Agent.
     pub user_agent: String,
     /// Refresh an access token when it expires within this many seconds (reliability.md §3.1).
     pub refresh_skew_secs: u64,
@@ -67,6 +74,18 @@ pub struct AnthropicConfig {
     pub oauth_beta: String,
     /// Minimum seconds between usage polls of one account (the endpoint rate-limits per token).
     pub min_usage_poll_secs: u64,
+    /// The Claude Code version Rota's own Anthropic requests (usage, profile, token exchange
+    /// and refresh) present in their `User-Agent`; the default is the version whose protocol
+    /// these defaults were checked against (docs/anthropic.md).
+    pub claude_code_version: String,
+}
+
+impl AnthropicConfig {
+    /// Claude Code's `User-Agent`: `claude-cli/<version> (external, cli)`.
+    #[must_use]
+    pub fn user_agent(&self) -> String {
+        format!("claude-cli/{} (external, cli)", self.claude_code_version)
+    }
 }
 
 /// OpenAI (ChatGPT through the Codex OAuth client).
@@ -134,15 +153,24 @@ impl Default for AnthropicConfig {
     fn default() -> Self {
         Self {
             client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e".into(),
-            authorize_url: "https://claude.ai/oauth/authorize".into(),
+            authorize_url: "https://claude.com/cai/oauth/authorize".into(),
             token_url: "https://platform.claude.com/v1/oauth/token".into(),
             redirect_uri: "https://platform.claude.com/oauth/code/callback".into(),
-            scopes: ["org:create_api_key", "user:profile", "user:inference"]
-                .map(String::from)
-                .to_vec(),
+            scopes: [
+                "org:create_api_key",
+                "user:profile",
+                "user:inference",
+                "user:sessions:claude_code",
+                "user:mcp_servers",
+                "user:file_upload",
+                "user:plugins",
+            ]
+            .map(String::from)
+            .to_vec(),
             api_base: "https://api.anthropic.com".into(),
             oauth_beta: "oauth-2025-04-20".into(),
             min_usage_poll_secs: 180,
+            claude_code_version: CLAUDE_CODE_VERSION.into(),
         }
     }
 }
@@ -282,6 +310,13 @@ impl ProvidersConfig {
             "ROTA_ANTHROPIC_REDIRECT_URI",
         );
         set(&mut self.anthropic.oauth_beta, "ROTA_ANTHROPIC_BETA");
+        set(
+            &mut self.anthropic.claude_code_version,
+            "ROTA_ANTHROPIC_CLAUDE_CODE_VERSION",
+        );
+        if let Some(scopes) = get("ROTA_ANTHROPIC_SCOPES") {
+            self.anthropic.scopes = scopes.split_whitespace().map(str::to_owned).collect();
+        }
         set(&mut self.openai.issuer, "ROTA_OPENAI_ISSUER");
         set(&mut self.openai.backend_base, "ROTA_OPENAI_BACKEND_BASE");
         set(&mut self.openai.client_id, "ROTA_OPENAI_CLIENT_ID");
@@ -347,6 +382,19 @@ mod tests {
         assert_eq!(c.github.api_base, "https://api.github.com");
         assert!(c.user_agent.starts_with("rota/"));
         assert_eq!(c.refresh_skew(), Duration::from_mins(5));
+        assert_eq!(
+            c.anthropic.user_agent(),
+            "claude-cli/2.1.330 (external, cli)"
+        );
+        assert_eq!(
+            c.anthropic.authorize_url,
+            "https://claude.com/cai/oauth/authorize"
+        );
+        assert_eq!(
+            c.anthropic.scopes.join(" "),
+            "org:create_api_key user:profile user:inference user:sessions:claude_code \
+             user:mcp_servers user:file_upload user:plugins"
+        );
     }
 
     #[test]
@@ -368,10 +416,14 @@ mod tests {
             "ROTA_OPENAI_CALLBACK_PORTS" => Some("2000, 2001".into()),
             "ROTA_USER_AGENT" => Some("  ".into()),
             "ROTA_COPILOT_EDITOR_VERSION" => Some("JetBrains-IC/2025.2".into()),
+            "ROTA_ANTHROPIC_CLAUDE_CODE_VERSION" => Some("2.2.0".into()),
+            "ROTA_ANTHROPIC_SCOPES" => Some("user:profile  user:inference".into()),
             _ => None,
         });
         assert_eq!(c.github.copilot_editor_version, "JetBrains-IC/2025.2");
         assert_eq!(c.github.copilot_integration_id, "vscode-chat");
+        assert_eq!(c.anthropic.user_agent(), "claude-cli/2.2.0 (external, cli)");
+        assert_eq!(c.anthropic.scopes, ["user:profile", "user:inference"]);
         assert_eq!(c.anthropic.api_base, "http://127.0.0.1:9/anthropic");
         assert_eq!(c.github.web_base, "https://ghe.example.com");
         assert_eq!(c.github.api_base, "https://api.ghe.example.com");

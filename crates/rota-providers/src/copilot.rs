@@ -392,7 +392,7 @@ fn pick_quota<'a>(ids: &[&'a str]) -> Option<(&'a str, bool)> {
         .map(|id| (*id, false))
 }
 
-fn status_of(premium: Option<UsageWindow>) -> Option<LimitStatus> {
+fn status_of(premium: Option<&UsageWindow>) -> Option<LimitStatus> {
     premium.map(|w| {
         if w.utilization >= 100.0 {
             LimitStatus::Rejected
@@ -429,22 +429,34 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
         (Some(total), Some(left)) if total > 0.0 => Some(left / total * 100.0),
         _ => None,
     });
+    let credits = picked.is_some_and(|(_, credits)| credits);
     let premium = if q.is_some() && !unlimited {
-        percent_remaining.map(|p| UsageWindow::new((100.0 - p).clamp(0.0, 100.0), reset))
+        percent_remaining.map(|p| {
+            UsageWindow::new(quota_kind(credits), (100.0 - p).clamp(0.0, 100.0), reset)
+        })
     } else {
         None
     };
     let usage = CopilotUsage {
-        premium,
         entitlement: entitlement.filter(|e| *e >= 0.0).map(|e| e as u64),
         remaining,
         unlimited,
-        credits: picked.is_some_and(|(_, credits)| credits),
+        credits,
     };
     UsageSnapshot {
         fetched_at,
-        status: status_of(premium),
+        status: status_of(premium.as_ref()),
+        windows: premium.into_iter().collect(),
         usage: ProviderUsage::GithubCopilot(usage),
+    }
+}
+
+/// The window kind of the quota shown: AI credits or premium requests.
+fn quota_kind(credits: bool) -> WindowKind {
+    if credits {
+        WindowKind::Credits
+    } else {
+        WindowKind::Premium
     }
 }
 
@@ -472,9 +484,9 @@ pub fn usage_from_quota_headers(headers: &HeaderMap, now: UnixMs) -> Option<Usag
     let reset = q
         .get("rst")
         .and_then(|r| json_time(&Value::String(r.clone())));
-    let premium = (!unlimited).then(|| UsageWindow::new(100.0 - percent_remaining, reset));
+    let premium = (!unlimited)
+        .then(|| UsageWindow::new(quota_kind(credits), 100.0 - percent_remaining, reset));
     let usage = CopilotUsage {
-        premium,
         entitlement: entitlement.filter(|e| *e >= 0.0).map(|e| e as u64),
         remaining: entitlement
             .filter(|e| *e > 0.0)
@@ -484,7 +496,8 @@ pub fn usage_from_quota_headers(headers: &HeaderMap, now: UnixMs) -> Option<Usag
     };
     Some(UsageSnapshot {
         fetched_at: now,
-        status: status_of(premium),
+        status: status_of(premium.as_ref()),
+        windows: premium.into_iter().collect(),
         usage: ProviderUsage::GithubCopilot(usage),
     })
 }
@@ -554,6 +567,7 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: UnixMs) -> O
                     Some("user_weekly_rate_limited") => Some(WindowKind::SevenDay),
                     _ => None,
                 },
+                model: None,
             })
         }
         503 | 529 => Outcome::Overloaded { status },

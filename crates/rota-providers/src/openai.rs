@@ -11,7 +11,7 @@ use rota_core::{Outcome, RateLimitSignal, Secret};
 use rota_store::SecretBundle;
 use rota_types::{
     AccountIdentity, LimitStatus, OpenAiUsage, ProviderId, ProviderUsage, UnixMs, UsageSnapshot,
-    UsageWindow, WindowKind,
+    UsageWindow, WindowKind, sort_windows,
 };
 use serde_json::{Value, json};
 
@@ -398,13 +398,19 @@ async fn fetch_usage(
     }
 }
 
-/// A window is the short (5-hour) one when it lasts less than a day.
-const DAY_SECS: f64 = 86_400.0;
-
-fn wham_window(v: Option<&Value>, now: UnixMs) -> Option<(UsageWindow, Option<f64>)> {
+/// One window of `wham/usage` (`{used_percent, limit_window_seconds, reset_at,
+/// reset_after_seconds}`), classified by its length: 18000 s = 5-Hour, 604800 s = 7-Day,
+/// ~30 days = 30-Day. A window of unknown length takes `fallback` (its slot: primary = 5-Hour,
+/// secondary = 7-Day). `model` scopes it to one model (`additional_rate_limits[].limit_name`).
+fn wham_window(
+    v: Option<&Value>,
+    fallback: WindowKind,
+    model: Option<&str>,
+    now: UnixMs,
+) -> Option<UsageWindow> {
     let o = v?.as_object()?;
-    let used = json_f64(o.get("used_percent"))?;
-    let len = json_f64(o.get("limit_window_seconds"));
+    let used = json_f64(o.get("used_percent"))?.clamp(0.0, 1000.0);
+    let len = json_f64(o.get("limit_window_seconds")).filter(|l| *l > 0.0);
     let reset = json_f64(o.get("reset_at"))
         .and_then(unix_to_ms)
         .or_else(|| {
@@ -412,48 +418,83 @@ fn wham_window(v: Option<&Value>, now: UnixMs) -> Option<(UsageWindow, Option<f6
                 .filter(|s| *s >= 0.0)
                 .map(|s| now.saturating_add((s.min(1e9) * 1000.0) as i64))
         });
-    let mut w = UsageWindow::new(used.clamp(0.0, 1000.0), reset);
-    w.window_minutes = len.map(|l| (l / 60.0).round().clamp(0.0, f64::from(u32::MAX)) as u32);
-    Some((w, len))
+    Some(window(
+        len.map_or(fallback, WindowKind::from_seconds),
+        model,
+        used,
+        reset,
+        len.map(|l| (l / 60.0).round().clamp(0.0, f64::from(u32::MAX)) as u32),
+    ))
 }
 
-/// Places two windows by length (`< 1 day` = primary, else secondary), whatever order they came
-/// in; windows of unknown length keep their slot.
-fn place(windows: [Option<(UsageWindow, Option<f64>)>; 2]) -> OpenAiUsage {
-    let mut u = OpenAiUsage::default();
-    let mut unplaced = Vec::new();
-    for (slot, w) in windows.into_iter().enumerate() {
-        let Some((w, len)) = w else { continue };
-        match len {
-            Some(l) if l < DAY_SECS && u.primary.is_none() => u.primary = Some(w),
-            Some(l) if l >= DAY_SECS && u.secondary.is_none() => u.secondary = Some(w),
-            _ => unplaced.push((slot, w)),
-        }
+fn window(
+    kind: WindowKind,
+    model: Option<&str>,
+    used: f64,
+    reset: Option<UnixMs>,
+    minutes: Option<u32>,
+) -> UsageWindow {
+    match model {
+        Some(m) => UsageWindow::scoped(kind, m, used, reset),
+        None => UsageWindow::new(kind, used, reset),
     }
-    for (slot, w) in unplaced {
-        let target = if slot == 0 {
-            &mut u.primary
-        } else {
-            &mut u.secondary
-        };
-        if target.is_none() {
-            *target = Some(w);
-        } else if u.primary.is_none() {
-            u.primary = Some(w);
-        } else if u.secondary.is_none() {
-            u.secondary = Some(w);
-        }
-    }
-    u
+    .with_minutes(minutes)
 }
 
-/// `wham/usage` → usage, windows classified by length (18000 s = 5 h, 604800 s = 7 d).
+/// Adds `w` unless a window with its key is there already (two windows of one length: the
+/// first wins).
+fn push(windows: &mut Vec<UsageWindow>, w: Option<UsageWindow>) {
+    if let Some(w) = w
+        && !windows.iter().any(|x| x.key == w.key)
+    {
+        windows.push(w);
+    }
+}
+
+/// `wham/usage` → usage: `rate_limit.{primary,secondary}_window` classified by length (a
+/// free/Plus account's only weekly window arrives as `primary_window`), then
+/// `additional_rate_limits[]` as windows of one model each (`limit_name`, e.g. the Spark
+/// model). The status comes from the account-wide windows and `limit_reached`/`allowed`.
 #[must_use]
 pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
     let rl = v.get("rate_limit");
-    let p = wham_window(rl.and_then(|r| r.get("primary_window")), fetched_at);
-    let s = wham_window(rl.and_then(|r| r.get("secondary_window")), fetched_at);
-    let usage = place([p, s]);
+    let mut windows = Vec::new();
+    for (key, fallback) in [
+        ("primary_window", WindowKind::FiveHour),
+        ("secondary_window", WindowKind::SevenDay),
+    ] {
+        let w = wham_window(rl.and_then(|r| r.get(key)), fallback, None, fetched_at);
+        push(&mut windows, w);
+    }
+    for extra in v
+        .get("additional_rate_limits")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = extra
+            .get("limit_name")
+            .or_else(|| extra.get("metered_feature"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+        else {
+            continue;
+        };
+        let inner = extra.get("rate_limit");
+        for (key, fallback) in [
+            ("primary_window", WindowKind::FiveHour),
+            ("secondary_window", WindowKind::SevenDay),
+        ] {
+            let w = wham_window(
+                inner.and_then(|r| r.get(key)),
+                fallback,
+                Some(name),
+                fetched_at,
+            );
+            push(&mut windows, w);
+        }
+    }
+    sort_windows(&mut windows);
     let reached = rl
         .and_then(|r| r.get("limit_reached"))
         .and_then(Value::as_bool)
@@ -462,16 +503,20 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
     let snap = UsageSnapshot {
         fetched_at,
         status: None,
-        usage: ProviderUsage::OpenAi(usage),
+        windows,
+        usage: ProviderUsage::OpenAi(OpenAiUsage {
+            plan_type: v
+                .get("plan_type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }),
     };
-    let max = snap.max_utilization();
+    let derived = snap.derived_status();
     UsageSnapshot {
-        status: Some(if reached || max >= 100.0 {
+        status: Some(if reached {
             LimitStatus::Rejected
-        } else if max >= 80.0 {
-            LimitStatus::AllowedWarning
         } else {
-            LimitStatus::Allowed
+            derived
         }),
         ..snap
     }
@@ -480,10 +525,12 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
 fn codex_window(
     headers: &HeaderMap,
     name: &str,
+    fallback: WindowKind,
     now: UnixMs,
-) -> Option<(UsageWindow, Option<f64>)> {
+) -> Option<UsageWindow> {
     let used = header_f64(headers, &format!("x-codex-{name}-used-percent"))?;
-    let minutes = header_f64(headers, &format!("x-codex-{name}-window-minutes"));
+    let minutes =
+        header_f64(headers, &format!("x-codex-{name}-window-minutes")).filter(|m| *m > 0.0);
     let reset = header_f64(headers, &format!("x-codex-{name}-reset-at"))
         .and_then(unix_to_ms)
         .or_else(|| {
@@ -491,37 +538,55 @@ fn codex_window(
                 .filter(|s| *s >= 0.0)
                 .map(|s| now.saturating_add((s.min(1e9) * 1000.0) as i64))
         });
-    let mut w = UsageWindow::new(used.clamp(0.0, 1000.0), reset);
-    w.window_minutes = minutes.map(|m| m.clamp(0.0, f64::from(u32::MAX)) as u32);
-    Some((w, minutes.map(|m| m * 60.0)))
+    Some(window(
+        minutes.map_or(fallback, |m| WindowKind::from_seconds(m * 60.0)),
+        None,
+        used.clamp(0.0, 1000.0),
+        reset,
+        minutes.map(|m| m.clamp(0.0, f64::from(u32::MAX)) as u32),
+    ))
 }
 
 /// `x-codex-{primary,secondary}-*` response headers → a usage update (classified by window
-/// length). `None` when absent.
+/// length); the windows the headers do not carry (per-model ones) are kept from `prev`. `None`
+/// when absent.
 #[must_use]
 pub fn usage_from_headers(
     headers: &HeaderMap,
     now: UnixMs,
     prev: Option<&UsageSnapshot>,
 ) -> Option<UsageSnapshot> {
-    let p = codex_window(headers, "primary", now);
-    let s = codex_window(headers, "secondary", now);
+    let p = codex_window(headers, "primary", WindowKind::FiveHour, now);
+    let s = codex_window(headers, "secondary", WindowKind::SevenDay, now);
     if p.is_none() && s.is_none() {
         return None;
     }
-    let mut u = place([p, s]);
-    if let Some(ProviderUsage::OpenAi(old)) = prev.map(|p| &p.usage) {
-        u.primary = u.primary.or(old.primary);
-        u.secondary = u.secondary.or(old.secondary);
+    let (mut windows, extra) = match prev {
+        Some(UsageSnapshot {
+            windows,
+            usage: ProviderUsage::OpenAi(x),
+            ..
+        }) => (windows.clone(), x.clone()),
+        _ => (Vec::new(), OpenAiUsage::default()),
+    };
+    let mut fresh = Vec::new();
+    push(&mut fresh, p);
+    push(&mut fresh, s);
+    for w in fresh {
+        match windows.iter_mut().find(|x| x.key == w.key) {
+            Some(slot) => *slot = w,
+            None => windows.push(w),
+        }
     }
+    sort_windows(&mut windows);
     let snap = UsageSnapshot {
         fetched_at: now,
         status: None,
-        usage: ProviderUsage::OpenAi(u),
+        windows,
+        usage: ProviderUsage::OpenAi(extra),
     };
-    let max = snap.max_utilization();
     Some(UsageSnapshot {
-        status: Some(if max >= 100.0 {
+        status: Some(if snap.max_utilization() >= 100.0 {
             LimitStatus::Rejected
         } else {
             LimitStatus::Allowed
@@ -544,22 +609,17 @@ pub fn rate_limit_signal(headers: &HeaderMap, body: &[u8], now: UnixMs) -> RateL
             resets.push(at);
         }
     }
-    if let Some(ProviderUsage::OpenAi(u)) = usage_from_headers(headers, now, None).map(|s| s.usage)
-    {
-        for (kind, w) in [
-            (WindowKind::FiveHour, u.primary),
-            (WindowKind::SevenDay, u.secondary),
-        ] {
-            if let Some(w) = w.filter(|w| w.utilization >= 100.0) {
-                resets.extend(w.resets_at);
-                window = Some(kind);
-            }
+    if let Some(u) = usage_from_headers(headers, now, None) {
+        for w in u.windows.iter().filter(|w| w.utilization >= 100.0) {
+            resets.extend(w.resets_at);
+            window = Some(w.kind);
         }
     }
     RateLimitSignal {
         resets_at: resets,
         retry_after_ms: retry_after_ms(headers, now),
         window,
+        model: None,
     }
 }
 

@@ -274,11 +274,11 @@ impl UsageService {
             .get(&provider)
             .is_none_or(|t| now.saturating_sub(*t) > self.policy.idle_after_secs * 1000);
         let exhausted_until = r.usage.as_ref().and_then(|u| {
-            let windows = u.usage.windows();
-            let full: Vec<_> = windows
-                .iter()
-                .filter(|(_, w)| w.utilization >= 100.0)
-                .filter_map(|(_, w)| w.resets_at)
+            // A model's cap does not stop the polls: the account still serves other models.
+            let full: Vec<_> = u
+                .account_windows()
+                .filter(|w| w.utilization >= 100.0)
+                .filter_map(|w| w.resets_at)
                 .collect();
             if u.status == Some(LimitStatus::Rejected) || !full.is_empty() {
                 full.into_iter().max().or(r.health.cooldown_until)

@@ -323,14 +323,83 @@ async fn usage_from_the_endpoint() {
     let now = rota_store::now_ms();
     let snap = providers.fetch_usage(P, &auth, now).await.unwrap();
     assert_eq!(snap.fetched_at, now);
-    let ProviderUsage::Anthropic(u) = &snap.usage else {
-        panic!()
-    };
-    assert_eq!(u.five_hour.unwrap().utilization, 42.0);
-    let reset = u.five_hour.unwrap().resets_at.unwrap();
+    assert!(matches!(snap.usage, ProviderUsage::Anthropic(_)));
+    let w = |key: &str| snap.window(key).unwrap_or_else(|| panic!("{key}"));
+    assert_eq!(w("five_hour").utilization, 42.0);
+    let reset = w("five_hour").resets_at.unwrap();
     assert!((reset - (now + 3_600_000)).abs() < 5_000, "reset {reset}");
-    assert_eq!(u.seven_day.unwrap().utilization, 64.0);
-    assert_eq!(u.seven_day_sonnet.unwrap().utilization, 7.5);
+    assert_eq!(w("seven_day").utilization, 64.0);
+    assert_eq!(w("seven_day:sonnet").utilization, 7.5);
+    assert_eq!(w("seven_day:sonnet").label, "7-Day (Sonnet)");
+    assert_eq!(w("seven_day:opus").utilization, 1.0);
+    // The poll went out as Claude Code (strict rota-mock answers 429 to anything else).
+    let poll = mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with("/api/oauth/usage"))
+        .unwrap();
+    assert_eq!(
+        poll.headers["user-agent"],
+        "claude-cli/2.1.330 (external, cli)"
+    );
+}
+
+#[tokio::test]
+async fn usage_lists_every_limits_window_including_a_model_cap() {
+    use rota_types::Severity::{Critical, Normal, Warning};
+    let mock = mock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let providers = providers(mock.base_url());
+    let tm = tokens(&store, &providers);
+    let usage = Usage {
+        limits_only: true,
+        ..Usage::windows(Window::new(80.0, 3_600), Window::new(43.0, 200_000))
+    }
+    .scoped("Fable", Window::new(100.0, 200_000));
+    let (_, id) = seed(&mock, &store, NewAccount::new(P).usage(usage), |b| b);
+    let auth = tm.access(P, id).await.unwrap();
+    let snap = providers
+        .fetch_usage(P, &auth, rota_store::now_ms())
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str, f64, rota_types::Severity)> = snap
+        .windows
+        .iter()
+        .map(|w| (w.key.as_str(), w.label.as_str(), w.utilization, w.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("five_hour", "5-Hour", 80.0, Warning),
+            ("seven_day", "7-Day (All Models)", 43.0, Normal),
+            ("seven_day:fable", "7-Day (Fable)", 100.0, Critical),
+        ]
+    );
+    // Fable at 100 % does not make the account look exhausted; it blocks Fable only.
+    assert_eq!(snap.status, Some(rota_types::LimitStatus::AllowedWarning));
+    assert!(snap.exhausted_scope_for("claude-fable-4-5").is_some());
+    assert!(snap.exhausted_scope_for("claude-opus-4-8").is_none());
+}
+
+#[tokio::test]
+async fn strict_mock_refuses_a_usage_poll_that_is_not_claude_code() {
+    let mock = mock().await;
+    let info = mock.add_account(NewAccount::new(P));
+    let resp = reqwest::Client::new()
+        .get(format!("{}/anthropic/api/oauth/usage", mock.base_url()))
+        .bearer_auth(&info.access_token)
+        .header("anthropic-beta", "oauth-2025-04-20")
+        .header("user-agent", "rota/0.1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let fixture: serde_json::Value =
+        serde_json::from_str(&fixture("anthropic_usage_429_body.json")).unwrap();
+    assert_eq!(body["error"], fixture["error"]);
 }
 
 async fn messages(providers: &rota_providers::Providers, token: &str) -> reqwest::Response {
@@ -385,11 +454,8 @@ async fn shaped_requests_pass_and_responses_classify() {
         Outcome::Success { status: 200 }
     );
     let snap = anthropic::usage_from_headers(&headers, now, None).unwrap();
-    let ProviderUsage::Anthropic(u) = &snap.usage else {
-        panic!()
-    };
-    assert_eq!(u.five_hour.unwrap().utilization, 50.0);
-    assert_eq!(u.seven_day.unwrap().utilization, 20.0);
+    assert_eq!(snap.window("five_hour").unwrap().utilization, 50.0);
+    assert_eq!(snap.window("seven_day").unwrap().utilization, 20.0);
 
     let cases: Vec<(Behavior, &str)> = vec![
         (
@@ -467,7 +533,7 @@ async fn shaped_requests_pass_and_responses_classify() {
 #[test]
 fn recorded_usage_shapes_parse() {
     let now = 1_700_000_000_000;
-    // A full recorded answer with unknown keys, nulls and limits[].
+    // A full answer with unknown keys, nulls and limits[] of kinds the parser does not know.
     let full = serde_json::json!({
         "five_hour": {"utilization": 12.0, "resets_at": "2025-11-04T04:59:59.943648+00:00"},
         "seven_day": {"utilization": 31.5, "resets_at": "2025-11-06T03:59:59.943679+00:00"},
@@ -477,38 +543,34 @@ fn recorded_usage_shapes_parse() {
         "iguana_necktie": null,
         "extra_usage": {"is_enabled": false, "monthly_limit": null, "used_credits": null, "utilization": null},
         "limits": [
-            {"kind": "seven_day_sonnet", "group": "weekly_sonnet", "percent": 8, "severity": "normal", "resets_at": "2025-11-06T03:59:59Z", "scope": "account", "is_active": true},
+            {"kind": "weekly_scoped", "group": "weekly", "percent": 8, "severity": "normal", "resets_at": "2025-11-06T03:59:59Z", "scope": {"model": {"display_name": "Sonnet"}}, "is_active": true},
             {"kind": "future_window", "percent": 99}
         ],
         "new_thing": {"x": [1, 2, 3]}
     });
     let s = anthropic::parse_usage(&full, now);
-    let ProviderUsage::Anthropic(u) = &s.usage else {
-        panic!()
-    };
-    assert_eq!(u.five_hour.unwrap().utilization, 12.0);
-    assert_eq!(u.five_hour.unwrap().resets_at, Some(1_762_232_399_943));
-    assert_eq!(u.seven_day.unwrap().utilization, 31.5);
+    assert_eq!(s.window("five_hour").unwrap().utilization, 12.0);
     assert_eq!(
-        u.seven_day_sonnet.unwrap().utilization,
-        8.0,
-        "from limits[] when null"
+        s.window("five_hour").unwrap().resets_at,
+        Some(1_762_232_399_943)
     );
+    assert_eq!(s.window("seven_day").unwrap().utilization, 31.5);
+    assert_eq!(s.window("seven_day:sonnet").unwrap().utilization, 8.0);
+    assert_eq!(s.window("seven_day:opus").unwrap().utilization, 0.0);
+    assert_eq!(s.windows.len(), 4, "{:?}", s.windows);
     assert_eq!(s.fetched_at, now);
     // Nulls everywhere and odd values: no windows, no panic.
     let odd = serde_json::json!({"five_hour": null, "seven_day": {"utilization": null}, "seven_day_sonnet": "x", "limits": "nope"});
-    let s = anthropic::parse_usage(&odd, now);
-    assert!(s.usage.windows().is_empty());
+    assert!(anthropic::parse_usage(&odd, now).windows.is_empty());
     assert!(
         anthropic::parse_usage(&serde_json::json!([]), now)
-            .usage
-            .windows()
+            .windows
             .is_empty()
     );
 }
 
 #[test]
-fn unified_headers_keep_the_sonnet_window_of_the_last_fetch() {
+fn unified_headers_keep_the_model_windows_of_the_last_fetch() {
     let mut h = http::HeaderMap::new();
     h.insert(
         "anthropic-ratelimit-unified-status",
@@ -527,13 +589,36 @@ fn unified_headers_keep_the_sonnet_window_of_the_last_fetch() {
         1,
     );
     let s = anthropic::usage_from_headers(&h, 2, Some(&prev)).unwrap();
-    let ProviderUsage::Anthropic(u) = &s.usage else {
-        panic!()
-    };
-    assert!((u.five_hour.unwrap().utilization - 87.0).abs() < 1e-9);
-    assert_eq!(u.five_hour.unwrap().resets_at, Some(1_700_003_600_000));
-    assert_eq!(u.seven_day.unwrap().utilization, 30.0);
-    assert_eq!(u.seven_day_sonnet.unwrap().utilization, 9.0);
+    assert!((s.window("five_hour").unwrap().utilization - 87.0).abs() < 1e-9);
+    assert_eq!(
+        s.window("five_hour").unwrap().resets_at,
+        Some(1_700_003_600_000)
+    );
+    assert_eq!(s.window("seven_day").unwrap().utilization, 30.0);
+    assert_eq!(s.window("seven_day:sonnet").unwrap().utilization, 9.0);
     assert_eq!(s.status, Some(rota_types::LimitStatus::AllowedWarning));
     assert!(anthropic::usage_from_headers(&http::HeaderMap::new(), 2, None).is_none());
+
+    // A rejection while 5h and 7d are allowed is one model's cap: the account stays allowed,
+    // and a 429 with it names the model.
+    let mut cap = http::HeaderMap::new();
+    for (k, v) in [
+        ("status", "rejected"),
+        ("5h-status", "allowed"),
+        ("5h-utilization", "0.2"),
+        ("7d-status", "allowed"),
+        ("7d-utilization", "0.3"),
+        ("representative-claim", "seven_day_fable"),
+        ("reset", "1700600000"),
+    ] {
+        cap.insert(
+            http::HeaderName::try_from(format!("anthropic-ratelimit-unified-{k}")).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let s = anthropic::usage_from_headers(&cap, 3, None).unwrap();
+    assert_eq!(s.status, Some(rota_types::LimitStatus::Allowed));
+    let signal = anthropic::rate_limit_signal(&cap, 3);
+    assert_eq!(signal.model.as_deref(), Some("Fable"));
+    assert_eq!(signal.resets_at, vec![1_700_600_000_000]);
 }

@@ -230,19 +230,19 @@ async fn premium_quota_usage() {
     let ProviderUsage::GithubCopilot(u) = &snap.usage else {
         panic!()
     };
-    assert_eq!(u.premium.unwrap().utilization, 75.0);
-    assert_eq!(u.premium.unwrap().resets_at, Some(1_796_083_200_000));
+    let premium = snap.window("premium").unwrap();
+    assert_eq!(premium.utilization, 75.0);
+    assert_eq!(premium.resets_at, Some(1_796_083_200_000));
     assert_eq!(u.entitlement, Some(300));
     assert_eq!(u.remaining, Some(75.0));
     assert!(!u.unlimited);
 
     let unlimited = serde_json::json!({"quota_snapshots": {"premium_interactions": {"unlimited": true, "percent_remaining": 100}}, "new": null});
     let s = copilot::parse_usage(&unlimited, 1);
-    assert!(s.usage.windows().is_empty());
+    assert!(s.windows.is_empty());
     assert!(
         copilot::parse_usage(&serde_json::json!({"quota_snapshots": null}), 1)
-            .usage
-            .windows()
+            .windows
             .is_empty()
     );
 }

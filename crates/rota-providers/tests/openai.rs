@@ -292,14 +292,27 @@ async fn usage_windows_are_classified_by_length_even_when_swapped() {
             .fetch_usage(P, &auth, rota_store::now_ms())
             .await
             .unwrap();
-        let ProviderUsage::OpenAi(u) = &snap.usage else {
-            panic!()
-        };
-        assert_eq!(u.primary.unwrap().utilization, 42.0, "swap={swap}");
-        assert_eq!(u.primary.unwrap().window_minutes, Some(300));
-        assert_eq!(u.secondary.unwrap().utilization, 64.0, "swap={swap}");
-        assert_eq!(u.secondary.unwrap().window_minutes, Some(10_080));
+        assert!(matches!(snap.usage, ProviderUsage::OpenAi(_)));
+        let five = snap.window("five_hour").unwrap();
+        assert_eq!(five.utilization, 42.0, "swap={swap}");
+        assert_eq!(five.window_minutes, Some(300));
+        let week = snap.window("seven_day").unwrap();
+        assert_eq!(week.utilization, 64.0, "swap={swap}");
+        assert_eq!(week.window_minutes, Some(10_080));
     }
+    // A per-model window (Spark) arrives in `additional_rate_limits[]`.
+    let usage = Usage::windows(Window::new(10.0, 3_600), Window::new(20.0, 300_000))
+        .scoped("GPT-5.3-Codex-Spark", Window::new(100.0, 300_000));
+    let (_, id) = seed(&mock, &store, NewAccount::new(P).usage(usage), |b| b);
+    let auth = tm.access(P, id).await.unwrap();
+    let snap = providers
+        .fetch_usage(P, &auth, rota_store::now_ms())
+        .await
+        .unwrap();
+    let spark = snap.window("seven_day:gpt-5.3-codex-spark").unwrap();
+    assert_eq!(spark.label, "7-Day (GPT-5.3-Codex-Spark)");
+    assert_eq!(spark.utilization, 100.0);
+    assert_eq!(snap.status, Some(rota_types::LimitStatus::Allowed));
 }
 
 #[test]
@@ -317,15 +330,16 @@ fn recorded_wham_shapes_parse() {
         "unknown": [1]
     });
     let s = openai::parse_usage(&swapped, now);
-    let ProviderUsage::OpenAi(u) = &s.usage else {
-        panic!()
-    };
-    assert_eq!(u.primary.unwrap().utilization, 55.5);
-    assert_eq!(u.primary.unwrap().resets_at, Some(now + 50_000));
-    assert_eq!(u.secondary.unwrap().utilization, 9.0);
-    assert_eq!(u.secondary.unwrap().resets_at, Some(1_700_000_100_000));
+    assert_eq!(s.window("five_hour").unwrap().utilization, 55.5);
+    assert_eq!(s.window("five_hour").unwrap().resets_at, Some(now + 50_000));
+    assert_eq!(s.window("seven_day").unwrap().utilization, 9.0);
+    assert_eq!(
+        s.window("seven_day").unwrap().resets_at,
+        Some(1_700_000_100_000)
+    );
+    assert_eq!(s.windows[0].key, "five_hour", "short window first");
     let nulls = serde_json::json!({"rate_limit": {"primary_window": null, "secondary_window": {"used_percent": null}}});
-    assert!(openai::parse_usage(&nulls, now).usage.windows().is_empty());
+    assert!(openai::parse_usage(&nulls, now).windows.is_empty());
     let reached = serde_json::json!({"rate_limit": {"limit_reached": true}});
     assert_eq!(
         openai::parse_usage(&reached, now).status,
@@ -372,11 +386,8 @@ async fn codex_responses_classify_and_update_usage() {
     assert_eq!(resp.status(), 200);
     let now = rota_store::now_ms();
     let snap = openai::usage_from_headers(resp.headers(), now, None).unwrap();
-    let ProviderUsage::OpenAi(u) = &snap.usage else {
-        panic!()
-    };
-    assert_eq!(u.primary.unwrap().utilization, 30.0);
-    assert_eq!(u.secondary.unwrap().utilization, 70.0);
+    assert_eq!(snap.window("five_hour").unwrap().utilization, 30.0);
+    assert_eq!(snap.window("seven_day").unwrap().utilization, 70.0);
 
     let cases: Vec<(Behavior, &str)> = vec![
         (

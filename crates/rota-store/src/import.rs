@@ -223,6 +223,14 @@ fn opt_ms(
 
 // ------------------------------------------------------------------ Claude Code
 
+/// String fields of Claude Code's `claudeAiOauth` kept as vault extras: (field, extra).
+pub const CLAUDE_CODE_EXTRAS: [(&str, &str); 4] = [
+    ("organizationUuid", "organization_uuid"),
+    ("rateLimitTier", "rate_limit_tier"),
+    ("clientId", "client_id"),
+    ("subscriptionTypeSource", "subscription_type_source"),
+];
+
 fn claude_code(root: &Map<String, Value>) -> std::result::Result<ImportedAccount, String> {
     let o = obj(root, "claudeAiOauth", "")?;
     let at = "claudeAiOauth.";
@@ -242,7 +250,18 @@ fn claude_code(root: &Map<String, Value>) -> std::result::Result<ImportedAccount
         }
         Some(_) => return Err(format!("field `{at}scopes` must be a list of strings")),
     }
+    // The rest of Claude Code's login, kept so that a hand-off writes the account's whole login
+    // back (vault extras, named as the Anthropic adapter names them).
+    for (field, extra) in CLAUDE_CODE_EXTRAS {
+        if let Some(v) = opt_string(o, field, at)? {
+            secrets = secrets.with_extra(extra, v);
+        }
+    }
+    if let Some(ms) = opt_ms(o, "refreshTokenExpiresAt", at)? {
+        secrets = secrets.with_extra("refresh_token_expires_at", ms.to_string());
+    }
     let identity = AccountIdentity {
+        account_id: opt_string(o, "accountUuid", at)?,
         plan: opt_string(o, "subscriptionType", at)?,
         ..AccountIdentity::default()
     };

@@ -54,18 +54,26 @@ pub fn used_text(utilization: f64) -> String {
 /// Short usage hint for the tray and the CLI's account picker: the fullest window, `"5h 42%"`.
 #[must_use]
 pub fn usage_hint(usage: &crate::UsageSnapshot) -> Option<String> {
-    let windows = usage.usage.windows();
-    let mut best = windows.first()?;
-    for w in &windows {
-        if w.1.utilization > best.1.utilization {
+    let mut best = usage.account_windows().next()?;
+    for w in usage.account_windows() {
+        if w.utilization > best.utilization {
             best = w;
         }
     }
-    Some(format!(
-        "{} {}%",
-        best.0.short_label(),
-        percent(best.1.utilization)
-    ))
+    let hint = format!("{} {}%", best.kind.short_label(), percent(best.utilization));
+    // A model's exhausted cap is worth a word: the account is not free for that model.
+    match usage
+        .windows
+        .iter()
+        .find(|w| w.model.is_some() && w.is_exhausted())
+    {
+        Some(capped) => Some(format!(
+            "{hint}, {} {}%",
+            capped.model.as_deref().unwrap_or_default(),
+            percent(capped.utilization)
+        )),
+        None => Some(hint),
+    }
 }
 
 /// Remaining time rounded up to whole minutes: `"3h 12m"`, `"12m"`, `"2d 3h"`; `None` once
@@ -305,29 +313,51 @@ mod tests {
 
     #[test]
     fn usage_hints() {
-        use crate::{AnthropicUsage, CopilotUsage, ProviderUsage, UsageSnapshot, UsageWindow};
-        let snap = |usage| UsageSnapshot {
+        use crate::{
+            AnthropicExtra, CopilotUsage, ProviderUsage, Severity, UsageSnapshot, UsageWindow,
+            WindowKind,
+        };
+        let snap = |windows, usage| UsageSnapshot {
             fetched_at: 0,
             status: None,
+            windows,
             usage,
         };
-        let a = snap(ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(42.4, None)),
-            seven_day: Some(UsageWindow::new(12.0, None)),
-            seven_day_sonnet: None,
-        }));
+        let anthropic = ProviderUsage::Anthropic(AnthropicExtra::default());
+        let a = snap(
+            vec![
+                UsageWindow::new(WindowKind::FiveHour, 42.4, None),
+                UsageWindow::new(WindowKind::SevenDay, 12.0, None),
+            ],
+            anthropic.clone(),
+        );
         assert_eq!(usage_hint(&a).as_deref(), Some("5h 42%"));
-        let week = snap(ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(10.0, None)),
-            seven_day: Some(UsageWindow::new(77.0, None)),
-            seven_day_sonnet: None,
-        }));
+        let week = snap(
+            vec![
+                UsageWindow::new(WindowKind::FiveHour, 10.0, None),
+                UsageWindow::new(WindowKind::SevenDay, 77.0, None),
+                UsageWindow::scoped(WindowKind::SevenDay, "Fable", 64.0, None),
+            ],
+            anthropic.clone(),
+        );
         assert_eq!(usage_hint(&week).as_deref(), Some("7d 77%"));
-        let unlimited = snap(ProviderUsage::GithubCopilot(CopilotUsage {
-            premium: Some(UsageWindow::new(50.0, None)),
-            unlimited: true,
-            ..CopilotUsage::default()
-        }));
+        // A model's cap never reads as the account's fullest window, but it is named.
+        let capped = snap(
+            vec![
+                UsageWindow::new(WindowKind::FiveHour, 10.0, None),
+                UsageWindow::scoped(WindowKind::SevenDay, "Fable", 100.0, None)
+                    .with_severity(Severity::Critical),
+            ],
+            anthropic,
+        );
+        assert_eq!(usage_hint(&capped).as_deref(), Some("5h 10%, Fable 100%"));
+        let unlimited = snap(
+            Vec::new(),
+            ProviderUsage::GithubCopilot(CopilotUsage {
+                unlimited: true,
+                ..CopilotUsage::default()
+            }),
+        );
         assert_eq!(usage_hint(&unlimited), None);
     }
 

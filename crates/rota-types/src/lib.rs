@@ -48,6 +48,6 @@ pub use reset_credits::{RedeemCode, RedeemResponse, ResetCredit, ResetCredits};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{
-    AnthropicUsage, CopilotUsage, LimitStatus, OpenAiUsage, ProviderUsage, UsageSnapshot,
-    UsageWindow, WindowKind,
+    AnthropicExtra, AnthropicUsage, CopilotUsage, LegacyWindow, LimitStatus, OpenAiUsage,
+    ProviderUsage, Severity, UsageSnapshot, UsageWindow, WindowKind, model_matches, sort_windows,
 };

@@ -115,12 +115,15 @@ pub struct SwitchLogEntry {
 
 /// Why a proactive switch fired: the window that crossed the threshold, or the provider's
 /// `rejected` status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchDetail {
     /// The window with the highest use at the time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowKind>,
+    /// The model that window is scoped to, if it limits one model only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Its use in whole percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u32>,
@@ -147,13 +150,14 @@ impl SwitchLogEntry {
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
             SwitchReason::Login => "new login".to_owned(),
             SwitchReason::Removed => "account removed".to_owned(),
-            SwitchReason::Proactive => match self.detail {
+            SwitchReason::Proactive => match &self.detail {
                 Some(SwitchDetail { rejected: true, .. }) => "proactive (limit reached)".to_owned(),
                 Some(SwitchDetail {
                     window: Some(w),
                     percent: Some(p),
+                    model,
                     ..
-                }) => format!("proactive ({} at {p} %)", w.name()),
+                }) => format!("proactive ({} at {p} %)", w.name(model.as_deref())),
                 _ => "proactive".to_owned(),
             },
         }

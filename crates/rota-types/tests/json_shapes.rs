@@ -179,12 +179,12 @@ fn command_names_are_unique_snake_case() {
 
 use rota_types::event::EVENT_NAMES;
 use rota_types::{
-    AccountHealth, AccountIdentity, AccountSummary, AnthropicUsage, CopilotUsage, Event,
-    HealthzResponse, HttpErrorBody, LimitStatus, LoginProgress, LoginState, OpenAiUsage,
-    PoolChanged, PoolSnapshot, ProviderRequest, ProviderUsage, ProviderUsageEntry,
+    AccountHealth, AccountIdentity, AccountSummary, AnthropicExtra, AnthropicUsage, CopilotUsage,
+    Event, HealthzResponse, HttpErrorBody, LegacyWindow, LimitStatus, LoginProgress, LoginState,
+    OpenAiUsage, PoolChanged, PoolSnapshot, ProviderRequest, ProviderUsage, ProviderUsageEntry,
     RemoveAccountRequest, RemoveAccountResponse, RenameRequest, SessionUpdated, SetActiveRequest,
-    SetActiveResponse, SuccessResponse, SwitchLogEntry, SwitchReason, Switched, UsageResponse,
-    UsageSnapshot, UsageUpdated, UsageWindow, WindowKind,
+    SetActiveResponse, Severity, SuccessResponse, SwitchLogEntry, SwitchReason, Switched,
+    UsageResponse, UsageSnapshot, UsageUpdated, UsageWindow, WindowKind,
 };
 
 fn summary() -> AccountSummary {
@@ -263,56 +263,71 @@ fn snapshot_uses_seed_spellings() {
 
 #[test]
 fn usage_snapshot_shapes() {
-    let window = |u, r| Some(UsageWindow::new(u, Some(r)));
     let anthropic = UsageSnapshot {
         fetched_at: 10,
         status: Some(LimitStatus::AllowedWarning),
-        usage: ProviderUsage::Anthropic(AnthropicUsage {
-            five_hour: window(42.5, 100),
-            seven_day: window(10.0, 200),
-            seven_day_sonnet: None,
-        }),
+        windows: vec![
+            UsageWindow::new(WindowKind::FiveHour, 42.5, Some(100)),
+            UsageWindow::new(WindowKind::SevenDay, 10.0, Some(200)),
+            UsageWindow::scoped(WindowKind::SevenDay, "Fable", 100.0, Some(200))
+                .with_severity(Severity::Critical),
+        ],
+        usage: ProviderUsage::Anthropic(AnthropicExtra::default()),
     };
     let v = serde_json::to_value(&anthropic).unwrap();
     assert_eq!(
         v,
         json!({
             "fetchedAt": 10, "status": "allowed_warning", "provider": "anthropic",
-            "fiveHour": {"utilization": 42.5, "resetsAt": 100},
-            "sevenDay": {"utilization": 10.0, "resetsAt": 200},
-            "sevenDaySonnet": null
+            "windows": [
+                {"key": "five_hour", "kind": "five_hour", "label": "5-Hour", "utilization": 42.5,
+                 "severity": "normal", "resetsAt": 100},
+                {"key": "seven_day", "kind": "seven_day", "label": "7-Day (All Models)",
+                 "utilization": 10.0, "severity": "normal", "resetsAt": 200},
+                {"key": "seven_day:fable", "kind": "seven_day", "label": "7-Day (Fable)",
+                 "utilization": 100.0, "severity": "critical", "resetsAt": 200, "model": "Fable"}
+            ]
         })
     );
     assert_eq!(
         serde_json::from_value::<UsageSnapshot>(v).unwrap(),
         anthropic
     );
+    // The Fable cap does not make the account look full; it limits Fable requests only.
+    assert!((anthropic.max_utilization() - 42.5).abs() < f64::EPSILON);
+    assert_eq!(anthropic.derived_status(), LimitStatus::Allowed);
+    assert!(anthropic.exhausted_scope_for("claude-fable-4-5").is_some());
+    assert!(anthropic.exhausted_scope_for("claude-sonnet-4-5").is_none());
+    // The HTTP API's seed shape is derived from the list.
+    assert_eq!(
+        serde_json::to_value(AnthropicUsage::from_windows(&anthropic.windows)).unwrap(),
+        json!({"fiveHour": {"utilization": 42.5, "resetsAt": 100},
+               "sevenDay": {"utilization": 10.0, "resetsAt": 200}, "sevenDaySonnet": null})
+    );
 
     let openai = UsageSnapshot {
         fetched_at: 1,
         status: None,
+        windows: vec![UsageWindow::new(WindowKind::FiveHour, 5.0, None).with_minutes(Some(300))],
         usage: ProviderUsage::OpenAi(OpenAiUsage {
-            primary: Some(UsageWindow {
-                utilization: 5.0,
-                resets_at: None,
-                window_minutes: Some(300),
-            }),
-            secondary: None,
+            plan_type: Some("plus".into()),
         }),
     };
     let v = serde_json::to_value(&openai).unwrap();
     assert_eq!(v["provider"], json!("openai"));
+    assert_eq!(v["planType"], json!("plus"));
     assert_eq!(
-        v["primary"],
-        json!({"utilization": 5.0, "resetsAt": null, "windowMinutes": 300})
+        v["windows"][0],
+        json!({"key": "five_hour", "kind": "five_hour", "label": "5-Hour", "utilization": 5.0,
+               "severity": "normal", "resetsAt": null, "windowMinutes": 300})
     );
     assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), openai);
 
     let copilot = UsageSnapshot {
         fetched_at: 1,
         status: None,
+        windows: vec![UsageWindow::new(WindowKind::Premium, 30.0, Some(5))],
         usage: ProviderUsage::GithubCopilot(CopilotUsage {
-            premium: Some(UsageWindow::new(30.0, Some(5))),
             entitlement: Some(300),
             remaining: Some(210.0),
             unlimited: false,
@@ -322,23 +337,23 @@ fn usage_snapshot_shapes() {
     let v = serde_json::to_value(&copilot).unwrap();
     assert_eq!(v["provider"], json!("github-copilot"));
     assert_eq!(v["entitlement"], json!(300));
-    assert!(
-        v.get("credits").is_none(),
-        "absent unless billed in credits"
+    assert_eq!(
+        v["windows"][0]["label"],
+        json!("Premium Requests (monthly)")
     );
     assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), copilot);
-    assert_eq!(copilot.usage.windows()[0].0, WindowKind::Premium);
-    let mut credits = copilot.clone();
-    if let ProviderUsage::GithubCopilot(c) = &mut credits.usage {
-        c.credits = true;
-    }
-    let v = serde_json::to_value(&credits).unwrap();
-    assert_eq!(v["credits"], json!(true));
-    assert_eq!(serde_json::from_value::<UsageSnapshot>(v).unwrap(), credits);
-    assert_eq!(credits.usage.windows()[0].0, WindowKind::Credits);
-    assert_eq!(WindowKind::Credits.label(), "AI Credits (monthly)");
-    assert!((anthropic.max_utilization() - 42.5).abs() < f64::EPSILON);
-    assert_eq!(WindowKind::SevenDaySonnet.label(), "7-Day Limit (Sonnet)");
+    assert_eq!(WindowKind::SevenDaySonnet.label(None), "7-Day (Sonnet)");
+
+    // A snapshot stored before windows were a list still loads (its windows come back on the
+    // next poll), so an old state file is not quarantined.
+    let old: UsageSnapshot = serde_json::from_value(json!({
+        "fetchedAt": 3, "status": "allowed", "provider": "anthropic",
+        "fiveHour": {"utilization": 1.0, "resetsAt": null}, "sevenDay": null, "sevenDaySonnet": null
+    }))
+    .unwrap();
+    assert!(old.windows.is_empty());
+    // An account billed in AI credits shows them as its monthly window.
+    assert_eq!(WindowKind::Credits.label(None), "AI Credits (monthly)");
 }
 
 #[test]
@@ -380,7 +395,10 @@ fn http_api_bodies() {
     let resp = SetActiveResponse {
         success: true,
         anthropic_usage: Some(AnthropicUsage {
-            five_hour: Some(UsageWindow::new(1.0, None)),
+            five_hour: Some(LegacyWindow {
+                utilization: 1.0,
+                resets_at: None,
+            }),
             ..AnthropicUsage::default()
         }),
     };
@@ -566,6 +584,7 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
         reason: SwitchReason::Proactive,
         detail: Some(SwitchDetail {
             window: Some(WindowKind::FiveHour),
+            model: None,
             percent: Some(96),
             rejected: false,
         }),

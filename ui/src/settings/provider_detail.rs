@@ -12,7 +12,7 @@ use rota_types::command::{
 };
 use rota_types::display::plan_name;
 use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
-use rota_types::{AccountSummary, ProviderId, UnixMs, WindowKind};
+use rota_types::{AccountSummary, ProviderId, UnixMs};
 
 use super::ProviderBadge;
 use super::add_account::AddAccountDialog;
@@ -20,14 +20,6 @@ use crate::app::Ui;
 use crate::components::icons::{CloseIcon, PencilIcon};
 use crate::components::usage_bar::UsageBar;
 use crate::ipc::{self, now_ms};
-
-/// The bar label of a window for this provider (OpenAI's weekly window has no model split).
-fn window_label(provider: ProviderId, kind: WindowKind) -> &'static str {
-    match (provider, kind) {
-        (ProviderId::OpenAi, WindowKind::SevenDay) => "7-Day Limit",
-        _ => kind.label(),
-    }
-}
 
 /// Remaining cooldown with seconds, for the live badge: `1h 05m`, `4m 05s`, `12s`.
 fn countdown(left_ms: UnixMs) -> String {
@@ -268,14 +260,14 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 .join(" · ");
             let bars = match a.usage.clone() {
                 Some(u) => {
-                    let windows = u.usage.windows();
-                    if windows.is_empty() {
+                    if u.windows.is_empty() {
                         view! { <p class="muted no-usage">"No usage limits reported for this account."</p> }.into_any()
                     } else {
-                        windows
-                            .into_iter()
-                            .map(|(kind, w)| view! {
-                                <UsageBar label=window_label(provider, kind) window=w fetched_at=u.fetched_at now=render_now />
+                        u.windows
+                            .iter()
+                            .cloned()
+                            .map(|w| view! {
+                                <UsageBar window=w fetched_at=u.fetched_at now=render_now />
                             })
                             .collect_view()
                             .into_any()
@@ -329,7 +321,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                     let left = rota_types::display::remaining_text(x.at, render_now)?;
                                     Some(view! {
                                         <span class="exhaustion" title="Projected from this account's recent usage">
-                                            {format!("{} limit in ~{left} at this pace", x.window.name())}
+                                            {format!("{} limit in ~{left} at this pace", x.window.name(None))}
                                         </span>
                                     })
                                 })}

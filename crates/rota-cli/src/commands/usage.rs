@@ -156,18 +156,19 @@ fn render_account(
     );
     match &a.usage {
         Some(usage) => {
-            let windows = usage.usage.windows();
-            let width = windows
+            // Every window the provider reports, the model-scoped ones included.
+            let width = usage
+                .windows
                 .iter()
-                .map(|(k, _)| k.short_label().len())
+                .map(|w| w.label.chars().count())
                 .max()
                 .unwrap_or(0);
-            for (kind, w) in windows {
+            for w in &usage.windows {
                 let used = format!("{:>3}% used", percent(w.utilization));
                 let _ = writeln!(
                     text,
                     "      {:<width$}  {}{}",
-                    kind.short_label(),
+                    w.label,
                     out.usage_color(w.utilization, &used),
                     w.resets_at
                         .map(|at| format!("  {}", reset_text(at, now)))

@@ -7,8 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 use rota_core::{NewLogin, PoolState, Ulid};
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig, now_ms};
+use rota_types::WindowKind::{FiveHour, Premium, SevenDay};
 use rota_types::{
-    AccountIdentity, AnthropicUsage, CopilotUsage, DEFAULT_NAMESPACE, OpenAiUsage, ProviderId,
+    AccountIdentity, AnthropicExtra, CopilotUsage, DEFAULT_NAMESPACE, OpenAiUsage, ProviderId,
     ProviderUsage, UnixMs, UsageSnapshot, UsageWindow,
 };
 
@@ -148,11 +149,13 @@ impl Env {
                     anthropic[0],
                     snapshot(
                         fetched,
-                        ProviderUsage::Anthropic(AnthropicUsage {
-                            five_hour: Some(UsageWindow::new(42.4, reset(3 * HOUR + 12 * MINUTE))),
-                            seven_day: Some(UsageWindow::new(12.0, reset(51 * HOUR))),
-                            seven_day_sonnet: Some(UsageWindow::new(3.0, reset(51 * HOUR))),
-                        }),
+                        vec![
+                            UsageWindow::new(FiveHour, 42.4, reset(3 * HOUR + 12 * MINUTE)),
+                            UsageWindow::new(SevenDay, 12.0, reset(51 * HOUR)),
+                            UsageWindow::scoped(SevenDay, "Fable", 100.0, reset(51 * HOUR))
+                                .with_severity(rota_types::Severity::Critical),
+                        ],
+                        ProviderUsage::Anthropic(AnthropicExtra::default()),
                     ),
                 )?;
                 s.record_usage(
@@ -160,11 +163,11 @@ impl Env {
                     anthropic[1],
                     snapshot(
                         fetched - 2 * HOUR,
-                        ProviderUsage::Anthropic(AnthropicUsage {
-                            five_hour: Some(UsageWindow::new(97.0, reset(25 * MINUTE))),
-                            seven_day: Some(UsageWindow::new(64.0, reset(80 * HOUR))),
-                            seven_day_sonnet: None,
-                        }),
+                        vec![
+                            UsageWindow::new(FiveHour, 97.0, reset(25 * MINUTE)),
+                            UsageWindow::new(SevenDay, 64.0, reset(80 * HOUR)),
+                        ],
+                        ProviderUsage::Anthropic(AnthropicExtra::default()),
                     ),
                 )?;
                 s.record_usage(
@@ -172,10 +175,11 @@ impl Env {
                     o1,
                     snapshot(
                         fetched,
-                        ProviderUsage::OpenAi(OpenAiUsage {
-                            primary: Some(UsageWindow::new(55.0, reset(2 * HOUR))),
-                            secondary: Some(UsageWindow::new(81.0, reset(100 * HOUR))),
-                        }),
+                        vec![
+                            UsageWindow::new(FiveHour, 55.0, reset(2 * HOUR)),
+                            UsageWindow::new(SevenDay, 81.0, reset(100 * HOUR)),
+                        ],
+                        ProviderUsage::OpenAi(OpenAiUsage::default()),
                     ),
                 )?;
                 s.record_usage(
@@ -183,8 +187,8 @@ impl Env {
                     c1,
                     snapshot(
                         fetched,
+                        vec![UsageWindow::new(Premium, 30.0, reset(10 * 24 * HOUR))],
                         ProviderUsage::GithubCopilot(CopilotUsage {
-                            premium: Some(UsageWindow::new(30.0, reset(10 * 24 * HOUR))),
                             entitlement: Some(300),
                             remaining: Some(210.0),
                             unlimited: false,
@@ -226,10 +230,11 @@ pub struct Seeded {
     pub copilot: Ulid,
 }
 
-fn snapshot(fetched_at: UnixMs, usage: ProviderUsage) -> UsageSnapshot {
+fn snapshot(fetched_at: UnixMs, windows: Vec<UsageWindow>, usage: ProviderUsage) -> UsageSnapshot {
     UsageSnapshot {
         fetched_at,
         status: None,
+        windows,
         usage,
     }
 }

@@ -19,6 +19,9 @@ pub struct T {
     pub http: Client,
 }
 
+/// Claude Code 2.1.330's `User-Agent`.
+pub const CLAUDE_CODE_UA: &str = "claude-cli/2.1.330 (external, cli)";
+
 pub async fn start() -> T {
     start_with(MockConfig::default()).await
 }
@@ -26,7 +29,10 @@ pub async fn start() -> T {
 pub async fn start_with(config: MockConfig) -> T {
     install_crypto_provider();
     let mock = MockServer::start(config).await.expect("mock starts");
+    // The tests speak as Claude Code, as strict mode requires of Anthropic's usage and token
+    // endpoints (`strict_mode_*` tests send other User-Agents on purpose).
     let http = Client::builder()
+        .user_agent(CLAUDE_CODE_UA)
         .redirect(redirect::Policy::none())
         .build()
         .expect("client");

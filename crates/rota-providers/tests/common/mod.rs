@@ -77,3 +77,15 @@ pub fn count_requests(mock: &MockHandle, suffix: &str) -> usize {
 pub fn auth_code_on_page(html: &str) -> String {
     rota_mock::auth_code_on_page(html).expect("auth code on page")
 }
+
+/// A real provider body from `tests/fixtures` (published by users of other tools), through the
+/// run-time `CARGO_MANIFEST_DIR`: a shared target dir can hold a binary built in another clone.
+pub fn fixture(name: &str) -> String {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("tests/fixtures");
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
