@@ -1,4 +1,3 @@
-
 use std::path::PathBuf;
 
 use rota_e2e::E2eResult as Result;

@@ -525,10 +525,10 @@ impl PoolState {
 
 /// The reset of a monthly quota the account's last usage reported (Copilot's premium quota).
 fn quota_reset_of(u: &rota_types::UsageSnapshot) -> Option<UnixMs> {
-    match &u.usage {
-        rota_types::ProviderUsage::GithubCopilot(c) => c.premium.and_then(|w| w.resets_at),
-        _ => None,
-    }
+    u.windows
+        .iter()
+        .find(|w| matches!(w.kind, WindowKind::Premium | WindowKind::Credits))
+        .and_then(|w| w.resets_at)
 }
 
 /// 00:00 UTC on the first day of the month after `now`.

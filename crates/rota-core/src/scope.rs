@@ -68,6 +68,8 @@ mod tests {
             }),
             usage_history: Vec::new(),
             model_limits: std::collections::BTreeMap::new(),
+            pending_redeem: None,
+            last_redeem: None,
         }
     }
 

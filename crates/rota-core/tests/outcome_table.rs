@@ -511,10 +511,8 @@ fn quota_exhausted_cools_until_the_quota_reset() {
         UsageSnapshot {
             fetched_at: T0 - MIN,
             status: None,
-            usage: ProviderUsage::GithubCopilot(CopilotUsage {
-                premium: Some(UsageWindow::new(100.0, Some(reset))),
-                ..CopilotUsage::default()
-            }),
+            windows: vec![UsageWindow::new(WindowKind::Premium, 100.0, Some(reset))],
+            usage: ProviderUsage::GithubCopilot(CopilotUsage::default()),
         },
     )
     .unwrap();

@@ -275,10 +275,15 @@ async fn quota_snapshot_headers_update_the_accounts_usage() {
         assert!(std::time::Instant::now() < deadline, "no usage written");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let premium = usage
+        .windows
+        .iter()
+        .find(|w| w.kind == rota_types::WindowKind::Premium)
+        .cloned()
+        .unwrap_or_else(|| panic!("{usage:?}"));
     let ProviderUsage::GithubCopilot(c) = usage.usage else {
         panic!("{usage:?}")
     };
-    let premium = c.premium.unwrap();
     assert!((premium.utilization - 50.0).abs() < 0.1, "{premium:?}");
     assert_eq!(premium.resets_at, Some(1_930_089_600_000));
     assert_eq!(c.entitlement, Some(300));

@@ -431,9 +431,8 @@ pub fn parse_usage(v: &Value, fetched_at: UnixMs) -> UsageSnapshot {
     });
     let credits = picked.is_some_and(|(_, credits)| credits);
     let premium = if q.is_some() && !unlimited {
-        percent_remaining.map(|p| {
-            UsageWindow::new(quota_kind(credits), (100.0 - p).clamp(0.0, 100.0), reset)
-        })
+        percent_remaining
+            .map(|p| UsageWindow::new(quota_kind(credits), (100.0 - p).clamp(0.0, 100.0), reset))
     } else {
         None
     };

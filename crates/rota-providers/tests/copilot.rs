@@ -394,12 +394,13 @@ fn the_published_copilot_user_body_parses_to_its_premium_quota() {
     );
     assert_eq!(c.entitlement, Some(1500));
     assert_eq!(c.remaining, Some(1054.0));
-    let w = c.premium.unwrap();
+    let w = s.windows[0].clone();
     assert!((w.utilization - 29.72).abs() < 1e-9, "{w:?}");
     // quota_reset_date_utc 2026-03-01T00:00:00.000Z
     assert_eq!(w.resets_at, Some(1_772_323_200_000));
     assert_eq!(s.status, Some(rota_types::LimitStatus::Allowed));
-    assert_eq!(s.usage.windows()[0].0, WindowKind::Premium);
+    assert_eq!(s.windows[0].kind, WindowKind::Premium);
+    assert_eq!(s.windows[0].label, "Premium Requests (monthly)");
 
     // The same account once billed in AI credits: the credits quota is shown.
     let mut credits = v.clone();
@@ -413,8 +414,9 @@ fn the_published_copilot_user_body_parses_to_its_premium_quota() {
     };
     assert!(c.credits);
     assert_eq!(c.remaining, Some(1200.0));
-    assert!((c.premium.unwrap().utilization - 20.0).abs() < 1e-9);
-    assert_eq!(s.usage.windows()[0].0, WindowKind::Credits);
+    assert!((s.windows[0].utilization - 20.0).abs() < 1e-9);
+    assert_eq!(s.windows[0].kind, WindowKind::Credits);
+    assert_eq!(s.windows[0].label, "AI Credits (monthly)");
 }
 
 #[test]
@@ -440,7 +442,7 @@ fn quota_snapshot_headers_parse_as_vs_code_reads_them() {
     assert_eq!(c.entitlement, Some(300));
     assert_eq!(c.remaining, Some(37.5));
     assert!(!c.credits && !c.unlimited);
-    let w = c.premium.unwrap();
+    let w = s.windows[0].clone();
     assert_eq!(w.utilization, 87.5);
     assert_eq!(w.resets_at, Some(1_782_864_000_000));
     assert_eq!(s.status, Some(rota_types::LimitStatus::AllowedWarning));
@@ -452,7 +454,7 @@ fn quota_snapshot_headers_parse_as_vs_code_reads_them() {
             .unwrap(),
     );
     let s = copilot::usage_from_quota_headers(&h, 5).unwrap();
-    assert_eq!(s.usage.windows()[0].1.utilization, 50.0);
+    assert_eq!(s.windows[0].utilization, 50.0);
     h.insert(
         "x-quota-snapshot-ai_credits",
         "ent=7000&rem=0.0&rst=2026-07-01T00%3A00%3A00Z"
@@ -460,7 +462,7 @@ fn quota_snapshot_headers_parse_as_vs_code_reads_them() {
             .unwrap(),
     );
     let s = copilot::usage_from_quota_headers(&h, 5).unwrap();
-    assert_eq!(s.usage.windows()[0].0, WindowKind::Credits);
+    assert_eq!(s.windows[0].kind, WindowKind::Credits);
     assert_eq!(s.status, Some(rota_types::LimitStatus::Rejected));
     // Nothing usable: no update.
     assert!(copilot::usage_from_quota_headers(&http::HeaderMap::new(), 5).is_none());
