@@ -364,6 +364,7 @@ impl PoolState {
                 usage_history: Vec::new(),
                 pending_redeem: None,
                 last_redeem: None,
+                reset_credits: None,
             });
             (new_id, true)
         };

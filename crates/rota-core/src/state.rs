@@ -160,6 +160,9 @@ pub struct Record {
     /// The last answered redeem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_redeem: Option<crate::redeem::LastRedeem>,
+    /// OpenAI: the reset credits as last fetched (count and expiries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_credits: Option<rota_types::ResetCredits>,
 }
 
 impl Record {
@@ -197,6 +200,7 @@ impl Record {
             updated_at: self.updated_at,
             usage: self.usage.clone(),
             exhaustion: crate::exhaustion::estimate(&self.usage_history),
+            reset_credits: self.reset_credits.clone(),
         }
     }
 }

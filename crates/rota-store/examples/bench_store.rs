@@ -128,6 +128,7 @@ fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, 
                 usage_history: Vec::new(),
                 pending_redeem: None,
                 last_redeem: None,
+                reset_credits: None,
             });
             txn.vault_mut()?.insert(
                 id.to_string(),

@@ -187,6 +187,20 @@ fn render_account(
             let _ = writeln!(text, "      {}", out.dim("no usage fetched yet"));
         }
     }
+    // OpenAI: banked reset credits (`rota auth redeem`), shown when there are any.
+    if let Some(c) = a.reset_credits.as_ref().filter(|c| !c.credits.is_empty()) {
+        let expiry = c
+            .next()
+            .and_then(|n| n.expires_at)
+            .and_then(|at| remaining_text(at, now))
+            .map(|left| format!(" · next expires in {left}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "      reset credits  {}{expiry} (rota auth redeem)",
+            c.credits.len()
+        );
+    }
     if let Some(f) = fetched.iter().find(|f| f.record_id == a.id) {
         let cached = a.usage.as_ref().map_or_else(
             || "no cached value".to_owned(),
