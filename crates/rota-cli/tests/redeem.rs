@@ -73,7 +73,21 @@ fn two_processes_redeeming_at_once_spend_one_credit() {
         .count();
     assert_eq!(logged, 1);
 
-    // Text output; a provider without reset credits is a usage error.
+    // The count left and its expiry in `rota auth usage`.
+    let run = env.run(&["auth", "usage", "openai", "--cached"]);
+    let out = &run.ok().stdout;
+    // rc_b, two days out, is left.
+    assert!(
+        out.contains("reset credits  1 · next expires in 2d 0h")
+            || out.contains("reset credits  1 · next expires in 1d 23h"),
+        "{out}"
+    );
+    let json = env
+        .run(&["auth", "usage", "openai", "--cached", "--json"])
+        .json();
+    assert!(json.to_string().contains("\"resetCredits\""), "{json}");
+
+    // A provider without reset credits is a usage error.
     let run = env.run(&["auth", "redeem", "github-copilot"]);
     assert_eq!(run.code, 2, "{run:?}");
     drop(mock);

@@ -403,6 +403,7 @@ impl PoolState {
                 pending_redeem: None,
                 last_redeem: None,
                 model_limits: std::collections::BTreeMap::new(),
+                reset_credits: None,
             });
             (new_id, true)
         };

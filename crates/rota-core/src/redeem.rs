@@ -125,4 +125,29 @@ impl PoolState {
         self.log_switch(entry.clone());
         Ok(Some(entry))
     }
+
+    /// Records the account's reset credits as fetched at `credits.fetched_at` (an older fetch
+    /// never replaces a newer one).
+    pub fn record_reset_credits(
+        &mut self,
+        provider: ProviderId,
+        id: Ulid,
+        credits: rota_types::ResetCredits,
+    ) -> Result<(), PoolError> {
+        let r = self
+            .providers
+            .get_mut(&provider)
+            .and_then(|p| p.record_mut(id))
+            .ok_or_else(|| PoolError::NotFound {
+                provider,
+                id: id.to_string(),
+            })?;
+        if r.reset_credits
+            .as_ref()
+            .is_none_or(|c| c.fetched_at <= credits.fetched_at)
+        {
+            r.reset_credits = Some(credits);
+        }
+        Ok(())
+    }
 }

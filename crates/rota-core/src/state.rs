@@ -169,6 +169,9 @@ pub struct Record {
     /// model's name or the request's model id) → until when. See [`crate::scope`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub model_limits: BTreeMap<String, UnixMs>,
+    /// OpenAI: the reset credits as last fetched (count and expiries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_credits: Option<rota_types::ResetCredits>,
 }
 
 impl Record {
@@ -208,6 +211,7 @@ impl Record {
             updated_at: self.updated_at,
             usage: self.usage.clone(),
             exhaustion: crate::exhaustion::estimate(&self.usage_history),
+            reset_credits: self.reset_credits.clone(),
         }
     }
 }

@@ -52,19 +52,23 @@ async fn call(
 }
 
 /// The account's available reset credits, soonest expiry first.
-pub async fn list(ctx: &Providers, auth: &AccountAuth) -> Result<ResetCredits, ProviderError> {
+pub async fn list(
+    ctx: &Providers,
+    auth: &AccountAuth,
+    now: UnixMs,
+) -> Result<ResetCredits, ProviderError> {
     let url = format!(
         "{}/wham/rate-limit-reset-credits",
         ctx.config.openai.backend_base
     );
     let v = call(auth, ctx.http.get(url), "reset credits").await?;
-    Ok(parse_list(&v))
+    Ok(parse_list(&v, now))
 }
 
 /// `{credits:[{id, reset_type, status, granted_at, expires_at}], available_count}` → the
 /// available ones, soonest expiry first.
 #[must_use]
-pub fn parse_list(v: &Value) -> ResetCredits {
+pub fn parse_list(v: &Value, fetched_at: UnixMs) -> ResetCredits {
     let mut credits: Vec<ResetCredit> = v
         .get("credits")
         .and_then(Value::as_array)
@@ -79,7 +83,10 @@ pub fn parse_list(v: &Value) -> ResetCredits {
         })
         .collect();
     credits.sort_by_key(|c| c.expires_at.unwrap_or(UnixMs::MAX));
-    ResetCredits { credits }
+    ResetCredits {
+        credits,
+        fetched_at,
+    }
 }
 
 /// One redeem call.
@@ -129,7 +136,7 @@ pub async fn redeem(tokens: &TokenManager, id: Ulid) -> Result<RedeemResponse, P
         RedeemPlan::Coalesced(last) => return Ok(response(last.code, true, None)),
         RedeemPlan::Resume(p) => p,
         RedeemPlan::Fresh => {
-            let credits = list(&ctx, &auth).await?;
+            let credits = list(&ctx, &auth, asked_at).await?;
             let Some(credit) = credits.next() else {
                 let now = rota_store::now_ms();
                 store.mutate(|txn| {
@@ -158,11 +165,48 @@ pub async fn redeem(tokens: &TokenManager, id: Ulid) -> Result<RedeemResponse, P
     })?;
     drop(lock);
     tracing::info!(account = %id, code = ?code, "reset credit redeem answered");
-    let remaining = list(&ctx, &auth)
+    let remaining = record_fetched(&store, id, list(&ctx, &auth, now).await.ok())
         .await
-        .ok()
         .map(|c| u32::try_from(c.credits.len()).unwrap_or(u32::MAX));
     Ok(response(code, false, remaining))
+}
+
+/// Records a fetched list on the account (count and expiries for `rota auth usage` and the
+/// app) and hands it back.
+async fn record_fetched(
+    store: &std::sync::Arc<rota_store::PoolStore>,
+    id: Ulid,
+    credits: Option<ResetCredits>,
+) -> Option<ResetCredits> {
+    let credits = credits?;
+    let store = store.clone();
+    let recorded = credits.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        store.mutate(|txn| {
+            txn.state.record_reset_credits(P, id, recorded)?;
+            Ok::<_, rota_store::StoreError>(())
+        })
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::warn!(account = %id, "could not record the reset credits");
+    }
+    Some(credits)
+}
+
+/// Fetches and records an OpenAI account's reset credits (the usage poll calls it after a
+/// fresh usage fetch). Failures are logged, never fatal: the credits are extra information.
+pub async fn refresh_recorded(tokens: &TokenManager, id: Ulid, now: UnixMs) {
+    let fetched = match tokens.access_at(P, id, now).await {
+        Ok(auth) => list(tokens.providers(), &auth, now).await,
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok(c) => {
+            record_fetched(tokens.store(), id, Some(c)).await;
+        }
+        Err(e) => tracing::debug!(account = %id, error = %e, "reset credits not fetched"),
+    }
 }
 
 /// A fresh request id in UUID form (the redeem endpoint's `redeem_request_id`), from a ULID's

@@ -371,6 +371,9 @@ impl UsageService {
         }
         match self.fetch_with_auth(t.provider, t.id, now).await {
             Ok(u) => {
+                if t.provider == ProviderId::OpenAi {
+                    crate::reset_credits::refresh_recorded(&self.tokens, t.id, now).await;
+                }
                 self.backoff
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)

@@ -70,7 +70,9 @@ async fn a_redeem_clears_both_windows_once_and_is_logged() {
         .unwrap();
 
     let auth = tm.access(P, id).await.unwrap();
-    let available = reset_credits::list(&providers, &auth).await.unwrap();
+    let available = reset_credits::list(&providers, &auth, rota_store::now_ms())
+        .await
+        .unwrap();
     let ids: Vec<_> = available.credits.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -96,6 +98,11 @@ async fn a_redeem_clears_both_windows_once_and_is_logged() {
     assert!(
         !rec.is_cooling(rota_store::now_ms()),
         "the windows are clear: the cooldown ends"
+    );
+    assert_eq!(
+        rec.reset_credits.as_ref().map(|c| c.credits.len()),
+        Some(1),
+        "the count left is recorded"
     );
     let last = state.switch_log.back().unwrap();
     assert_eq!(last.reason, SwitchReason::ResetCredit);

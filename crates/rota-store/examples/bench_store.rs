@@ -129,6 +129,7 @@ fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, 
                 pending_redeem: None,
                 last_redeem: None,
                 model_limits: std::collections::BTreeMap::new(),
+                reset_credits: None,
             });
             txn.vault_mut()?.insert(
                 id.to_string(),

@@ -78,6 +78,9 @@ pub struct AccountSummary {
     /// rising fast enough to run out before it resets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exhaustion: Option<ExhaustionEstimate>,
+    /// OpenAI: the banked rate-limit reset credits, as last fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_credits: Option<crate::ResetCredits>,
 }
 
 /// A projection from the account's usage history: the first window to reach 100 % at the

@@ -14,12 +14,16 @@ pub struct ResetCredit {
     pub expires_at: Option<UnixMs>,
 }
 
-/// An account's available reset credits (`rota auth redeem --list`, `--json`).
+/// An account's available reset credits (count and expiries: `rota auth usage`, the account
+/// summary's `resetCredits`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResetCredits {
     /// Available credits, soonest expiry first.
     pub credits: Vec<ResetCredit>,
+    /// When they were fetched (0 when not recorded).
+    #[serde(default)]
+    pub fetched_at: UnixMs,
 }
 
 impl ResetCredits {

@@ -211,6 +211,7 @@ fn summary() -> AccountSummary {
         updated_at: 2,
         usage: None,
         exhaustion: None,
+        reset_credits: None,
     }
 }
 

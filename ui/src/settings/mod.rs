@@ -55,7 +55,6 @@ pub fn ProviderBadge(provider: ProviderId) -> impl IntoView {
 
 #[allow(clippy::too_many_lines)] // the dialog's markup: tab list and panel in one view
 #[component]
-#[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the dialog's markup
 pub fn SettingsDialog() -> impl IntoView {
     let ui = expect_context::<Ui>();
     let enabled =

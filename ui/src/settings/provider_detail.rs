@@ -317,6 +317,21 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                 <span class="account-requests">{requests_text(&a)}</span>
                                 // Only a projection into the future says something: an account at its
                                 // limit already shows it in its bars and badges.
+                                // OpenAI: banked rate-limit reset credits (redeemed with `rota auth redeem`).
+                                {a.reset_credits.as_ref().filter(|c| !c.credits.is_empty()).map(|c| {
+                                    let expiry = c
+                                        .next()
+                                        .and_then(|n| n.expires_at)
+                                        .and_then(|at| rota_types::display::remaining_text(at, render_now))
+                                        .map(|left| format!(" · next expires in {left}"))
+                                        .unwrap_or_default();
+                                    let n = c.credits.len();
+                                    view! {
+                                        <span class="reset-credits" title="Each clears both usage windows once: rota auth redeem openai">
+                                            {format!("{n} reset credit{}{expiry}", if n == 1 { "" } else { "s" })}
+                                        </span>
+                                    }
+                                })}
                                 {a.exhaustion.filter(|_| until.is_none()).and_then(|x| {
                                     let left = rota_types::display::remaining_text(x.at, render_now)?;
                                     Some(view! {

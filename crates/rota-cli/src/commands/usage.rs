@@ -194,6 +194,7 @@ fn render_account(
             let _ = writeln!(text, "      {}", out.dim("no usage fetched yet"));
         }
     }
+    render_reset_credits(text, a, now);
     if let Some(f) = fetched.iter().find(|f| f.record_id == a.id) {
         let cached = a.usage.as_ref().map_or_else(
             || "no cached value".to_owned(),
@@ -222,4 +223,22 @@ fn render_account(
             let _ = writeln!(text, "      {}", out.yellow(&line));
         }
     }
+}
+
+/// OpenAI: banked reset credits (`rota auth redeem`), shown when there are any.
+fn render_reset_credits(text: &mut String, a: &AccountSummary, now: UnixMs) {
+    let Some(c) = a.reset_credits.as_ref().filter(|c| !c.credits.is_empty()) else {
+        return;
+    };
+    let expiry = c
+        .next()
+        .and_then(|n| n.expires_at)
+        .and_then(|at| remaining_text(at, now))
+        .map(|left| format!(" · next expires in {left}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "      reset credits  {}{expiry} (rota auth redeem)",
+        c.credits.len()
+    );
 }
