@@ -70,6 +70,7 @@ mod tests {
             model_limits: std::collections::BTreeMap::new(),
             pending_redeem: None,
             last_redeem: None,
+            reset_credits: None,
         }
     }
 
