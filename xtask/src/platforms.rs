@@ -6,13 +6,12 @@
 //!   benches, except the integration tests of the CLI (pty) and the app (e2e harness), which
 //!   are Unix-only.
 //!   Build scripts that compile C (ring) use MinGW-w64's gcc.
-//! - **macOS** (`aarch64-apple-darwin`): there is no Apple SDK here. The two C build scripts in
-//!   the dependency tree are compiled by clang against the stand-in headers in
-//!   `xtask/macos-sdk-stub/` (see its README): ring's C code needs only `TargetConditionals.h`
-//!   and the C library's basic headers, and objc2-exception-helper's one Objective-C file needs
-//!   nothing beyond `objc/objc.h`, `objc/runtime.h`. The object files are thrown away (nothing is
-//!   linked), so the stand-ins only have to declare what the C code uses; the Rust code, which is
-//!   what this step checks, sees the real `objc2`/`core-foundation` bindings crates.
+//! - **macOS** (`aarch64-apple-darwin`): there is no Apple SDK here. C build scripts compile
+//!   with clang through `xtask/macos-sdk-stub/cc` against the stand-in headers there (see its
+//!   README): ring's C code needs only `TargetConditionals.h` besides clang's own headers, and
+//!   objc2-exception-helper's one Objective-C file includes nothing. mimalloc (the gateway's
+//!   allocator) needs the SDK's whole C library, so it gets an empty object in its place. The
+//!   object files are thrown away (nothing is linked); what this step checks is the Rust code.
 
 use std::env;
 use std::process::Command;
@@ -157,7 +156,10 @@ fn clippy(target: &str) -> Command {
                     stub.display()
                 )
             });
-            cmd.env(format!("CC_{var}"), "clang");
+            cmd.env(
+                format!("CC_{var}"),
+                root().join("xtask/macos-sdk-stub/cc"),
+            );
             cmd.env(format!("AR_{var}"), "llvm-ar");
             cmd.env(format!("CFLAGS_{var}"), flags);
         }
