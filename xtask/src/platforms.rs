@@ -24,7 +24,7 @@ pub const WINDOWS: &str = "x86_64-pc-windows-gnu";
 pub const MACOS: &str = "aarch64-apple-darwin";
 
 /// The cross C compilers the two targets' build scripts need (Debian packages).
-pub const CROSS_PACKAGES: &[&str] = &["gcc-mingw-w64-x86-64", "clang"];
+pub const CROSS_PACKAGES: &[&str] = &["gcc-mingw-w64-x86-64", "clang", "llvm"]; // llvm: llvm-ar
 
 /// Crates that ship or that users run (the wasm UI, the e2e harness and xtask are not), linted
 /// with their tests, examples and benches.
@@ -156,10 +156,7 @@ fn clippy(target: &str) -> Command {
                     stub.display()
                 )
             });
-            cmd.env(
-                format!("CC_{var}"),
-                root().join("xtask/macos-sdk-stub/cc"),
-            );
+            cmd.env(format!("CC_{var}"), root().join("xtask/macos-sdk-stub/cc"));
             cmd.env(format!("AR_{var}"), "llvm-ar");
             cmd.env(format!("CFLAGS_{var}"), flags);
         }
