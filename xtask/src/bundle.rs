@@ -418,7 +418,7 @@ fn smoke_test(root: &Path, kind: &str) -> Result<()> {
         .context("could not start rota-app")?;
     let result = wait_for_app(root, &mut app);
     let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(app.id() as i32),
+        nix::unistd::Pid::from_raw(app.id().cast_signed()),
         nix::sys::signal::Signal::SIGTERM,
     );
     let _ = app.wait();
@@ -431,7 +431,7 @@ fn smoke_test(root: &Path, kind: &str) -> Result<()> {
 fn wait_for_app(root: &Path, app: &mut std::process::Child) -> Result<()> {
     let extension = root.join("usr/lib/rota/web-extensions/librota_trim.so");
     let extension = extension.display().to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     let (mut window, mut loaded) = (false, false);
     while Instant::now() < deadline && !(window && loaded) {
         if let Some(status) = app.try_wait()? {

