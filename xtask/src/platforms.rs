@@ -10,7 +10,8 @@
 //!   with clang through `xtask/macos-sdk-stub/cc` against the stand-in headers there (see its
 //!   README): ring's C code needs only `TargetConditionals.h` besides clang's own headers, and
 //!   objc2-exception-helper's one Objective-C file includes nothing. mimalloc (the gateway's
-//!   allocator) needs the SDK's whole C library, so it gets an empty object in its place. The
+//!   allocator) and mac-notification-sys (Cocoa) need the SDK itself, so they get an empty
+//!   object in their place. The
 //!   object files are thrown away (nothing is linked); what this step checks is the Rust code.
 
 use std::env;
