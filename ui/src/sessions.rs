@@ -1,6 +1,7 @@
 //! The main window's sessions: traffic the gateway saw, grouped per tool conversation, and the
-//! context panel of the selected one (Context Breakdown, then Anthropic Rate Limits with switch
-//! buttons). Until a tool sends traffic through the gateway it shows how to point one at it.
+//! context panel of the selected one (Context Breakdown, then the provider's Rate Limits with
+//! switch buttons). Until a tool sends traffic through the gateway it shows how to point one at
+//! it.
 //!
 //! Re-read on `session-updated` (coalesced by the shell) and, for the rate limits, on every
 //! `pool-changed`. Ages follow the window's clock (`Ui::clock`), so "just now" does not stick.
@@ -155,7 +156,7 @@ fn EmptyState() -> impl IntoView {
     }
 }
 
-/// The selected session: Context Breakdown, Anthropic Rate Limits, recent requests.
+/// The selected session: Context Breakdown, the provider's Rate Limits, recent requests.
 #[component]
 fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -220,7 +221,7 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
                     </div>
                 </header>
                 <ContextBreakdown latest=latest total=s.usage model=model />
-                {(provider == ProviderId::Anthropic).then(|| view! { <RateLimits accounts=accounts /> })}
+                <RateLimits provider=provider accounts=accounts />
                 <RecentRequests detail=d accounts=accounts />
             </aside>
         }
@@ -311,15 +312,19 @@ fn ContextBreakdown(
     .into_any()
 }
 
-/// The Anthropic pool's limits: the active account's bars, and a switch button per other
-/// account (when there is more than one).
+/// The session provider's limits, every provider in one style: the active account's bars, and a
+/// switch button per other account (when there is more than one).
 #[component]
-fn RateLimits(accounts: RwSignal<Option<Vec<AccountSummary>>>) -> impl IntoView {
+fn RateLimits(
+    provider: ProviderId,
+    accounts: RwSignal<Option<Vec<AccountSummary>>>,
+) -> impl IntoView {
     let ui = expect_context::<Ui>();
+    let name = provider.display_name();
     let switch_to = move |a: AccountSummary| {
         spawn_local(async move {
             let request = AccountRequest {
-                provider_id: ProviderId::Anthropic.as_str().to_owned(),
+                provider_id: provider.as_str().to_owned(),
                 record_id: a.id.clone(),
                 namespace: None,
             };
@@ -351,7 +356,7 @@ fn RateLimits(accounts: RwSignal<Option<Vec<AccountSummary>>>) -> impl IntoView 
         });
         view! {
             <section class="panel-section" id="rate-limits" aria-labelledby="rl-title">
-                <h3 id="rl-title" class="group-title">"Anthropic Rate Limits"</h3>
+                <h3 id="rl-title" class="group-title">{format!("{name} Rate Limits")}</h3>
                 {match active.clone() {
                     Some(a) => view! {
                         <div class="rl-account">
@@ -360,7 +365,7 @@ fn RateLimits(accounts: RwSignal<Option<Vec<AccountSummary>>>) -> impl IntoView 
                         </div>
                         <div class="rl-bars">{bars}</div>
                     }.into_any(),
-                    None => view! { <p class="muted">"No Anthropic account in the pool."</p> }.into_any(),
+                    None => view! { <p class="muted">{format!("No {name} account in the pool.")}</p> }.into_any(),
                 }}
                 {(!others.is_empty()).then(|| view! {
                     <div class="rl-switch">
