@@ -122,7 +122,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
                 menu.append(&MenuItem::new(app, label, false, None::<&str>)?)?;
             }
             TrayEntry::Account { id, label, active } => {
-                append_radio(app, &menu, id, label, active)?
+                append_radio(app, &menu, id, label, active)?;
             }
             TrayEntry::Separator => menu.append(&PredefinedMenuItem::separator(app)?)?,
         }
