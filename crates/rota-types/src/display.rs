@@ -202,6 +202,49 @@ pub fn clock_time(at: UnixMs, utc_offset_minutes: i32) -> String {
     format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
 }
 
+/// A plan as people know it, from the raw value a provider reports (`individual_pro`,
+/// `claude_max`, `plus`…); an unknown value is tidied (`some_plan` → `Some Plan`), never lost.
+#[must_use]
+pub fn plan_name(provider: crate::ProviderId, raw: &str) -> String {
+    use crate::ProviderId::{Anthropic, GithubCopilot, OpenAi};
+    let key = raw.trim().to_ascii_lowercase();
+    let known = match (provider, key.as_str()) {
+        (Anthropic, "pro" | "claude_pro") => "Claude Pro",
+        (Anthropic, "max" | "claude_max") => "Claude Max",
+        (Anthropic, "team" | "claude_team") => "Claude Team",
+        (Anthropic, "enterprise" | "claude_enterprise") => "Claude Enterprise",
+        (OpenAi, "free") => "ChatGPT Free",
+        (OpenAi, "plus") => "ChatGPT Plus",
+        (OpenAi, "pro") => "ChatGPT Pro",
+        (OpenAi, "prolite") => "ChatGPT Pro Lite",
+        (OpenAi, "team") => "ChatGPT Team",
+        (OpenAi, "business") => "ChatGPT Business",
+        (OpenAi, "enterprise") => "ChatGPT Enterprise",
+        (OpenAi, "edu") => "ChatGPT Edu",
+        (GithubCopilot, "free" | "free_limited_copilot") => "Copilot Free",
+        (GithubCopilot, "individual") => "Copilot Pro",
+        (GithubCopilot, "individual_pro") => "Copilot Pro+",
+        (GithubCopilot, "individual_max" | "max") => "Copilot Max",
+        (GithubCopilot, "business") => "Copilot Business",
+        (GithubCopilot, "enterprise") => "Copilot Enterprise",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    raw.trim()
+        .split(['_', '-', ' '])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,47 +412,4 @@ mod tests {
         assert_eq!(clock_time(t, 60), "15:05");
         assert_eq!(clock_time(t, -15 * 60), "23:05");
     }
-}
-
-/// A plan as people know it, from the raw value a provider reports (`individual_pro`,
-/// `claude_max`, `plus`…); an unknown value is tidied (`some_plan` → `Some Plan`), never lost.
-#[must_use]
-pub fn plan_name(provider: crate::ProviderId, raw: &str) -> String {
-    use crate::ProviderId::{Anthropic, GithubCopilot, OpenAi};
-    let key = raw.trim().to_ascii_lowercase();
-    let known = match (provider, key.as_str()) {
-        (Anthropic, "pro" | "claude_pro") => "Claude Pro",
-        (Anthropic, "max" | "claude_max") => "Claude Max",
-        (Anthropic, "team" | "claude_team") => "Claude Team",
-        (Anthropic, "enterprise" | "claude_enterprise") => "Claude Enterprise",
-        (OpenAi, "free") => "ChatGPT Free",
-        (OpenAi, "plus") => "ChatGPT Plus",
-        (OpenAi, "pro") => "ChatGPT Pro",
-        (OpenAi, "prolite") => "ChatGPT Pro Lite",
-        (OpenAi, "team") => "ChatGPT Team",
-        (OpenAi, "business") => "ChatGPT Business",
-        (OpenAi, "enterprise") => "ChatGPT Enterprise",
-        (OpenAi, "edu") => "ChatGPT Edu",
-        (GithubCopilot, "free" | "free_limited_copilot") => "Copilot Free",
-        (GithubCopilot, "individual") => "Copilot Pro",
-        (GithubCopilot, "individual_pro") => "Copilot Pro+",
-        (GithubCopilot, "individual_max" | "max") => "Copilot Max",
-        (GithubCopilot, "business") => "Copilot Business",
-        (GithubCopilot, "enterprise") => "Copilot Enterprise",
-        _ => "",
-    };
-    if !known.is_empty() {
-        return known.to_owned();
-    }
-    raw.trim()
-        .split(['_', '-', ' '])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
