@@ -1,5 +1,9 @@
+//! End-to-end scenarios in the real WebKit webview, driven through WebDriver.
+//! Every scenario saves screenshots under `target/e2e/`.
+
 use std::path::PathBuf;
 
+use fantoccini::actions::{InputSource as _, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use rota_e2e::E2eResult as Result;
 use rota_e2e::{App, Keys, Launch};
 
@@ -573,12 +577,31 @@ async fn switch_moves_the_active_badge_and_writes_the_store() -> Result<()> {
     let app = App::launch(launch().home(home)).await?;
     open_detail(&app, ProviderId::Anthropic).await?;
 
+    // home@ is cooling down: the switch says what will happen and asks first.
     app.click("#accounts .account[data-label='home@example.com'] .switch")
         .await?;
+    let caveat = app
+        .wait_text("#confirm-switch-text", |t| !t.is_empty())
+        .await?;
+    assert_eq!(
+        caveat,
+        "home@example.com is cooling down for 10m; until then requests go to work@example.com."
+    );
+    app.screenshot("12-provider-detail-switch-caveat").await?;
+    // Esc keeps the current account (and Settings open).
+    app.press(Keys::Escape, false).await?;
+    app.wait_gone("#confirm-switch").await?;
+    app.wait_for("#settings-dialog").await?;
+    assert_eq!(shown_accounts(&app).await?.1, vec!["work@example.com"]);
+    app.click("#accounts .account[data-label='home@example.com'] .switch")
+        .await?;
+    app.click("#confirm-switch-ok").await?;
     app.wait_text("#accounts .account.is-active .account-label", |t| {
         t == "home@example.com"
     })
     .await?;
+    let status = app.wait_text("#switch-status", |t| !t.is_empty()).await?;
+    assert_eq!(status, "Switched to home@example.com. New requests use it.");
     let (labels, active) = shown_accounts(&app).await?;
     // The switched-to account moves to the front of the rotation order.
     assert_eq!(
@@ -595,6 +618,46 @@ async fn switch_moves_the_active_badge_and_writes_the_store() -> Result<()> {
     assert_eq!(last.from, Some(seeded.work.to_string()));
     assert_eq!(last.reason.as_str(), "manual:app");
     app.screenshot("13-provider-detail-switched").await?;
+
+    // A double click on work@'s Switch switches once: the list reorders under the pointer
+    // after the first click, and the second click is not taken as another switch.
+    let logged = state.switch_log.len();
+    let button = app
+        .wait_for("#accounts .account[data-label='work@example.com'] .switch")
+        .await?;
+    let mouse = MouseActions::new("mouse".to_owned())
+        .then(PointerAction::MoveToElement {
+            element: button,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    app.client.perform_actions(mouse).await?;
+    app.wait_text("#accounts .account.is-active .account-label", |t| {
+        t == "work@example.com"
+    })
+    .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let state = store_at(app.home.path()).load()?;
+    assert_eq!(state.switch_log.len(), logged + 1, "one switch, not two");
+    assert_eq!(
+        state
+            .snapshot(ProviderId::Anthropic, "default", now_ms())
+            .active_id,
+        Some(seeded.work.to_string())
+    );
     app.quit().await?;
     Ok(())
 }
@@ -943,6 +1006,210 @@ async fn an_account_is_renamed_in_place() -> Result<()> {
         .expect("still there");
     assert_eq!(record.label, "Work Max");
     app.screenshot("23-renamed").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+/// Sets the window to `width` × 560 and waits until the page has that width.
+async fn resize(app: &App, width: u32) -> Result<()> {
+    app.client.set_window_size(width, 560).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let w = app
+            .client
+            .execute("return window.innerWidth;", vec![])
+            .await?;
+        if w.as_u64().is_some_and(|w| w <= u64::from(width)) {
+            return Ok(());
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "window is {w} wide");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Elements under `css` whose content is wider than their box (clipped or scrolling sideways),
+/// and buttons whose text wrapped onto a second line.
+async fn overflowing(app: &App, css: &str) -> Result<Vec<String>> {
+    let found = app
+        .client
+        .execute(
+            "const out = [];
+             for (const el of document.querySelectorAll(arguments[0])) {
+               if (el.scrollWidth > el.clientWidth + 1) out.push(el.id || el.className);
+             }
+             for (const b of document.querySelectorAll('.button')) {
+               const line = parseFloat(getComputedStyle(b).lineHeight) || 20;
+               if (b.offsetParent && b.getBoundingClientRect().height > 2.2 * line) out.push('wrapped: ' + b.textContent);
+             }
+             return out;",
+            vec![serde_json::json!(css)],
+        )
+        .await?;
+    Ok(serde_json::from_value(found)?)
+}
+
+/// At the window's minimum width (760 px) nothing is clipped and no button wraps, in the light
+/// and the dark theme; the Connected list says which providers need attention; the dark
+/// theme's primary button keeps readable text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
+    for dark in [false, true] {
+        let home = temp_home();
+        seed_pool(home.path());
+        let mut launch = launch().home(home);
+        if dark {
+            launch = launch.env("GTK_THEME", "Adwaita:dark");
+        }
+        let app = App::launch(launch).await?;
+        let theme = if dark { "dark" } else { "light" };
+        resize(&app, 760).await?;
+        app.wait_for("#sessions-empty").await?;
+        assert_eq!(
+            overflowing(&app, ".content, .setup-lines").await?,
+            Vec::<String>::new()
+        );
+        app.screenshot(&format!("50-min-width-{theme}-sessions"))
+            .await?;
+
+        app.press_char(',', true).await?;
+        app.wait_for("#settings-dialog").await?;
+        let health = app
+            .wait_text("#connected-list [data-provider='anthropic'] .health", |t| {
+                !t.is_empty()
+            })
+            .await?;
+        assert_eq!(health, "1 needs re-login · 1 cooling down");
+        let ready = app
+            .wait_text("#connected-list [data-provider='openai'] .health", |t| {
+                !t.is_empty()
+            })
+            .await?;
+        assert_eq!(ready, "Ready");
+        let sub = app
+            .wait_text(
+                "#connected-list [data-provider='anthropic'] .row-sub",
+                |t| !t.is_empty(),
+            )
+            .await?;
+        assert_eq!(sub, "Active: work@example.com");
+        assert_eq!(
+            overflowing(&app, ".settings-body, .tab-content, .row").await?,
+            Vec::<String>::new()
+        );
+        app.screenshot(&format!("51-min-width-{theme}-providers"))
+            .await?;
+        app.click("#connected-list .row[data-provider='anthropic']")
+            .await?;
+        app.wait_for("#provider-detail-tab #accounts .account")
+            .await?;
+        assert_eq!(
+            overflowing(&app, ".settings-body, .account, .group-head").await?,
+            Vec::<String>::new()
+        );
+        app.screenshot(&format!("52-min-width-{theme}-provider-detail"))
+            .await?;
+        let ink = app
+            .client
+            .execute(
+                "return getComputedStyle(document.querySelector('#add-account-button')).color;",
+                vec![],
+            )
+            .await?;
+        let want = if dark {
+            "rgb(15, 17, 23)"
+        } else {
+            "rgb(255, 255, 255)"
+        };
+        assert_eq!(ink, want, "primary button text in the {theme} theme");
+
+        // Another tab starts at its top, not where Provider Detail was scrolled to.
+        app.client
+            .execute(
+                "document.querySelector('.settings-body').scrollTop = 400;",
+                vec![],
+            )
+            .await?;
+        app.click("#tab-about").await?;
+        app.wait_for("#about-tab").await?;
+        assert_eq!(
+            overflowing(&app, ".settings-body, .tab-content").await?,
+            Vec::<String>::new()
+        );
+        app.screenshot(&format!("53-min-width-{theme}-about"))
+            .await?;
+        let top = app
+            .client
+            .execute(
+                "return document.querySelector('.settings-body').scrollTop;",
+                vec![],
+            )
+            .await?;
+        assert_eq!(top.as_f64(), Some(0.0), "About opens at its top");
+        app.quit().await?;
+    }
+    Ok(())
+}
+
+/// Importing Claude Code's login on a machine without one says what to do, not an OS error,
+/// and the notice clears itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_claude_code_login_is_explained_and_the_notice_clears() -> Result<()> {
+    let home = temp_home();
+    seed_pool(home.path());
+    // A HOME of its own, so no real Claude Code login on this machine is found.
+    let user_home = home.path().join("user");
+    std::fs::create_dir_all(&user_home)?;
+    let app = App::launch(
+        launch()
+            .env("HOME", user_home.to_string_lossy())
+            .env(
+                "CLAUDE_CONFIG_DIR",
+                user_home.join(".claude").to_string_lossy(),
+            )
+            .home(home),
+    )
+    .await?;
+    open_detail(&app, ProviderId::Anthropic).await?;
+    app.click("#add-account-button").await?;
+    app.click("#import-instead").await?;
+    let notice = app.wait_text(".notice-text", |t| !t.is_empty()).await?;
+    assert!(
+        notice.starts_with("no Claude Code login found at "),
+        "{notice}"
+    );
+    assert!(notice.contains("sign in to Claude Code first"), "{notice}");
+    assert!(!notice.contains("os error"), "{notice}");
+    app.screenshot("40-import-missing-notice").await?;
+    // Transient: gone by itself (10 s) without a click.
+    app.wait_gone(".notice").await?;
+    app.quit().await?;
+    Ok(())
+}
+
+/// A damaged vault restored from its backup (any process's repair): the window says so, names
+/// the file and the accounts to check, and Acknowledge ends it on every surface.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_recovery_is_a_notice_until_acknowledged() -> Result<()> {
+    let home = temp_home();
+    let store = store_at(home.path());
+    add(&store, ProviderId::Anthropic, "one@example.com");
+    add(&store, ProviderId::Anthropic, "two@example.com");
+    std::fs::write(&store.paths().vault, "{damaged")?;
+    // Another process (here: this test, as the CLI would) reads the vault and repairs it.
+    assert_eq!(store.load_vault()?.len(), 1);
+    let recovery_file = store.paths().recovery.clone();
+    drop(store);
+
+    let app = App::launch(launch().home(home)).await?;
+    let text = app
+        .wait_text("#recovery-notice", |t| t.contains("vault.json"))
+        .await?;
+    assert!(text.contains("one change behind"), "{text}");
+    assert!(text.contains("new login"), "{text}");
+    app.screenshot("20-recovery-notice").await?;
+    app.click("#acknowledge-recoveries").await?;
+    app.wait_gone("#recovery-notice").await?;
+    assert!(!recovery_file.exists(), "acknowledged for every surface");
     app.quit().await?;
     Ok(())
 }

@@ -61,9 +61,11 @@ fn handoff_on_switch_status_off() {
     let v = read_json(&path);
     assert_eq!(v["claudeAiOauth"]["accessToken"], "tok-a2");
     assert_eq!(v["claudeAiOauth"]["refreshToken"], "tok-a2-refresh");
-    assert_eq!(
-        v["claudeAiOauth"]["rateLimitTier"],
-        "default_claude_max_20x"
+    // The login is Account 2's alone: nothing of Account 1's identity (its tier) survives.
+    assert!(
+        v["claudeAiOauth"]["rateLimitTier"].is_null(),
+        "{}",
+        v["claudeAiOauth"]
     );
     assert_eq!(v["mcpOAuth"]["linear"]["accessToken"], "keep");
     #[cfg(unix)]

@@ -516,7 +516,9 @@ impl<S: StoreState> Store<S> {
             return Ok(());
         };
         let missing = owners.iter().any(|id| !vault.contains(id));
-        let orphans = vault.ids().any(|id| !owners.iter().any(|o| o == id));
+        let orphans = vault
+            .ids()
+            .any(|id| is_account_secret(id) && !owners.iter().any(|o| o == id));
         let repair = missing || (orphans && self.may_drop_orphans());
         if !repair {
             return Ok(());
@@ -552,7 +554,7 @@ impl<S: StoreState> Store<S> {
                 let vault = txn.vault()?;
                 let orphans: Vec<String> = vault
                     .ids()
-                    .filter(|id| !owners.iter().any(|o| o == id))
+                    .filter(|id| is_account_secret(id) && !owners.iter().any(|o| o == id))
                     .map(str::to_owned)
                     .collect();
                 if !orphans.is_empty() {
@@ -571,6 +573,7 @@ impl<S: StoreState> Store<S> {
     }
 
     /// Orphaned secrets are removed only when nothing says they may belong to lost accounts.
+    /// (Only account secrets can be orphans: local keys live in the vault without an account.)
     fn may_drop_orphans(&self) -> bool {
         self.paths.state.exists() && self.pending_recoveries().is_empty()
     }
@@ -1135,4 +1138,10 @@ impl Drop for Watcher {
             let _ = thread.join();
         }
     }
+}
+
+/// Whether a vault entry is an account's secrets (keyed by record id), not a connection's local
+/// key ([`crate::LOCAL_KEY_PREFIX`]), which no account owns.
+fn is_account_secret(id: &str) -> bool {
+    !id.starts_with(crate::LOCAL_KEY_PREFIX)
 }
