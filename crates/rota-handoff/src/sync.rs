@@ -106,13 +106,24 @@ pub(crate) fn attribute(
         };
     }
     if let Some(account_id) = &login.account_id {
-        return records
+        if let Some(r) = records
             .iter()
             .find(|r| r.identity.account_id.as_deref() == Some(account_id))
-            .map_or(Owner::Foreign, |r| Owner::Ours {
+        {
+            return Owner::Ours {
                 id: r.id,
                 changed: true,
-            });
+            };
+        }
+        // The whole login we wrote names its account too: unchanged content we wrote for an
+        // account since removed from Rota is still ours to replace.
+        if let Some(mark) = mark
+            && records.iter().all(|r| r.id.to_string() != mark.record_id)
+            && fingerprint(&login.secrets) == mark.fingerprint
+        {
+            return Owner::Removed;
+        }
+        return Owner::Foreign;
     }
     if let Some(mark) = mark {
         return match records.iter().find(|r| r.id.to_string() == mark.record_id) {
