@@ -523,7 +523,10 @@ impl<S: StoreState> Store<S> {
         if !repair {
             return Ok(());
         }
-        self.mutate(|txn| {
+        // Decided again under the lock: what the lock-free look saw may have been another
+        // process's write in flight, and a repair with nothing left to do must not write (a
+        // write bumps the generation).
+        let outcome = self.mutate(|txn| -> std::result::Result<(), Repair> {
             let owners = txn.state.secret_owners().unwrap_or_default();
             let missing: Vec<String> = {
                 let vault = txn.vault()?;
@@ -537,6 +540,19 @@ impl<S: StoreState> Store<S> {
                 .into_iter()
                 .filter(|id| txn.state.flag_needs_login(id))
                 .collect();
+            let orphans: Vec<String> = if self.may_drop_orphans() {
+                let vault = txn.vault()?;
+                vault
+                    .ids()
+                    .filter(|id| is_account_secret(id) && !owners.iter().any(|o| o == id))
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if flagged.is_empty() && orphans.is_empty() {
+                return Err(Repair::Nothing);
+            }
             if !flagged.is_empty() {
                 self.note_recovery(Recovery {
                     kind: RecoveryKind::MissingSecrets,
@@ -550,26 +566,22 @@ impl<S: StoreState> Store<S> {
                     needs_login: flagged,
                 })?;
             }
-            if self.may_drop_orphans() {
-                let vault = txn.vault()?;
-                let orphans: Vec<String> = vault
-                    .ids()
-                    .filter(|id| is_account_secret(id) && !owners.iter().any(|o| o == id))
-                    .map(str::to_owned)
-                    .collect();
-                if !orphans.is_empty() {
-                    tracing::info!(
-                        count = orphans.len(),
-                        "removing secrets of accounts that are gone"
-                    );
-                    let vault = txn.vault_mut()?;
-                    for id in &orphans {
-                        vault.remove(id);
-                    }
+            if !orphans.is_empty() {
+                tracing::info!(
+                    count = orphans.len(),
+                    "removing secrets of accounts that are gone"
+                );
+                let vault = txn.vault_mut()?;
+                for id in &orphans {
+                    vault.remove(id);
                 }
             }
             Ok(())
-        })
+        });
+        match outcome {
+            Ok(()) | Err(Repair::Nothing) => Ok(()),
+            Err(Repair::Store(e)) => Err(e),
+        }
     }
 
     /// Orphaned secrets are removed only when nothing says they may belong to lost accounts.
@@ -1144,4 +1156,17 @@ impl Drop for Watcher {
 /// key ([`crate::LOCAL_KEY_PREFIX`]), which no account owns.
 fn is_account_secret(id: &str) -> bool {
     !id.starts_with(crate::LOCAL_KEY_PREFIX)
+}
+
+/// The startup repair's outcome when it does not write: nothing left to repair under the lock,
+/// or the store failed.
+enum Repair {
+    Nothing,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Repair {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
 }
