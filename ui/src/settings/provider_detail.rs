@@ -537,39 +537,17 @@ fn ConfirmSwitch(
     pending: RwSignal<Option<(AccountSummary, String)>>,
     on_confirm: impl Fn(AccountSummary) + Copy + 'static,
 ) -> impl IntoView {
-    let cancel = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if let Some(button) = cancel.get() {
-            let _ = button.focus();
-        }
-    });
-    let on_key = move |e: ev::KeyboardEvent| {
-        if e.key() == "Escape" {
-            e.prevent_default();
-            e.stop_propagation();
-            pending.set(None);
-        }
-    };
-    let label = account.label.clone();
     view! {
-        <div class="overlay confirm-overlay" on:click=move |e| { e.stop_propagation(); pending.set(None); } on:keydown=on_key>
-            <div
-                class="dialog confirm"
-                id="confirm-switch"
-                role="alertdialog"
-                aria-modal="true"
-                aria-labelledby="confirm-switch-title"
-                aria-describedby="confirm-switch-text"
-                on:click=|e| e.stop_propagation()
-            >
-                <h3 id="confirm-switch-title">{format!("Switch to {label}?")}</h3>
-                <p id="confirm-switch-text" class="muted">{text}</p>
-                <div class="confirm-actions">
-                    <button class="button" id="confirm-switch-cancel" data-esc node_ref=cancel on:click=move |_| pending.set(None)>"Keep the current account"</button>
-                    <button class="button primary" id="confirm-switch-ok" on:click=move |_| on_confirm(account.clone())>"Switch anyway"</button>
-                </div>
-            </div>
-        </div>
+        <ConfirmDialog
+            id="confirm-switch"
+            title=format!("Switch to {}?", account.label)
+            text=text
+            cancel="Keep the current account"
+            ok="Switch anyway"
+            ok_class="button primary"
+            on_cancel=move || pending.set(None)
+            on_ok=move || on_confirm(account.clone())
+        />
     }
 }
 
@@ -580,39 +558,63 @@ fn ConfirmRemove(
     pending: RwSignal<Option<AccountSummary>>,
     on_confirm: impl Fn(AccountSummary) + Copy + 'static,
 ) -> impl IntoView {
-    let cancel = NodeRef::<leptos::html::Button>::new();
+    view! {
+        <ConfirmDialog
+            id="confirm-remove"
+            title=format!("Remove {}?", account.label)
+            text="Rota forgets this account and deletes its stored tokens. The account itself stays untouched at the provider; you can add it again later.".to_owned()
+            cancel="Cancel"
+            ok="Remove"
+            ok_class="button danger"
+            on_cancel=move || pending.set(None)
+            on_ok=move || on_confirm(account.clone())
+        />
+    }
+}
+
+/// A question over the dialog: focus starts on the cancelling button, and Esc, a click
+/// outside or Cancel close this dialog only (not Settings behind it). Element ids derive from
+/// `id` (`<id>-title`, `<id>-text`, `<id>-cancel`, `<id>-ok`).
+#[component]
+fn ConfirmDialog(
+    id: &'static str,
+    title: String,
+    text: String,
+    cancel: &'static str,
+    ok: &'static str,
+    ok_class: &'static str,
+    on_cancel: impl Fn() + Copy + 'static,
+    on_ok: impl Fn() + Clone + 'static,
+) -> impl IntoView {
+    let cancel_button = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
-        if let Some(button) = cancel.get() {
+        if let Some(button) = cancel_button.get() {
             let _ = button.focus();
         }
     });
     let on_key = move |e: ev::KeyboardEvent| {
         if e.key() == "Escape" {
-            // Closes this dialog only, not Settings behind it.
             e.prevent_default();
             e.stop_propagation();
-            pending.set(None);
+            on_cancel();
         }
     };
-    let label = account.label.clone();
     view! {
-        <div class="overlay confirm-overlay" on:click=move |e| { e.stop_propagation(); pending.set(None); } on:keydown=on_key>
+        <div class="overlay confirm-overlay" on:click=move |e| { e.stop_propagation(); on_cancel(); } on:keydown=on_key>
             <div
                 class="dialog confirm"
-                id="confirm-remove"
+                id=id
                 role="alertdialog"
                 aria-modal="true"
-                aria-labelledby="confirm-remove-title"
-                aria-describedby="confirm-remove-text"
+                aria-labelledby=format!("{id}-title")
+                aria-describedby=format!("{id}-text")
                 on:click=|e| e.stop_propagation()
             >
-                <h3 id="confirm-remove-title">{format!("Remove {label}?")}</h3>
-                <p id="confirm-remove-text" class="muted">
-                    "Rota forgets this account and deletes its stored tokens. The account itself stays untouched at the provider; you can add it again later."
-                </p>
+                <h3 id=format!("{id}-title")>{title}</h3>
+                <p id=format!("{id}-text") class="muted">{text}</p>
                 <div class="confirm-actions">
-                    <button class="button" id="confirm-remove-cancel" data-esc node_ref=cancel on:click=move |_| pending.set(None)>"Cancel"</button>
-                    <button class="button danger" id="confirm-remove-ok" on:click=move |_| on_confirm(account.clone())>"Remove"</button>
+                    <button class="button" id=format!("{id}-cancel") data-esc node_ref=cancel_button on:click=move |_| on_cancel()>{cancel}</button>
+                    <button class=ok_class id=format!("{id}-ok") on:click=move |_| on_ok()>{ok}</button>
                 </div>
             </div>
         </div>
