@@ -257,12 +257,24 @@ impl App {
         }
     }
 
+    /// Clicks `css` once it exists and is enabled, as a user waits for a greyed-out button
+    /// (a click on a disabled one is silently dropped, which made tests race the UI).
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.wait_for(css)
-            .await?
-            .click()
-            .await
-            .with_context(|| format!("clicking `{css}`"))
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let el = self.wait_for(css).await?;
+            // A re-rendered element goes stale between finding and asking; find it again.
+            if el.is_enabled().await.unwrap_or(false) {
+                return el
+                    .click()
+                    .await
+                    .with_context(|| format!("clicking `{css}`"));
+            }
+            if Instant::now() > deadline {
+                bail!("`{css}` stayed disabled for {UI_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Presses a key with optional Ctrl, as a user would (`WebDriver` actions).
