@@ -27,7 +27,7 @@ pub enum PrefsError {
     #[error("could not move the unreadable UI preferences file {path} aside: {source}")]
     Quarantine {
         path: String,
-        source: std::io::Error,
+        source: rota_store::StoreError,
     },
     #[error("UI preferences store: {0}")]
     Store(#[from] tauri_plugin_store::Error),
@@ -80,9 +80,7 @@ fn check_file(path: &Path) -> Result<(), PrefsError> {
         Ok(_) => "not a JSON object".to_owned(),
         Err(e) => format!("invalid JSON: {e}"),
     };
-    let stamp = std::process::id(); // distinct per run; the plugin keeps no history to collide with
-    let moved = path.with_extension(format!("json.corrupt-{stamp}"));
-    std::fs::rename(path, &moved).map_err(|source| PrefsError::Quarantine {
+    let moved = rota_store::quarantine(path).map_err(|source| PrefsError::Quarantine {
         path: path.display().to_string(),
         source,
     })?;

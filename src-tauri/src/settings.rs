@@ -4,7 +4,6 @@
 //! A file that does not parse is never overwritten silently: the app starts from defaults, says
 //! so in the log, and the first change moves the bad file aside before writing.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
@@ -54,7 +53,7 @@ impl Settings {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes the new settings atomically (temp file + rename), then keeps them.
+    /// Writes the new settings durably, then keeps them.
     pub fn set(&self, new: AppSettings) -> Result<AppSettings, ApiError> {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let mut unreadable = self
@@ -62,33 +61,20 @@ impl Settings {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if *unreadable {
-            let aside = self.path.with_extension("json.unreadable");
-            std::fs::rename(&self.path, &aside).map_err(|e| os_error("move aside", &e))?;
+            let aside = rota_store::quarantine(&self.path).map_err(|e| store_error(&e))?;
+            tracing::warn!(path = %self.path.display(), moved_to = %aside.display(), "unreadable settings file moved aside");
             *unreadable = false;
         }
-        let dir = self
-            .path
-            .parent()
-            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "settings path has no directory"))?;
-        std::fs::create_dir_all(dir).map_err(|e| os_error("create the directory of", &e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| os_error("write", &e))?;
         let json = serde_json::to_vec_pretty(&new)
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-        tmp.write_all(&json)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| os_error("write", &e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| os_error("replace", &e.error))?;
+        rota_store::write_durably(&self.path, &json).map_err(|e| store_error(&e))?;
         *current = new;
         Ok(new)
     }
 }
 
-fn os_error(what: &str, e: &std::io::Error) -> ApiError {
-    ApiError::new(
-        ErrorCode::Os,
-        format!("could not {what} the settings file: {e}"),
-    )
+fn store_error(e: &rota_store::StoreError) -> ApiError {
+    ApiError::new(ErrorCode::Os, format!("could not save the settings: {e}"))
 }
 
 #[cfg(test)]
@@ -130,10 +116,17 @@ mod tests {
             "left alone on load"
         );
         s.set(AppSettings::default()).unwrap();
-        assert_eq!(
-            std::fs::read(dir.path().join("settings.json.unreadable")).unwrap(),
-            b"{ not json"
-        );
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("settings.json.corrupt-")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1, "moved aside once, under the store's suffix");
+        assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"{ not json");
         assert_eq!(Settings::load(path, true).get(), AppSettings::default());
     }
 }

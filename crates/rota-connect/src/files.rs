@@ -132,7 +132,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ConnectError> {
     if bytes.is_empty() {
         // The writer refuses empty content (a login must never be empty); an empty original
         // is put back as it was.
-        return fs::write(path, bytes).map_err(|e| io("cannot write", path, e));
+        return Ok(rota_store::write_durably(path, bytes)?);
     }
     rota_handoff::Target::File(path.to_owned()).write(bytes)?;
     Ok(())

@@ -222,7 +222,7 @@ pub enum GatewayError {
     ApiFile {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: rota_store::StoreError,
     },
     #[error("no OS randomness for the API token")]
     Random,
@@ -639,20 +639,7 @@ fn write_api_file(dir: &Path, port: u16, token: &str) -> Result<(), GatewayError
     })
 }
 
-/// `dir/name` replaced atomically (temp file, fsync, rename), mode 0600.
-fn write_private(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(body)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))
+/// `dir/name` replaced durably, mode 0600 (the store's one durable write).
+fn write_private(dir: &Path, name: &str, body: &[u8]) -> Result<(), rota_store::StoreError> {
+    rota_store::write_durably(&dir.join(name), body)
 }

@@ -1,14 +1,13 @@
-//! Where a tool keeps its login, and the write that never leaves a partial file: temp file in
-//! the same directory (mode 0600) → write → fsync → rename over the target → fsync the
-//! directory. A crash at any point leaves the old file or the new one.
+//! Where a tool keeps its login, written with the store's durable write (`rota_store::write_durably`:
+//! temp file, fsync, rename, directory fsync, 0600), so a crash leaves the old file or the new one.
 
 use std::fmt::Write as _;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write as _};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use rota_store::WriteStep;
 use rota_store::platform::{Host, Os};
 use rota_types::HandoffTool;
 use sha2::{Digest as _, Sha256};
@@ -124,73 +123,19 @@ fn resolve(path: &Path) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HandoffError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let path = resolve(path);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."))
-        .to_owned();
-    if !dir.exists() {
-        let mut b = fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(&dir)
-            .map_err(|e| HandoffError::io("cannot create directory", &dir, e))?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    remove_stale_temps(&dir, &name);
-    let tmp = dir.join(format!(
-        ".{name}.rota-tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut file = opts
-            .open(&tmp)
-            .map_err(|e| HandoffError::io("cannot create temp file", &tmp, e))?;
-        file.write_all(bytes)
-            .map_err(|e| HandoffError::io("cannot write", &tmp, e))?;
-        failpoint("after_write");
-        file.sync_all()
-            .map_err(|e| HandoffError::io("cannot fsync", &tmp, e))?;
-        drop(file);
-        failpoint("after_fsync");
-        rota_store::replace_file(&tmp, &path)
-            .map_err(|e| HandoffError::io("cannot rename into place", &path, e))?;
-        failpoint("after_rename");
-        #[cfg(unix)]
-        fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| HandoffError::io("cannot fsync directory", &dir, e))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Temp files of writers that crashed (`.<name>.rota-tmp-*`); callers hold the target's
-/// hand-off lock, so none of them is being written.
-fn remove_stale_temps(dir: &Path, name: &str) {
-    let prefix = format!(".{name}.rota-tmp-");
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = fs::remove_file(entry.path());
+    // Callers hold the target's hand-off lock, so no temp file next to it is being written.
+    rota_store::remove_stale_temps(&path);
+    rota_store::write_durably_with(&path, bytes, &mut |step| {
+        match step {
+            WriteStep::Written => failpoint("after_write"),
+            WriteStep::Synced { .. } => failpoint("after_fsync"),
+            WriteStep::Renamed => failpoint("after_rename"),
+            WriteStep::DirSynced => {}
         }
-    }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Fault injection for the crash test: `ROTA_HANDOFF_FAILPOINT=<point>` aborts the process at

@@ -735,7 +735,7 @@ fn crash_mid_write_leaves_old_or_new_file() {
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("rota-tmp"))
+            .filter(|n| n.contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "{point}: {leftovers:?}");
     }

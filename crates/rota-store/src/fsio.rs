@@ -1,5 +1,9 @@
 //! File machinery: locks with a timeout, atomic replace with `.bak`, quarantine of unreadable
 //! files, and the fault-injection points the crash test uses.
+//!
+//! [`write_durably`] and [`quarantine`] are the project's only way to replace a file or move an
+//! unreadable one aside: the store, hand-off and connections, `api.json` and the app's settings
+//! all call them (`tests/durable_writes.rs` keeps raw writes out of the rest of the code).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Write};
@@ -122,8 +126,9 @@ fn tmp_path(path: &Path, what: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.{what}-{}-{n}", std::process::id()))
 }
 
-/// Whether temp files of crashed writers lie around: `.<name>.tmp-*` next to `path`.
-pub(crate) fn remove_stale_temps(path: &Path) {
+/// Removes the temp files crashed writers left next to `path` (`.<name>.tmp-*`, `.baktmp-*`).
+/// Only for a caller holding the lock that serialises writers of `path`.
+pub fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
     };
@@ -154,44 +159,95 @@ pub(crate) enum Bak {
     Untouched,
 }
 
-/// Atomically replaces `path` with `bytes`: temp file in the same directory → fsync → `.bak`
-/// update → rename → fsync of the directory. A crash at any point leaves `path` either old or new,
-/// never partial.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], bak: Bak) -> Result<()> {
+/// The stages of a durable write, passed to the hook of [`write_durably_with`]: the store
+/// updates `.bak` at [`WriteStep::Synced`], the crash tests abort at each.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteStep<'a> {
+    /// The bytes are in the temp file, not yet fsynced.
+    Written,
+    /// The temp file is on disk; the target is not replaced yet.
+    Synced { tmp: &'a Path },
+    /// Renamed over the target; the directory entry is not yet fsynced.
+    Renamed,
+    /// Done.
+    DirSynced,
+}
+
+/// Atomically replaces `path` with `bytes`, owner-only (0600; a missing parent directory is
+/// created 0700): temp file in the same directory → fsync → rename (retried while Windows
+/// reports the target held open) → fsync of the directory. A crash at any point leaves `path`
+/// either old or new, never partial, and only a temp file that [`remove_stale_temps`] clears.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_durably_with(path, bytes, &mut |_| Ok(()))
+}
+
+/// [`write_durably`] with `hook` called at each [`WriteStep`]; an error from the hook stops the
+/// write (the temp file is removed, the target untouched unless already renamed).
+pub fn write_durably_with(
+    path: &Path,
+    bytes: &[u8],
+    hook: &mut dyn FnMut(WriteStep<'_>) -> Result<()>,
+) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        create_private_dir(dir)?;
+    }
     let tmp = tmp_path(path, "tmp");
-    let result = write_atomic_inner(path, &tmp, bytes, bak);
+    let result = write_durably_inner(path, &tmp, bytes, hook);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
 }
 
-fn write_atomic_inner(path: &Path, tmp: &Path, bytes: &[u8], bak: Bak) -> Result<()> {
+fn write_durably_inner(
+    path: &Path,
+    tmp: &Path,
+    bytes: &[u8],
+    hook: &mut dyn FnMut(WriteStep<'_>) -> Result<()>,
+) -> Result<()> {
     let mut file = open_private(tmp, OpenOptions::new().write(true).create_new(true))
         .map_err(|e| StoreError::io("cannot create temp file", tmp, e))?;
     file.write_all(bytes)
         .map_err(|e| StoreError::io("cannot write", tmp, e))?;
-    failpoint("after_write");
+    hook(WriteStep::Written)?;
     file.sync_all()
         .map_err(|e| StoreError::io("cannot fsync", tmp, e))?;
     drop(file);
-    failpoint("after_fsync");
-    match bak {
-        Bak::KeepPrevious => {
-            if path.exists() {
-                replace_bak(path, path, false)?;
-            }
-        }
-        // A copy, not a link: `.bak` must not share the inode that becomes the data file.
-        Bak::CopyOfNew => replace_bak(tmp, path, true)?,
-        Bak::Untouched => {}
-    }
-    failpoint("after_bak");
+    hook(WriteStep::Synced { tmp })?;
     replace_file(tmp, path).map_err(|e| StoreError::io("cannot rename into place", path, e))?;
-    failpoint("after_rename");
+    hook(WriteStep::Renamed)?;
     sync_dir(path)?;
-    failpoint("after_dir_fsync");
-    Ok(())
+    hook(WriteStep::DirSynced)
+}
+
+/// The store's write: [`write_durably`] with `.bak` kept as `bak` says and the crash test's
+/// failpoints (`after_write`, `after_fsync`, `after_bak`, `after_rename`, `after_dir_fsync`).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], bak: Bak) -> Result<()> {
+    write_durably_with(path, bytes, &mut |step| {
+        match step {
+            WriteStep::Written => failpoint("after_write"),
+            WriteStep::Synced { tmp } => {
+                failpoint("after_fsync");
+                match bak {
+                    Bak::KeepPrevious => {
+                        if path.exists() {
+                            replace_bak(path, path, false)?;
+                        }
+                    }
+                    // A copy, not a link: `.bak` must not share the inode that becomes the data
+                    // file.
+                    Bak::CopyOfNew => replace_bak(tmp, path, true)?,
+                    Bak::Untouched => {}
+                }
+                failpoint("after_bak");
+            }
+            WriteStep::Renamed => failpoint("after_rename"),
+            WriteStep::DirSynced => failpoint("after_dir_fsync"),
+        }
+        Ok(())
+    })
 }
 
 /// Points `<target>.bak` at the content of `source` atomically: a hard link to the outgoing
@@ -271,8 +327,9 @@ pub(crate) fn remove_durably(path: &Path) -> Result<()> {
     }
 }
 
-/// Moves an unreadable file aside as `<path>.corrupt-<unix ms>`; returns the new name.
-pub(crate) fn quarantine(path: &Path) -> Result<PathBuf> {
+/// Moves an unreadable file aside as `<path>.corrupt-<unix ms>` (the one suffix scheme of every
+/// file Rota reads); returns the new name.
+pub fn quarantine(path: &Path) -> Result<PathBuf> {
     let ts = now_ms();
     let mut target = with_suffix(path, &format!(".corrupt-{ts}"));
     let mut n = 1;

@@ -62,7 +62,10 @@ mod vault;
 pub use backend::{BackendReport, KeyStore, OsKeychain, SecretBackendKind, SecretStoreMode};
 pub use batch::{BatchedCounters, CounterDelta, DEFAULT_FLUSH_INTERVAL};
 pub use error::{Result, StoreError};
-pub use fsio::{now_ms, replace_file};
+pub use fsio::{
+    WriteStep, now_ms, quarantine, remove_stale_temps, replace_file, write_durably,
+    write_durably_with,
+};
 pub use local_keys::{LOCAL_KEY_PREFIX, local_key_id, local_keys};
 pub use pool::{PoolStore, apply_counter_delta, new_record_id};
 pub use rota_core::Secret;
