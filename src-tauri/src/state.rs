@@ -61,10 +61,7 @@ impl AppState {
     pub fn from_env() -> Result<Self, StateError> {
         let settings = rota_config::Config::load()?;
         let store = StoreConfig::from_env()?;
-        // Upstream URLs: the environment wins over config.toml, which wins over the defaults.
-        let mut providers = ProvidersConfig::from_env();
-        providers.apply_vars(|k| settings.provider_var(k));
-        providers.apply_env();
+        let providers = ProvidersConfig::from_settings(&settings);
         Self::with_config(store, settings, providers)
     }
 

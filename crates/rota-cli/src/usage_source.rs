@@ -63,8 +63,8 @@ impl UsageSource for CachedUsage {
     }
 }
 
-/// Fetches live from the providers (`ProvidersConfig::from_env`, so
-/// `ROTA_PROVIDERS_MOCK_BASE` points it at rota-mock), all accounts in parallel, on a
+/// Fetches live from the providers (`ProvidersConfig::load`: `config.toml` and the environment,
+/// so `ROTA_PROVIDERS_MOCK_BASE` points it at rota-mock), all accounts in parallel, on a
 /// single-threaded runtime started only for this.
 #[derive(Debug, Clone, Default)]
 pub struct LiveUsage {
@@ -72,7 +72,7 @@ pub struct LiveUsage {
 }
 
 impl LiveUsage {
-    /// Providers configured from the environment.
+    /// Providers configured as every surface configures them (`config.toml`, environment).
     #[must_use]
     pub fn from_env() -> Self {
         Self { config: None }
@@ -97,10 +97,10 @@ impl UsageSource for LiveUsage {
         store: &Arc<PoolStore>,
         only: Option<ProviderId>,
     ) -> Result<Vec<FetchedUsage>, String> {
-        let config = self
-            .config
-            .clone()
-            .unwrap_or_else(ProvidersConfig::from_env);
+        let config = match &self.config {
+            Some(c) => c.clone(),
+            None => ProvidersConfig::load().map_err(|e| e.to_string())?,
+        };
         let providers = Arc::new(Providers::new(config).map_err(|e| e.to_string())?);
         let service = UsageService::new(Arc::new(TokenManager::new(store.clone(), providers)));
         let runtime = tokio::runtime::Builder::new_current_thread()

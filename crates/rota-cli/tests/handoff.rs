@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, insta_settings};
+use common::{Env, Run, insta_settings};
 use rota_types::{
     DEFAULT_NAMESPACE, ProviderId, SwitchDetail, SwitchLogEntry, SwitchReason, WindowKind,
 };
@@ -170,6 +170,36 @@ fn proactive_toggle() {
     assert!(env.state().settings.is_empty());
 }
 
+/// The threshold `rota auth proactive on` names is the one the running autopilot uses:
+/// `config.toml`'s, with the environment over it.
+#[test]
+fn proactive_names_the_configured_threshold() {
+    let env = Env::new();
+    env.seed_anthropic3();
+    std::fs::write(
+        env.rota_home().join("config.toml"),
+        "[proactive]\nthreshold = 80\n",
+    )
+    .unwrap();
+    let out = env.run(&["auth", "proactive", "anthropic", "on"]);
+    assert!(
+        out.ok().stdout.contains("at 80 % of any window"),
+        "{}",
+        out.stdout
+    );
+    let out = Run::from(
+        env.cmd(&["auth", "proactive", "anthropic", "on"])
+            .env("ROTA_PROACTIVE_THRESHOLD", "70")
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.ok().stdout.contains("at 70 % of any window"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn log_text_and_json() {
     let env = Env::new();
@@ -248,7 +278,7 @@ fn log_text_and_json() {
         let mut all = vec!["auth", "log"];
         all.extend_from_slice(args);
         let out = env.cmd(&all).env("TZ", "UTC").output().unwrap();
-        common::Run::from(out)
+        Run::from(out)
     };
     snap("log_text", &log(&[]).ok().stdout);
     snap("log_text_openai", &log(&["openai"]).ok().stdout);

@@ -473,3 +473,37 @@ fn login_device_code_denied_or_expired_fails_clearly() {
             .is_empty()
     );
 }
+
+/// `rota auth usage` reads the provider URLs from `config.toml` like the app and `rota serve`
+/// (here the file, not the environment, points Anthropic at the mock), with the environment over
+/// the file.
+#[test]
+fn usage_reads_provider_urls_from_the_config_file() {
+    let env = Env::new();
+    let mock = Mock::start(MockConfig::default());
+    seed(
+        &env,
+        &mock,
+        NewAccount::new(ProviderId::Anthropic).email("file@example.com"),
+    );
+    let api_base = format!("{}/anthropic", mock.base());
+    std::fs::create_dir_all(env.rota_home()).unwrap();
+    std::fs::write(
+        env.rota_home().join("config.toml"),
+        format!("[providers.anthropic]\napi_base = \"{api_base}\"\n"),
+    )
+    .unwrap();
+    let out = Run::from(env.cmd(&["auth", "usage"]).output().expect("run rota"));
+    out.ok();
+    assert!(out.stdout.contains("updated just now"), "{}", out.stdout);
+    assert!(!out.stdout.contains("fetch failed"), "{}", out.stdout);
+
+    // A variable wins over the file: an unreachable base makes the fetch fail.
+    let out = Run::from(
+        env.cmd(&["auth", "usage"])
+            .env("ROTA_ANTHROPIC_API_BASE", "http://127.0.0.1:9")
+            .output()
+            .expect("run rota"),
+    );
+    assert!(out.stdout.contains("fetch failed"), "{}", out.stdout);
+}

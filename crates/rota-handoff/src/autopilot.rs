@@ -41,52 +41,25 @@ impl Default for AutopilotConfig {
 }
 
 impl AutopilotConfig {
-    /// Defaults, overridden by `ROTA_PROACTIVE_THRESHOLD` (percent),
-    /// `ROTA_PROACTIVE_HYSTERESIS` (points), `ROTA_PROACTIVE_DWELL_SECS`,
-    /// `ROTA_PROACTIVE_MAX_USAGE_AGE_SECS` and `ROTA_AUTOPILOT_TICK_MS`. Unparsable values are
-    /// ignored with a warning.
-    #[must_use]
-    pub fn from_env() -> Self {
-        fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
-            let v = std::env::var(name).ok()?;
-            let parsed = v.trim().parse().ok();
-            if parsed.is_none() {
-                tracing::warn!(name, value = %v, "ignoring an unparsable setting");
-            }
-            parsed
-        }
-        let mut c = Self::default();
-        if let Some(t) = var::<f64>("ROTA_PROACTIVE_THRESHOLD").filter(|t| *t > 0.0 && *t <= 100.0)
-        {
-            c.policy.threshold = t;
-        }
-        if let Some(h) = var::<f64>("ROTA_PROACTIVE_HYSTERESIS").filter(|h| *h >= 0.0) {
-            c.policy.hysteresis = h;
-        }
-        if let Some(s) = var::<i64>("ROTA_PROACTIVE_DWELL_SECS").filter(|s| *s >= 0) {
-            c.policy.min_dwell_ms = s.saturating_mul(1000);
-        }
-        if let Some(s) = var::<i64>("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS").filter(|s| *s > 0) {
-            c.policy.max_usage_age_ms = s.saturating_mul(1000);
-        }
-        if let Some(ms) = var::<u64>("ROTA_AUTOPILOT_TICK_MS").filter(|ms| *ms > 0) {
-            c.tick = Duration::from_millis(ms);
-        }
-        c
-    }
-}
-
-impl AutopilotConfig {
     /// Defaults, then the config file's `[proactive]` section, then the environment
     /// (`rota_config::Config::load`), plus `ROTA_AUTOPILOT_TICK_MS`.
     pub fn load() -> Result<Self, rota_config::ConfigError> {
         Ok(Self::from_config(&rota_config::Config::load()?))
     }
 
-    /// Defaults with the thresholds a loaded config sets.
+    /// Defaults with the thresholds a loaded config sets (the file's `[proactive]` section with
+    /// the environment over it: rota-config is the one place they are parsed), and the tick
+    /// from `ROTA_AUTOPILOT_TICK_MS`.
     #[must_use]
     pub fn from_config(config: &rota_config::Config) -> Self {
-        let mut c = Self::from_env();
+        let mut c = Self::default();
+        if let Some(ms) = std::env::var("ROTA_AUTOPILOT_TICK_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+        {
+            c.tick = Duration::from_millis(ms);
+        }
         let p = &config.proactive;
         if let Some(t) = p.threshold {
             c.policy.threshold = t;

@@ -272,6 +272,21 @@ impl ProvidersConfig {
         c
     }
 
+    /// Defaults, then `config.toml`'s `[providers.*]` keys, then the environment over both —
+    /// how every surface (app, `rota serve`, login, usage, redeem) builds its provider config.
+    #[must_use]
+    pub fn from_settings(settings: &rota_config::Config) -> Self {
+        let mut c = Self::from_env();
+        c.apply_vars(|k| settings.provider_var(k));
+        c.apply_env();
+        c
+    }
+
+    /// [`ProvidersConfig::from_settings`] with `config.toml` read now.
+    pub fn load() -> Result<Self, rota_config::ConfigError> {
+        Ok(Self::from_settings(&rota_config::Config::load()?))
+    }
+
     /// Applies the `ROTA_*` overrides of the module table (empty values are ignored).
     pub fn apply_env(&mut self) {
         self.apply_vars(|k| std::env::var(k).ok());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rota_connect::{ConnectionState, Endpoint, SDK_CONNECTION, Shell, Tool, Undone};
 use rota_store::PoolStore;
-use rota_types::ErrorCode;
+
 use serde::Serialize;
 
 use super::open_store;
@@ -24,10 +24,7 @@ const USAGE: &str =
 /// The gateway's port as `rota serve` and the app pick it (`ROTA_GATEWAY_PORT`, config.toml,
 /// 4141).
 fn gateway_port() -> Result<u16, CliError> {
-    let settings = rota_config::Config::load().map_err(|e| match e {
-        rota_config::ConfigError::Env { .. } => CliError::usage(e.to_string(), USAGE),
-        e => CliError::failed(ErrorCode::InvalidInput, e.to_string()),
-    })?;
+    let settings = super::load_config(USAGE)?;
     Ok(settings.gateway.port.unwrap_or(DEFAULT_PORT))
 }
 

@@ -213,7 +213,8 @@ pub fn proactive(args: &ProactiveArgs, out: &Output) -> Result<(), CliError> {
         return Ok(());
     }
     let text = if enabled {
-        let c = rota_handoff::AutopilotConfig::from_env();
+        // The threshold the running autopilot uses: the config file with the environment over it.
+        let c = rota_handoff::AutopilotConfig::from_config(&super::load_config(USAGE)?);
         format!(
             "Proactive switching is on for {}: at {} % of any window the account with the most \
              headroom takes over (while the app or `rota serve` runs).\n",

@@ -46,7 +46,7 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
     }
     // Check the store before talking to anyone.
     let store = open_store()?;
-    let providers = Providers::new(config(args)).map_err(provider_error)?;
+    let providers = Providers::new(config(args)?).map_err(provider_error)?;
     let ui = Ui {
         json: out.json,
         browser: !args.no_browser && std::env::var_os("ROTA_NO_BROWSER").is_none(),
@@ -92,10 +92,10 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The providers' URLs from the environment (`ROTA_PROVIDERS_MOCK_BASE`, `ROTA_*` overrides),
+/// The providers' URLs as every surface reads them (defaults, `config.toml`, the environment),
 /// then `--enterprise`.
-fn config(args: &LoginArgs) -> ProvidersConfig {
-    let mut c = ProvidersConfig::from_env();
+fn config(args: &LoginArgs) -> Result<ProvidersConfig, CliError> {
+    let mut c = super::providers_config(USAGE)?;
     if let Some(domain) = &args.enterprise {
         let mocked = std::env::var("ROTA_PROVIDERS_MOCK_BASE").is_ok_and(|b| !b.trim().is_empty());
         if mocked {
@@ -113,7 +113,7 @@ fn config(args: &LoginArgs) -> ProvidersConfig {
             c.github = g;
         }
     }
-    c
+    Ok(c)
 }
 
 /// How the flow talks to the person running it.

@@ -43,6 +43,22 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     }
 }
 
+/// `config.toml` with the environment over it, as every command reads it: a malformed variable
+/// is a usage error (exit 2), a malformed file a failure (exit 1) naming the file.
+fn load_config(usage: &'static str) -> Result<rota_config::Config, CliError> {
+    rota_config::Config::load().map_err(|e| match e {
+        rota_config::ConfigError::Env { .. } => CliError::usage(e.to_string(), usage),
+        e => CliError::failed(rota_types::ErrorCode::InvalidInput, e.to_string()),
+    })
+}
+
+/// The providers' URLs and values: defaults, `config.toml`'s `[providers.*]`, the environment.
+fn providers_config(usage: &'static str) -> Result<rota_providers::ProvidersConfig, CliError> {
+    Ok(rota_providers::ProvidersConfig::from_settings(
+        &load_config(usage)?,
+    ))
+}
+
 /// The store for commands that change it: [`PoolStore::open`] creates the data directory and
 /// checks both files first.
 fn open_store() -> Result<PoolStore, CliError> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rota_providers::{Providers, ProvidersConfig, TokenManager};
+use rota_providers::{Providers, TokenManager};
 use rota_types::{DEFAULT_NAMESPACE, ErrorCode, ProviderId, RedeemCode};
 
 use super::open_store;
@@ -36,7 +36,7 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
     let label = state
         .record(provider, id)
         .map_or_else(|| id.to_string(), |r| r.label.clone());
-    let providers = Providers::new(ProvidersConfig::from_env())
+    let providers = Providers::new(super::providers_config(USAGE)?)
         .map_err(|e| CliError::failed(e.code(), e.to_string()))?;
     let tokens = TokenManager::new(store, Arc::new(providers));
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -35,11 +35,7 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     let data_dir = config.data_dir.clone();
     let store = PoolStore::open(config)?;
     warn_recoveries(&store);
-    // Upstream URLs: the environment wins over config.toml, which wins over the defaults.
-    let mut providers_config = ProvidersConfig::from_env();
-    providers_config.apply_vars(|k| settings.provider_var(k));
-    providers_config.apply_env();
-    let providers = Providers::new(providers_config).map_err(|e| {
+    let providers = Providers::new(ProvidersConfig::from_settings(&settings)).map_err(|e| {
         CliError::failed(ErrorCode::Internal, format!("cannot set up providers: {e}"))
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -163,13 +159,8 @@ fn log_autopilot_event(event: rota_handoff::AutopilotEvent) {
     }
 }
 
-/// config.toml with the environment over it; a malformed variable is a usage error (exit 2),
-/// a malformed file a failure (exit 1) naming the file.
 fn load_config() -> Result<rota_config::Config, CliError> {
-    rota_config::Config::load().map_err(|e| match e {
-        rota_config::ConfigError::Env { .. } => CliError::usage(e.to_string(), USAGE),
-        e => CliError::failed(ErrorCode::InvalidInput, e.to_string()),
-    })
+    super::load_config(USAGE)
 }
 
 fn start_error(port: u16, e: GatewayError) -> CliError {
