@@ -155,7 +155,7 @@ fn progress<R: Runtime>(app: &AppHandle<R>) -> Progress {
 /// Opens a sign-in page the app itself built (never a URL from the webview).
 fn open_page<R: Runtime>(app: &AppHandle<R>, url: &str) -> Result<(), ApiError> {
     // Tests and headless runs set ROTA_NO_BROWSER, as for `rota auth login`.
-    if std::env::var_os("ROTA_NO_BROWSER").is_some() {
+    if std::env::var_os(rota_config::env::NO_BROWSER).is_some() {
         return Ok(());
     }
     app.opener()

@@ -40,6 +40,8 @@
 //! timeout past the clock's range) is an error naming the file and key, or the variable,
 //! before anything starts.
 
+pub mod env;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -104,7 +106,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "gateway",
         key: "upstream_header_timeout_secs",
-        env: Some("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS"),
+        env: Some(crate::env::UPSTREAM_HEADER_TIMEOUT_SECS),
         min: 1.0,
         max: DAY,
         expected: "a number of seconds from 1 to 86400",
@@ -112,7 +114,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "gateway",
         key: "stream_idle_timeout_secs",
-        env: Some("ROTA_STREAM_IDLE_TIMEOUT_SECS"),
+        env: Some(crate::env::STREAM_IDLE_TIMEOUT_SECS),
         min: 1.0,
         max: DAY,
         expected: "a number of seconds from 1 to 86400",
@@ -120,7 +122,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "cooldown",
         key: "default_secs",
-        env: Some("ROTA_COOLDOWN_DEFAULT_SECS"),
+        env: Some(crate::env::COOLDOWN_DEFAULT_SECS),
         min: 0.0,
         max: WEEK,
         expected: "a number of seconds from 0 to 604800",
@@ -128,7 +130,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "cooldown",
         key: "auth_secs",
-        env: Some("ROTA_COOLDOWN_AUTH_SECS"),
+        env: Some(crate::env::COOLDOWN_AUTH_SECS),
         min: 0.0,
         max: WEEK,
         expected: "a number of seconds from 0 to 604800",
@@ -136,7 +138,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "proactive",
         key: "threshold",
-        env: Some("ROTA_PROACTIVE_THRESHOLD"),
+        env: Some(crate::env::PROACTIVE_THRESHOLD),
         min: f64::MIN_POSITIVE,
         max: 100.0,
         expected: "a percentage above 0 and at most 100",
@@ -144,7 +146,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "proactive",
         key: "hysteresis",
-        env: Some("ROTA_PROACTIVE_HYSTERESIS"),
+        env: Some(crate::env::PROACTIVE_HYSTERESIS),
         min: 0.0,
         max: 100.0,
         expected: "a number of points from 0 to 100",
@@ -152,7 +154,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "proactive",
         key: "min_dwell_secs",
-        env: Some("ROTA_PROACTIVE_DWELL_SECS"),
+        env: Some(crate::env::PROACTIVE_DWELL_SECS),
         min: 0.0,
         max: WEEK,
         expected: "a number of seconds from 0 to 604800",
@@ -160,7 +162,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "proactive",
         key: "max_usage_age_secs",
-        env: Some("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS"),
+        env: Some(crate::env::PROACTIVE_MAX_USAGE_AGE_SECS),
         min: 1.0,
         max: WEEK,
         expected: "a number of seconds from 1 to 604800",
@@ -168,7 +170,7 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         section: "polling",
         key: "interval_secs",
-        env: Some("ROTA_USAGE_POLL_SECS"),
+        env: Some(crate::env::USAGE_POLL_SECS),
         min: 1.0,
         max: DAY,
         expected: "a number of seconds from 1 to 86400",
@@ -234,7 +236,7 @@ pub struct Config {
 /// Where the config file is: `$ROTA_HOME/config.toml`, else `<config dir>/rota/config.toml`.
 #[must_use]
 pub fn config_path() -> Option<PathBuf> {
-    match std::env::var_os("ROTA_HOME") {
+    match std::env::var_os(crate::env::HOME) {
         Some(home) if !home.is_empty() => Some(PathBuf::from(home).join(FILE_NAME)),
         _ => dirs::config_dir().map(|d| d.join("rota").join(FILE_NAME)),
     }
@@ -326,53 +328,61 @@ impl Config {
     /// ones are errors naming the variable (the file's values were checked when read).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("ROTA_GATEWAY_PORT") {
-            self.gateway.port = Some(parse("ROTA_GATEWAY_PORT", "a port number (0-65535)", v)?);
+        if let Some(v) = get(crate::env::GATEWAY_PORT) {
+            self.gateway.port = Some(parse(
+                crate::env::GATEWAY_PORT,
+                "a port number (0-65535)",
+                v,
+            )?);
         }
         let secs = "a number of seconds";
-        if let Some(v) = get("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS") {
+        if let Some(v) = get(crate::env::UPSTREAM_HEADER_TIMEOUT_SECS) {
             self.gateway.upstream_header_timeout_secs =
-                Some(parse("ROTA_UPSTREAM_HEADER_TIMEOUT_SECS", secs, v)?);
+                Some(parse(crate::env::UPSTREAM_HEADER_TIMEOUT_SECS, secs, v)?);
         }
-        if let Some(v) = get("ROTA_STREAM_IDLE_TIMEOUT_SECS") {
+        if let Some(v) = get(crate::env::STREAM_IDLE_TIMEOUT_SECS) {
             self.gateway.stream_idle_timeout_secs =
-                Some(parse("ROTA_STREAM_IDLE_TIMEOUT_SECS", secs, v)?);
+                Some(parse(crate::env::STREAM_IDLE_TIMEOUT_SECS, secs, v)?);
         }
-        if let Some(v) = get("ROTA_COOLDOWN_DEFAULT_SECS") {
-            self.cooldown.default_secs = Some(parse("ROTA_COOLDOWN_DEFAULT_SECS", secs, v)?);
+        if let Some(v) = get(crate::env::COOLDOWN_DEFAULT_SECS) {
+            self.cooldown.default_secs = Some(parse(crate::env::COOLDOWN_DEFAULT_SECS, secs, v)?);
         }
-        if let Some(v) = get("ROTA_COOLDOWN_AUTH_SECS") {
-            self.cooldown.auth_secs = Some(parse("ROTA_COOLDOWN_AUTH_SECS", secs, v)?);
+        if let Some(v) = get(crate::env::COOLDOWN_AUTH_SECS) {
+            self.cooldown.auth_secs = Some(parse(crate::env::COOLDOWN_AUTH_SECS, secs, v)?);
         }
-        if let Some(v) = get("ROTA_PROACTIVE_THRESHOLD") {
-            self.proactive.threshold = Some(parse("ROTA_PROACTIVE_THRESHOLD", "a percentage", v)?);
+        if let Some(v) = get(crate::env::PROACTIVE_THRESHOLD) {
+            self.proactive.threshold =
+                Some(parse(crate::env::PROACTIVE_THRESHOLD, "a percentage", v)?);
         }
-        if let Some(v) = get("ROTA_PROACTIVE_HYSTERESIS") {
-            self.proactive.hysteresis =
-                Some(parse("ROTA_PROACTIVE_HYSTERESIS", "a number of points", v)?);
+        if let Some(v) = get(crate::env::PROACTIVE_HYSTERESIS) {
+            self.proactive.hysteresis = Some(parse(
+                crate::env::PROACTIVE_HYSTERESIS,
+                "a number of points",
+                v,
+            )?);
         }
-        if let Some(v) = get("ROTA_PROACTIVE_DWELL_SECS") {
-            self.proactive.min_dwell_secs = Some(parse("ROTA_PROACTIVE_DWELL_SECS", secs, v)?);
+        if let Some(v) = get(crate::env::PROACTIVE_DWELL_SECS) {
+            self.proactive.min_dwell_secs = Some(parse(crate::env::PROACTIVE_DWELL_SECS, secs, v)?);
         }
-        if let Some(v) = get("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS") {
+        if let Some(v) = get(crate::env::PROACTIVE_MAX_USAGE_AGE_SECS) {
             self.proactive.max_usage_age_secs =
-                Some(parse("ROTA_PROACTIVE_MAX_USAGE_AGE_SECS", secs, v)?);
+                Some(parse(crate::env::PROACTIVE_MAX_USAGE_AGE_SECS, secs, v)?);
         }
-        if let Some(v) = get("ROTA_USAGE_POLLING") {
+        if let Some(v) = get(crate::env::USAGE_POLLING) {
             self.polling.enabled = Some(match v.trim().to_ascii_lowercase().as_str() {
                 "on" | "true" | "1" | "yes" => true,
                 "off" | "false" | "0" | "no" => false,
                 _ => {
                     return Err(ConfigError::Env {
-                        name: "ROTA_USAGE_POLLING",
+                        name: crate::env::USAGE_POLLING,
                         expected: "on or off",
                         value: v,
                     });
                 }
             });
         }
-        if let Some(v) = get("ROTA_USAGE_POLL_SECS") {
-            self.polling.interval_secs = Some(parse("ROTA_USAGE_POLL_SECS", secs, v)?);
+        if let Some(v) = get(crate::env::USAGE_POLL_SECS) {
+            self.polling.interval_secs = Some(parse(crate::env::USAGE_POLL_SECS, secs, v)?);
         }
         // Only what the environment set can be out of range here: a file's values were
         // checked when it was read, and an error must name where the value came from.
@@ -398,10 +408,10 @@ impl Config {
     /// `cfg.apply_vars(|k| std::env::var(k).ok().or_else(|| config.provider_var(k)))`.
     #[must_use]
     pub fn provider_var(&self, name: &str) -> Option<String> {
-        let (section, key) = if let Some(key) = name.strip_prefix("ROTA_COPILOT_") {
+        let (section, key) = if let Some(key) = name.strip_prefix(crate::env::COPILOT_PREFIX) {
             ("github", format!("copilot_{key}"))
         } else {
-            let rest = name.strip_prefix("ROTA_")?;
+            let rest = name.strip_prefix(crate::env::PREFIX)?;
             let (section, key) = rest.split_once('_')?;
             (
                 match section {

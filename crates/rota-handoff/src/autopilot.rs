@@ -53,7 +53,7 @@ impl AutopilotConfig {
     #[must_use]
     pub fn from_config(config: &rota_config::Config) -> Self {
         let mut c = Self::default();
-        if let Some(ms) = std::env::var("ROTA_AUTOPILOT_TICK_MS")
+        if let Some(ms) = std::env::var(rota_config::env::AUTOPILOT_TICK_MS)
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|ms| *ms > 0)

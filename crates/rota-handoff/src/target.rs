@@ -143,7 +143,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HandoffError> {
 fn failpoint(point: &str) {
     static SPEC: OnceLock<Option<String>> = OnceLock::new();
     if SPEC
-        .get_or_init(|| std::env::var("ROTA_HANDOFF_FAILPOINT").ok())
+        .get_or_init(|| std::env::var(rota_config::env::HANDOFF_FAILPOINT).ok())
         .as_deref()
         == Some(point)
     {

@@ -264,7 +264,7 @@ impl ProvidersConfig {
     /// Defaults with the environment applied.
     #[must_use]
     pub fn from_env() -> Self {
-        let mut c = match std::env::var("ROTA_PROVIDERS_MOCK_BASE") {
+        let mut c = match std::env::var(rota_config::env::PROVIDERS_MOCK_BASE) {
             Ok(base) if !base.trim().is_empty() => Self::with_mock_base(&base),
             _ => Self::default(),
         };
@@ -295,7 +295,7 @@ impl ProvidersConfig {
     /// [`ProvidersConfig::apply_env`] over any variable source (tests).
     pub fn apply_vars(&mut self, get: impl Fn(&str) -> Option<String>) {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        if let Some(d) = get("ROTA_GITHUB_DOMAIN") {
+        if let Some(d) = get(rota_config::env::GITHUB_DOMAIN) {
             let keep = self.github.clone();
             self.github = GithubConfig {
                 client_id: keep.client_id,
@@ -312,30 +312,48 @@ impl ProvidersConfig {
                 v.trim().clone_into(field);
             }
         };
-        set(&mut self.user_agent, "ROTA_USER_AGENT");
+        set(&mut self.user_agent, rota_config::env::USER_AGENT);
         set(
             &mut self.anthropic.authorize_url,
-            "ROTA_ANTHROPIC_AUTHORIZE_URL",
+            rota_config::env::ANTHROPIC_AUTHORIZE_URL,
         );
-        set(&mut self.anthropic.token_url, "ROTA_ANTHROPIC_TOKEN_URL");
-        set(&mut self.anthropic.api_base, "ROTA_ANTHROPIC_API_BASE");
-        set(&mut self.anthropic.client_id, "ROTA_ANTHROPIC_CLIENT_ID");
+        set(
+            &mut self.anthropic.token_url,
+            rota_config::env::ANTHROPIC_TOKEN_URL,
+        );
+        set(
+            &mut self.anthropic.api_base,
+            rota_config::env::ANTHROPIC_API_BASE,
+        );
+        set(
+            &mut self.anthropic.client_id,
+            rota_config::env::ANTHROPIC_CLIENT_ID,
+        );
         set(
             &mut self.anthropic.redirect_uri,
-            "ROTA_ANTHROPIC_REDIRECT_URI",
+            rota_config::env::ANTHROPIC_REDIRECT_URI,
         );
-        set(&mut self.anthropic.oauth_beta, "ROTA_ANTHROPIC_BETA");
+        set(
+            &mut self.anthropic.oauth_beta,
+            rota_config::env::ANTHROPIC_BETA,
+        );
         set(
             &mut self.anthropic.claude_code_version,
-            "ROTA_ANTHROPIC_CLAUDE_CODE_VERSION",
+            rota_config::env::ANTHROPIC_CLAUDE_CODE_VERSION,
         );
-        if let Some(scopes) = get("ROTA_ANTHROPIC_SCOPES") {
+        if let Some(scopes) = get(rota_config::env::ANTHROPIC_SCOPES) {
             self.anthropic.scopes = scopes.split_whitespace().map(str::to_owned).collect();
         }
-        set(&mut self.openai.issuer, "ROTA_OPENAI_ISSUER");
-        set(&mut self.openai.backend_base, "ROTA_OPENAI_BACKEND_BASE");
-        set(&mut self.openai.client_id, "ROTA_OPENAI_CLIENT_ID");
-        if let Some(ports) = get("ROTA_OPENAI_CALLBACK_PORTS") {
+        set(&mut self.openai.issuer, rota_config::env::OPENAI_ISSUER);
+        set(
+            &mut self.openai.backend_base,
+            rota_config::env::OPENAI_BACKEND_BASE,
+        );
+        set(
+            &mut self.openai.client_id,
+            rota_config::env::OPENAI_CLIENT_ID,
+        );
+        if let Some(ports) = get(rota_config::env::OPENAI_CALLBACK_PORTS) {
             let parsed: Vec<u16> = ports
                 .split(',')
                 .filter_map(|p| p.trim().parse().ok())
@@ -344,21 +362,27 @@ impl ProvidersConfig {
                 self.openai.callback_ports = parsed;
             }
         }
-        set(&mut self.github.web_base, "ROTA_GITHUB_BASE");
-        set(&mut self.github.api_base, "ROTA_GITHUB_API_BASE");
-        set(&mut self.github.copilot_api_base, "ROTA_COPILOT_API_BASE");
-        set(&mut self.github.client_id, "ROTA_GITHUB_CLIENT_ID");
+        set(&mut self.github.web_base, rota_config::env::GITHUB_BASE);
+        set(&mut self.github.api_base, rota_config::env::GITHUB_API_BASE);
+        set(
+            &mut self.github.copilot_api_base,
+            rota_config::env::COPILOT_API_BASE,
+        );
+        set(
+            &mut self.github.client_id,
+            rota_config::env::GITHUB_CLIENT_ID,
+        );
         set(
             &mut self.github.copilot_editor_version,
-            "ROTA_COPILOT_EDITOR_VERSION",
+            rota_config::env::COPILOT_EDITOR_VERSION,
         );
         set(
             &mut self.github.copilot_editor_plugin_version,
-            "ROTA_COPILOT_EDITOR_PLUGIN_VERSION",
+            rota_config::env::COPILOT_EDITOR_PLUGIN_VERSION,
         );
         set(
             &mut self.github.copilot_integration_id,
-            "ROTA_COPILOT_INTEGRATION_ID",
+            rota_config::env::COPILOT_INTEGRATION_ID,
         );
     }
 

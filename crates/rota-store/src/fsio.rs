@@ -350,7 +350,7 @@ pub(crate) fn failpoint(point: &str) {
     static SPEC: OnceLock<Option<(String, u64)>> = OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);
     let spec = SPEC.get_or_init(|| {
-        let v = std::env::var("ROTA_STORE_FAILPOINT").ok()?;
+        let v = std::env::var(rota_config::env::STORE_FAILPOINT).ok()?;
         let (name, n) = v.split_once(':')?;
         Some((name.to_owned(), n.parse().ok()?))
     });

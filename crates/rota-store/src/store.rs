@@ -112,7 +112,7 @@ impl StorePaths {
 
 /// `$ROTA_HOME` when set and non-empty, else `<platform data dir>/rota`.
 pub fn default_data_dir() -> Result<PathBuf> {
-    match std::env::var_os("ROTA_HOME") {
+    match std::env::var_os(rota_config::env::HOME) {
         Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
         _ => crate::platform::rota_data_dir().ok_or(StoreError::NoDataDir),
     }
@@ -153,7 +153,7 @@ impl StoreConfig {
     /// [`default_data_dir`], and `ROTA_SECRET_STORE` when set.
     pub fn from_env() -> Result<Self> {
         let mut config = Self::new(default_data_dir()?);
-        if let Ok(mode) = std::env::var("ROTA_SECRET_STORE") {
+        if let Ok(mode) = std::env::var(rota_config::env::SECRET_STORE) {
             config.secret_store = mode.parse().map_err(StoreError::Config)?;
         }
         Ok(config)

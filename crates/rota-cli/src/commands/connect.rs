@@ -297,7 +297,7 @@ pub fn start_lines(store: &PoolStore, data_dir: &Path, port: u16, configured: u1
     let prefix = if port == configured {
         String::new()
     } else {
-        format!("ROTA_GATEWAY_PORT={port} ")
+        format!("{}={port} ", rota_config::env::GATEWAY_PORT)
     };
     let mut lines = Vec::new();
     for tool in Tool::ALL {

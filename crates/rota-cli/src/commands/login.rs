@@ -49,7 +49,7 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
     let providers = Providers::new(config(args)?).map_err(provider_error)?;
     let ui = Ui {
         json: out.json,
-        browser: !args.no_browser && std::env::var_os("ROTA_NO_BROWSER").is_none(),
+        browser: !args.no_browser && std::env::var_os(rota_config::env::NO_BROWSER).is_none(),
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -97,7 +97,8 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
 fn config(args: &LoginArgs) -> Result<ProvidersConfig, CliError> {
     let mut c = super::providers_config(USAGE)?;
     if let Some(domain) = &args.enterprise {
-        let mocked = std::env::var("ROTA_PROVIDERS_MOCK_BASE").is_ok_and(|b| !b.trim().is_empty());
+        let mocked = std::env::var(rota_config::env::PROVIDERS_MOCK_BASE)
+            .is_ok_and(|b| !b.trim().is_empty());
         if mocked {
             // rota-mock serves every GitHub host under one base: only the domain changes.
             domain

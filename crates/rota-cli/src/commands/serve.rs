@@ -182,7 +182,8 @@ fn start_error(port: u16, e: GatewayError) -> CliError {
 /// tracing to stderr, filtered by `ROTA_LOG` (`info` when unset or invalid).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ROTA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env(rota_config::env::LOG).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
