@@ -15,16 +15,10 @@ use rota_types::{
     UsageResponse,
 };
 
-/// A provider id from the wire: known providers only.
+/// A provider id from the wire: `not_found` when unknown, as over HTTP.
 pub fn parse_provider(s: &str) -> Result<ProviderId, ApiError> {
     check_len("providerID", s)?;
-    ProviderId::parse(s.trim()).ok_or_else(|| {
-        let known: Vec<_> = ProviderId::ALL.iter().map(|p| p.as_str()).collect();
-        ApiError::invalid_input(format!(
-            "unknown provider {s:?}; expected one of {}",
-            known.join(", ")
-        ))
-    })
+    Ok(ProviderId::from_wire(s.trim())?)
 }
 
 /// A record id from the wire: a ULID.

@@ -230,7 +230,7 @@ fn account_command_errors_are_code_and_message() {
     let real = h.seed(rota_types::ProviderId::Anthropic, "a@example.com");
     let unknown = "01JD0000000000000000000000";
     let cases = [
-        ("snapshot", json!({"providerID": "bogus"}), "invalid_input"),
+        ("snapshot", json!({"providerID": "bogus"}), "not_found"),
         ("get_accounts", json!({"providerID": ""}), "invalid_input"),
         (
             "get_accounts",
@@ -245,7 +245,7 @@ fn account_command_errors_are_code_and_message() {
         (
             "set_active",
             json!({"providerID": "bogus", "recordID": real}),
-            "invalid_input",
+            "not_found",
         ),
         (
             "set_active",

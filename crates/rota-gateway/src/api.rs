@@ -41,10 +41,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             })?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| HttpError::bad_request(format!("malformed JSON: {e}")))?;
-        if let Some(p) = value.get("providerID").and_then(serde_json::Value::as_str)
-            && ProviderId::parse(p).is_none()
-        {
-            return Err(HttpError::not_found(format!("unknown provider {p:?}")));
+        if let Some(p) = value.get("providerID").and_then(serde_json::Value::as_str) {
+            ProviderId::from_wire(p).map_err(rota_types::ApiError::from)?;
         }
         serde_json::from_value(value)
             .map(ApiJson)
@@ -86,8 +84,7 @@ pub(crate) async fn snapshot(
     State(gw): State<Gateway>,
     Path(provider): Path<String>,
 ) -> Result<Json<rota_types::PoolSnapshot>, HttpError> {
-    let provider = ProviderId::parse(&provider)
-        .ok_or_else(|| HttpError::not_found(format!("unknown provider {provider:?}")))?;
+    let provider = ProviderId::from_wire(&provider).map_err(rota_types::ApiError::from)?;
     let store = gw.shared.store.clone();
     let ns = gw.shared.config.namespace.clone();
     let state: PoolState = blocking(move || Ok(store.load()?)).await?;

@@ -57,3 +57,11 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// An unknown provider is `not_found` on every surface (IPC, HTTP 404), with the nearest name
+/// when a typo explains it; the CLI makes it a usage error (exit 2).
+impl From<crate::UnknownProvider> for ApiError {
+    fn from(e: crate::UnknownProvider) -> Self {
+        Self::not_found(e.to_string())
+    }
+}

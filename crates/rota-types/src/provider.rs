@@ -45,6 +45,15 @@ impl ProviderId {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// A provider id as the wire carries it (IPC, HTTP): the exact id only, else the one error
+    /// every surface answers (with the nearest id, so `claude` suggests `anthropic`).
+    pub fn from_wire(s: &str) -> Result<Self, UnknownProvider> {
+        Self::parse(s).ok_or_else(|| UnknownProvider {
+            input: s.to_owned(),
+            suggestion: suggest(&s.trim().to_ascii_lowercase()),
+        })
+    }
+
     /// Names people type for a provider besides its wire id (the CLI accepts these too).
     #[must_use]
     pub fn aliases(self) -> &'static [&'static str] {

@@ -66,6 +66,18 @@ fn providers_from_what_people_type() {
     );
 }
 
+/// The wire takes exact ids only, and an unknown one is the same `not_found` error on every
+/// surface (IPC and HTTP), naming the nearest id.
+#[test]
+fn providers_from_the_wire() {
+    assert_eq!(ProviderId::from_wire("openai"), Ok(ProviderId::OpenAi));
+    let alias = ProviderId::from_wire("claude").unwrap_err();
+    assert_eq!(alias.suggestion, Some(ProviderId::Anthropic));
+    let err = rota_types::ApiError::from(ProviderId::from_wire("bogus").unwrap_err());
+    assert_eq!(err.code, rota_types::ErrorCode::NotFound);
+    assert!(err.message.starts_with("unknown provider \"bogus\""), "{err}");
+}
+
 #[test]
 fn providers_are_alphabetical_by_display_name() {
     let names: Vec<_> = ProviderId::ALL.iter().map(|p| p.display_name()).collect();
