@@ -214,7 +214,12 @@ pub fn switch_log(
         .map(|e| SwitchLogItem {
             at: e.at,
             provider_id: e.provider_id,
-            from: e.from.as_deref().map(|id| label(e.provider_id, id)),
+            // A row about one account (a removal nobody took over from) names it once.
+            from: e
+                .from
+                .as_deref()
+                .filter(|_| !e.names_one_account())
+                .map(|id| label(e.provider_id, id)),
             to: label(e.provider_id, &e.to),
             reason: e.reason,
             reason_text: e.reason_text(),

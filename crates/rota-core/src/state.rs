@@ -29,7 +29,8 @@ pub struct PoolState {
     pub generation: u64,
     #[serde(default)]
     pub providers: BTreeMap<ProviderId, ProviderPool>,
-    /// Every change of an active account, oldest first, at most [`SWITCH_LOG_CAP`] entries.
+    /// Every change of an active account and every removal, oldest first, at most
+    /// [`SWITCH_LOG_CAP`] entries.
     #[serde(default)]
     pub switch_log: VecDeque<SwitchLogEntry>,
     /// Per-provider switches users toggle (hand-off, proactive). Kept here, not in a config

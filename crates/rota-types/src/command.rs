@@ -448,8 +448,8 @@ pub struct SwitchLogItem {
     pub at: UnixMs,
     #[serde(rename = "providerID")]
     pub provider_id: ProviderId,
-    /// Label of the account switched away from (`null` when there was none; "removed account"
-    /// when it is gone).
+    /// Label of the account switched away from (`null` when there was none, and in a row about
+    /// one account such as a removal; "removed account" when it is gone).
     pub from: Option<String>,
     pub to: String,
     pub reason: SwitchReason,

@@ -1,5 +1,6 @@
 //! `rota auth log [provider] [--limit N] [--json]`: the switch history, oldest first, the
-//! newest at the bottom: time, provider, from → to (labels), and why.
+//! newest at the bottom: time, provider, from → to (labels; one label for a row about one
+//! account, such as a removal), and why.
 
 use std::fmt::Write as _;
 
@@ -41,14 +42,20 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     let rows: Vec<[String; 4]> = entries
         .iter()
         .map(|e| {
-            let from = e
-                .from
-                .as_deref()
-                .map_or_else(|| "—".to_owned(), |id| label(&state, e, id));
+            let to = label(&state, e, &e.to);
+            let moved = if e.names_one_account() {
+                to
+            } else {
+                let from = e
+                    .from
+                    .as_deref()
+                    .map_or_else(|| "—".to_owned(), |id| label(&state, e, id));
+                format!("{from} → {to}")
+            };
             [
                 time(e.at),
                 e.provider_id.display_name().to_owned(),
-                format!("{from} → {}", label(&state, e, &e.to)),
+                moved,
                 e.reason_text(),
             ]
         })
