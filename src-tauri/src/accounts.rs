@@ -7,7 +7,8 @@ use rota_store::import::{self, ImportSource};
 use rota_store::{PoolStore, now_ms};
 use rota_types::command::{
     AccountRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
-    MAX_ID_CHARS, PoolRequest, RenameRecordRequest, SwitchLogItem, SwitchLogRequest,
+    MAX_ID_CHARS, PoolRequest, RenameRecordRequest, SwitchCaveatResponse, SwitchLogItem,
+    SwitchLogRequest,
 };
 use rota_types::{
     AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, MAX_LABEL_CHARS, PoolSnapshot,
@@ -104,6 +105,30 @@ pub fn set_active(
     Ok(SetActiveResponse {
         success: true,
         anthropic_usage,
+    })
+}
+
+/// What switching to the account would mean when it cannot serve now (rota-core's
+/// [`PoolState::serving_caveat`], the words the tray and the CLI use too).
+pub fn switch_caveat(
+    store: &PoolStore,
+    request: &AccountRequest,
+) -> Result<SwitchCaveatResponse, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let id = parse_record(&request.record_id)?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    let state = store.load()?;
+    if state.record(provider, id).is_none_or(|r| r.namespace != ns) {
+        return Err(ApiError::not_found(format!(
+            "no {} account {id}",
+            provider.display_name()
+        )));
+    }
+    let now = now_ms();
+    Ok(SwitchCaveatResponse {
+        text: state
+            .serving_caveat(provider, &ns, id, now)
+            .map(|c| c.text(provider, now)),
     })
 }
 
