@@ -210,8 +210,18 @@ async fn mock_usage_a_429_rotation_and_the_session_context_panel() -> Result<()>
     );
     app.screenshot("32-session-context-panel").await?;
 
-    // Switching from the panel writes the store and the panel follows.
+    // Switching from the panel to main@, which is cooling down after its 429, asks first;
+    // confirmed, it writes the store and the panel follows.
     app.click("#rate-limits .rl-switch-button").await?;
+    let caveat = app
+        .wait_text("#confirm-switch-text", |t| !t.is_empty())
+        .await?;
+    assert!(
+        caveat.starts_with("main@example.com is cooling down for ")
+            && caveat.ends_with("; until then requests go to backup@example.com."),
+        "{caveat}"
+    );
+    app.click("#confirm-switch-ok").await?;
     app.wait_text("#rate-limits .rl-account", |t| {
         t.contains("main@example.com")
     })
@@ -743,7 +753,7 @@ async fn codex_and_copilot_sessions_show_their_rate_limits_and_ages_tick() -> Re
 #[allow(clippy::too_many_lines)] // one user story, step by step, with a screenshot per step
 async fn codex_and_copilot_story(dark: bool) -> Result<()> {
     let theme = if dark { "dark" } else { "light" };
-    let panel_css = ".content, .context-panel, .panel-section, .rl-switch-buttons";
+    let panel_css = ".content, .session-list, .session-item, .context-panel, .panel-section, .rl-switch-buttons";
     let mock = mock().await?;
     let openai_usage = Usage {
         five_hour: Some(rota_mock::Window::new(55.0, 2 * 3600)),
@@ -837,7 +847,8 @@ async fn codex_and_copilot_story(dark: bool) -> Result<()> {
     // The Codex session: OpenAI's windows of the active account, and o-cool to switch to.
     select_session(&app, "Codex").await?;
     let title = app.wait_text("#rl-title", |t| !t.is_empty()).await?;
-    assert_eq!(title, "OpenAI Rate Limits");
+    // (Shown in capitals, like every section title.)
+    assert_eq!(title.to_lowercase(), "openai rate limits");
     app.wait_text("#rate-limits .rl-account", |t| {
         t.contains("o-main@example.com")
     })
@@ -848,11 +859,19 @@ async fn codex_and_copilot_story(dark: bool) -> Result<()> {
     let labels = app.texts("#rate-limits .usage-label").await?;
     assert_eq!(labels.len(), 2, "{labels:?}");
     assert_eq!(
-        app.texts("#rate-limits .rl-switch-button").await?,
-        ["o-cool@example.com\ncooling down"]
+        app.texts("#rate-limits .rl-switch-button > span").await?,
+        ["o-cool@example.com", "cooling down"]
     );
     app.screenshot_both_widths(&format!("60-codex-session-rate-limits-{theme}"), panel_css)
         .await?;
+    if !dark {
+        // The bottom of the panel (the requests table) at the minimum width.
+        app.resize_to(760, 740).await?;
+        app.scroll_to("#req-title").await?;
+        assert_eq!(app.overflowing(panel_css).await?, Vec::<String>::new());
+        app.screenshot("60b-codex-session-requests-760").await?;
+        app.resize_to(1120, 740).await?;
+    }
     // o-cool cannot serve: the switch asks first, in the words the tray and CLI use.
     app.click("#rate-limits .rl-switch-button").await?;
     let caveat = app
@@ -888,9 +907,9 @@ async fn codex_and_copilot_story(dark: bool) -> Result<()> {
     // The Copilot session: the premium-requests window, and c-spare switches at once.
     select_session(&app, "opencode").await?;
     let title = app
-        .wait_text("#rl-title", |t| t != "OpenAI Rate Limits")
+        .wait_text("#rl-title", |t| t.to_lowercase() != "openai rate limits")
         .await?;
-    assert_eq!(title, "GitHub Copilot Rate Limits");
+    assert_eq!(title.to_lowercase(), "github copilot rate limits");
     app.wait_text("#rate-limits .rl-account", |t| {
         t.contains("c-main@example.com")
     })

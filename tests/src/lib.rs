@@ -350,9 +350,17 @@ impl App {
                  for (const el of document.querySelectorAll(arguments[0])) {
                    if (el.scrollWidth > el.clientWidth + 1) out.push(el.id || el.className);
                  }
+                 // A button laid out in lines by design (a label over a hint) is checked
+                 // line by line: each of its parts must stay on one line.
+                 const wraps = (el, factor) => {
+                   const line = parseFloat(getComputedStyle(el).lineHeight) || 20;
+                   return el.getBoundingClientRect().height > factor * line;
+                 };
                  for (const b of document.querySelectorAll('.button')) {
-                   const line = parseFloat(getComputedStyle(b).lineHeight) || 20;
-                   if (b.offsetParent && b.getBoundingClientRect().height > 2.2 * line) out.push('wrapped: ' + b.textContent);
+                   if (!b.offsetParent) continue;
+                   const parts = [...b.children].filter(c => c.tagName === 'SPAN');
+                   const wrapped = parts.length > 1 ? parts.some(p => wraps(p, 1.6)) : wraps(b, 2.2);
+                   if (wrapped) out.push('wrapped: ' + b.textContent);
                  }
                  return out;",
                 vec![serde_json::json!(css)],
