@@ -217,7 +217,7 @@ pub fn import_accounts(
     Ok(ImportAccountsResponse { imported, skipped })
 }
 
-/// The switch log, newest first, with labels ([`PoolState::history_label`]).
+/// The switch log, newest first, with labels ([`PoolState::history`]).
 pub fn switch_log(
     store: &PoolStore,
     request: &SwitchLogRequest,
@@ -228,28 +228,7 @@ pub fn switch_log(
         .map(parse_provider)
         .transpose()?;
     let limit = request.limit.map_or(usize::MAX, |n| n as usize);
-    let state = store.load()?;
-    let label = |p: ProviderId, id: &str| state.history_label(p, id);
-    Ok(state
-        .switch_log
-        .iter()
-        .rev()
-        .filter(|e| provider.is_none_or(|p| e.provider_id == p))
-        .take(limit)
-        .map(|e| SwitchLogItem {
-            at: e.at,
-            provider_id: e.provider_id,
-            // A row about one account (a removal nobody took over from) names it once.
-            from: e
-                .from
-                .as_deref()
-                .filter(|_| !e.names_one_account())
-                .map(|id| label(e.provider_id, id)),
-            to: label(e.provider_id, &e.to),
-            reason: e.reason,
-            reason_text: e.reason_text(),
-        })
-        .collect())
+    Ok(store.load()?.history(provider, limit))
 }
 
 #[cfg(test)]

@@ -301,6 +301,36 @@ impl PoolState {
         )
     }
 
+    /// The switch log as people read it, newest first: labels instead of ids
+    /// ([`PoolState::history_label`]), a row about one account (a removal nobody took over
+    /// from) naming it once (`from` = `None`), and why. One provider's or every provider's, at
+    /// most `limit` rows (the app's history, `GET /auth/log`).
+    #[must_use]
+    pub fn history(
+        &self,
+        provider: Option<ProviderId>,
+        limit: usize,
+    ) -> Vec<rota_types::command::SwitchLogItem> {
+        self.switch_log
+            .iter()
+            .rev()
+            .filter(|e| provider.is_none_or(|p| e.provider_id == p))
+            .take(limit)
+            .map(|e| rota_types::command::SwitchLogItem {
+                at: e.at,
+                provider_id: e.provider_id,
+                from: e
+                    .from
+                    .as_deref()
+                    .filter(|_| !e.names_one_account())
+                    .map(|id| self.history_label(e.provider_id, id)),
+                to: self.history_label(e.provider_id, &e.to),
+                reason: e.reason,
+                reason_text: e.reason_text(),
+            })
+            .collect()
+    }
+
     /// Keeps the label of a removed account while the log names it; forgets labels the log
     /// no longer names.
     pub(crate) fn remember_removed(&mut self, id: Ulid, label: &str) {

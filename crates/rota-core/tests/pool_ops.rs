@@ -202,6 +202,27 @@ fn remove_reassigns_active_and_drops_empty_provider() {
     let last = s.switch_log.back().unwrap();
     assert!(last.names_one_account() && last.to == id(2).to_string());
     assert_eq!(s.history_label(A, &last.to), "Account 2 (removed)");
+    // As people read it, newest first: one name for a one-account row, both for the one
+    // another account took over from.
+    let rows: Vec<_> = s
+        .history(Some(A), 3)
+        .into_iter()
+        .map(|r| (r.from, r.to, r.reason_text))
+        .collect();
+    let removed = |n: u8| format!("Account {n} (removed)");
+    assert_eq!(
+        rows,
+        [
+            (None, removed(2), "account removed".to_owned()),
+            (None, removed(1), "account removed".to_owned()),
+            (
+                Some(removed(3)),
+                removed(2),
+                "active account removed".to_owned()
+            ),
+        ]
+    );
+    assert!(s.history(Some(ProviderId::OpenAi), 10).is_empty());
 }
 
 #[test]
