@@ -152,44 +152,6 @@ fn account_commands_work_on_the_real_store() {
     assert_eq!(accounts[0]["label"], json!("second@example.com"));
     assert_eq!(accounts[0]["isActive"], json!(true));
 
-    // Before a switch: a usable account has no caveat; one that needs a new login says who
-    // serves meanwhile; an unknown one is not found.
-    let caveat = |id: &str| {
-        h.call(
-            "main",
-            "switch_caveat",
-            json!({"providerID": "anthropic", "recordID": id}),
-        )
-    };
-    assert_eq!(caveat(&first).unwrap(), json!({"text": null}));
-    h.store()
-        .mutate(|txn| {
-            let id = first.parse().unwrap();
-            let r = txn.state.providers.get_mut(&Anthropic).unwrap();
-            let r = r.records.iter_mut().find(|r| r.id == id).unwrap();
-            r.health.needs_reauth = true;
-            Ok::<_, rota_store::StoreError>(())
-        })
-        .unwrap();
-    assert_eq!(
-        caveat(&first).unwrap()["text"],
-        json!(
-            "first@example.com needs a new sign-in (`rota auth login anthropic`); until then \
-             requests go to second@example.com."
-        )
-    );
-    let unknown = caveat("01JD0000000000000000000009").unwrap_err();
-    assert_eq!(unknown["code"], json!("not_found"));
-    h.store()
-        .mutate(|txn| {
-            let id = first.parse().unwrap();
-            let r = txn.state.providers.get_mut(&Anthropic).unwrap();
-            let r = r.records.iter_mut().find(|r| r.id == id).unwrap();
-            r.health.needs_reauth = false;
-            Ok::<_, rota_store::StoreError>(())
-        })
-        .unwrap();
-
     let v = h
         .call(
             "main",
@@ -238,6 +200,42 @@ fn account_commands_work_on_the_real_store() {
         .unwrap();
     assert_eq!(v, json!({"success": true, "remaining": 0}));
     assert!(h.store().load().unwrap().pool(Anthropic).is_none());
+}
+
+#[test]
+fn switch_caveat_says_who_serves_meanwhile() {
+    use rota_types::ProviderId::Anthropic;
+    let h = Harness::new();
+    let first = h.seed(Anthropic, "first@example.com");
+    h.seed(Anthropic, "second@example.com");
+    // Before a switch: a usable account has no caveat; one that needs a new login says who
+    // serves meanwhile; an unknown one is not found.
+    let caveat = |id: &str| {
+        h.call(
+            "main",
+            "switch_caveat",
+            json!({"providerID": "anthropic", "recordID": id}),
+        )
+    };
+    assert_eq!(caveat(&first).unwrap(), json!({"text": null}));
+    h.store()
+        .mutate(|txn| {
+            let id = first.parse().unwrap();
+            let r = txn.state.providers.get_mut(&Anthropic).unwrap();
+            let r = r.records.iter_mut().find(|r| r.id == id).unwrap();
+            r.health.needs_reauth = true;
+            Ok::<_, rota_store::StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(
+        caveat(&first).unwrap()["text"],
+        json!(
+            "first@example.com needs a new sign-in (`rota auth login anthropic`); until then \
+             requests go to second@example.com."
+        )
+    );
+    let unknown = caveat("01JD0000000000000000000009").unwrap_err();
+    assert_eq!(unknown["code"], json!("not_found"));
 }
 
 #[test]
