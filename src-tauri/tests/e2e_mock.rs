@@ -934,6 +934,24 @@ async fn codex_and_copilot_story(dark: bool) -> Result<()> {
     );
     assert_eq!(active(ProviderId::GithubCopilot)?, Some(spare_id));
 
+    // Copilot's accounts removed elsewhere (the CLI, say): the panel says what that means and
+    // offers the way back in, which opens Provider Detail for Copilot.
+    store_at(app.home.path()).remove_all(ProviderId::GithubCopilot, "default", now_ms())?;
+    let none = app.wait_text("#rl-no-account", |t| !t.is_empty()).await?;
+    assert!(
+        none.starts_with(
+            "No GitHub Copilot account in the pool: this tool's requests fail until one is added."
+        ),
+        "{none}"
+    );
+    app.screenshot_both_widths(&format!("64-copilot-session-no-account-{theme}"), panel_css)
+        .await?;
+    app.click("#rl-add-account").await?;
+    app.wait_for("#provider-detail-tab[data-provider='github-copilot'] #empty-add-account")
+        .await?;
+    app.press(rota_e2e::Keys::Escape, false).await?;
+    app.wait_gone("#settings-dialog").await?;
+
     if dark {
         app.quit().await?;
         mock.shutdown().await;
