@@ -316,19 +316,33 @@ impl PoolState {
             .rev()
             .filter(|e| provider.is_none_or(|p| e.provider_id == p))
             .take(limit)
-            .map(|e| rota_types::command::SwitchLogItem {
-                at: e.at,
-                provider_id: e.provider_id,
-                from: e
-                    .from
-                    .as_deref()
-                    .filter(|_| !e.names_one_account())
-                    .map(|id| self.history_label(e.provider_id, id)),
-                to: self.history_label(e.provider_id, &e.to),
-                reason: e.reason,
-                reason_text: e.reason_text(),
+            .map(|e| {
+                let (from, to) = self.history_ends(e);
+                rota_types::command::SwitchLogItem {
+                    at: e.at,
+                    provider_id: e.provider_id,
+                    from,
+                    to,
+                    reason: e.reason,
+                    reason_text: e.reason_text(),
+                }
             })
             .collect()
+    }
+
+    /// The two ends of a history row by label. `from` is `None` when there was none, and when
+    /// the row would read "X → X": a row about one account (a removal nobody took over from, a
+    /// redeemed credit), or two accounts whose names are gone alike (a log older than the
+    /// labels kept for removed accounts).
+    #[must_use]
+    pub fn history_ends(&self, e: &SwitchLogEntry) -> (Option<String>, String) {
+        let to = self.history_label(e.provider_id, &e.to);
+        let from = e
+            .from
+            .as_deref()
+            .map(|id| self.history_label(e.provider_id, id))
+            .filter(|from| *from != to);
+        (from, to)
     }
 
     /// Keeps the label of a removed account while the log names it; forgets labels the log

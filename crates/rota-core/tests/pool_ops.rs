@@ -236,6 +236,11 @@ fn removal_rows_load_from_old_files_and_the_new_shape() {
     let mut s: PoolState = serde_json::from_value(old).unwrap();
     assert_eq!(s.switch_log[0].reason_text(), "active account removed");
     assert_eq!(s.history_label(A, &id(1).to_string()), "removed account");
+    // Both ends unknown: named once, not "removed account → removed account".
+    assert_eq!(
+        s.history_ends(&s.switch_log[0]),
+        (None, "removed account".to_owned())
+    );
     // A removal row survives a round trip through the file.
     s.upsert(A, NS, login(Some("w@x.com"), None), id(3), NOW)
         .unwrap();

@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use rota_core::PoolState;
 use rota_types::{SwitchLogEntry, UnixMs};
 
 use super::{open_store_for_reading, warn_recoveries};
@@ -42,15 +41,11 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     let rows: Vec<[String; 4]> = entries
         .iter()
         .map(|e| {
-            let to = label(&state, e, &e.to);
-            let moved = if e.names_one_account() {
-                to
-            } else {
-                let from = e
-                    .from
-                    .as_deref()
-                    .map_or_else(|| "—".to_owned(), |id| label(&state, e, id));
-                format!("{from} → {to}")
+            let (from, to) = state.history_ends(e);
+            let moved = match from {
+                Some(from) => format!("{from} → {to}"),
+                None if e.from.is_none() => format!("— → {to}"),
+                None => to,
             };
             [
                 time(e.at),
@@ -75,11 +70,6 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     }
     out.print(&text);
     Ok(())
-}
-
-/// The account's label as the history names it ([`PoolState::history_label`]).
-fn label(state: &PoolState, e: &SwitchLogEntry, id: &str) -> String {
-    state.history_label(e.provider_id, id)
 }
 
 /// Local time, to the minute.
