@@ -428,7 +428,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                         let name = empty_name.clone();
                         view! {
                             <Show when=move || accounts.with(Option::is_some)>
-                                <div class="group-empty" id="no-accounts" class:emptied=move || emptied.get()>
+                                <div class="group-empty" id="no-accounts">
                                     <strong>{
                                         let name = name.clone();
                                         move || if emptied.get() {
