@@ -7,7 +7,8 @@ use rota_store::import::{self, ImportSource};
 use rota_store::{PoolStore, now_ms};
 use rota_types::command::{
     AccountRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
-    MAX_ID_CHARS, PoolRequest, RenameRecordRequest, SwitchLogItem, SwitchLogRequest,
+    MAX_ID_CHARS, PoolRequest, RenameRecordRequest, SwitchCaveatResponse, SwitchLogItem,
+    SwitchLogRequest,
 };
 use rota_types::{
     AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, MAX_LABEL_CHARS, PoolSnapshot,
@@ -101,6 +102,30 @@ pub fn set_active(
     })
 }
 
+/// What switching to the account would mean when it cannot serve now (rota-core's
+/// [`PoolState::serving_caveat`], the words the tray and the CLI use too).
+pub fn switch_caveat(
+    store: &PoolStore,
+    request: &AccountRequest,
+) -> Result<SwitchCaveatResponse, ApiError> {
+    let provider = parse_provider(&request.provider_id)?;
+    let id = parse_record(&request.record_id)?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    let state = store.load()?;
+    if state.record(provider, id).is_none_or(|r| r.namespace != ns) {
+        return Err(ApiError::not_found(format!(
+            "no {} account {id}",
+            provider.display_name()
+        )));
+    }
+    let now = now_ms();
+    Ok(SwitchCaveatResponse {
+        text: state
+            .serving_caveat(provider, &ns, id, now)
+            .map(|c| c.text(provider, now)),
+    })
+}
+
 pub fn remove_record(
     store: &PoolStore,
     request: &AccountRequest,
@@ -186,7 +211,7 @@ pub fn import_accounts(
     Ok(ImportAccountsResponse { imported, skipped })
 }
 
-/// The switch log, newest first, with labels ([`PoolState::history_label`]).
+/// The switch log, newest first, with labels ([`PoolState::history`]).
 pub fn switch_log(
     store: &PoolStore,
     request: &SwitchLogRequest,
@@ -197,23 +222,7 @@ pub fn switch_log(
         .map(parse_provider)
         .transpose()?;
     let limit = request.limit.map_or(usize::MAX, |n| n as usize);
-    let state = store.load()?;
-    let label = |p: ProviderId, id: &str| state.history_label(p, id);
-    Ok(state
-        .switch_log
-        .iter()
-        .rev()
-        .filter(|e| provider.is_none_or(|p| e.provider_id == p))
-        .take(limit)
-        .map(|e| SwitchLogItem {
-            at: e.at,
-            provider_id: e.provider_id,
-            from: e.from.as_deref().map(|id| label(e.provider_id, id)),
-            to: label(e.provider_id, &e.to),
-            reason: e.reason,
-            reason_text: e.reason_text(),
-        })
-        .collect())
+    Ok(store.load()?.history(provider, limit))
 }
 
 #[cfg(test)]

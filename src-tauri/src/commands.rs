@@ -7,8 +7,8 @@ use rota_types::command::{
     AccountRequest, AppInfo, AppSettings, BeginLoginRequest, CompleteLoginRequest, Empty,
     FlowRequest, GatewayStatusResponse, HandoffSetRequest, ImportAccountsRequest,
     ImportAccountsResponse, ListProvidersResponse, LoginStarted, OpenLinkRequest, PoolRequest,
-    ProactiveSetRequest, RenameRecordRequest, SessionRequest, SwitchLogItem, SwitchLogRequest,
-    UiPrefs, UsageRequest,
+    ProactiveSetRequest, RenameRecordRequest, SessionRequest, SwitchCaveatResponse, SwitchLogItem,
+    SwitchLogRequest, UiPrefs, UsageRequest,
 };
 use rota_types::handoff::HandoffStatus;
 use rota_types::{
@@ -80,6 +80,15 @@ pub fn remove_record(
     state: State<'_, AppState>,
 ) -> Result<RemoveAccountResponse, ApiError> {
     accounts::remove_record(&state.store, &request)
+}
+
+// Off the main thread: reading the store may wait for its lock.
+#[tauri::command(async)]
+pub fn switch_caveat(
+    request: AccountRequest,
+    state: State<'_, AppState>,
+) -> Result<SwitchCaveatResponse, ApiError> {
+    accounts::switch_caveat(&state.store, &request)
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).

@@ -41,6 +41,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::get_accounts,
             commands::set_active,
             commands::remove_record,
+            commands::switch_caveat,
             commands::rename_record,
             commands::usage,
             commands::ui_prefs_get,

@@ -7,7 +7,7 @@
 
 use rota_core::PoolState;
 use rota_types::display::reset_text;
-use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchLogEntry, UnixMs};
+use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchLogEntry, SwitchReason, UnixMs};
 
 /// A desktop notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,10 @@ fn label(state: &PoolState, provider: ProviderId, id: &str) -> String {
 pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
     let mut out = Changes::default();
     for entry in new_entries(before, after) {
+        // A removal nobody took over from changed no active account: a history row only.
+        if entry.reason == SwitchReason::Removed && entry.names_one_account() {
+            continue;
+        }
         out.switched.push(entry.clone());
         if entry.reason.is_automatic() {
             let provider = entry.provider_id.info().display_name;
@@ -111,7 +115,6 @@ mod tests {
     use super::*;
     use rota_core::NewLogin;
     use rota_types::AccountIdentity;
-    use rota_types::SwitchReason;
 
     const T0: UnixMs = 1_800_000_000_000;
     const MIN: i64 = 60_000;
@@ -191,6 +194,31 @@ mod tests {
         assert_eq!(c.switched.len(), 1);
         assert!(c.notices.is_empty(), "manual switches are not announced");
         assert_eq!(changes(&manual, &manual, T0 + 5), Changes::default());
+    }
+
+    #[test]
+    fn only_a_removal_another_account_took_over_from_is_a_switch() {
+        let (before, a, b) = two();
+        let mut after = before.clone();
+        after
+            .remove_record(ProviderId::Anthropic, b, T0 + 1)
+            .unwrap();
+        let c = changes(&before, &after, T0 + 2);
+        assert_eq!(c, Changes::default(), "b was not active: nothing switched");
+        let mut last = after.clone();
+        last.remove_record(ProviderId::Anthropic, a, T0 + 3)
+            .unwrap();
+        assert!(changes(&after, &last, T0 + 4).switched.is_empty());
+        // The active one's removal hands over to the other: that is a switch (not announced).
+        let (before, a, b) = two();
+        let mut after = before.clone();
+        after
+            .remove_record(ProviderId::Anthropic, a, T0 + 1)
+            .unwrap();
+        let c = changes(&before, &after, T0 + 2);
+        assert_eq!(c.switched.len(), 1);
+        assert_eq!(c.switched[0].to, b.to_string());
+        assert!(c.notices.is_empty());
     }
 
     #[test]

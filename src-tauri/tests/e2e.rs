@@ -663,13 +663,26 @@ async fn switch_moves_the_active_badge_and_writes_the_store() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn remove_asks_first_and_the_last_account_returns_to_providers() -> Result<()> {
+async fn remove_asks_first_and_the_last_account_keeps_a_way_back() -> Result<()> {
+    for dark in [false, true] {
+        remove_story(dark).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_lines)] // one user story, step by step, with its screenshots
+async fn remove_story(dark: bool) -> Result<()> {
+    let theme = if dark { "dark" } else { "light" };
     let home = temp_home();
     let seeded = seed_pool(home.path());
     let store = store_at(home.path());
     // Leave Anthropic with two accounts for this scenario.
     store.remove_record(ProviderId::Anthropic, seeded.old, now_ms())?;
-    let app = App::launch(launch().home(home)).await?;
+    let mut launch = launch().home(home);
+    if dark {
+        launch = launch.env("GTK_THEME", "Adwaita:dark");
+    }
+    let app = App::launch(launch).await?;
     open_detail(&app, ProviderId::Anthropic).await?;
     let work = "#accounts .account[data-label='work@example.com']";
 
@@ -679,7 +692,9 @@ async fn remove_asks_first_and_the_last_account_returns_to_providers() -> Result
         .wait_text("#confirm-remove-title", |t| !t.is_empty())
         .await?;
     assert_eq!(title, "Remove work@example.com?");
-    app.screenshot("14-remove-confirmation").await?;
+    if !dark {
+        app.screenshot("14-remove-confirmation").await?;
+    }
     app.click("#confirm-remove-cancel").await?;
     app.wait_gone("#confirm-remove").await?;
     app.click(&format!("{work} .remove")).await?;
@@ -700,26 +715,84 @@ async fn remove_asks_first_and_the_last_account_returns_to_providers() -> Result
     let state = store.load()?;
     assert!(state.record(ProviderId::Anthropic, seeded.work).is_none());
     assert!(store.credentials(seeded.work)?.is_none());
-    app.screenshot("15-account-removed").await?;
+    if !dark {
+        app.screenshot("15-account-removed").await?;
+    }
 
-    // Removing the last account returns to Providers by itself.
+    // Removing the last account keeps Provider Detail, with the way back in: an Add account
+    // button that opens the sign-in for this provider.
     app.click("#accounts .account .remove").await?;
     app.click("#confirm-remove-ok").await?;
-    app.wait_for("#providers-tab").await?;
+    let empty = app
+        .wait_text("#no-accounts strong", |t| !t.is_empty())
+        .await?;
+    assert_eq!(empty, "No Anthropic accounts left");
     assert_eq!(
-        attr_of(&app, "#tab-providers", "aria-selected")
+        attr_of(&app, "#tab-provider-detail", "aria-selected")
             .await?
             .as_deref(),
         Some("true")
     );
+    assert!(store.load()?.pool(ProviderId::Anthropic).is_none());
+    app.screenshot_both_widths(
+        &format!("16-last-account-removed-{theme}"),
+        ".settings-body, .tab-content, .group-empty",
+    )
+    .await?;
+    app.click("#empty-add-account").await?;
+    app.wait_for("#add-account #policy-notice").await?;
+    if !dark {
+        app.screenshot("16b-last-account-removed-add-account")
+            .await?;
+    }
+    app.press(Keys::Escape, false).await?;
+    app.wait_gone("#add-account").await?;
+    app.wait_for("#empty-add-account").await?;
+
+    // Providers: Anthropic left Connected and is one click away under Add provider.
+    app.click("#tab-providers").await?;
     app.wait_text("#connected-list", |t| !t.contains("Anthropic"))
         .await?;
     assert_eq!(
         app.texts("#connected-list .row-title").await?,
         vec!["GitHub Copilot", "OpenAI"]
     );
-    assert!(store.load()?.pool(ProviderId::Anthropic).is_none());
-    app.screenshot("16-last-account-removed").await?;
+    app.wait_for("#add-provider-list [data-provider='anthropic']")
+        .await?;
+
+    // Switch history: each removal is a row naming the account once; the active one's
+    // removal names who took over.
+    app.click("#tab-history").await?;
+    app.wait_for("#switch-history .history-item").await?;
+    let removal = "#switch-history .history-item[data-reason='removed']";
+    assert_eq!(
+        app.texts(&format!("{removal} .history-accounts")).await?,
+        vec![
+            "home@example.com (removed)",
+            "work@example.com (removed) → home@example.com (removed)",
+            "old@example.com (removed)",
+        ]
+    );
+    assert_eq!(
+        app.texts(&format!("{removal} .history-reason")).await?,
+        vec![
+            "account removed",
+            "active account removed",
+            "account removed"
+        ]
+    );
+    assert!(
+        app.texts("#switch-history .history-accounts")
+            .await?
+            .iter()
+            .all(|t| !t.contains("removed account")),
+        "every row names its accounts"
+    );
+    app.screenshot_both_widths(
+        &format!("17-history-removals-{theme}"),
+        ".settings-body, .tab-content, .history-item",
+    )
+    .await?;
     app.quit().await?;
     Ok(())
 }
@@ -1010,44 +1083,6 @@ async fn an_account_is_renamed_in_place() -> Result<()> {
     Ok(())
 }
 
-/// Sets the window to `width` × 560 and waits until the page has that width.
-async fn resize(app: &App, width: u32) -> Result<()> {
-    app.client.set_window_size(width, 560).await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let w = app
-            .client
-            .execute("return window.innerWidth;", vec![])
-            .await?;
-        if w.as_u64().is_some_and(|w| w <= u64::from(width)) {
-            return Ok(());
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "window is {w} wide");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// Elements under `css` whose content is wider than their box (clipped or scrolling sideways),
-/// and buttons whose text wrapped onto a second line.
-async fn overflowing(app: &App, css: &str) -> Result<Vec<String>> {
-    let found = app
-        .client
-        .execute(
-            "const out = [];
-             for (const el of document.querySelectorAll(arguments[0])) {
-               if (el.scrollWidth > el.clientWidth + 1) out.push(el.id || el.className);
-             }
-             for (const b of document.querySelectorAll('.button')) {
-               const line = parseFloat(getComputedStyle(b).lineHeight) || 20;
-               if (b.offsetParent && b.getBoundingClientRect().height > 2.2 * line) out.push('wrapped: ' + b.textContent);
-             }
-             return out;",
-            vec![serde_json::json!(css)],
-        )
-        .await?;
-    Ok(serde_json::from_value(found)?)
-}
-
 /// At the window's minimum width (760 px) nothing is clipped and no button wraps, in the light
 /// and the dark theme; the Connected list says which providers need attention; the dark
 /// theme's primary button keeps readable text.
@@ -1062,10 +1097,10 @@ async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
         }
         let app = App::launch(launch).await?;
         let theme = if dark { "dark" } else { "light" };
-        resize(&app, 760).await?;
+        app.resize(760).await?;
         app.wait_for("#sessions-empty").await?;
         assert_eq!(
-            overflowing(&app, ".content, .setup-lines").await?,
+            app.overflowing(".content, .setup-lines").await?,
             Vec::<String>::new()
         );
         app.screenshot(&format!("50-min-width-{theme}-sessions"))
@@ -1093,7 +1128,8 @@ async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
             .await?;
         assert_eq!(sub, "Active: work@example.com");
         assert_eq!(
-            overflowing(&app, ".settings-body, .tab-content, .row").await?,
+            app.overflowing(".settings-body, .tab-content, .row")
+                .await?,
             Vec::<String>::new()
         );
         app.screenshot(&format!("51-min-width-{theme}-providers"))
@@ -1103,7 +1139,8 @@ async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
         app.wait_for("#provider-detail-tab #accounts .account")
             .await?;
         assert_eq!(
-            overflowing(&app, ".settings-body, .account, .group-head").await?,
+            app.overflowing(".settings-body, .account, .group-head")
+                .await?,
             Vec::<String>::new()
         );
         app.screenshot(&format!("52-min-width-{theme}-provider-detail"))
@@ -1132,7 +1169,7 @@ async fn screens_reflow_at_the_minimum_width_light_and_dark() -> Result<()> {
         app.click("#tab-about").await?;
         app.wait_for("#about-tab").await?;
         assert_eq!(
-            overflowing(&app, ".settings-body, .tab-content").await?,
+            app.overflowing(".settings-body, .tab-content").await?,
             Vec::<String>::new()
         );
         app.screenshot(&format!("53-min-width-{theme}-about"))

@@ -210,8 +210,18 @@ async fn mock_usage_a_429_rotation_and_the_session_context_panel() -> Result<()>
     );
     app.screenshot("32-session-context-panel").await?;
 
-    // Switching from the panel writes the store and the panel follows.
+    // Switching from the panel to main@, which is cooling down after its 429, asks first;
+    // confirmed, it writes the store and the panel follows.
     app.click("#rate-limits .rl-switch-button").await?;
+    let caveat = app
+        .wait_text("#confirm-switch-text", |t| !t.is_empty())
+        .await?;
+    assert!(
+        caveat.starts_with("main@example.com is cooling down for ")
+            && caveat.ends_with("; until then requests go to backup@example.com."),
+        "{caveat}"
+    );
+    app.click("#confirm-switch-ok").await?;
     app.wait_text("#rate-limits .rl-account", |t| {
         t.contains("main@example.com")
     })
@@ -678,5 +688,303 @@ async fn settings_connections_connect_and_test_through_the_gateway() -> Result<(
     );
     app.screenshot("connections-tested").await?;
     app.quit().await?;
+    Ok(())
+}
+
+/// A request through the app's gateway (raw HTTP/1.1, the body read to its end); the status
+/// line.
+fn send_raw(
+    port: u16,
+    token: &str,
+    path: &str,
+    user_agent: &str,
+    extra: &str,
+    body: &serde_json::Value,
+) -> Result<String> {
+    use std::io::{Read as _, Write as _};
+    let body = body.to_string();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        tcp,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\nuser-agent: {user_agent}\r\n{extra}\
+         content-length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw)?;
+    Ok(raw.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Selects the session whose list entry contains `client` and waits for its context panel.
+async fn select_session(app: &App, client: &str) -> Result<()> {
+    let id = app
+        .client
+        .execute(
+            "for (const el of document.querySelectorAll('#sessions .session-item')) {
+               if (el.textContent.includes(arguments[0])) return el.dataset.id;
+             }
+             return null;",
+            vec![serde_json::json!(client)],
+        )
+        .await?;
+    let id = id
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no session of {client}"))?
+        .to_owned();
+    app.click(&format!("#sessions .session-item[data-id='{id}']"))
+        .await?;
+    app.wait_for(&format!("#context-panel[data-session='{id}']"))
+        .await?;
+    Ok(())
+}
+
+/// Codex (OpenAI) and Copilot sessions get their provider's Rate Limits in the context panel:
+/// the active account's windows and switch buttons; a switch to an account that cannot serve
+/// asks first, one that can switches at once. Relative times age without new traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_and_copilot_sessions_show_their_rate_limits_and_ages_tick() -> Result<()> {
+    // The ages are watched once; the dark theme's run is for its screenshots and checks.
+    codex_and_copilot_story(false).await?;
+    codex_and_copilot_story(true).await
+}
+
+#[allow(clippy::too_many_lines)] // one user story, step by step, with a screenshot per step
+async fn codex_and_copilot_story(dark: bool) -> Result<()> {
+    let theme = if dark { "dark" } else { "light" };
+    let panel_css = ".content, .session-list, .session-item, .context-panel, .panel-section, .rl-switch-buttons";
+    let mock = mock().await?;
+    let openai_usage = Usage {
+        five_hour: Some(rota_mock::Window::new(55.0, 2 * 3600)),
+        seven_day: Some(rota_mock::Window::new(20.0, 3 * 86_400)),
+        ..Usage::default()
+    };
+    let o_cool = mock.add_account(
+        NewAccount::new(ProviderId::OpenAi)
+            .email("o-cool@example.com")
+            .usage(openai_usage.clone()),
+    );
+    let o_main = mock.add_account(
+        NewAccount::new(ProviderId::OpenAi)
+            .email("o-main@example.com")
+            .usage(openai_usage),
+    );
+    let copilot_usage = Usage {
+        premium_interactions: rota_mock::Quota::limited(300, 240),
+        ..Usage::default()
+    };
+    let c_spare = mock.add_account(
+        NewAccount::new(ProviderId::GithubCopilot)
+            .email("c-spare@example.com")
+            .usage(copilot_usage.clone()),
+    );
+    let c_main = mock.add_account(
+        NewAccount::new(ProviderId::GithubCopilot)
+            .email("c-main@example.com")
+            .usage(copilot_usage),
+    );
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    let (cool_id, spare_id) = {
+        let store = store_at(home.path());
+        let cool = store_mock_account(&store, &o_cool);
+        store_mock_account(&store, &o_main);
+        let spare = store_mock_account(&store, &c_spare);
+        store_mock_account(&store, &c_main);
+        // o-cool hit a limit 10 minutes ago: 20 more minutes of cooldown.
+        store.mutate(|txn| -> rota_store::Result<()> {
+            if let Some(r) = txn
+                .state
+                .providers
+                .get_mut(&ProviderId::OpenAi)
+                .and_then(|p| p.records.iter_mut().find(|r| r.id == cool))
+            {
+                r.health.cooldown_until = Some(now_ms() + 20 * 60_000);
+                r.cooldown_kind = Some(rota_core::CooldownKind::RateLimit);
+            }
+            Ok(())
+        })?;
+        (cool, spare)
+    };
+    let mut launch = launch(&mock).home(home);
+    if dark {
+        launch = launch.env("GTK_THEME", "Adwaita:dark");
+    }
+    let app = App::launch(launch).await?;
+    let token = local_token(&app)?;
+
+    // Codex CLI and opencode (Copilot) send a request each through the app's gateway.
+    let codex = send_raw(
+        app.gateway_port,
+        &token,
+        "/openai/responses",
+        "codex_cli_rs/0.50.0",
+        "session_id: e2e-codex\r\n",
+        &serde_json::json!({"model": "gpt-5-codex", "stream": true, "input": [{"role": "user", "content": "hi"}]}),
+    )?;
+    assert!(codex.contains(" 200 "), "{codex}");
+    let copilot = send_raw(
+        app.gateway_port,
+        &token,
+        "/github-copilot/chat/completions",
+        "opencode/1.18.33",
+        "",
+        &serde_json::json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}),
+    )?;
+    assert!(copilot.contains(" 200 "), "{copilot}");
+    let traffic_at = Instant::now();
+    app.wait_text("#sessions", |t| {
+        t.contains("Codex") && t.contains("opencode")
+    })
+    .await?;
+    assert_eq!(app.texts("#sessions .session-item").await?.len(), 2);
+    // Both fresh: "just now".
+    assert_eq!(
+        app.texts("#sessions .session-when").await?,
+        ["just now", "just now"]
+    );
+
+    // The Codex session: OpenAI's windows of the active account, and o-cool to switch to.
+    select_session(&app, "Codex").await?;
+    let title = app.wait_text("#rl-title", |t| !t.is_empty()).await?;
+    // (Shown in capitals, like every section title.)
+    assert_eq!(title.to_lowercase(), "openai rate limits");
+    app.wait_text("#rate-limits .rl-account", |t| {
+        t.contains("o-main@example.com")
+    })
+    .await?;
+    let pct = "#rate-limits .usage-pct";
+    app.wait_text(pct, |t| t == "55% used").await?;
+    assert_eq!(app.texts(pct).await?, ["55% used", "20% used"]);
+    let labels = app.texts("#rate-limits .usage-label").await?;
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert_eq!(
+        app.texts("#rate-limits .rl-switch-button > span").await?,
+        ["o-cool@example.com", "cooling down"]
+    );
+    app.screenshot_both_widths(&format!("60-codex-session-rate-limits-{theme}"), panel_css)
+        .await?;
+    if !dark {
+        // The bottom of the panel (the requests table) at the minimum width.
+        app.resize_to(760, 740).await?;
+        app.scroll_to("#req-title").await?;
+        assert_eq!(app.overflowing(panel_css).await?, Vec::<String>::new());
+        app.screenshot("60b-codex-session-requests-760").await?;
+        app.resize_to(1120, 740).await?;
+    }
+    // o-cool cannot serve: the switch asks first, in the words the tray and CLI use.
+    app.click("#rate-limits .rl-switch-button").await?;
+    let caveat = app
+        .wait_text("#confirm-switch-text", |t| !t.is_empty())
+        .await?;
+    assert!(
+        caveat.starts_with("o-cool@example.com is cooling down for ")
+            && caveat.ends_with("; until then requests go to o-main@example.com."),
+        "{caveat}"
+    );
+    app.screenshot_both_widths(
+        &format!("61-codex-session-switch-caveat-{theme}"),
+        panel_css,
+    )
+    .await?;
+    app.click("#confirm-switch-cancel").await?;
+    app.wait_gone("#confirm-switch").await?;
+    let active = |p: ProviderId| {
+        store_at(app.home.path())
+            .load()
+            .map(|s| s.active_id(p, "default", now_ms()))
+    };
+    assert_ne!(active(ProviderId::OpenAi)?, Some(cool_id), "kept");
+    // Asked again and confirmed: it becomes active.
+    app.click("#rate-limits .rl-switch-button").await?;
+    app.click("#confirm-switch-ok").await?;
+    app.wait_text("#rate-limits .rl-account", |t| {
+        t.contains("o-cool@example.com")
+    })
+    .await?;
+    assert_eq!(active(ProviderId::OpenAi)?, Some(cool_id));
+
+    // The Copilot session: the premium-requests window, and c-spare switches at once.
+    select_session(&app, "opencode").await?;
+    let title = app
+        .wait_text("#rl-title", |t| t.to_lowercase() != "openai rate limits")
+        .await?;
+    assert_eq!(title.to_lowercase(), "github copilot rate limits");
+    app.wait_text("#rate-limits .rl-account", |t| {
+        t.contains("c-main@example.com")
+    })
+    .await?;
+    app.wait_text(pct, |t| t == "20% used").await?;
+    assert_eq!(app.texts(pct).await?, ["20% used"]);
+    app.screenshot_both_widths(
+        &format!("62-copilot-session-rate-limits-{theme}"),
+        panel_css,
+    )
+    .await?;
+    app.click("#rate-limits .rl-switch-button").await?;
+    app.wait_text("#rate-limits .rl-account", |t| {
+        t.contains("c-spare@example.com")
+    })
+    .await?;
+    assert!(
+        app.client
+            .find_all(fantoccini::Locator::Css("#confirm-switch"))
+            .await?
+            .is_empty()
+    );
+    assert_eq!(active(ProviderId::GithubCopilot)?, Some(spare_id));
+
+    // Copilot's accounts removed elsewhere (the CLI, say): the panel says what that means and
+    // offers the way back in, which opens Provider Detail for Copilot.
+    store_at(app.home.path()).remove_all(ProviderId::GithubCopilot, "default", now_ms())?;
+    let none = app.wait_text("#rl-no-account", |t| !t.is_empty()).await?;
+    assert!(
+        none.starts_with(
+            "No GitHub Copilot account in the pool: this tool's requests fail until one is added."
+        ),
+        "{none}"
+    );
+    app.screenshot_both_widths(&format!("64-copilot-session-no-account-{theme}"), panel_css)
+        .await?;
+    app.click("#rl-add-account").await?;
+    app.wait_for("#provider-detail-tab[data-provider='github-copilot'] #empty-add-account")
+        .await?;
+    app.press(rota_e2e::Keys::Escape, false).await?;
+    app.wait_gone("#settings-dialog").await?;
+
+    if dark {
+        app.quit().await?;
+        mock.shutdown().await;
+        return Ok(());
+    }
+
+    // No traffic since: the ages move on by themselves once a minute has passed (the window's
+    // clock ticks every 15 s).
+    let sessions_before = app.texts("#sessions .session-item").await?;
+    let wait = Duration::from_secs(62).saturating_sub(traffic_at.elapsed());
+    tokio::time::sleep(wait).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ages = app.texts("#sessions .session-when").await?;
+        if ages == ["1 min ago", "1 min ago"] {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the ages stayed {ages:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let started = app.texts("#context-panel .context-title p").await?;
+    assert!(started[0].contains("started 1 min ago"), "{started:?}");
+    // Nothing new arrived meanwhile: the same sessions, the same request counts.
+    let sessions_after = app.texts("#sessions .session-item").await?;
+    assert_eq!(
+        sessions_before
+            .iter()
+            .map(|s| s.replace("just now", "1 min ago"))
+            .collect::<Vec<_>>(),
+        sessions_after
+    );
+    app.screenshot("63-session-ages-ticked").await?;
+    app.quit().await?;
+    mock.shutdown().await;
     Ok(())
 }

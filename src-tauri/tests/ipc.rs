@@ -203,6 +203,42 @@ fn account_commands_work_on_the_real_store() {
 }
 
 #[test]
+fn switch_caveat_says_who_serves_meanwhile() {
+    use rota_types::ProviderId::Anthropic;
+    let h = Harness::new();
+    let first = h.seed(Anthropic, "first@example.com");
+    h.seed(Anthropic, "second@example.com");
+    // Before a switch: a usable account has no caveat; one that needs a new login says who
+    // serves meanwhile; an unknown one is not found.
+    let caveat = |id: &str| {
+        h.call(
+            "main",
+            "switch_caveat",
+            json!({"providerID": "anthropic", "recordID": id}),
+        )
+    };
+    assert_eq!(caveat(&first).unwrap(), json!({"text": null}));
+    h.store()
+        .mutate(|txn| {
+            let id = first.parse().unwrap();
+            let r = txn.state.providers.get_mut(&Anthropic).unwrap();
+            let r = r.records.iter_mut().find(|r| r.id == id).unwrap();
+            r.health.needs_reauth = true;
+            Ok::<_, rota_store::StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(
+        caveat(&first).unwrap()["text"],
+        json!(
+            "first@example.com needs a new sign-in (`rota auth login anthropic`); until then \
+             requests go to second@example.com."
+        )
+    );
+    let unknown = caveat("01JD0000000000000000000009").unwrap_err();
+    assert_eq!(unknown["code"], json!("not_found"));
+}
+
+#[test]
 fn no_command_answer_carries_a_token() {
     let h = Harness::new();
     let id = h.seed(rota_types::ProviderId::Anthropic, "a@example.com");

@@ -313,6 +313,78 @@ impl App {
         Ok(())
     }
 
+    /// Sets the window to `width` × 560 and waits until the page has that width.
+    pub async fn resize(&self, width: u32) -> Result<()> {
+        self.resize_to(width, 560).await
+    }
+
+    /// Sets the window to `width` × `height` and waits until the page is that wide (a window
+    /// manager's decorations may take a few pixels).
+    pub async fn resize_to(&self, width: u32, height: u32) -> Result<()> {
+        self.client.set_window_size(width, height).await?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let w = self
+                .client
+                .execute("return window.innerWidth;", vec![])
+                .await?;
+            if w.as_u64()
+                .is_some_and(|w| w <= u64::from(width) && w + 40 > u64::from(width))
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("window is {w} wide, not {width}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Elements under `css` whose content is wider than their box (clipped or scrolling
+    /// sideways), and buttons whose text wrapped onto a second line.
+    pub async fn overflowing(&self, css: &str) -> Result<Vec<String>> {
+        let found = self
+            .client
+            .execute(
+                "const out = [];
+                 for (const el of document.querySelectorAll(arguments[0])) {
+                   if (el.scrollWidth > el.clientWidth + 1) out.push(el.id || el.className);
+                 }
+                 // A button laid out in lines by design (a label over a hint) is checked
+                 // line by line: each of its parts must stay on one line.
+                 const wraps = (el, factor) => {
+                   const line = parseFloat(getComputedStyle(el).lineHeight) || 20;
+                   return el.getBoundingClientRect().height > factor * line;
+                 };
+                 for (const b of document.querySelectorAll('.button')) {
+                   if (!b.offsetParent) continue;
+                   const parts = [...b.children].filter(c => c.tagName === 'SPAN');
+                   const wrapped = parts.length > 1 ? parts.some(p => wraps(p, 1.6)) : wraps(b, 2.2);
+                   if (wrapped) out.push('wrapped: ' + b.textContent);
+                 }
+                 return out;",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
+    /// Screenshots `<name>-default` at the window's default size (1120 × 740) and
+    /// `<name>-760` at its minimum width, checking at the minimum that nothing under `css` is
+    /// clipped and no button wraps; leaves the window at its default size.
+    pub async fn screenshot_both_widths(&self, name: &str, css: &str) -> Result<()> {
+        self.resize_to(1120, 740).await?;
+        self.screenshot(&format!("{name}-default")).await?;
+        self.resize_to(760, 740).await?;
+        let clipped = self.overflowing(css).await?;
+        if !clipped.is_empty() {
+            self.screenshot(&format!("{name}-760")).await?;
+            bail!("{name} at 760 px: {clipped:?}");
+        }
+        self.screenshot(&format!("{name}-760")).await?;
+        self.resize_to(1120, 740).await
+    }
+
     /// Saves a screenshot of the webview as `target/e2e/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         // WebKit snapshots the last painted frame: wait for two frames so the picture shows

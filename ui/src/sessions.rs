@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rota_types::command::{
     AccountRequest, Empty, GetAccountsCmd, PoolRequest, SessionDetailCmd, SessionRequest,
-    SessionsCmd, SetActiveCmd,
+    SessionsCmd, SetActiveCmd, SettingsTab,
 };
 use rota_types::display::{ago_text as ago, client_name, session_tag, thousands, usage_hint};
 use rota_types::{
@@ -18,6 +18,7 @@ use rota_types::{
 };
 
 use crate::app::Ui;
+use crate::components::confirm::{ConfirmSwitch, switch_caveat};
 use crate::components::copy_line::CopyLine;
 use crate::components::icons::SessionsIcon;
 use crate::components::usage_bar::UsageBar;
@@ -198,7 +199,54 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
         });
     });
 
-    move || {
+    // Switches from the Rate Limits buttons. The question about an account that cannot serve
+    // lives out here, so new traffic re-rendering the panel does not close it.
+    let switching = RwSignal::new(false);
+    let pending_switch = RwSignal::new(None::<(AccountSummary, String)>);
+    let pending_provider = StoredValue::new(None::<ProviderId>);
+    let do_switch = move |a: AccountSummary| {
+        pending_switch.set(None);
+        let Some(provider) = pending_provider.get_value() else {
+            return;
+        };
+        switching.set(true);
+        spawn_local(async move {
+            let request = AccountRequest {
+                provider_id: provider.as_str().to_owned(),
+                record_id: a.id.clone(),
+                namespace: None,
+            };
+            match ipc::call::<SetActiveCmd>(&request).await {
+                Ok(_) => ui.pool_version.update(|v| *v += 1),
+                Err(e) => ui.notify(format!("Could not switch to {}: {}", a.label, e.message)),
+            }
+            switching.set(false);
+        });
+    };
+    // One switch at a time, its check included: the buttons re-render when it lands.
+    let switch_to = move |provider: ProviderId, a: AccountSummary| {
+        if switching.get_untracked() {
+            return;
+        }
+        switching.set(true);
+        pending_provider.set_value(Some(provider));
+        spawn_local(async move {
+            let caveat = switch_caveat(provider, &a).await;
+            switching.set(false);
+            match caveat {
+                Ok(Some(text)) => pending_switch.set(Some((a, text))),
+                Ok(None) => do_switch(a),
+                Err(e) => ui.notify(format!("Could not switch to {}: {}", a.label, e.message)),
+            }
+        });
+    };
+    let confirm = move || {
+        pending_switch.get().map(|(account, text)| {
+            view! { <ConfirmSwitch account=account text=text pending=pending_switch on_confirm=do_switch /> }
+        })
+    };
+
+    let panel = move || {
         let Some(d) = detail.get() else {
             return view! { <aside class="context-panel" id="context-panel"><p class="muted">"Select a session."</p></aside> }.into_any();
         };
@@ -221,12 +269,13 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
                     </div>
                 </header>
                 <ContextBreakdown latest=latest total=s.usage model=model />
-                <RateLimits provider=provider accounts=accounts />
+                <RateLimits provider=provider accounts=accounts switch_to=switch_to />
                 <RecentRequests detail=d accounts=accounts />
             </aside>
         }
         .into_any()
-    }
+    };
+    view! { {panel} {confirm} }
 }
 
 #[component]
@@ -318,22 +367,10 @@ fn ContextBreakdown(
 fn RateLimits(
     provider: ProviderId,
     accounts: RwSignal<Option<Vec<AccountSummary>>>,
+    switch_to: impl Fn(ProviderId, AccountSummary) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let name = provider.display_name();
-    let switch_to = move |a: AccountSummary| {
-        spawn_local(async move {
-            let request = AccountRequest {
-                provider_id: provider.as_str().to_owned(),
-                record_id: a.id.clone(),
-                namespace: None,
-            };
-            match ipc::call::<SetActiveCmd>(&request).await {
-                Ok(_) => ui.pool_version.update(|v| *v += 1),
-                Err(e) => ui.notify(format!("Could not switch to {}: {}", a.label, e.message)),
-            }
-        });
-    };
     move || {
         let list = accounts.get().unwrap_or_default();
         let now = now_ms();
@@ -365,7 +402,16 @@ fn RateLimits(
                         </div>
                         <div class="rl-bars">{bars}</div>
                     }.into_any(),
-                    None => view! { <p class="muted">{format!("No {name} account in the pool.")}</p> }.into_any(),
+                    None => view! {
+                        <div class="rl-none" id="rl-no-account">
+                            <p class="muted">{format!("No {name} account in the pool: this tool's requests fail until one is added.")}</p>
+                            <button class="button small primary" id="rl-add-account" on:click=move |_| {
+                                ui.detail.set(Some(provider));
+                                ui.select_tab(SettingsTab::ProviderDetail);
+                                ui.settings_open.set(true);
+                            }>"Add account"</button>
+                        </div>
+                    }.into_any(),
                 }}
                 {(!others.is_empty()).then(|| view! {
                     <div class="rl-switch">
@@ -385,7 +431,7 @@ fn RateLimits(
                                 let target = a.clone();
                                 view! {
                                     <button class="button small rl-switch-button" class:unusable=unusable aria-label=aria title=title.clone() data-id=a.id.clone()
-                                        on:click=move |_| switch_to(target.clone())>
+                                        on:click=move |_| switch_to(provider, target.clone())>
                                         <span>{a.label.clone()}</span>
                                         {(!title.is_empty()).then(|| view! { <span class="muted rl-hint">{title.clone()}</span> })}
                                     </button>

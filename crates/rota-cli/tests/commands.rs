@@ -132,6 +132,20 @@ fn logout_one_all_and_only() {
         env.state().count(ProviderId::Anthropic, DEFAULT_NAMESPACE),
         0
     );
+    // Each removal is a history row naming the account once (the last one was active: nobody
+    // took over).
+    let log = env.run(&["auth", "log", "anthropic"]).ok().stdout.clone();
+    let removals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.ends_with("account removed"))
+        .collect();
+    assert_eq!(removals.len(), 3, "{log}");
+    for (line, name) in removals.iter().zip(["Account 2", "Account 3", "Account 1"]) {
+        assert!(
+            line.contains(&format!("Anthropic  {name} (removed)")) && !line.contains('→'),
+            "{log}"
+        );
+    }
 
     env.seed_anthropic3();
     // --all off a terminal wants --yes; without it nothing is removed.

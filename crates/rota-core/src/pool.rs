@@ -276,7 +276,9 @@ impl PoolState {
     }
 
     /// Removes one account. Removing the active account makes the first remaining ordered id
-    /// active; removing the last one removes the provider's entry.
+    /// active; removing the last one removes the provider's entry. Every removal gets one
+    /// switch-log row (reason `removed`; `to` is the account that took over, or the removed
+    /// account itself when none did).
     pub fn remove_record(
         &mut self,
         provider: ProviderId,
@@ -298,9 +300,11 @@ impl PoolState {
         pool.normalize(&ns);
         let remaining = pool.records_in(&ns).count();
         let mut switched = None;
+        let next = pool.ordered_ids(&ns).first().copied();
         if was_active {
-            match pool.ordered_ids(&ns).first().copied() {
+            match next {
                 Some(next) => {
+                    // The one history row of this removal names who took over.
                     switched =
                         self.activate(provider, &ns, Some(id), next, SwitchReason::Removed, now);
                 }
@@ -308,6 +312,9 @@ impl PoolState {
                     pool.active.remove(&ns);
                 }
             }
+        }
+        if switched.is_none() {
+            self.log_removal(provider, &ns, id, now);
         }
         if self
             .providers
@@ -325,8 +332,8 @@ impl PoolState {
     }
 
     /// Removes every account of a provider's namespace ("Remove all accounts"); returns them so
-    /// the store can delete their secrets.
-    pub fn remove_all(&mut self, provider: ProviderId, ns: &str) -> Vec<Record> {
+    /// the store can delete their secrets. Each gets its removal row in the switch log.
+    pub fn remove_all(&mut self, provider: ProviderId, ns: &str, now: UnixMs) -> Vec<Record> {
         let Some(pool) = self.providers.get_mut(&provider) else {
             return Vec::new();
         };
@@ -339,9 +346,24 @@ impl PoolState {
             self.providers.remove(&provider);
         }
         for r in &gone {
+            self.log_removal(provider, ns, r.id, now);
             self.remember_removed(r.id, &r.label);
         }
         gone
+    }
+
+    /// Logs the removal of an account no other account took over from (it was not active, or
+    /// it was the last one): `from` = `to` = the account, so the history names it once.
+    fn log_removal(&mut self, provider: ProviderId, ns: &str, id: Ulid, now: UnixMs) {
+        self.log_switch(SwitchLogEntry {
+            at: now,
+            provider_id: provider,
+            namespace: ns.to_owned(),
+            from: Some(id.to_string()),
+            to: id.to_string(),
+            reason: SwitchReason::Removed,
+            detail: None,
+        });
     }
 
     /// Adds an account from a login or import, or updates the existing account with the same

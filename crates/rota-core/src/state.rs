@@ -29,7 +29,8 @@ pub struct PoolState {
     pub generation: u64,
     #[serde(default)]
     pub providers: BTreeMap<ProviderId, ProviderPool>,
-    /// Every change of an active account, oldest first, at most [`SWITCH_LOG_CAP`] entries.
+    /// Every change of an active account and every removal, oldest first, at most
+    /// [`SWITCH_LOG_CAP`] entries.
     #[serde(default)]
     pub switch_log: VecDeque<SwitchLogEntry>,
     /// Per-provider switches users toggle (hand-off, proactive). Kept here, not in a config
@@ -298,6 +299,50 @@ impl PoolState {
             || "removed account".to_owned(),
             |l| format!("{l} (removed)"),
         )
+    }
+
+    /// The switch log as people read it, newest first: labels instead of ids
+    /// ([`PoolState::history_label`]), a row about one account (a removal nobody took over
+    /// from) naming it once (`from` = `None`), and why. One provider's or every provider's, at
+    /// most `limit` rows (the app's history, `GET /auth/log`).
+    #[must_use]
+    pub fn history(
+        &self,
+        provider: Option<ProviderId>,
+        limit: usize,
+    ) -> Vec<rota_types::command::SwitchLogItem> {
+        self.switch_log
+            .iter()
+            .rev()
+            .filter(|e| provider.is_none_or(|p| e.provider_id == p))
+            .take(limit)
+            .map(|e| {
+                let (from, to) = self.history_ends(e);
+                rota_types::command::SwitchLogItem {
+                    at: e.at,
+                    provider_id: e.provider_id,
+                    from,
+                    to,
+                    reason: e.reason,
+                    reason_text: e.reason_text(),
+                }
+            })
+            .collect()
+    }
+
+    /// The two ends of a history row by label. `from` is `None` when there was none, and when
+    /// the row would read "X → X": a row about one account (a removal nobody took over from, a
+    /// redeemed credit), or two accounts whose names are gone alike (a log older than the
+    /// labels kept for removed accounts).
+    #[must_use]
+    pub fn history_ends(&self, e: &SwitchLogEntry) -> (Option<String>, String) {
+        let to = self.history_label(e.provider_id, &e.to);
+        let from = e
+            .from
+            .as_deref()
+            .map(|id| self.history_label(e.provider_id, id))
+            .filter(|from| *from != to);
+        (from, to)
     }
 
     /// Keeps the label of a removed account while the log names it; forgets labels the log

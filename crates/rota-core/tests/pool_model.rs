@@ -351,7 +351,7 @@ fn run(ops: Vec<Op>) {
             }
             Op::RemoveAll { p, ns } => {
                 let (p, ns) = (PROVIDERS[p], NAMESPACES[ns]);
-                let gone = s.remove_all(p, ns);
+                let gone = s.remove_all(p, ns, now);
                 let before = m.recs.len();
                 m.recs.retain(|(q, r)| !(*q == p && r.ns == ns));
                 assert_eq!(gone.len(), before - m.recs.len());

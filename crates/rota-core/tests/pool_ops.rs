@@ -167,28 +167,109 @@ fn remove_reassigns_active_and_drops_empty_provider() {
     let r = s.remove_record(A, id(1), NOW).unwrap();
     assert_eq!((r.remaining, r.switched), (1, None));
     assert_eq!(s.active_id(A, NS, NOW), Some(id(2)));
+    // Both removals are in the history: the active one's row names who took over, the other's
+    // names the account once.
+    let rows: Vec<_> = s.switch_log.iter().rev().take(2).collect();
+    assert_eq!(
+        (rows[1].from.clone(), rows[1].to.clone(), rows[1].reason),
+        (
+            Some(id(3).to_string()),
+            id(2).to_string(),
+            SwitchReason::Removed
+        )
+    );
+    assert_eq!(rows[1].reason_text(), "active account removed");
+    assert_eq!(
+        (rows[0].from.clone(), rows[0].to.clone(), rows[0].at),
+        (Some(id(1).to_string()), id(1).to_string(), NOW)
+    );
+    assert!(rows[0].names_one_account());
+    assert_eq!(rows[0].reason_text(), "account removed");
     // Unknown → not_found, nothing changed.
     assert!(matches!(
         s.remove_record(A, id(1), NOW),
         Err(PoolError::NotFound { .. })
     ));
+    let before = s.switch_log.len();
     let r = s.remove_record(A, id(2), NOW).unwrap();
     assert_eq!(r.remaining, 0);
     assert!(
         s.providers.is_empty(),
         "provider entry removed with its last account"
     );
+    // The last (active) account's removal is one row naming it, and it keeps its name.
+    assert_eq!(s.switch_log.len(), before + 1);
+    let last = s.switch_log.back().unwrap();
+    assert!(last.names_one_account() && last.to == id(2).to_string());
+    assert_eq!(s.history_label(A, &last.to), "Account 2 (removed)");
+    // As people read it, newest first: one name for a one-account row, both for the one
+    // another account took over from.
+    let rows: Vec<_> = s
+        .history(Some(A), 3)
+        .into_iter()
+        .map(|r| (r.from, r.to, r.reason_text))
+        .collect();
+    let removed = |n: u8| format!("Account {n} (removed)");
+    assert_eq!(
+        rows,
+        [
+            (None, removed(2), "account removed".to_owned()),
+            (None, removed(1), "account removed".to_owned()),
+            (
+                Some(removed(3)),
+                removed(2),
+                "active account removed".to_owned()
+            ),
+        ]
+    );
+    assert!(s.history(Some(ProviderId::OpenAi), 10).is_empty());
+}
+
+#[test]
+fn removal_rows_load_from_old_files_and_the_new_shape() {
+    // A state file written before removals were logged: loads, and its rows read as before.
+    let old = serde_json::json!({
+        "version": 1,
+        "switchLog": [{"at": NOW, "providerID": "anthropic", "namespace": "default",
+                        "from": id(1).to_string(), "to": id(2).to_string(), "reason": "removed"}]
+    });
+    let mut s: PoolState = serde_json::from_value(old).unwrap();
+    assert_eq!(s.switch_log[0].reason_text(), "active account removed");
+    assert_eq!(s.history_label(A, &id(1).to_string()), "removed account");
+    // Both ends unknown: named once, not "removed account → removed account".
+    assert_eq!(
+        s.history_ends(&s.switch_log[0]),
+        (None, "removed account".to_owned())
+    );
+    // A removal row survives a round trip through the file.
+    s.upsert(A, NS, login(Some("w@x.com"), None), id(3), NOW)
+        .unwrap();
+    s.upsert(A, NS, login(Some("v@x.com"), None), id(4), NOW)
+        .unwrap();
+    s.remove_record(A, id(3), NOW + 5).unwrap();
+    let back: PoolState = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+    let row = back.switch_log.back().unwrap();
+    assert_eq!((row.at, row.names_one_account()), (NOW + 5, true));
+    assert_eq!(back.history_label(A, &row.to), "w@x.com (removed)");
 }
 
 #[test]
 fn remove_all_returns_records_for_secret_deletion() {
     let mut s = pool(3);
     s.upsert(A, "work", login(None, None), id(8), NOW).unwrap();
-    let gone = s.remove_all(A, NS);
+    let logged = s.switch_log.len();
+    let gone = s.remove_all(A, NS, NOW);
     assert_eq!(gone.len(), 3);
+    // One removal row per account, each naming it once.
+    let rows: Vec<_> = s.switch_log.iter().skip(logged).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .all(|e| e.names_one_account() && e.reason == SwitchReason::Removed)
+    );
     assert_eq!(s.count(A, "work"), 1);
     assert!(!s.providers[&A].order.contains_key(NS));
-    assert_eq!(s.remove_all(A, "work").len(), 1);
+    assert_eq!(s.remove_all(A, "work", NOW).len(), 1);
     assert!(s.providers.is_empty());
 }
 
@@ -727,7 +808,7 @@ fn the_history_keeps_naming_removed_accounts() {
     s.remove_record(A, id(1), NOW + 1).unwrap();
     assert_eq!(s.history_label(A, &one), format!("{label_1} (removed)"));
     assert_eq!(s.history_label(A, &two), label_2);
-    s.remove_all(A, NS);
+    s.remove_all(A, NS, NOW);
     assert_eq!(s.history_label(A, &two), format!("{label_2} (removed)"));
     // The file keeps them (a restart still names them).
     let back: PoolState = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();

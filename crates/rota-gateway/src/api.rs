@@ -172,6 +172,29 @@ pub(crate) async fn rename_account(
     Ok(Json(SuccessResponse::OK))
 }
 
+/// `GET /auth/log?providerID=openai&limit=20`: the switch history, newest first, as the app
+/// shows it (labels, removals, why). Both parameters are optional.
+pub(crate) async fn log(
+    State(gw): State<Gateway>,
+    query: Result<
+        axum::extract::Query<rota_types::command::SwitchLogRequest>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<Vec<rota_types::command::SwitchLogItem>>, HttpError> {
+    let axum::extract::Query(query) = query.map_err(|e| HttpError::bad_request(e.body_text()))?;
+    let provider = match query.provider_id.as_deref() {
+        None => None,
+        Some(p) => Some(
+            ProviderId::parse(p)
+                .ok_or_else(|| HttpError::bad_request(format!("unknown provider {p:?}")))?,
+        ),
+    };
+    let limit = query.limit.map_or(usize::MAX, |n| n as usize);
+    let store = gw.shared.store.clone();
+    let state: PoolState = blocking(move || Ok(store.load()?)).await?;
+    Ok(Json(state.history(provider, limit)))
+}
+
 /// `GET /auth/recoveries`: what the store repaired and the user has not acknowledged.
 pub(crate) async fn recoveries(
     State(gw): State<Gateway>,

@@ -3,7 +3,7 @@
 //! One axum server on loopback serves two things (interfaces.md §1):
 //!
 //! - **The API** (`/auth/usage`, `/auth/active`, `/auth/account`, `/auth/snapshot/{providerID}`,
-//!   `/healthz`): the pool as the CLI and the app see it, through the store ([`api`]).
+//!   `/auth/log`, `/healthz`): the pool as the CLI and the app see it, through the store ([`api`]).
 //! - **The proxy** (`/anthropic/*`, `/openai/*`, `/github-copilot/*`): a tool's request with the
 //!   local token is forwarded with the selected account's credential and streamed back; a 429
 //!   rotates to the next account and replays the request ([`proxy`]).
@@ -404,6 +404,7 @@ impl Gateway {
                 axum::routing::delete(api::remove_account).patch(api::rename_account),
             )
             .route("/auth/snapshot/{provider}", get(api::snapshot))
+            .route("/auth/log", get(api::log))
             .route("/auth/recoveries", get(api::recoveries))
             .route("/auth/recoveries/ack", post(api::acknowledge_recoveries))
             .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

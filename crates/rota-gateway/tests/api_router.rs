@@ -10,7 +10,7 @@ use rota_core::{NewLogin, Ulid};
 use rota_gateway::{Gateway, GatewayConfig};
 use rota_providers::{Providers, ProvidersConfig};
 use rota_store::{PoolStore, SecretBundle, SecretStoreMode, StoreConfig};
-use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId};
+use rota_types::{AccountIdentity, DEFAULT_NAMESPACE, ProviderId, SwitchReason};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -196,6 +196,55 @@ async fn remove_and_rename_ok() {
     let (s, v) = send(&e.gw, json_req(&e, "DELETE", "/auth/account", &body)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v, json!({"success": true, "remaining": 1}));
+    // The removal is in the history under the name it had, b stays active.
+    let state = e.store.load().unwrap();
+    let row = state.switch_log.back().unwrap();
+    assert_eq!(
+        (row.reason, row.names_one_account(), row.to.clone()),
+        (SwitchReason::Removed, true, e.a.to_string())
+    );
+    assert_eq!(
+        state.history_label(ProviderId::Anthropic, &row.to),
+        "Work (removed)"
+    );
+    assert_eq!(
+        state.active_id(
+            ProviderId::Anthropic,
+            DEFAULT_NAMESPACE,
+            rota_store::now_ms()
+        ),
+        Some(e.b)
+    );
+    // GET /auth/log shows it as people read it: the account named once, and why.
+    let get = |uri: &str| authed(&e, "GET", uri).body(Body::empty()).unwrap();
+    let (s, v) = send(&e.gw, get("/auth/log?providerID=anthropic&limit=1")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["from"], Value::Null);
+    assert_eq!(v[0]["to"], "Work (removed)");
+    assert_eq!(v[0]["reason"], "removed");
+    assert_eq!(v[0]["reasonText"], "account removed");
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    // Without a filter: the two logins before it too, newest first.
+    let (_, all) = send(&e.gw, get("/auth/log")).await;
+    let reasons: Vec<_> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons, ["removed", "login", "login"]);
+    for bad in [
+        "/auth/log?providerID=bogus",
+        "/auth/log?limit=-1",
+        "/auth/log?color=red",
+    ] {
+        let (s, v) = send(&e.gw, get(bad)).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{bad}: {v}"
+        );
+    }
     // Gone now: 404.
     let (s, v) = send(&e.gw, json_req(&e, "DELETE", "/auth/account", &body)).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");

@@ -112,9 +112,14 @@ impl Store<PoolState> {
     }
 
     /// Removes every account of a provider's namespace and their secrets.
-    pub fn remove_all(&self, provider: ProviderId, namespace: &str) -> Result<Vec<Record>> {
+    pub fn remove_all(
+        &self,
+        provider: ProviderId,
+        namespace: &str,
+        now: UnixMs,
+    ) -> Result<Vec<Record>> {
         self.mutate(|txn| {
-            let gone = txn.state.remove_all(provider, namespace);
+            let gone = txn.state.remove_all(provider, namespace, now);
             let vault = txn.vault_mut()?;
             for record in &gone {
                 vault.remove(&record.id.to_string());

@@ -269,7 +269,11 @@ fn pool_step(store: &PoolStore, rng: &mut fastrand::Rng) {
     let fresh = format!("u{}@example.com", rng.u32(..));
     if records.len() >= 6 {
         store
-            .remove_all(ProviderId::Anthropic, DEFAULT_NAMESPACE)
+            .remove_all(
+                ProviderId::Anthropic,
+                DEFAULT_NAMESPACE,
+                rota_store::now_ms(),
+            )
             .unwrap();
         return;
     }

@@ -96,7 +96,7 @@ fn pool_operations_commit_with_their_secrets() {
     store.rename(A, c, "Work", 7000).unwrap();
     assert_eq!(store.load().unwrap().record(A, c).unwrap().label, "Work");
 
-    let gone = store.remove_all(A, NS).unwrap();
+    let gone = store.remove_all(A, NS, rota_store::now_ms()).unwrap();
     assert_eq!(gone.len(), 2);
     assert!(store.load_vault().unwrap().is_empty());
     assert!(store.load().unwrap().pool(A).is_none());

@@ -291,7 +291,9 @@ fn orphaned_secrets_of_an_interrupted_import_are_cleaned_at_start() {
     drop(store);
     let store = open(tmp.path()).unwrap();
     assert_eq!(store.load_vault().unwrap().len(), 1);
-    store.remove_all(A, DEFAULT_NAMESPACE).unwrap();
+    store
+        .remove_all(A, DEFAULT_NAMESPACE, rota_store::now_ms())
+        .unwrap();
     assert!(
         store.load_vault().unwrap().is_empty(),
         "logout --all leaves no secret"

@@ -58,6 +58,10 @@ commands! {
     SetActiveCmd = "set_active": AccountRequest => SetActiveResponse;
     /// Removes one account and its secrets; `remaining` counts the provider's accounts left.
     RemoveRecordCmd = "remove_record": AccountRequest => RemoveAccountResponse;
+    /// Asked before a switch by hand: why the account cannot serve now and who serves
+    /// meanwhile (the gateway's own choice), or no text when it can serve. Unknown account →
+    /// `not_found`.
+    SwitchCaveatCmd = "switch_caveat": AccountRequest => SwitchCaveatResponse;
     /// Renames an account (label trimmed, 1–64 characters, no control characters).
     RenameRecordCmd = "rename_record": RenameRecordRequest => SuccessResponse;
     /// Every provider with accounts, its accounts and their last usage: as cached in the store,
@@ -318,6 +322,13 @@ pub struct AccountRequest {
     pub namespace: Option<String>,
 }
 
+/// `switch_caveat`: `Account 2 is cooling down for 12m; until then requests go to Account 1.`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchCaveatResponse {
+    /// `null` when the account can serve a request now.
+    pub text: Option<String>,
+}
+
 /// `rename_record`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -448,8 +459,8 @@ pub struct SwitchLogItem {
     pub at: UnixMs,
     #[serde(rename = "providerID")]
     pub provider_id: ProviderId,
-    /// Label of the account switched away from (`null` when there was none; "removed account"
-    /// when it is gone).
+    /// Label of the account switched away from (`null` when there was none, and in a row about
+    /// one account such as a removal; "removed account" when it is gone).
     pub from: Option<String>,
     pub to: String,
     pub reason: SwitchReason,

@@ -40,7 +40,8 @@ pub enum SwitchReason {
     /// A login or import (re)added the account; the newest login becomes active.
     #[serde(rename = "login")]
     Login,
-    /// The active account was removed and the next one took over.
+    /// An account was removed. When it was active and another took over, `to` is that one;
+    /// otherwise `from` = `to` = the removed account.
     #[serde(rename = "removed")]
     Removed,
 }
@@ -133,6 +134,13 @@ pub struct SwitchDetail {
 }
 
 impl SwitchLogEntry {
+    /// A row about one account rather than a change from one to another (a removal nobody
+    /// took over from, a redeemed reset credit): the history names the account once.
+    #[must_use]
+    pub fn names_one_account(&self) -> bool {
+        self.from.as_deref() == Some(self.to.as_str())
+    }
+
     /// Why the switch happened, for people: `manual (tray)`, `rate limited (5-hour)`,
     /// `proactive (5-hour at 96 %)`, … (the CLI's `rota auth log`, the app's switch history).
     #[must_use]
@@ -149,7 +157,8 @@ impl SwitchLogEntry {
             SwitchReason::ResetCredit => "reset credit redeemed".to_owned(),
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
             SwitchReason::Login => "new login".to_owned(),
-            SwitchReason::Removed => "account removed".to_owned(),
+            SwitchReason::Removed if self.names_one_account() => "account removed".to_owned(),
+            SwitchReason::Removed => "active account removed".to_owned(),
             SwitchReason::Proactive => match &self.detail {
                 Some(SwitchDetail { rejected: true, .. }) => "proactive (limit reached)".to_owned(),
                 Some(SwitchDetail {

@@ -1,5 +1,6 @@
 //! Widgets shared by several views.
 
+pub mod confirm;
 pub mod copy_line;
 pub mod icons;
 pub mod notice;

@@ -1,6 +1,7 @@
-//! Switch history: every change of an active account, newest first, with why it happened
-//! (manual from the tray / CLI / app, rate limited, re-login needed, proactive, …). Re-read on
-//! every `pool-changed`.
+//! Switch history: every change of an active account and every removal, newest first, with why
+//! it happened (manual from the tray / CLI / app, rate limited, re-login needed, proactive,
+//! account removed, …). A row about one account (a removal nobody took over from) names it
+//! once. Re-read on every `pool-changed`.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -49,7 +50,7 @@ pub fn HistoryTab() -> impl IntoView {
         <div class="tab-content" id="history-tab">
             <header>
                 <h3>"Switch history"</h3>
-                <p class="muted">"Every change of the active account and why it happened, newest first."</p>
+                <p class="muted">"Every change of the active account and every removal, with why, newest first."</p>
             </header>
             <div class="chips" role="group" aria-label="Provider">
                 {chip(None, "All")}

@@ -1,6 +1,7 @@
 //! Provider Detail: a provider's accounts in rotation order with their badges, request counts
 //! and usage bars; *Switch* on inactive accounts; **X** → confirmation → removed. Re-read on
-//! every `pool-changed`; when the last account goes, the view returns to Providers by itself.
+//! every `pool-changed`; when the last account goes, the view stays with an *Add account*
+//! button, so the way back in is where the user is.
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -17,6 +18,7 @@ use rota_types::{AccountSummary, ProviderId, UnixMs};
 use super::ProviderBadge;
 use super::add_account::AddAccountDialog;
 use crate::app::Ui;
+use crate::components::confirm::{ConfirmDialog, ConfirmSwitch, switch_caveat};
 use crate::components::icons::{CloseIcon, PencilIcon};
 use crate::components::usage_bar::UsageBar;
 use crate::ipc::{self, now_ms};
@@ -71,6 +73,8 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
     // "Now" for the countdowns; ticks once a second only while a cooldown is visible.
     let now = RwSignal::new(now_ms());
     let pending_removal = RwSignal::new(None::<AccountSummary>);
+    // Its last account was removed while this view was open.
+    let emptied = RwSignal::new(false);
     let adding = RwSignal::new(false);
     // The account "Log in again" renews (`None`: a plain Add account).
     let renewing = RwSignal::new(None::<AccountSummary>);
@@ -93,12 +97,12 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                         .flatten()
                         .is_some_and(|a| !a.is_empty());
                     now.set(now_ms());
-                    let empty = list.is_empty();
-                    accounts.set(Some(list));
-                    // The last account went (here or elsewhere): back to Providers.
-                    if had_accounts && empty {
-                        ui.select_tab(SettingsTab::Providers);
+                    // The last account went (here or elsewhere): the view stays, with the way
+                    // back in (Add account), rather than vanishing under the user.
+                    if had_accounts && list.is_empty() {
+                        emptied.set(true);
                     }
+                    accounts.set(Some(list));
                 }
                 Err(e) => ui.notify(e.message),
             }
@@ -172,11 +176,23 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
         });
     };
     let switch_to = move |account: AccountSummary| {
-        let list = accounts.get_untracked().unwrap_or_default();
-        match serving_caveat(&account, &list, now_ms()) {
-            Some(text) => pending_switch.set(Some((account, text))),
-            None => do_switch(account),
+        // The check counts as the switch under way: a second click waits for its answer.
+        if switching.get_untracked() {
+            return;
         }
+        switching.set(true);
+        spawn_local(async move {
+            let caveat = switch_caveat(provider, &account).await;
+            switching.set(false);
+            match caveat {
+                Ok(Some(text)) => pending_switch.set(Some((account, text))),
+                Ok(None) => do_switch(account),
+                Err(e) => ui.notify(format!(
+                    "Could not switch to {}: {}",
+                    account.label, e.message
+                )),
+            }
+        });
     };
     // Keep the new active card in view once the list has re-rendered.
     Effect::new(move |_| {
@@ -193,13 +209,9 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 namespace: None,
             };
             match ipc::call::<RemoveRecordCmd>(&request).await {
-                Ok(done) => {
+                Ok(_) => {
                     pending_removal.set(None);
-                    if done.remaining == 0 {
-                        ui.select_tab(SettingsTab::Providers);
-                    } else {
-                        ui.pool_version.update(|v| *v += 1);
-                    }
+                    ui.pool_version.update(|v| *v += 1);
                 }
                 Err(e) => {
                     pending_removal.set(None);
@@ -417,12 +429,27 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                         view! {
                             <Show when=move || accounts.with(Option::is_some)>
                                 <div class="group-empty" id="no-accounts">
-                                    <strong>{format!("No {name} accounts yet")}</strong>
+                                    <strong>{
+                                        let name = name.clone();
+                                        move || if emptied.get() {
+                                            format!("No {name} accounts left")
+                                        } else {
+                                            format!("No {name} accounts yet")
+                                        }
+                                    }</strong>
                                     <span class="muted">
+                                        {
+                                            let name = name.clone();
+                                            move || emptied.get().then(|| format!("Requests to {name} fail until an account is added. "))
+                                        }
                                         "Sign in with " <strong>"Add account"</strong> ", or from a terminal with "
                                         <code>"rota auth login"</code> " / " <code>"rota auth import"</code>
                                         "; it appears here at once."
                                     </span>
+                                    <button class="button primary" id="empty-add-account"
+                                        on:click=move |_| { renewing.set(None); adding.set(true); }>
+                                        {format!("Add {} account", name.clone())}
+                                    </button>
                                 </div>
                             </Show>
                         }
@@ -492,33 +519,6 @@ fn RenameField(
     }
 }
 
-/// Why `target` cannot serve now and who serves meanwhile (the gateway's choice: the first
-/// usable account in rotation order), or `None` when it can serve.
-fn serving_caveat(target: &AccountSummary, list: &[AccountSummary], now: UnixMs) -> Option<String> {
-    let why = if target.health.needs_reauth {
-        "needs a new sign-in".to_owned()
-    } else if target.health.is_cooling(now) {
-        match target
-            .health
-            .cooldown_until
-            .and_then(|until| rota_types::display::remaining_text(until, now))
-        {
-            Some(left) => format!("is cooling down for {left}"),
-            None => "is cooling down".to_owned(),
-        }
-    } else {
-        return None;
-    };
-    let then = list
-        .iter()
-        .find(|a| a.id != target.id && !a.health.needs_reauth && !a.health.is_cooling(now))
-        .map_or_else(
-            || "no other account can serve now either".to_owned(),
-            |a| format!("until then requests go to {}", a.label),
-        );
-    Some(format!("{} {why}; {then}.", target.label))
-}
-
 fn scroll_active_into_view() {
     if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| {
         d.query_selector("#accounts .account.is-active")
@@ -526,28 +526,6 @@ fn scroll_active_into_view() {
             .flatten()
     }) {
         el.scroll_into_view_with_bool(false);
-    }
-}
-
-/// Switching to an account that cannot serve: say what will happen and let the user choose.
-#[component]
-fn ConfirmSwitch(
-    account: AccountSummary,
-    text: String,
-    pending: RwSignal<Option<(AccountSummary, String)>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
-    view! {
-        <ConfirmDialog
-            id="confirm-switch"
-            title=format!("Switch to {}?", account.label)
-            text=text
-            cancel="Keep the current account"
-            ok="Switch anyway"
-            ok_class="button primary"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
-        />
     }
 }
 
@@ -569,55 +547,6 @@ fn ConfirmRemove(
             on_cancel=move || pending.set(None)
             on_ok=move || on_confirm(account.clone())
         />
-    }
-}
-
-/// A question over the dialog: focus starts on the cancelling button, and Esc, a click
-/// outside or Cancel close this dialog only (not Settings behind it). Element ids derive from
-/// `id` (`<id>-title`, `<id>-text`, `<id>-cancel`, `<id>-ok`).
-#[component]
-fn ConfirmDialog(
-    id: &'static str,
-    title: String,
-    text: String,
-    cancel: &'static str,
-    ok: &'static str,
-    ok_class: &'static str,
-    on_cancel: impl Fn() + Copy + 'static,
-    on_ok: impl Fn() + Clone + 'static,
-) -> impl IntoView {
-    let cancel_button = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if let Some(button) = cancel_button.get() {
-            let _ = button.focus();
-        }
-    });
-    let on_key = move |e: ev::KeyboardEvent| {
-        if e.key() == "Escape" {
-            e.prevent_default();
-            e.stop_propagation();
-            on_cancel();
-        }
-    };
-    view! {
-        <div class="overlay confirm-overlay" on:click=move |e| { e.stop_propagation(); on_cancel(); } on:keydown=on_key>
-            <div
-                class="dialog confirm"
-                id=id
-                role="alertdialog"
-                aria-modal="true"
-                aria-labelledby=format!("{id}-title")
-                aria-describedby=format!("{id}-text")
-                on:click=|e| e.stop_propagation()
-            >
-                <h3 id=format!("{id}-title")>{title}</h3>
-                <p id=format!("{id}-text") class="muted">{text}</p>
-                <div class="confirm-actions">
-                    <button class="button" id=format!("{id}-cancel") data-esc node_ref=cancel_button on:click=move |_| on_cancel()>{cancel}</button>
-                    <button class=ok_class id=format!("{id}-ok") on:click=move |_| on_ok()>{ok}</button>
-                </div>
-            </div>
-        </div>
     }
 }
 

@@ -1,9 +1,9 @@
 //! `rota auth log [provider] [--limit N] [--json]`: the switch history, oldest first, the
-//! newest at the bottom: time, provider, from → to (labels), and why.
+//! newest at the bottom: time, provider, from → to (labels; one label for a row about one
+//! account, such as a removal), and why.
 
 use std::fmt::Write as _;
 
-use rota_core::PoolState;
 use rota_types::{SwitchLogEntry, UnixMs};
 
 use super::{open_store_for_reading, warn_recoveries};
@@ -41,14 +41,16 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     let rows: Vec<[String; 4]> = entries
         .iter()
         .map(|e| {
-            let from = e
-                .from
-                .as_deref()
-                .map_or_else(|| "—".to_owned(), |id| label(&state, e, id));
+            let (from, to) = state.history_ends(e);
+            let moved = match from {
+                Some(from) => format!("{from} → {to}"),
+                None if e.from.is_none() => format!("— → {to}"),
+                None => to,
+            };
             [
                 time(e.at),
                 e.provider_id.display_name().to_owned(),
-                format!("{from} → {}", label(&state, e, &e.to)),
+                moved,
                 e.reason_text(),
             ]
         })
@@ -68,11 +70,6 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
     }
     out.print(&text);
     Ok(())
-}
-
-/// The account's label as the history names it ([`PoolState::history_label`]).
-fn label(state: &PoolState, e: &SwitchLogEntry, id: &str) -> String {
-    state.history_label(e.provider_id, id)
 }
 
 /// Local time, to the minute.

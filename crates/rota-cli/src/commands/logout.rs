@@ -108,7 +108,7 @@ fn remove(
 ) -> Result<(usize, usize), CliError> {
     match target {
         Target::All => {
-            let gone = store.remove_all(provider, DEFAULT_NAMESPACE)?;
+            let gone = store.remove_all(provider, DEFAULT_NAMESPACE, now_ms())?;
             if gone.is_empty() {
                 return Err(CliError::failed(
                     ErrorCode::NotFound,
