@@ -1,6 +1,6 @@
 //! # rota-gateway: the local HTTP API and the rotating proxy
 //!
-//! One axum server on loopback serves two things (interfaces.md §1):
+//! One axum server on loopback serves two things (docs/interfaces.md §1):
 //!
 //! - **The API** (`/auth/usage`, `/auth/active`, `/auth/account`, `/auth/snapshot/{providerID}`,
 //!   `/healthz`): the pool as the CLI and the app see it, through the store ([`api`]).

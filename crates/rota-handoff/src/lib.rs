@@ -1,8 +1,8 @@
-//! Hand-off (product.md §5.2, reliability.md §3.6): the provider's active account written into
+//! Hand-off (docs/product.md §5.2, docs/rules.md §3.6): the provider's active account written into
 //! an official tool's own login — Claude Code (`~/.claude/.credentials.json`, on macOS the login
-//! keychain item), Codex CLI (`~/.codex/auth.json`), opencode
-//! (`~/.local/share/opencode/auth.json`, other providers' entries kept) — and the
-//! [`Autopilot`] that long-running hosts run for proactive switching and hand-off.
+//! keychain item), Codex CLI (`~/.codex/auth.json`), opencode (`~/.local/share/opencode/auth.json`,
+//! other providers' entries kept) — and the [`Autopilot`] that long-running hosts run for proactive
+//! switching and hand-off.
 //!
 //! # Settings
 //!

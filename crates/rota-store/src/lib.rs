@@ -30,7 +30,7 @@
 //! changes, [`BatchedCounters`] for per-request counts, [`Store::refresh_secrets`] for the
 //! cross-process token-refresh protocol and [`Store::backend`] for the secret-backend notice.
 //!
-//! # The mutation protocol (reliability.md §2)
+//! # The mutation protocol (docs/rules.md §2)
 //!
 //! [`Store::mutate`]: exclusive flock on `state.lock` (waiting at most [`DEFAULT_LOCK_TIMEOUT`],
 //! then [`StoreError::LockTimeout`] naming the file) → read state (and, if the mutation touches
