@@ -19,6 +19,8 @@ use anyhow::{Context, Result, bail};
 mod bench_app;
 mod bundle;
 mod demo;
+#[cfg(test)]
+mod doc_refs;
 mod platforms;
 
 /// Debian packages needed to build and run the app (first list) and to test it (second).
