@@ -21,6 +21,9 @@
 //! - `state.json.pending`: the new state of a commit in progress; `recovery.json`: recoveries
 //!   not yet acknowledged.
 //!
+//! Local keys (`local_keys.rs`) live in the vault too: one per connection, vault id
+//! `local-key:<name>`, created once, revocable one at a time (docs/connect.md).
+//!
 //! # Use
 //!
 //! [`PoolStore`] (`Store<rota_core::PoolState>`) is what the CLI, the app and the gateway open:
