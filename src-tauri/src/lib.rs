@@ -4,6 +4,32 @@
 //!
 //! Boundaries: this is the only crate that knows Tauri. Nothing here decides pool policy; the
 //! webview gets the commands listed in `rota_types::COMMAND_NAMES` and no plugin commands.
+//!
+//! Modules:
+//! - `main.rs`: process set-up. On Linux, WebKit defaults for a light footprint, each
+//!   overridable by the user's own variable: no GL compositing, no GLX or DMA-BUF probes, no EGL
+//!   driver in the app process (glvnd's vendor list read once with none, so WebKit's render-node
+//!   probe loads no Mesa/LLVM; the web process loads it as usual), no JS JIT. The system
+//!   allocator, not the gateway's mimalloc; `rota-trim`'s memory trim started.
+//! - `lib.rs`: wiring. The main window is built in `setup` from its `tauri.conf.json` entry, so
+//!   that it can name the web-extensions directory that holds `rota-trim`'s cdylib.
+//! - [`commands`]: thin adapters over [`accounts`] (argument validation → `rota-store` calls →
+//!   `{code, message}` errors).
+//! - [`login`]: the providers' login flows for *Add account* (paste, loopback, device),
+//!   `login-progress` events; cancelling closes the listener.
+//! - [`live`]: watches the store (any process's change → `pool-changed`, `usage-updated`,
+//!   `switched`, notifications, tray rebuilt), the background usage poller, gateway
+//!   `session-updated` forwarded (coalesced to 4/s), the hand-off autopilot.
+//! - [`notify`]: pure: which store changes deserve a notification.
+//! - [`gateway`]: the hosted gateway, sharing the app's `TokenManager`.
+//! - [`connections`]: Settings → Connections and the empty state's *Connect* buttons over
+//!   rota-connect and the store's local keys; *Test* sends a free probe through the app's own
+//!   gateway.
+//! - [`tray`]: the tray menu from a testable model; [`settings`]: `settings.json` (polling,
+//!   notifications); [`prefs`]: UI preferences in tauri-plugin-store; [`state`]: paths,
+//!   services, links.
+//!
+//! Capabilities are in `capabilities/`, the CSP in `tauri.conf.json`.
 
 pub mod accounts;
 pub mod commands;

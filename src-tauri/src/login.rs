@@ -1,5 +1,5 @@
-//! Login flows started from Provider Detail's *Add account* (product.md §2), the same flows as
-//! `rota auth login`:
+//! Login flows started from Provider Detail's *Add account* (docs/product.md §2), the same flows
+//! as `rota auth login`:
 //!
 //! - Anthropic: the authorize URL, then the pasted `code#state` (`complete_login`); a wrong code
 //!   keeps the flow open for another try.
@@ -22,7 +22,7 @@ use rota_types::{AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, LoginSt
 /// How long a flow waits for the user.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_mins(10);
 
-/// The notice shown before every Anthropic login (product.md §9).
+/// The notice shown before every Anthropic login (docs/product.md §9).
 pub const ANTHROPIC_NOTICE: &str = "Anthropic states that Claude Pro/Max sign-in is meant for \
 its own apps (Claude Code, claude.ai). For Claude Code, Rota recommends hand-off mode: Claude \
 Code keeps using its own login and Rota writes the active account into it.";

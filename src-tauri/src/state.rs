@@ -11,7 +11,7 @@ use crate::gateway::HostedGateway;
 use crate::login::Logins;
 use crate::settings::Settings;
 
-/// Default port of the local gateway (interfaces.md §1).
+/// Default port of the local gateway (docs/interfaces.md §1).
 pub const DEFAULT_GATEWAY_PORT: u16 = 4141;
 
 const REPOSITORY_URL: &str = "https://github.com/rota-app/rota";

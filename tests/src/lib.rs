@@ -5,7 +5,13 @@
 //! `tauri-driver` → `WebKitWebDriver` → app chain on free ports, and its own X display (an
 //! `Xvfb` of its own): screenshots are taken from the X server, of the app's window as the user
 //! sees it, and two apps launched in parallel never overlap. Screenshots go to
-//! `<workspace>/target/e2e/<name>.png`.
+//! `<workspace>/target/e2e/<name>.png` (WebKitGTK's WebDriver snapshot hangs on the
+//! non-composited page the app uses, hence the X display). Launches are serialised: two
+//! `WebKitWebDriver`s started at once can pick the same inspector port.
+//!
+//! The scenarios are integration tests of the app crate (`src-tauri/tests/e2e.rs` on a seeded
+//! store, `e2e_mock.rs` with rota-mock as every provider), so they use `CARGO_BIN_EXE_rota-app`
+//! and Tauri is compiled once per test run.
 //!
 //! Needs `Xvfb`, `import` (package imagemagick), `tauri-driver` on `PATH` or in `~/.cargo/bin`, and
 //! `/usr/bin/WebKitWebDriver` (`cargo xtask setup` installs them).

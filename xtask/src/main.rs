@@ -3,6 +3,10 @@
 //! - `run`   set up what is missing, build the UI, start the desktop app
 //! - `test`  set up, then fmt, clippy, every unit/integration/e2e test, and the UI's wasm build
 //! - `build-ui`, `setup`, `bench <name>` for the pieces
+//! - `demo`  the app against `rota-mock --demo` with a seeded throwaway store
+//! - `bundle` a `.deb` and an `.rpm` from the release build, each unpacked and started
+//! - `check-platforms` clippy for Windows and macOS, actionlint on the workflows
+//!   (`platforms.rs`, with `macos-sdk-stub/`); `icons` the `.ico`/`.icns` from `icon.png`
 //!
 //! Set-up installs what a fresh Debian/Ubuntu machine lacks: system packages (apt-get when
 //! root, else the exact command is printed), the wasm target, wasm-bindgen-cli at the version
@@ -19,6 +23,8 @@ use anyhow::{Context, Result, bail};
 mod bench_app;
 mod bundle;
 mod demo;
+#[cfg(test)]
+mod doc_refs;
 mod platforms;
 
 /// Debian packages needed to build and run the app (first list) and to test it (second).

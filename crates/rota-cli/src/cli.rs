@@ -1,4 +1,4 @@
-//! The clap command tree (interfaces.md §2).
+//! The clap command tree (docs/interfaces.md §2).
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! `rota`, the command line of Rota: manage the account pools the desktop app and the gateway
-//! use, from a terminal or a script (interfaces.md §2).
+//! use, from a terminal or a script (docs/interfaces.md §2).
 //!
 //! # Shape
 //!

@@ -1,4 +1,4 @@
-//! Rota's configuration file (product.md §8): `config.toml` in the config directory
+//! Rota's configuration file (docs/product.md §8): `config.toml` in the config directory
 //! (`$ROTA_HOME/config.toml` when `ROTA_HOME` is set, as for every other file in tests; else
 //! `<platform config dir>/rota/config.toml`). A missing file means defaults; environment
 //! variables override the file. Values users toggle at runtime (hand-off, proactive on/off)

@@ -17,6 +17,11 @@
 //! - **state**: connected to this Rota, pointing elsewhere, changed by hand, or not connected.
 //!
 //! No network. Keys appear only in the tool's file (the credential it holds) and in the vault.
+//!
+//! Modules: `claude` (Claude Code's `settings.json` `env`, and the JSON path helpers), `codex`
+//! (Codex CLI's `config.toml` model provider, edited with `toml_edit`), `opencode` (its provider
+//! options; Anthropic only when the gateway serves other clients), `files` (the shared steps
+//! above); [`env_lines`] for `rota env`. The tools' files: docs/connect.md.
 
 mod claude;
 mod codex;

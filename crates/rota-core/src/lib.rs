@@ -1,7 +1,8 @@
 //! The account pool: per provider and namespace, the records (no secrets), their rotation order,
 //! the active account, health and cooldowns, the last usage, the switch log, and the policies
 //! that decide which account a request uses, what a 429/401/529 does, and when to switch
-//! proactively. This is the seed's `OAuthPool`, made exact (product.md §3–4, reliability.md §4).
+//! proactively. This is the seed's `OAuthPool`, made exact (docs/product.md §3–4,
+//! docs/rules.md §4).
 //!
 //! Boundaries: pure. No IO (files, network, keychain belong to `rota-store` and the providers),
 //! no clock (`now` is always an argument, unix milliseconds), no randomness (new record ids are

@@ -1,4 +1,4 @@
-//! What an upstream outcome does to an account and to the request (reliability.md §4), and
+//! What an upstream outcome does to an account and to the request (docs/rules.md §4), and
 //! which account a request uses next.
 
 use rota_types::display::clock_time;
@@ -95,7 +95,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether applying this outcome to `record` changes only counters and last-status fields,
-    /// so the gateway may batch it (reliability.md §2) instead of writing at once. Cooldowns,
+    /// so the gateway may batch it (docs/rules.md §2) instead of writing at once. Cooldowns,
     /// rotations, a cleared `needsReauth` and a reset repeat counter are written at once.
     #[must_use]
     pub fn is_counter_only(&self, record: &Record) -> bool {
@@ -377,7 +377,7 @@ impl PoolState {
     }
 
     /// Applies an upstream outcome to the account's health and the pool (table in
-    /// reliability.md §4) and says what to do with the request.
+    /// docs/rules.md §4) and says what to do with the request.
     pub fn record_outcome(
         &mut self,
         provider: ProviderId,

@@ -55,7 +55,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Whether to refresh before use: the token expires within `skew_ms` (reliability §3.1:
+    /// Whether to refresh before use: the token expires within `skew_ms` (docs/rules.md §3.1:
     /// never refresh far from expiry, single-use refresh tokens make every refresh a risk).
     #[must_use]
     pub fn needs_refresh(&self, now: UnixMs, skew_ms: i64) -> bool {

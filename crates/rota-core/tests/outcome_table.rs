@@ -1,4 +1,4 @@
-//! The rotation table of reliability.md §4 as one `check(input, expect)` table.
+//! The rotation table of docs/rules.md §4 as one `check(input, expect)` table.
 //!
 //! Each case starts from a pool of three accounts (order `[a, b, c]`, `a` active), optionally
 //! applies earlier outcomes, then applies one outcome to `a` and checks the request action, the

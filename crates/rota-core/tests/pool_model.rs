@@ -1,5 +1,5 @@
 //! Random operation sequences on the pool, checked against a small reference model and the
-//! snapshot invariants after every step (reliability.md §7: property tests of the pool).
+//! snapshot invariants after every step (docs/rules.md §7: property tests of the pool).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The pool's rules, one test per rule (product.md §3).
+//! The pool's rules, one test per rule (docs/product.md §3).
 
 use rota_core::{NewLogin, NoCandidate, PoolError, PoolState, SWITCH_LOG_CAP, Ulid, parse_id};
 use rota_types::{

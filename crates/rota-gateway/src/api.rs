@@ -1,5 +1,6 @@
-//! `/auth/*` and `/healthz` (interfaces.md §1). Handlers are thin: parse → one store call off
-//! the async threads → the rota-types response. Every switch made here is logged `manual:api`.
+//! `/auth/*` and `/healthz` (docs/interfaces.md §1). Handlers are thin: parse → one store call
+//! off the async threads → the rota-types response. Every switch made here is logged
+//! `manual:api`.
 
 use axum::Json;
 use axum::body::Bytes;

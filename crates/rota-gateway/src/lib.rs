@@ -1,6 +1,6 @@
 //! # rota-gateway: the local HTTP API and the rotating proxy
 //!
-//! One axum server on loopback serves two things (interfaces.md §1):
+//! One axum server on loopback serves two things (docs/interfaces.md §1):
 //!
 //! - **The API** (`/auth/usage`, `/auth/active`, `/auth/account`, `/auth/snapshot/{providerID}`,
 //!   `/auth/log`, `/healthz`): the pool as the CLI and the app see it, through the store ([`api`]).
@@ -42,6 +42,22 @@
 //!
 //! Secrets: the local token and upstream credentials are marked sensitive on header maps and
 //! never logged; bodies are never logged.
+//!
+//! ## Modules
+//!
+//! - `server`: the HTTP/1.1 accept loop. Connections are handed round-robin to one worker thread
+//!   per core, each a single-threaded runtime with its own upstream client, so a request and its
+//!   upstream connection never wake each other across threads. Proxy paths pass the guard's
+//!   checks and skip the router.
+//! - `security`: the guard (docs/rules.md §5); the caller (which connection's key) is kept for
+//!   the session.
+//! - `intake`: after the guard: `/auth/*` bodies read within a deadline, declared lengths over
+//!   the limit refused unread, proxy methods and `..` segments refused (docs/reliability.md §5).
+//! - `api`: the `/auth/*` handlers; `proxy`: the attempt loop; `sessions`: bounded in-memory
+//!   sessions, token usage read from a copy of the stream; `view`: the pool and secrets in
+//!   memory for the hot path, reloaded on any process's write.
+//! - `upstream`: hyper's pooled client with rustls/ring and the platform verifier; reqwest when
+//!   the environment names an HTTP proxy.
 
 pub mod api;
 pub mod error;

@@ -1,4 +1,4 @@
-//! The rotating proxy (reliability.md §4): one client request → one or more upstream attempts
+//! The rotating proxy (docs/rules.md §4): one client request → one or more upstream attempts
 //! on the pool's accounts → one response streamed back unbuffered.
 //!
 //! Replays happen only before the response is committed: an attempt's status and headers are
@@ -318,7 +318,7 @@ enum BodyError {
 }
 
 /// Buffers the request body up to `limit` bytes (replayable). A longer body comes back as the
-/// buffered part plus the unread rest, to be forwarded once without rotation (reliability.md
+/// buffered part plus the unread rest, to be forwarded once without rotation (docs/rules.md
 /// §4).
 async fn buffer_body(
     body: Body,
@@ -510,7 +510,7 @@ impl hyper::body::Body for Forwarded {
 
 /// An account's identity and secrets from the view, refreshed first when they expire within
 /// the skew ([`rota_providers::TokenManager::access_at`] without its file reads; the refresh
-/// itself still locks the account and re-reads, reliability.md §3).
+/// itself still locks the account and re-reads, docs/rules.md §3).
 async fn account_auth(
     shared: &Shared,
     snap: &Snapshot,
@@ -573,7 +573,7 @@ pub(crate) async fn forward(State(gw): State<Gateway>, req: Request) -> Response
     resp
 }
 
-// One loop that reads top to bottom like the outcome table of reliability.md §4; splitting it
+// One loop that reads top to bottom like the outcome table of docs/rules.md §4; splitting it
 // would scatter the per-request replay state (tried, refreshed, network retries).
 #[allow(clippy::too_many_lines)]
 async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrites) -> Response {
@@ -872,7 +872,7 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         let action = record(gw, state, provider, id, &outcome, now, pending);
         // Overloaded (529/503, Anthropic's "temporarily limiting"): the provider, not the
         // account, so a short back-off on the same account; never a cooldown or a rotation
-        // (reliability.md §4). Bounded: then the client gets the answer.
+        // (docs/rules.md §4). Bounded: then the client gets the answer.
         if matches!(outcome, Outcome::Overloaded { .. })
             && replayable
             && let Some(delay) = overload_delay(&shared.config, overload_attempts, &headers)

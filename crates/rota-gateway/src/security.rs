@@ -1,4 +1,4 @@
-//! The guard every request passes before any handler runs (reliability.md §5), in this order:
+//! The guard every request passes before any handler runs (docs/rules.md §5), in this order:
 //! exact `Host` allow-list (DNS rebinding) → any `Origin` refused (browsers) → `OPTIONS` 405 (no
 //! CORS, so no preflight can ever succeed) → Claude Code's unauthenticated `HEAD <base path>`
 //! answered 200 → the credential (`Authorization: Bearer`, or `x-api-key` on proxy routes): this

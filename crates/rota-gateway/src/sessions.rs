@@ -1,4 +1,4 @@
-//! Sessions (product.md §5): requests grouped by the client's own session id (Claude Code's
+//! Sessions (docs/product.md §5): requests grouped by the client's own session id (Claude Code's
 //! `metadata.user_id` JSON string `session_id` or `x-claude-code-session-id`; opencode's
 //! `x-session-id`; `session_id`), else by client (User-Agent) within an idle window. In memory,
 //! bounded: the least recently active session is dropped beyond `max_sessions`, the oldest

@@ -1,7 +1,7 @@
-//! The three tools' login formats (providers.md): which tokens a file holds for a provider, and
-//! the file with the active account written in, every other field and every other provider's
-//! entry kept. Parsing reuses the importers of `rota-store`, so import and hand-off read files
-//! the same way.
+//! The three tools' login formats (docs/providers.md §4): which tokens a file holds for a provider,
+//! and the file with the active account written in, every other field and every other provider's
+//! entry kept. Parsing reuses the importers of `rota-store`, so import and hand-off read files the
+//! same way.
 //!
 //! - Claude Code: `{"claudeAiOauth": {accessToken, refreshToken, expiresAt (ms), scopes[],
 //!   subscriptionType?, …}, …}`.

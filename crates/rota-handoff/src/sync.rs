@@ -1,4 +1,4 @@
-//! The hand-off protocol (reliability.md §3.6): under the target file's hand-off lock, read the
+//! The hand-off protocol (docs/rules.md §3.6): under the target file's hand-off lock, read the
 //! target, adopt newer tokens the tool refreshed for one of our accounts, refuse to overwrite a
 //! login that is not ours, and write the active account in the tool's format atomically.
 
@@ -498,7 +498,7 @@ pub fn set_proactive(
     })
 }
 
-/// What a token refresh of a handed-off account should do instead (reliability.md §3.6).
+/// What a token refresh of a handed-off account should do instead (docs/rules.md §3.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshGate {
     /// The account is not in the tool's hands: refresh as usual.

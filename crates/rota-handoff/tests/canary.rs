@@ -1,4 +1,4 @@
-//! reliability.md §1 for hand-off: canary tokens never reach logs (at trace level), errors,
+//! docs/rules.md §1 for hand-off: canary tokens never reach logs (at trace level), errors,
 //! `Debug` output, statuses, autopilot events or the state file, across writes, adoption,
 //! refusal, missing secrets and the refresh gate.
 

@@ -2,7 +2,7 @@
 //!
 //! Real provider servers cannot be reached from the build machines, so tests, benchmarks and the
 //! demo mode talk to this server instead. It speaks the real protocols (see
-//! `providers.md`) over real HTTP on `127.0.0.1`, with scriptable failures. It is a library
+//! `docs/providers.md`) over real HTTP on `127.0.0.1`, with scriptable failures. It is a library
 //! ([`MockServer::start`] → [`MockHandle`]) and a binary (`rota-mock --demo`).
 //!
 //! ## URL layout

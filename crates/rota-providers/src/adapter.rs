@@ -33,7 +33,7 @@ pub struct AccountAuth {
     pub secrets: SecretBundle,
 }
 
-/// Why a refresh failed (reliability.md §3.5).
+/// Why a refresh failed (docs/rules.md §3.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshFailure {
     /// `invalid_grant`, `refresh_token_reused`, 404 `not_found_error`, …: the account needs a

@@ -719,7 +719,7 @@ pub fn rate_limit_signal(headers: &HeaderMap, now: UnixMs) -> RateLimitSignal {
     }
 }
 
-/// An upstream answer → core's [`Outcome`] (reliability.md §4). `body` is the (small, possibly
+/// An upstream answer → core's [`Outcome`] (docs/rules.md §4). `body` is the (small, possibly
 /// truncated) error body; only its `error.type`/`error.message` are read.
 #[must_use]
 pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: UnixMs) -> Outcome {

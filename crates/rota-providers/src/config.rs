@@ -1,5 +1,5 @@
 //! Every URL, client id, scope, redirect URI and header value the adapters use
-//! (providers.md), with the published defaults, environment overrides and a mock layout.
+//! (docs/providers.md), with the published defaults, environment overrides and a mock layout.
 //!
 //! The struct deserialises from the config file's `[providers]` table (every field has a
 //! default, so a file names only what it changes). Environment variables override it
@@ -46,7 +46,7 @@ pub struct ProvidersConfig {
     /// ([`AnthropicConfig::user_agent`]): its usage endpoint answers 429 to anything else. The
     /// gateway forwards the client's own User-Agent.
     pub user_agent: String,
-    /// Refresh an access token when it expires within this many seconds (reliability.md §3.1).
+    /// Refresh an access token when it expires within this many seconds (docs/rules.md §3.1).
     pub refresh_skew_secs: u64,
     /// Connect timeout of every request (seconds).
     pub connect_timeout_secs: u64,

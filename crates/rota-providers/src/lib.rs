@@ -1,7 +1,7 @@
 //! # rota-providers: the provider adapters
 //!
 //! Everything Rota says to Anthropic (Claude Pro/Max), OpenAI (ChatGPT through the Codex OAuth
-//! client) and GitHub Copilot, per `providers.md`:
+//! client) and GitHub Copilot, per `docs/providers.md`:
 //!
 //! - **Configuration** ([`ProvidersConfig`]): every URL, client id, scope, redirect URI, the
 //!   User-Agent and the Anthropic beta value, with the published defaults, `ROTA_*` environment
@@ -10,7 +10,7 @@
 //!   [`openai::BrowserLogin`], [`openai::DeviceLogin`], [`copilot::DeviceLogin`]): each ends in
 //!   a [`LoginResult`] (identity + `SecretBundle`) for `PoolStore::upsert_account`.
 //! - **Token refresh** ([`TokenManager`]): single-use refresh tokens handled per
-//!   reliability.md §3 (near expiry or on 401 only, single flight in-process, account lock and
+//!   docs/rules.md §3 (near expiry or on 401 only, single flight in-process, account lock and
 //!   re-read across processes, persist before use, `needsReauth` on permanent refusal with the
 //!   stored tokens untouched, back-off on transient failure). Copilot tokens
 //!   ([`copilot::Copilot::api_token`]) are exchanged and cached in memory.

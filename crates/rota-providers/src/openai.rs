@@ -191,7 +191,7 @@ fn bundle_from_token(
         expires_at: None,
         extras: previous.map(|p| p.extras.clone()).unwrap_or_default(),
     };
-    // expires_in is optional: assume an hour (providers.md).
+    // expires_in is optional: assume an hour (docs/providers.md §2).
     let expires_in = json_f64(v.get("expires_in")).unwrap_or(3600.0);
     b.expires_at = Some(now.saturating_add((expires_in * 1000.0) as i64));
     if let Some(id) = s("id_token") {

@@ -1,4 +1,4 @@
-//! Token refresh with single-use refresh tokens (reliability.md §3): refresh only near expiry or
+//! Token refresh with single-use refresh tokens (docs/rules.md §3): refresh only near expiry or
 //! after a 401; one refresh per account at a time in this process (later callers wait and then
 //! find the new tokens); across processes the store's `locks/<account>.lock` plus a re-read (a
 //! process that finds the tokens changed uses them without a network call); the new pair is
@@ -120,7 +120,7 @@ impl TokenManager {
     }
 
     /// The refresh protocol for credentials `loaded` earlier, at `now`.
-    #[allow(clippy::too_many_lines)] // reliability.md §3 step by step reads best as one sequence
+    #[allow(clippy::too_many_lines)] // docs/rules.md §3 step by step reads best as one sequence
     pub async fn refresh_at(
         &self,
         provider: ProviderId,
@@ -153,7 +153,7 @@ impl TokenManager {
         if current.refresh_token.is_none() {
             return Err(ProviderError::NoCredentials { provider, id: key });
         }
-        // Hand-off: the tool holding the account refreshes it (reliability.md §3.6).
+        // Hand-off: the tool holding the account refreshes it (docs/rules.md §3.6).
         let sync_after = match self.handoff_gate(provider, id, &current, now).await {
             rota_handoff::RefreshGate::Refresh => false,
             rota_handoff::RefreshGate::RefreshThenSync => true,

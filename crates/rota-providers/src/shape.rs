@@ -1,4 +1,4 @@
-//! Request shaping for the gateway (reliability.md §4, providers.md "What real clients send"):
+//! Request shaping for the gateway (docs/rules.md §4, docs/providers.md §5):
 //! a pure function from the client's headers and path to the upstream URL and headers.
 //!
 //! Removed: the client's credential (`authorization`, `x-api-key`), `host`, `content-length`

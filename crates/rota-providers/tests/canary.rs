@@ -1,4 +1,4 @@
-//! reliability.md §1: tokens never reach logs, `Debug` output, errors or the state file, across
+//! docs/rules.md §1: tokens never reach logs, `Debug` output, errors or the state file, across
 //! logins, refreshes (good, refused, failing), usage fetches and classification.
 
 mod common;

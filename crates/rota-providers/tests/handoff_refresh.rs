@@ -1,4 +1,4 @@
-//! reliability.md §3.6 in the `TokenManager`: an account handed off to Claude Code is refreshed by
+//! docs/rules.md §3.6 in the `TokenManager`: an account handed off to Claude Code is refreshed by
 //! Claude Code, not by Rota. Valid tokens the tool holds are left to it (no token request even
 //! inside the refresh skew), tokens the tool refreshed are adopted (no token request), and only
 //! an expired, unchanged copy is refreshed by Rota, which then writes the new pair to the tool.

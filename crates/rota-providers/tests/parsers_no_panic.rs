@@ -1,4 +1,4 @@
-//! reliability.md §7: the header and body parsers never panic, whatever arrives.
+//! docs/rules.md §7: the header and body parsers never panic, whatever arrives.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;

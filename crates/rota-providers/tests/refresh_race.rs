@@ -1,4 +1,4 @@
-//! reliability.md §7 "Refresh race": 8 processes refresh one expired account against the mock's
+//! docs/rules.md §7 "Refresh race": 8 processes refresh one expired account against the mock's
 //! single-use token endpoint. Exactly one token request reaches the mock; every process ends
 //! with the same, valid pair.
 

@@ -1,7 +1,7 @@
 //! Importers: other tools' login files → [`ImportedAccount`]s that
 //! [`Store::import_accounts`](crate::Store::import_accounts) (rota-core's upsert) consumes.
 //!
-//! Formats (providers.md): Claude Code `~/.claude/.credentials.json`, Codex CLI
+//! Formats (docs/providers.md §4): Claude Code `~/.claude/.credentials.json`, Codex CLI
 //! `~/.codex/auth.json` (identity from the `id_token` JWT payload, decoded without signature
 //! check: it only labels the account), opencode `~/.local/share/opencode/auth.json` (flat v1 map
 //! and the seed's v2 pool). Source files are only read, never modified. A shape we do not

@@ -21,6 +21,9 @@
 //! - `state.json.pending`: the new state of a commit in progress; `recovery.json`: recoveries
 //!   not yet acknowledged.
 //!
+//! Local keys (`local_keys.rs`) live in the vault too: one per connection, vault id
+//! `local-key:<name>`, created once, revocable one at a time (docs/connect.md).
+//!
 //! # Use
 //!
 //! [`PoolStore`] (`Store<rota_core::PoolState>`) is what the CLI, the app and the gateway open:
@@ -30,7 +33,7 @@
 //! changes, [`BatchedCounters`] for per-request counts, [`Store::refresh_secrets`] for the
 //! cross-process token-refresh protocol and [`Store::backend`] for the secret-backend notice.
 //!
-//! # The mutation protocol (reliability.md §2)
+//! # The mutation protocol (docs/rules.md §2)
 //!
 //! [`Store::mutate`]: exclusive flock on `state.lock` (waiting at most [`DEFAULT_LOCK_TIMEOUT`],
 //! then [`StoreError::LockTimeout`] naming the file) → read state (and, if the mutation touches

@@ -850,8 +850,9 @@ impl<S: StoreState> Store<S> {
         })
     }
 
-    /// Persists refreshed secrets of the locked account (§3.4: before the lock is released and
-    /// before they are used). An account removed meanwhile is not resurrected: `NotFound`.
+    /// Persists refreshed secrets of the locked account (docs/rules.md §3.4: before the lock is
+    /// released and before they are used). An account removed meanwhile is not resurrected:
+    /// `NotFound`.
     pub fn save_refreshed(&self, lock: &AccountLock, fresh: SecretBundle) -> Result<()> {
         let record_id = lock.record_id();
         self.mutate(|txn| {
@@ -864,7 +865,7 @@ impl<S: StoreState> Store<S> {
         })
     }
 
-    /// The cross-process refresh protocol (reliability.md §3.3–3.4): lock the account, re-read
+    /// The cross-process refresh protocol (docs/rules.md §3.3–3.4): lock the account, re-read
     /// its secrets; if they differ from `loaded` another process refreshed already and its tokens
     /// are returned without calling `refresh`; otherwise `refresh` runs and its result is persisted
     /// before the lock is released. An error from `refresh` leaves the stored tokens untouched.

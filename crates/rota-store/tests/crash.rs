@@ -1,4 +1,4 @@
-//! Fault injection (reliability.md §7): a child process performs numbered mutations and prints
+//! Fault injection (docs/rules.md §7): a child process performs numbered mutations and prints
 //! each acknowledged one; it is killed (`SIGKILL`) at random moments, or aborts at fixed points between
 //! write, fsync, backup and rename. Afterwards every file parses and no acknowledged mutation is
 //! lost.

@@ -1,4 +1,4 @@
-//! Loaders never panic (reliability.md §7): damaged state files, vault files and login files of
+//! Loaders never panic (docs/rules.md §7): damaged state files, vault files and login files of
 //! every shape end in a value or a typed error, and an unreadable data file is never overwritten.
 
 mod common;

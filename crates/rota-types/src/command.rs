@@ -176,7 +176,7 @@ pub struct LoginStarted {
     #[serde(rename = "providerID")]
     pub provider_id: ProviderId,
     pub prompt: LoginPrompt,
-    /// A notice to show before the user signs in (Anthropic's policy, product.md §9).
+    /// A notice to show before the user signs in (Anthropic's policy, docs/product.md §9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
     /// Seconds the flow waits before giving up.
@@ -225,7 +225,7 @@ pub struct ImportAccountsResponse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSettings {
-    /// Background usage polling (product.md §6, §9); manual refreshes work when it is off.
+    /// Background usage polling (docs/product.md §6, §9); manual refreshes work when it is off.
     pub usage_polling: bool,
     /// Desktop notifications for automatic switches, exhausted pools and re-logins.
     pub notifications: bool,

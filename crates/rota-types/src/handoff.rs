@@ -1,4 +1,4 @@
-//! Hand-off (product.md §5.2): the active account written into an official tool's own login
+//! Hand-off (docs/product.md §5.2): the active account written into an official tool's own login
 //! file. These are the status shapes the app, the HTTP API and `rota auth handoff --json` show;
 //! they never carry a token.
 

@@ -1,4 +1,4 @@
-//! Gateway sessions: requests grouped per client conversation (product.md §5), as the main
+//! Gateway sessions: requests grouped per client conversation (docs/product.md §5), as the main
 //! window lists them. Built by rota-gateway in memory (bounded); never persisted.
 
 use serde::{Deserialize, Serialize};

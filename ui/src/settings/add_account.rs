@@ -1,6 +1,6 @@
-//! *Add account*: the provider's login flow inside the Settings dialog (product.md §2).
+//! *Add account*: the provider's login flow inside the Settings dialog (docs/product.md §2).
 //!
-//! - Anthropic: the policy notice (product.md §9), the sign-in page (opened by the shell), a
+//! - Anthropic: the policy notice (docs/product.md §9), the sign-in page (opened by the shell), a
 //!   paste field for the `code#state`; a refused code can be pasted again. Importing Claude
 //!   Code's own login is offered beside it.
 //! - OpenAI: browser sign-in with a loopback callback, or a device code.

@@ -69,9 +69,9 @@ pub fn run(args: &ConnectArgs, out: &Output) -> Result<(), CliError> {
     let endpoint = Endpoint {
         base_url: base_url.clone(),
         key: store.local_key(tool.name())?,
-        // The gateway serves its Anthropic route to Claude Code's User-Agent only unless the
-        // user allows other clients; until such a setting is configured, other tools keep
-        // their own Anthropic set-up.
+        // Anthropic bills subscription traffic from other clients as extra usage
+        // (docs/product.md §5.1): until a setting lets the user allow that, other tools keep
+        // their own Anthropic set-up. The gateway itself does not check the client.
         anthropic_for_other_clients: false,
     };
     let done = rota_connect::connect(tool, &data_dir, &endpoint).map_err(connect_error)?;

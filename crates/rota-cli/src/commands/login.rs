@@ -1,7 +1,7 @@
-//! `rota auth login <provider>`: the provider's login flow in the terminal (product.md §2).
+//! `rota auth login <provider>`: the provider's login flow in the terminal (docs/product.md §2).
 //!
-//! - Anthropic: the policy notice (product.md §9), the authorize URL (a browser is opened when
-//!   possible), then the pasted `code#state` or redirect URL — from `--code`, a prompt on a
+//! - Anthropic: the policy notice (docs/product.md §9), the authorize URL (a browser is opened
+//!   when possible), then the pasted `code#state` or redirect URL — from `--code`, a prompt on a
 //!   terminal, or the first line of standard input otherwise.
 //! - OpenAI: browser + loopback callback on `127.0.0.1` by default; `--device` for the
 //!   device-code flow.
@@ -25,7 +25,7 @@ use crate::pick::{account_name, parse_provider, stdin_is_terminal};
 
 const USAGE: &str = "rota auth login <anthropic|openai|github-copilot> [--device] [--enterprise DOMAIN] [--code CODE#STATE] [--json]";
 
-/// The notice shown before every Anthropic login (product.md §9).
+/// The notice shown before every Anthropic login (docs/product.md §9).
 pub const ANTHROPIC_NOTICE: &str = "Note: Anthropic states that Claude Pro/Max OAuth is meant for \
 its own clients (Claude Code, claude.ai). For Claude Code, Rota recommends hand-off mode: let \
 Claude Code keep its own login and import it (`rota auth import claude-code`).";

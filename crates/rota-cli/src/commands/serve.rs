@@ -1,5 +1,5 @@
-//! `rota serve [--port N]`: the gateway and the local HTTP API (interfaces.md §1) headless until
-//! Ctrl-C or SIGTERM.
+//! `rota serve [--port N]`: the gateway and the local HTTP API (docs/interfaces.md §1) headless
+//! until Ctrl-C or SIGTERM.
 //!
 //! Port: `--port`, else `ROTA_GATEWAY_PORT`, else `[gateway] port` of config.toml, else 4141
 //! (`0` picks a free one). Upstream URLs and proactive thresholds also come from config.toml
