@@ -2,7 +2,9 @@
 //! which account a request uses next.
 
 use rota_types::display::clock_time;
-use rota_types::{ProviderId, SwitchLogEntry, SwitchReason, UnixMs, WindowKind};
+use rota_types::{
+    ExtraUsageKind, ExtraUsageMark, ProviderId, SwitchLogEntry, SwitchReason, UnixMs, WindowKind,
+};
 use ulid::Ulid;
 
 use crate::error::PoolError;
@@ -91,9 +93,32 @@ pub enum Outcome {
     NetworkError { first: bool },
     /// Any other 4xx/5xx: the client's problem, passed through.
     OtherError { status: u16 },
+    /// Anthropic's third-party-billing 400 ("Third-party apps now draw from your extra usage,
+    /// not your plan limits"): the request was billed as paid extra usage. The plan-limits-only
+    /// guard marks the account and never replays it (every account would be billed the same).
+    ExtraUsageBilled,
+    /// A success whose rate-limit headers say the account's plan limits are used up and it is
+    /// drawing on paid extra usage (overage). The response goes to the client (already billed);
+    /// the guard cools the account down until its plan window resets (`resets_at`, else an
+    /// hour) and moves it aside.
+    UsingExtraUsage {
+        status: u16,
+        resets_at: Option<UnixMs>,
+    },
 }
 
 impl Outcome {
+    /// The outcome with the plan-limits-only guard off: a third-party-billing 400 is an
+    /// ordinary 400 and an overage success an ordinary success.
+    #[must_use]
+    pub fn unguarded(self) -> Self {
+        match self {
+            Self::ExtraUsageBilled => Self::OtherError { status: 400 },
+            Self::UsingExtraUsage { status, .. } => Self::Success { status },
+            other => other,
+        }
+    }
+
     /// Whether applying this outcome to `record` changes only counters and last-status fields,
     /// so the gateway may batch it (reliability.md §2) instead of writing at once. Cooldowns,
     /// rotations, a cleared `needsReauth` and a reset repeat counter are written at once.
@@ -110,7 +135,11 @@ impl Outcome {
             | Self::OtherError { .. }
             | Self::NetworkError { .. }
             | Self::RefusedAfterRefresh => true,
-            Self::RateLimited(_) | Self::QuotaExhausted { .. } | Self::AuthFailed => false,
+            Self::RateLimited(_)
+            | Self::QuotaExhausted { .. }
+            | Self::AuthFailed
+            | Self::ExtraUsageBilled
+            | Self::UsingExtraUsage { .. } => false,
         }
     }
 }
@@ -173,6 +202,11 @@ pub enum NoCandidate {
         model: String,
         until: UnixMs,
     },
+    /// The plan-limits-only guard: every account that could take the request has used up its
+    /// plan limits (a further request would be billed as extra usage); `until` is the soonest
+    /// time an account can serve again.
+    #[error("{}", crate::guard::plan_limits_message(*provider, *until, 0))]
+    PlanLimitsUsedUp { provider: ProviderId, until: UnixMs },
 }
 
 /// `the model-scoped limit for claude-fable-4-5 is used up on every anthropic account until
@@ -203,7 +237,9 @@ impl NoCandidate {
     pub fn retry_after_ms(&self, now: UnixMs) -> Option<i64> {
         match self {
             Self::AllCoolingDown { until, .. } => Some(until.saturating_sub(now).max(0)),
-            Self::ModelCapped { until, .. } if *until != UnixMs::MAX => {
+            Self::ModelCapped { until, .. } | Self::PlanLimitsUsedUp { until, .. }
+                if *until != UnixMs::MAX =>
+            {
                 Some(until.saturating_sub(now).max(0))
             }
             _ => None,
@@ -232,6 +268,9 @@ impl NoCandidate {
                 model,
                 until,
             } => model_capped_message(*provider, model, *until, utc_offset_minutes),
+            Self::PlanLimitsUsedUp { provider, until } => {
+                crate::guard::plan_limits_message(*provider, *until, utc_offset_minutes)
+            }
             other => other.to_string(),
         }
     }
@@ -455,6 +494,31 @@ impl PoolState {
             Outcome::RefusedAfterRefresh => {
                 fail(h, Some(401), now);
                 (Action::ReturnToClient, None)
+            }
+            Outcome::ExtraUsageBilled => {
+                fail(h, Some(400), now);
+                r.extra_usage = Some(ExtraUsageMark {
+                    kind: ExtraUsageKind::ThirdPartyBilling,
+                    at: now,
+                    until: now.saturating_add(crate::guard::BILLING_MARK_MS),
+                });
+                (Action::ReturnToClient, None)
+            }
+            Outcome::UsingExtraUsage { status, resets_at } => {
+                h.success_count += 1;
+                h.last_status_code = Some(*status);
+                h.needs_reauth = false;
+                r.rate_limit_streak = 0;
+                let until = resets_at
+                    .filter(|t| *t > now)
+                    .unwrap_or_else(|| now.saturating_add(crate::guard::OVERAGE_FALLBACK_MS));
+                r.extra_usage = Some(ExtraUsageMark {
+                    kind: ExtraUsageKind::Overage,
+                    at: now,
+                    until,
+                });
+                extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::ExtraUsage);
+                (Action::Done, Some(SwitchReason::ExtraUsage))
             }
             Outcome::AuthFailed => {
                 fail(h, Some(401), now);

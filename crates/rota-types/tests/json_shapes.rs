@@ -212,6 +212,7 @@ fn summary() -> AccountSummary {
         usage: None,
         exhaustion: None,
         reset_credits: None,
+        extra_usage: None,
     }
 }
 
