@@ -72,10 +72,12 @@ pub fn run(args: &ConnectArgs, out: &Output) -> Result<(), CliError> {
     let endpoint = Endpoint {
         base_url: base_url.clone(),
         key: store.local_key(tool.name())?,
-        // The gateway serves its Anthropic route to Claude Code's User-Agent only unless the
-        // user allows other clients; until such a setting is configured, other tools keep
-        // their own Anthropic set-up.
-        anthropic_for_other_clients: false,
+        // opencode's Anthropic provider goes through Rota exactly when the gateway's Anthropic
+        // route serves clients other than Claude Code (`rota auth clients`).
+        anthropic_for_other_clients: rota_providers::anthropic_clients(
+            &store.load()?,
+            &super::providers_config()?,
+        ) == rota_types::AnthropicClients::Any,
     };
     let done = rota_connect::connect(tool, &data_dir, &endpoint).map_err(connect_error)?;
     if out.json {

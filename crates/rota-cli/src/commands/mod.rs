@@ -1,5 +1,6 @@
 //! One module per `rota auth` subcommand (and `rota serve`), and the store opening they share.
 
+mod clients;
 mod connect;
 mod handoff;
 mod import;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Import(args) => import::run(&args, out),
         AuthCommand::Handoff(args) => handoff::run(&args, out),
         AuthCommand::Proactive(args) => handoff::proactive(&args, out),
+        AuthCommand::Clients(args) => clients::run(&args, out),
         AuthCommand::Log(args) => log::run(&args, out),
         AuthCommand::Recovery(args) => recovery::run(&args, out),
         AuthCommand::Redeem(args) => redeem::run(&args, out),
@@ -45,6 +47,17 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
 
 /// The store for commands that change it: [`PoolStore::open`] creates the data directory and
 /// checks both files first.
+/// Provider endpoints and settings: the environment over config.toml over the defaults (as
+/// `rota serve` reads them).
+fn providers_config() -> Result<rota_providers::ProvidersConfig, CliError> {
+    let settings = rota_config::Config::load()
+        .map_err(|e| CliError::failed(rota_types::ErrorCode::InvalidInput, e.to_string()))?;
+    let mut c = rota_providers::ProvidersConfig::from_env();
+    c.apply_vars(|k| settings.provider_var(k));
+    c.apply_env();
+    Ok(c)
+}
+
 fn open_store() -> Result<PoolStore, CliError> {
     let store = PoolStore::open(StoreConfig::from_env()?)?;
     warn_recoveries(&store);

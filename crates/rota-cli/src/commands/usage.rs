@@ -137,6 +137,14 @@ fn render_account(
     if a.health.needs_reauth {
         flags.push(out.red("needs re-login"));
     }
+    // The plan-limits-only guard's mark (Anthropic).
+    let mark = a.extra_usage.filter(|m| m.is_current(now));
+    if let Some(m) = mark {
+        flags.push(out.red(match m.kind {
+            rota_types::ExtraUsageKind::ThirdPartyBilling => "billed as extra usage",
+            rota_types::ExtraUsageKind::Overage => "plan limits used up",
+        }));
+    }
     let _ = writeln!(
         text,
         "  {} {}  {}",
@@ -144,6 +152,14 @@ fn render_account(
         out.bold(&account_name(a)),
         flags.join(" · ")
     );
+    if let Some(m) = mark {
+        let _ = writeln!(
+            text,
+            "      extra usage  {} ({})",
+            m.text(),
+            rota_types::display::ago_text(m.at, now)
+        );
+    }
     let _ = writeln!(
         text,
         "      requests  {} ok · {} failed{}",
