@@ -631,6 +631,7 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
         last_error: None,
         last_error_at: None,
         proactive: false,
+        clients: None,
     };
     let v = serde_json::to_value(&status).unwrap();
     assert_eq!(v["providerID"], "openai");
