@@ -732,6 +732,12 @@ async fn the_guard_marks_extra_usage_and_the_client_switch_opens_the_route() -> 
         )
         .await?;
     assert_eq!(badge, "Plan limits used up");
+    // The answer's rate-limit headers reach its bars too.
+    app.wait_text(
+        "#accounts .account[data-label='main@example.com'] .usage-pct",
+        |t| t.contains("100% used"),
+    )
+    .await?;
     let state = store_at(app.home.path()).load()?;
     assert_eq!(
         state.switch_log.back().expect("logged").reason.as_str(),

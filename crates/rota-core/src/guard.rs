@@ -58,13 +58,23 @@ impl Record {
     }
 
     /// Until when the guard keeps requests off this account: its overage cooldown, or its
-    /// used-up plan limits.
+    /// used-up plan limits when a request could spill into extra usage (not when the account
+    /// is cooling down anyway, or its usage says extra usage is off: then the provider answers
+    /// a plain 429, which the ordinary rotation handles).
     fn guarded_until(&self, now: UnixMs) -> Option<UnixMs> {
-        let overage = (self.cooldown_kind == Some(CooldownKind::ExtraUsage))
-            .then_some(self.health.cooldown_until)
-            .flatten()
-            .filter(|t| *t > now);
-        overage.max(self.plan_exhausted_until(now))
+        if self.is_cooling(now) {
+            return (self.cooldown_kind == Some(CooldownKind::ExtraUsage))
+                .then_some(self.health.cooldown_until)
+                .flatten();
+        }
+        let extra_off = matches!(
+            self.usage.as_ref().map(|u| &u.usage),
+            Some(rota_types::ProviderUsage::Anthropic(x)) if x.extra_usage_enabled == Some(false)
+        );
+        if extra_off {
+            return None;
+        }
+        self.plan_exhausted_until(now)
     }
 }
 
@@ -175,6 +185,24 @@ mod tests {
         // After the window reset the account is free again.
         assert_eq!(
             s.pick_candidate_guarded(P, NS, &[], None, true, T0 + 3 * HOUR),
+            Ok(id(1))
+        );
+    }
+
+    #[test]
+    fn an_account_without_extra_usage_is_left_to_the_ordinary_rotation() {
+        let mut s = pool();
+        used_up(&mut s, 1, T0 + 2 * HOUR);
+        let pool = s.providers.get_mut(&P).unwrap();
+        let r = pool.record_mut(id(1)).unwrap();
+        if let Some(u) = r.usage.as_mut() {
+            u.usage = ProviderUsage::Anthropic(AnthropicExtra {
+                extra_usage_enabled: Some(false),
+            });
+        }
+        // No spill possible: the provider would answer a 429, which rotates as before.
+        assert_eq!(
+            s.pick_candidate_guarded(P, NS, &[], None, true, T0),
             Ok(id(1))
         );
     }
