@@ -5,7 +5,7 @@
 //! [`NoCandidate::PlanLimitsUsedUp`] instead of going out to be billed.
 
 use rota_types::display::clock_time;
-use rota_types::{ExtraUsageMark, ProviderId, UnixMs};
+use rota_types::{ExtraUsageKind, ExtraUsageMark, ProviderId, UnixMs};
 use ulid::Ulid;
 
 use crate::policy::NoCandidate;
@@ -36,6 +36,41 @@ pub fn plan_limits_message(provider: ProviderId, until: UnixMs, utc_offset_minut
 }
 
 impl Record {
+    /// [`crate::Outcome::ExtraUsageBilled`]: a failure and the mark; no cooldown (the request,
+    /// not the account, is at fault).
+    pub(crate) fn mark_billed(&mut self, now: UnixMs) {
+        crate::policy::fail(&mut self.health, Some(400), now);
+        self.extra_usage = Some(ExtraUsageMark {
+            kind: ExtraUsageKind::ThirdPartyBilling,
+            at: now,
+            until: now.saturating_add(BILLING_MARK_MS),
+        });
+    }
+
+    /// [`crate::Outcome::UsingExtraUsage`]: a success, the mark, and a cooldown until the plan
+    /// window resets (`resets_at`, else [`OVERAGE_FALLBACK_MS`] from now).
+    pub(crate) fn mark_overage(&mut self, status: u16, resets_at: Option<UnixMs>, now: UnixMs) {
+        let h = &mut self.health;
+        h.success_count += 1;
+        h.last_status_code = Some(status);
+        h.needs_reauth = false;
+        self.rate_limit_streak = 0;
+        let until = resets_at
+            .filter(|t| *t > now)
+            .unwrap_or_else(|| now.saturating_add(OVERAGE_FALLBACK_MS));
+        self.extra_usage = Some(ExtraUsageMark {
+            kind: ExtraUsageKind::Overage,
+            at: now,
+            until,
+        });
+        crate::policy::extend_cooldown(
+            &mut self.health,
+            &mut self.cooldown_kind,
+            until,
+            CooldownKind::ExtraUsage,
+        );
+    }
+
     /// When the account's plan limits, as last seen, are used up until: the latest reset still
     /// ahead of an exhausted account-wide window (100 % or `critical`). `None` while some plan
     /// limit is left, or when nothing is known. Model-scoped windows do not count (they limit

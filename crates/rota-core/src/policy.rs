@@ -2,9 +2,7 @@
 //! which account a request uses next.
 
 use rota_types::display::clock_time;
-use rota_types::{
-    ExtraUsageKind, ExtraUsageMark, ProviderId, SwitchLogEntry, SwitchReason, UnixMs, WindowKind,
-};
+use rota_types::{ProviderId, SwitchLogEntry, SwitchReason, UnixMs, WindowKind};
 use ulid::Ulid;
 
 use crate::error::PoolError;
@@ -417,6 +415,8 @@ impl PoolState {
 
     /// Applies an upstream outcome to the account's health and the pool (table in
     /// reliability.md §4) and says what to do with the request.
+    // One match that reads like the outcome table; splitting it would hide the table.
+    #[allow(clippy::too_many_lines)]
     pub fn record_outcome(
         &mut self,
         provider: ProviderId,
@@ -496,28 +496,11 @@ impl PoolState {
                 (Action::ReturnToClient, None)
             }
             Outcome::ExtraUsageBilled => {
-                fail(h, Some(400), now);
-                r.extra_usage = Some(ExtraUsageMark {
-                    kind: ExtraUsageKind::ThirdPartyBilling,
-                    at: now,
-                    until: now.saturating_add(crate::guard::BILLING_MARK_MS),
-                });
+                r.mark_billed(now);
                 (Action::ReturnToClient, None)
             }
             Outcome::UsingExtraUsage { status, resets_at } => {
-                h.success_count += 1;
-                h.last_status_code = Some(*status);
-                h.needs_reauth = false;
-                r.rate_limit_streak = 0;
-                let until = resets_at
-                    .filter(|t| *t > now)
-                    .unwrap_or_else(|| now.saturating_add(crate::guard::OVERAGE_FALLBACK_MS));
-                r.extra_usage = Some(ExtraUsageMark {
-                    kind: ExtraUsageKind::Overage,
-                    at: now,
-                    until,
-                });
-                extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::ExtraUsage);
+                r.mark_overage(*status, *resets_at, now);
                 (Action::Done, Some(SwitchReason::ExtraUsage))
             }
             Outcome::AuthFailed => {
@@ -629,7 +612,7 @@ fn signal_until(signal: &RateLimitSignal, default_ms: i64, now: UnixMs) -> UnixM
         .unwrap_or_else(|| now.saturating_add(default_ms))
 }
 
-fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
+pub(crate) fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
     h.failure_count += 1;
     if status.is_some() {
         h.last_status_code = status;
@@ -638,7 +621,7 @@ fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
 }
 
 /// Sets the cooldown end to `until` unless a later one is already set (never shortened).
-fn extend_cooldown(
+pub(crate) fn extend_cooldown(
     h: &mut rota_types::AccountHealth,
     kind: &mut Option<CooldownKind>,
     until: UnixMs,

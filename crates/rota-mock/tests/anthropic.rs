@@ -724,13 +724,7 @@ async fn strict_mode_serves_a_used_up_plan_from_extra_usage_with_overage_headers
     assert_eq!(h("5h-status").as_deref(), Some("rejected"));
     assert_eq!(h("overage-status").as_deref(), Some("allowed"));
     assert_eq!(h("overage-utilization").as_deref(), Some("0.125"));
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = t.mock.now();
     let overage_reset: i64 = h("overage-reset").unwrap().parse().unwrap();
     assert!(overage_reset > now + 29 * 24 * 3600, "{overage_reset}");
     let plan_reset: i64 = h("reset").unwrap().parse().unwrap();

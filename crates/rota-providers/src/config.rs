@@ -337,7 +337,7 @@ impl ProvidersConfig {
             match parse_bool(&v) {
                 Some(b) => self.anthropic.plan_limits_only = b,
                 None => {
-                    tracing::warn!(value = %v, "ROTA_ANTHROPIC_PLAN_LIMITS_ONLY must be true or false; keeping the guard on")
+                    tracing::warn!(value = %v, "ROTA_ANTHROPIC_PLAN_LIMITS_ONLY must be true or false; keeping the guard on");
                 }
             }
         }
@@ -345,7 +345,7 @@ impl ProvidersConfig {
             match v.parse() {
                 Ok(c) => self.anthropic.clients = c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "ROTA_ANTHROPIC_CLIENTS must be claude-code or any; keeping claude-code")
+                    tracing::warn!(error = %e, "ROTA_ANTHROPIC_CLIENTS must be claude-code or any; keeping claude-code");
                 }
             }
         }
