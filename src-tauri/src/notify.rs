@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn the_guard_marks_are_announced_once_whoever_caused_them() {
-        let (before, a, b) = two();
+        let (before, a, _) = two();
         let policy = rota_core::CooldownPolicy::default();
         // A third-party-billing answer on the active account.
         let mut billed = before.clone();
