@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use rota_types::command::{
-    AccountRequest, AppInfo, AppSettings, BeginLoginRequest, CompleteLoginRequest, Empty,
-    FlowRequest, GatewayStatusResponse, HandoffSetRequest, ImportAccountsRequest,
-    ImportAccountsResponse, ListProvidersResponse, LoginStarted, OpenLinkRequest, PoolRequest,
-    ProactiveSetRequest, RenameRecordRequest, SessionRequest, SwitchCaveatResponse, SwitchLogItem,
-    SwitchLogRequest, UiPrefs, UsageRequest,
+    AccountRequest, AnthropicClientsSetRequest, AppInfo, AppSettings, BeginLoginRequest,
+    CompleteLoginRequest, Empty, FlowRequest, GatewayStatusResponse, HandoffSetRequest,
+    ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse, LoginStarted,
+    OpenLinkRequest, PoolRequest, ProactiveSetRequest, RenameRecordRequest, SessionRequest,
+    SwitchCaveatResponse, SwitchLogItem, SwitchLogRequest, UiPrefs, UsageRequest,
 };
 use rota_types::handoff::HandoffStatus;
 use rota_types::{
     AccountSummary, ApiError, ConnectionChanged, ConnectionRequest, ConnectionTestResult,
-    ConnectionView, ErrorCode, Event, LoginProgress, PoolSnapshot, RemoveAccountResponse,
-    SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
+    ConnectionView, ErrorCode, Event, LoginProgress, PoolSnapshot, ProviderId,
+    RemoveAccountResponse, SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse,
+    SwitchReason, UsageResponse,
 };
 use rota_types::{RecoveriesResponse, RecoveryNotice};
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -305,6 +306,29 @@ pub fn gateway_status(
     Ok(state.gateway.status())
 }
 
+/// Hand-off, proactive and (Anthropic) client settings of a provider, as Provider Detail shows
+/// them: the client setting in force, the config's default when the user has not chosen.
+fn provider_status(state: &AppState, provider: ProviderId) -> Result<HandoffStatus, ApiError> {
+    let mut status = rota_handoff::status(&state.store, provider, rota_store::now_ms())?;
+    if provider == ProviderId::Anthropic {
+        status.clients = Some(rota_providers::anthropic_clients(
+            &state.store.load()?,
+            &state.providers.config,
+        ));
+    }
+    Ok(status)
+}
+
+// Off the main thread: a store mutation.
+#[tauri::command(async)]
+pub fn anthropic_clients_set(
+    request: AnthropicClientsSetRequest,
+    state: State<'_, AppState>,
+) -> Result<HandoffStatus, ApiError> {
+    rota_providers::set_anthropic_clients(&state.store, request.clients)?;
+    provider_status(&state, ProviderId::Anthropic)
+}
+
 // Off the main thread: reads the tool's login file and may wait for the store's lock.
 #[tauri::command(async)]
 pub fn handoff_status(
@@ -312,11 +336,7 @@ pub fn handoff_status(
     state: State<'_, AppState>,
 ) -> Result<HandoffStatus, ApiError> {
     let provider = accounts::parse_provider(&request.provider_id)?;
-    Ok(rota_handoff::status(
-        &state.store,
-        provider,
-        rota_store::now_ms(),
-    )?)
+    provider_status(&state, provider)
 }
 
 // Off the main thread: writes the tool's login file (fsync) under its lock.
@@ -332,11 +352,7 @@ pub fn handoff_set(
         // Rota does not know) is the answer, with the toggle left on for a forced retry.
         rota_handoff::sync(&state.store, provider, request.force, rota_store::now_ms())?;
     }
-    Ok(rota_handoff::status(
-        &state.store,
-        provider,
-        rota_store::now_ms(),
-    )?)
+    provider_status(&state, provider)
 }
 
 // Off the main thread: a store mutation.
@@ -347,11 +363,7 @@ pub fn proactive_set(
 ) -> Result<HandoffStatus, ApiError> {
     let provider = accounts::parse_provider(&request.provider_id)?;
     rota_handoff::set_proactive(&state.store, provider, request.enabled)?;
-    Ok(rota_handoff::status(
-        &state.store,
-        provider,
-        rota_store::now_ms(),
-    )?)
+    provider_status(&state, provider)
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).

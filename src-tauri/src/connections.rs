@@ -38,9 +38,12 @@ pub fn connect(state: &AppState, name: &str) -> Result<ConnectionChanged, ApiErr
     let endpoint = Endpoint {
         base_url: state.gateway_url(),
         key: state.store.local_key(tool.name())?,
-        // As `rota connect`: other tools keep their own Anthropic set-up unless the gateway
-        // serves its Anthropic route to clients other than Claude Code.
-        anthropic_for_other_clients: false,
+        // As `rota connect`: opencode's Anthropic provider goes through Rota exactly when the
+        // gateway's Anthropic route serves clients other than Claude Code.
+        anthropic_for_other_clients: rota_providers::anthropic_clients(
+            &state.store.load()?,
+            &state.providers.config,
+        ) == rota_types::AnthropicClients::Any,
     };
     let done = rota_connect::connect(tool, &state.data_dir, &endpoint)?;
     let mut message = if done.unchanged {

@@ -86,6 +86,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::handoff_status,
             commands::handoff_set,
             commands::proactive_set,
+            commands::anthropic_clients_set,
             commands::switch_log,
             commands::recoveries,
             commands::acknowledge_recoveries,

@@ -1,13 +1,17 @@
 //! What changed between two store states that the user should hear about, whoever caused it
 //! (the gateway rotating, the CLI, another app): new switch-log entries (each a `switched`
 //! event; automatic ones also a desktop notification), a provider whose every account just
-//! became unusable (with the soonest reset), and accounts that now need a new login.
+//! became unusable (with the soonest reset), accounts that now need a new login, and the
+//! plan-limits-only guard's new marks (a request billed as extra usage, an account out of plan
+//! limits).
 //!
 //! Pure: the states and the time come in, the decisions go out; `live` emits and notifies.
 
 use rota_core::PoolState;
 use rota_types::display::reset_text;
-use rota_types::{DEFAULT_NAMESPACE, ProviderId, SwitchLogEntry, SwitchReason, UnixMs};
+use rota_types::{
+    DEFAULT_NAMESPACE, ExtraUsageKind, ProviderId, SwitchLogEntry, SwitchReason, UnixMs,
+};
 
 /// A desktop notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +96,9 @@ pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
             });
         }
         for r in &pool.records {
+            if let Some(notice) = extra_usage_notice(before, &out.switched, *provider, r, now) {
+                out.notices.push(notice);
+            }
             let was = before
                 .providers
                 .get(provider)
@@ -108,6 +115,49 @@ pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
         }
     }
     out
+}
+
+/// A guard mark that is new in `r` (docs/anthropic.md). An account moved aside for overage is
+/// already announced by its switch notice; an overage mark without such a switch (the account
+/// was not active, or no other could take over) gets its own.
+fn extra_usage_notice(
+    before: &PoolState,
+    switched: &[SwitchLogEntry],
+    provider: ProviderId,
+    r: &rota_core::Record,
+    now: UnixMs,
+) -> Option<Notice> {
+    let mark = r.extra_usage_at(now)?;
+    let old = before
+        .pool(provider)
+        .and_then(|p| p.record(r.id))
+        .and_then(|b| b.extra_usage);
+    if old == Some(*mark) {
+        return None;
+    }
+    let name = provider.info().display_name;
+    match mark.kind {
+        ExtraUsageKind::ThirdPartyBilling => Some(Notice {
+            title: format!("{name}: a request on {} was billed as extra usage", r.label),
+            body: "Anthropic took it for a third-party app's request and bills those as paid \
+                   extra usage. Rota did not retry it on other accounts. Use Claude Code itself, \
+                   or hand-off mode."
+                .to_owned(),
+        }),
+        ExtraUsageKind::Overage => {
+            let id = r.id.to_string();
+            let announced = switched.iter().any(|e| {
+                e.reason == SwitchReason::ExtraUsage && e.from.as_deref() == Some(id.as_str())
+            });
+            (!announced).then(|| Notice {
+                title: format!("{name}: {} is out of plan limits", r.label),
+                body: format!(
+                    "Further requests would be billed as paid extra usage, so Rota skips it; {}.",
+                    reset_text(mark.until, now).to_lowercase()
+                ),
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -286,6 +336,80 @@ mod tests {
         assert_eq!(
             changes(&before, &after, T0).switched.len(),
             after.switch_log.len()
+        );
+    }
+
+    #[test]
+    fn the_guard_marks_are_announced_once_whoever_caused_them() {
+        let (before, a, _) = two();
+        let policy = rota_core::CooldownPolicy::default();
+        // A third-party-billing answer on the active account.
+        let mut billed = before.clone();
+        billed
+            .record_outcome(
+                ProviderId::Anthropic,
+                a,
+                &rota_core::Outcome::ExtraUsageBilled,
+                &policy,
+                T0,
+            )
+            .unwrap();
+        let c = changes(&before, &billed, T0 + 1);
+        assert_eq!(
+            c.notices,
+            [Notice {
+                title: "Anthropic: a request on a@x.io was billed as extra usage".into(),
+                body: "Anthropic took it for a third-party app's request and bills those as paid \
+                       extra usage. Rota did not retry it on other accounts. Use Claude Code \
+                       itself, or hand-off mode."
+                    .into()
+            }]
+        );
+        assert!(changes(&billed, &billed, T0 + 2).notices.is_empty());
+
+        // Overage on the active account: announced by its switch, once.
+        let mut over = billed.clone();
+        over.record_outcome(
+            ProviderId::Anthropic,
+            a,
+            &rota_core::Outcome::UsingExtraUsage {
+                status: 200,
+                resets_at: Some(T0 + 90 * MIN),
+            },
+            &policy,
+            T0 + 3,
+        )
+        .unwrap();
+        let c = changes(&billed, &over, T0 + 4);
+        assert_eq!(c.notices.len(), 1, "{c:?}");
+        assert_eq!(c.notices[0].title, "Anthropic: switched to b@x.io");
+        assert!(c.notices[0].body.contains("plan limits used up"), "{c:?}");
+
+        // Overage on an account that is not active (no switch): its own notice, with the reset.
+        let (quiet, _, b) = two();
+        let mut marked = quiet.clone();
+        marked
+            .record_outcome(
+                ProviderId::Anthropic,
+                b,
+                &rota_core::Outcome::UsingExtraUsage {
+                    status: 200,
+                    resets_at: Some(T0 + 30 * MIN),
+                },
+                &policy,
+                T0,
+            )
+            .unwrap();
+        let c = changes(&quiet, &marked, T0);
+        assert!(c.switched.is_empty(), "{c:?}");
+        assert_eq!(
+            c.notices,
+            [Notice {
+                title: "Anthropic: b@x.io is out of plan limits".into(),
+                body: "Further requests would be billed as paid extra usage, so Rota skips it; \
+                       resets in 30m."
+                    .into()
+            }]
         );
     }
 }

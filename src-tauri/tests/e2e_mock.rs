@@ -74,13 +74,11 @@ fn local_token(app: &App) -> Result<String> {
 /// and the raw body.
 fn send_message(port: u16, token: &str, user_agent: &str) -> Result<(String, String)> {
     use std::io::{Read as _, Write as _};
-    let body = serde_json::json!({
-        "model": "claude-sonnet-4-5-20250929",
-        "max_tokens": 64,
-        "metadata": {"user_id": "user_abc_account_def_session_e2e-session-1"},
-        "messages": [{"role": "user", "content": "Say hello"}],
-    })
-    .to_string();
+    // Claude Code's body (its system prompt: strict rota-mock refuses others on OAuth).
+    let mut body =
+        rota_mock::claude_code::messages_body("claude-sonnet-4-5-20250929", "Say hello", false);
+    body["metadata"] = serde_json::json!({"user_id": "user_abc_account_def_session_e2e-session-1"});
+    let body = body.to_string();
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
     tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
     write!(
@@ -986,5 +984,122 @@ async fn codex_and_copilot_story(dark: bool) -> Result<()> {
     app.screenshot("63-session-ages-ticked").await?;
     app.quit().await?;
     mock.shutdown().await;
+    Ok(())
+}
+
+/// The plan-limits-only guard in the app against strict rota-mock: an account whose plan runs
+/// out answers from extra usage, the gateway moves it aside and Provider Detail marks it; the
+/// "Serve other clients" switch opens the Anthropic route to another app (whose request
+/// Anthropic bills as extra usage: not retried, the account marked) and closes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one user story, step by step
+async fn the_guard_marks_extra_usage_and_the_client_switch_opens_the_route() -> Result<()> {
+    let mock = mock().await?;
+    let backup = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("backup@example.com")
+            .plan("max")
+            .usage(anthropic_usage(20.0, 41.0, 9.0)),
+    );
+    let main = mock.add_account(
+        NewAccount::new(ProviderId::Anthropic)
+            .email("main@example.com")
+            .plan("max")
+            .usage(anthropic_usage(37.0, 12.0, 64.0)),
+    );
+    let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+    {
+        let store = store_at(home.path());
+        store_mock_account(&store, &backup);
+        store_mock_account(&store, &main);
+    }
+    let app = App::launch(launch(&mock).home(home)).await?;
+    open_anthropic_detail(&app).await?;
+    app.wait_text(
+        "#accounts .account[data-label='main@example.com'] .usage-pct",
+        |t| t.contains("37% used"),
+    )
+    .await?;
+
+    // The active account's plan runs out; it has extra usage on, so Anthropic serves from it.
+    let mut out = anthropic_usage(100.0, 12.0, 64.0);
+    out.extra_usage.is_enabled = true;
+    mock.set_usage(&main.id, out)?;
+    let token = local_token(&app)?;
+    let (status, body) =
+        send_message(app.gateway_port, &token, rota_mock::claude_code::USER_AGENT)?;
+    assert!(status.contains(" 200 "), "{status} {body}");
+    app.wait_text("#accounts .account.is-active .account-label", |t| {
+        t == "backup@example.com"
+    })
+    .await?;
+    let badge = app
+        .wait_text(
+            "#accounts .account[data-label='main@example.com'] .badge-extra-usage",
+            |t| !t.is_empty(),
+        )
+        .await?;
+    assert_eq!(badge, "Plan limits used up");
+    // The answer's rate-limit headers reach its bars too.
+    app.wait_text(
+        "#accounts .account[data-label='main@example.com'] .usage-pct",
+        |t| t.contains("100% used"),
+    )
+    .await?;
+    let state = store_at(app.home.path()).load()?;
+    assert_eq!(
+        state.switch_log.back().expect("logged").reason.as_str(),
+        "extra_usage"
+    );
+
+    // Another app is refused while the switch is off (the default).
+    let (status, body) = send_message(app.gateway_port, &token, "opencode/1.18.33")?;
+    assert!(status.contains(" 403 "), "{status} {body}");
+    assert!(body.contains("Serve other clients"), "{body}");
+    app.scroll_to("#handoff").await?;
+    let toggle = app.wait_for("#clients-toggle").await?;
+    assert_eq!(toggle.prop("checked").await?.as_deref(), Some("false"));
+    app.click("label[for='clients-toggle']").await?;
+    app.wait_for("#clients-risk").await?;
+    let chosen = store_at(app.home.path())
+        .load()?
+        .settings_of(ProviderId::Anthropic)
+        .clients;
+    assert_eq!(chosen, Some(rota_types::AnthropicClients::Any));
+
+    // Now it reaches Anthropic, which bills it as a third-party app's: one upstream call, the
+    // named error, the account marked.
+    let before = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v1/messages"))
+        .count();
+    let (status, body) = send_message(app.gateway_port, &token, "opencode/1.18.33")?;
+    assert!(status.contains(" 400 "), "{status} {body}");
+    assert!(body.contains("third_party_billing"), "{body}");
+    let after = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/v1/messages"))
+        .count();
+    assert_eq!(after, before + 1, "not replayed on another account");
+    let badge = app
+        .wait_text(
+            "#accounts .account[data-label='backup@example.com'] .badge-extra-usage",
+            |t| !t.is_empty(),
+        )
+        .await?;
+    assert_eq!(badge, "Billed as extra usage");
+    app.scroll_to("#accounts").await?;
+    app.screenshot("45-guard-marks").await?;
+    app.scroll_to("#handoff").await?;
+    app.screenshot("46-serve-other-clients-on").await?;
+
+    // Off again: refused again.
+    app.click("label[for='clients-toggle']").await?;
+    app.wait_gone("#clients-risk").await?;
+    let (status, _) = send_message(app.gateway_port, &token, "opencode/1.18.33")?;
+    assert!(status.contains(" 403 "), "{status}");
+    app.quit().await?;
     Ok(())
 }

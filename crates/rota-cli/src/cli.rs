@@ -85,6 +85,9 @@ pub enum AuthCommand {
     /// Switch before the limit: leave an account at 95 % of any window for the one with the
     /// most headroom (on|off|status; runs in the app and `rota serve`).
     Proactive(ProactiveArgs),
+    /// Which clients the gateway's Anthropic route serves: claude-code (default) or any
+    /// (Anthropic bills other clients' subscription traffic as paid extra usage).
+    Clients(ClientsArgs),
     /// The switch history: when, from which account to which, and why.
     Log(LogArgs),
     /// What the store repaired after a crash or a damaged file (every command warns until
@@ -150,6 +153,25 @@ pub struct ProactiveArgs {
     pub action: Toggle,
     #[command(flatten)]
     pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    /// `anthropic` (the only provider with this setting).
+    pub provider: String,
+    #[arg(value_enum, default_value = "status")]
+    pub action: ClientsAction,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientsAction {
+    /// Serve only Claude Code (its User-Agent).
+    ClaudeCode,
+    /// Serve any client (their requests may be billed as paid extra usage).
+    Any,
+    Status,
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +307,7 @@ impl Cli {
             AuthCommand::Login(a) => a.json.json,
             AuthCommand::Handoff(a) => a.json.json,
             AuthCommand::Proactive(a) => a.json.json,
+            AuthCommand::Clients(a) => a.json.json,
             AuthCommand::Log(a) => a.json.json,
             AuthCommand::Recovery(a) => a.json.json,
             AuthCommand::Redeem(a) => a.json.json,

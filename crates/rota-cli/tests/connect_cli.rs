@@ -109,3 +109,89 @@ fn revoke_one_key_list_states_and_undo_of_a_file_rota_created() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!config.exists());
 }
+
+/// `rota auth clients anthropic`: Claude Code only by default (the config can say otherwise,
+/// the user's choice wins), and `rota connect opencode` routes opencode's Anthropic provider
+/// through Rota exactly when the route serves any client.
+#[test]
+fn the_anthropic_client_setting_decides_what_connect_routes() {
+    let env = Env::new();
+    let status = env.run(&["auth", "clients", "anthropic"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status
+            .stdout
+            .contains("serves only Claude Code (config default)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("paid extra usage"),
+        "{}",
+        status.stdout
+    );
+    let opencode = env.home().join(".config/opencode/opencode.json");
+    let run = env.run(&["connect", "opencode"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("Anthropic models keep opencode's own set-up"),
+        "{}",
+        run.stdout
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&opencode).unwrap()).unwrap();
+    assert!(v.pointer("/provider/anthropic").is_none(), "{v}");
+
+    let any = env.run(&["auth", "clients", "anthropic", "any"]);
+    assert_eq!(any.code, 0, "{}", any.stderr);
+    assert!(any.stdout.contains("serves any client"), "{}", any.stdout);
+    assert!(any.stdout.contains("Risk:"), "{}", any.stdout);
+    assert_eq!(
+        env.state()
+            .settings_of(rota_types::ProviderId::Anthropic)
+            .clients,
+        Some(rota_types::AnthropicClients::Any)
+    );
+    let json = env.run(&["auth", "clients", "anthropic", "--json"]).json();
+    assert_eq!(json["clients"], "any");
+    assert_eq!(json["source"], "setting");
+    assert_eq!(json["planLimitsOnly"], true);
+    let run = env.run(&["connect", "opencode"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("OpenAI and Anthropic models go through Rota"),
+        "{}",
+        run.stdout
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&opencode).unwrap()).unwrap();
+    assert_eq!(
+        v.pointer("/provider/anthropic/options/baseURL")
+            .and_then(serde_json::Value::as_str),
+        Some("http://127.0.0.1:4141/anthropic/v1")
+    );
+
+    env.run(&["auth", "clients", "anthropic", "claude-code"])
+        .ok();
+    assert_eq!(
+        env.run(&["auth", "clients", "anthropic", "--json"]).json()["clients"],
+        "claude-code"
+    );
+    assert_eq!(env.run(&["auth", "clients", "openai", "any"]).code, 2);
+    assert_eq!(env.run(&["auth", "clients", "anthropic", "maybe"]).code, 2);
+
+    // The config's default, when the user has not chosen.
+    let fresh = Env::new();
+    std::fs::create_dir_all(fresh.rota_home()).unwrap();
+    std::fs::write(
+        fresh.rota_home().join("config.toml"),
+        "[providers.anthropic]\nclients = \"any\"\nplan_limits_only = false\n",
+    )
+    .unwrap();
+    let json = fresh
+        .run(&["auth", "clients", "anthropic", "--json"])
+        .json();
+    assert_eq!(json["clients"], "any");
+    assert_eq!(json["source"], "config");
+    assert_eq!(json["planLimitsOnly"], false);
+}

@@ -156,17 +156,15 @@ fn api_file(env: &Env) -> PathBuf {
 }
 
 fn post_message(mock: &Mock, serve: &Serve, token: &str) -> (u16, String) {
-    let body = serde_json::json!({
-        "model": "claude-sonnet-4-5",
-        "max_tokens": 64,
-        "messages": [{"role": "user", "content": "hello"}],
-    });
+    // As Claude Code sends it (the Anthropic route and strict rota-mock take only its requests).
+    let body = rota_mock::claude_code::messages_body("claude-sonnet-4-5", "hello", false);
     mock.runtime.block_on(async {
         let resp = mock
             .client
             .post(format!("{}/anthropic/v1/messages", serve.base))
             .header("x-api-key", token)
             .header("anthropic-version", "2023-06-01")
+            .header("user-agent", rota_mock::claude_code::USER_AGENT)
             .json(&body)
             .send()
             .await

@@ -84,17 +84,15 @@ impl Drop for Serve {
 }
 
 fn post_message(mock: &Mock, base: &str, token: &str) -> (u16, String) {
-    let body = serde_json::json!({
-        "model": "claude-sonnet-4-5",
-        "max_tokens": 64,
-        "messages": [{"role": "user", "content": "hello"}],
-    });
+    // As Claude Code sends it (the Anthropic route and strict rota-mock take only its requests).
+    let body = rota_mock::claude_code::messages_body("claude-sonnet-4-5", "hello", false);
     mock.runtime.block_on(async {
         let resp = mock
             .client
             .post(format!("{base}/anthropic/v1/messages"))
             .header("x-api-key", token)
             .header("anthropic-version", "2023-06-01")
+            .header("user-agent", rota_mock::claude_code::USER_AGENT)
             .json(&body)
             .send()
             .await

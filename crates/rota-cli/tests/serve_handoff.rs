@@ -129,11 +129,12 @@ fn usage_rise_makes_serve_switch_and_rewrite_the_claude_code_file() {
             .post(format!("{base}/anthropic/v1/messages"))
             .header("x-api-key", &token)
             .header("anthropic-version", "2023-06-01")
-            .json(&serde_json::json!({
-                "model": "claude-sonnet-4-5",
-                "max_tokens": 16,
-                "messages": [{"role": "user", "content": "hi"}],
-            }))
+            .header("user-agent", rota_mock::claude_code::USER_AGENT)
+            .json(&rota_mock::claude_code::messages_body(
+                "claude-sonnet-4-5",
+                "hi",
+                false,
+            ))
             .send()
             .await
             .unwrap()

@@ -66,6 +66,10 @@ pub const ANTHROPIC_REDIRECT_URI: &str = "ROTA_ANTHROPIC_REDIRECT_URI";
 pub const ANTHROPIC_BETA: &str = "ROTA_ANTHROPIC_BETA";
 /// Anthropic OAuth scopes, space separated.
 pub const ANTHROPIC_SCOPES: &str = "ROTA_ANTHROPIC_SCOPES";
+/// The guard against paid extra usage (`true` / `false`).
+pub const ANTHROPIC_PLAN_LIMITS_ONLY: &str = "ROTA_ANTHROPIC_PLAN_LIMITS_ONLY";
+/// Which clients the gateway's Anthropic route serves (`claude-code` / `any`).
+pub const ANTHROPIC_CLIENTS: &str = "ROTA_ANTHROPIC_CLIENTS";
 /// OpenAI (Codex OAuth) issuer.
 pub const OPENAI_ISSUER: &str = "ROTA_OPENAI_ISSUER";
 /// ChatGPT backend base (usage, reset credits).
@@ -130,6 +134,8 @@ pub const ALL: &[(&str, Audience)] = &[
     (ANTHROPIC_REDIRECT_URI, Audience::User),
     (ANTHROPIC_BETA, Audience::User),
     (ANTHROPIC_SCOPES, Audience::User),
+    (ANTHROPIC_PLAN_LIMITS_ONLY, Audience::User),
+    (ANTHROPIC_CLIENTS, Audience::User),
     (OPENAI_ISSUER, Audience::User),
     (OPENAI_BACKEND_BASE, Audience::User),
     (OPENAI_CLIENT_ID, Audience::User),

@@ -26,8 +26,10 @@
 //! enabled = true
 //! interval_secs = 300
 //!
-//! [providers.anthropic]   # any `ROTA_ANTHROPIC_*` URL of rota-providers, lower-case
+//! [providers.anthropic]   # any `ROTA_ANTHROPIC_*` variable of rota-providers, lower-case
 //! api_base = "https://api.anthropic.com"
+//! plan_limits_only = true  # never let a request be billed as paid extra usage
+//! clients = "claude-code"  # who the gateway's Anthropic route serves: "claude-code" or "any"
 //! [providers.openai]
 //! issuer = "https://auth.openai.com"
 //! [providers.github]
@@ -230,7 +232,29 @@ pub struct Config {
     pub polling: Polling,
     /// `[providers.<anthropic|openai|github>]`: upstream URLs and ids by their
     /// rota-providers variable name without the `ROTA_<PROVIDER>_` prefix, lower-case.
-    pub providers: BTreeMap<String, BTreeMap<String, String>>,
+    /// Values may be strings, booleans or numbers (`plan_limits_only = false`); they reach
+    /// rota-providers as the text of the matching variable.
+    pub providers: BTreeMap<String, BTreeMap<String, ProviderValue>>,
+}
+
+/// A `[providers.*]` value: the text its `ROTA_*` variable would hold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ProviderValue {
+    Text(String),
+    Bool(bool),
+    Integer(i64),
+}
+
+impl ProviderValue {
+    #[must_use]
+    pub fn as_text(&self) -> String {
+        match self {
+            Self::Text(s) => s.clone(),
+            Self::Bool(b) => b.to_string(),
+            Self::Integer(n) => n.to_string(),
+        }
+    }
 }
 
 /// Where the config file is: `$ROTA_HOME/config.toml`, else `<config dir>/rota/config.toml`.
@@ -426,7 +450,7 @@ impl Config {
         self.providers
             .get(section)?
             .get(&key.to_ascii_lowercase())
-            .cloned()
+            .map(ProviderValue::as_text)
     }
 }
 

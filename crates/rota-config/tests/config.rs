@@ -25,6 +25,8 @@ enabled = false
 interval_secs = 600
 
 [providers.anthropic]
+plan_limits_only = false
+clients = "any"
 api_base = "https://proxy.example/anthropic"
 token_url = "https://proxy.example/oauth/token"
 
@@ -79,6 +81,15 @@ fn every_section_reads_and_env_wins() {
     assert_eq!(
         c.provider_var("ROTA_GITHUB_API_BASE").as_deref(),
         Some("https://ghe.example/api/v3")
+    );
+    assert_eq!(
+        c.provider_var("ROTA_ANTHROPIC_PLAN_LIMITS_ONLY").as_deref(),
+        Some("false"),
+        "a TOML boolean reaches rota-providers as its variable's text"
+    );
+    assert_eq!(
+        c.provider_var("ROTA_ANTHROPIC_CLIENTS").as_deref(),
+        Some("any")
     );
     assert_eq!(c.provider_var("ROTA_OPENAI_ISSUER"), None);
     assert_eq!(c.provider_var("HOME"), None);

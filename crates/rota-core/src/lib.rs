@@ -13,6 +13,7 @@
 pub mod caveat;
 pub mod error;
 pub mod exhaustion;
+pub mod guard;
 pub mod policy;
 pub mod pool;
 pub mod proactive;

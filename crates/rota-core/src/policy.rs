@@ -91,9 +91,32 @@ pub enum Outcome {
     NetworkError { first: bool },
     /// Any other 4xx/5xx: the client's problem, passed through.
     OtherError { status: u16 },
+    /// Anthropic's third-party-billing 400 ("Third-party apps now draw from your extra usage,
+    /// not your plan limits"): the request was billed as paid extra usage. The plan-limits-only
+    /// guard marks the account and never replays it (every account would be billed the same).
+    ExtraUsageBilled,
+    /// A success whose rate-limit headers say the account's plan limits are used up and it is
+    /// drawing on paid extra usage (overage). The response goes to the client (already billed);
+    /// the guard cools the account down until its plan window resets (`resets_at`, else an
+    /// hour) and moves it aside.
+    UsingExtraUsage {
+        status: u16,
+        resets_at: Option<UnixMs>,
+    },
 }
 
 impl Outcome {
+    /// The outcome with the plan-limits-only guard off: a third-party-billing 400 is an
+    /// ordinary 400 and an overage success an ordinary success.
+    #[must_use]
+    pub fn unguarded(self) -> Self {
+        match self {
+            Self::ExtraUsageBilled => Self::OtherError { status: 400 },
+            Self::UsingExtraUsage { status, .. } => Self::Success { status },
+            other => other,
+        }
+    }
+
     /// Whether applying this outcome to `record` changes only counters and last-status fields,
     /// so the gateway may batch it (docs/rules.md §2) instead of writing at once. Cooldowns,
     /// rotations, a cleared `needsReauth` and a reset repeat counter are written at once.
@@ -110,7 +133,11 @@ impl Outcome {
             | Self::OtherError { .. }
             | Self::NetworkError { .. }
             | Self::RefusedAfterRefresh => true,
-            Self::RateLimited(_) | Self::QuotaExhausted { .. } | Self::AuthFailed => false,
+            Self::RateLimited(_)
+            | Self::QuotaExhausted { .. }
+            | Self::AuthFailed
+            | Self::ExtraUsageBilled
+            | Self::UsingExtraUsage { .. } => false,
         }
     }
 }
@@ -173,6 +200,11 @@ pub enum NoCandidate {
         model: String,
         until: UnixMs,
     },
+    /// The plan-limits-only guard: every account that could take the request has used up its
+    /// plan limits (a further request would be billed as extra usage); `until` is the soonest
+    /// time an account can serve again.
+    #[error("{}", crate::guard::plan_limits_message(*provider, *until, 0))]
+    PlanLimitsUsedUp { provider: ProviderId, until: UnixMs },
 }
 
 /// `the model-scoped limit for claude-fable-4-5 is used up on every anthropic account until
@@ -203,7 +235,9 @@ impl NoCandidate {
     pub fn retry_after_ms(&self, now: UnixMs) -> Option<i64> {
         match self {
             Self::AllCoolingDown { until, .. } => Some(until.saturating_sub(now).max(0)),
-            Self::ModelCapped { until, .. } if *until != UnixMs::MAX => {
+            Self::ModelCapped { until, .. } | Self::PlanLimitsUsedUp { until, .. }
+                if *until != UnixMs::MAX =>
+            {
                 Some(until.saturating_sub(now).max(0))
             }
             _ => None,
@@ -232,6 +266,9 @@ impl NoCandidate {
                 model,
                 until,
             } => model_capped_message(*provider, model, *until, utc_offset_minutes),
+            Self::PlanLimitsUsedUp { provider, until } => {
+                crate::guard::plan_limits_message(*provider, *until, utc_offset_minutes)
+            }
             other => other.to_string(),
         }
     }
@@ -378,6 +415,8 @@ impl PoolState {
 
     /// Applies an upstream outcome to the account's health and the pool (table in
     /// docs/rules.md §4) and says what to do with the request.
+    // One match that reads like the outcome table; splitting it would hide the table.
+    #[allow(clippy::too_many_lines)]
     pub fn record_outcome(
         &mut self,
         provider: ProviderId,
@@ -455,6 +494,14 @@ impl PoolState {
             Outcome::RefusedAfterRefresh => {
                 fail(h, Some(401), now);
                 (Action::ReturnToClient, None)
+            }
+            Outcome::ExtraUsageBilled => {
+                r.mark_billed(now);
+                (Action::ReturnToClient, None)
+            }
+            Outcome::UsingExtraUsage { status, resets_at } => {
+                r.mark_overage(*status, *resets_at, now);
+                (Action::Done, Some(SwitchReason::ExtraUsage))
             }
             Outcome::AuthFailed => {
                 fail(h, Some(401), now);
@@ -565,7 +612,7 @@ fn signal_until(signal: &RateLimitSignal, default_ms: i64, now: UnixMs) -> UnixM
         .unwrap_or_else(|| now.saturating_add(default_ms))
 }
 
-fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
+pub(crate) fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
     h.failure_count += 1;
     if status.is_some() {
         h.last_status_code = status;
@@ -574,7 +621,7 @@ fn fail(h: &mut rota_types::AccountHealth, status: Option<u16>, now: UnixMs) {
 }
 
 /// Sets the cooldown end to `until` unless a later one is already set (never shortened).
-fn extend_cooldown(
+pub(crate) fn extend_cooldown(
     h: &mut rota_types::AccountHealth,
     kind: &mut Option<CooldownKind>,
     until: UnixMs,

@@ -426,6 +426,7 @@ impl PoolState {
                 last_redeem: None,
                 model_limits: std::collections::BTreeMap::new(),
                 reset_credits: None,
+                extra_usage: None,
             });
             (new_id, true)
         };

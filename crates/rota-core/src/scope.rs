@@ -71,6 +71,7 @@ mod tests {
             pending_redeem: None,
             last_redeem: None,
             reset_credits: None,
+            extra_usage: None,
         }
     }
 

@@ -53,6 +53,10 @@ pub struct ProviderSettings {
     /// Proactive switching before the limit (off by default).
     #[serde(default)]
     pub proactive: bool,
+    /// Anthropic: which clients the gateway route serves, as the user last chose it (`rota
+    /// auth clients`, the app); `None` = the config's `[providers.anthropic] clients`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<rota_types::AnthropicClients>,
 }
 
 /// Hand-off of the active account into an official tool's login file.
@@ -134,6 +138,9 @@ pub enum CooldownKind {
     Auth,
     /// The monthly quota is used up (Copilot 402): lasts until the quota's reset date.
     Quota,
+    /// Anthropic: the plan limits are used up and the account is drawing on paid extra usage
+    /// (the plan-limits-only guard): lasts until the plan window resets.
+    ExtraUsage,
 }
 
 /// One account, without secrets.
@@ -173,6 +180,9 @@ pub struct Record {
     /// OpenAI: the reset credits as last fetched (count and expiries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_credits: Option<rota_types::ResetCredits>,
+    /// Anthropic: the plan-limits-only guard's last mark (see [`crate::guard`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_usage: Option<rota_types::ExtraUsageMark>,
 }
 
 impl Record {
@@ -213,6 +223,7 @@ impl Record {
             usage: self.usage.clone(),
             exhaustion: crate::exhaustion::estimate(&self.usage_history),
             reset_credits: self.reset_credits.clone(),
+            extra_usage: self.extra_usage,
         }
     }
 }

@@ -111,6 +111,20 @@ fn no_candidate(nc: &NoCandidate, now: UnixMs, offset_minutes: i32) -> Response 
             }
             r
         }
+        NoCandidate::PlanLimitsUsedUp { .. } => {
+            let mut r = proxy_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "plan_limits_reached",
+                &message,
+            );
+            if let Some(ms) = nc.retry_after_ms(now) {
+                let secs = ms.saturating_add(999) / 1000;
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            r
+        }
         NoCandidate::NoAccounts { .. } => proxy_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "api_error",
@@ -146,7 +160,7 @@ fn after_fresh_token(outcome: Outcome, fresh: bool) -> Outcome {
 /// on every request.
 fn counter_only_action(outcome: &Outcome) -> Action {
     match outcome {
-        Outcome::Success { .. } => Action::Done,
+        Outcome::Success { .. } | Outcome::UsingExtraUsage { .. } => Action::Done,
         Outcome::NetworkError { first: true } => Action::RetrySame,
         Outcome::NetworkError { first: false }
         | Outcome::RateLimited(_)
@@ -155,8 +169,76 @@ fn counter_only_action(outcome: &Outcome) -> Action {
         Outcome::FeatureGated
         | Outcome::Overloaded { .. }
         | Outcome::OtherError { .. }
-        | Outcome::RefusedAfterRefresh => Action::ReturnToClient,
+        | Outcome::RefusedAfterRefresh
+        | Outcome::ExtraUsageBilled => Action::ReturnToClient,
     }
+}
+
+/// Whether the plan-limits-only guard applies to this provider's requests.
+fn guarded(shared: &Shared, provider: ProviderId) -> bool {
+    provider == ProviderId::Anthropic && shared.providers.config.anthropic.plan_limits_only
+}
+
+/// The guard's outcome, or the ordinary one when the guard is off.
+fn guard_outcome(shared: &Shared, provider: ProviderId, outcome: Outcome) -> Outcome {
+    if guarded(shared, provider) {
+        outcome
+    } else {
+        outcome.unguarded()
+    }
+}
+
+/// The refusal of a client the Anthropic route does not serve: a 403 `permission_error`
+/// (clients do not retry it) naming the setting, how to change it, and why it exists.
+fn client_refused(user_agent: Option<&str>) -> Response {
+    let who = user_agent.map_or_else(
+        || "a request without a User-Agent".to_owned(),
+        |ua| format!("User-Agent {:?}", ua.chars().take(80).collect::<String>()),
+    );
+    let mut r = proxy_error(
+        StatusCode::FORBIDDEN,
+        "permission_error",
+        "client_not_allowed",
+        &format!(
+            "Rota's Anthropic route serves only Claude Code ({who} is another client): Anthropic \
+             bills subscription traffic it identifies as a third-party app's as paid extra usage, \
+             not the plan. To serve other clients anyway, at that risk: `rota auth clients \
+             anthropic any`, the \"Serve other clients\" switch on the Anthropic page of the Rota \
+             app, or [providers.anthropic] clients = \"any\" in config.toml \
+             (ROTA_ANTHROPIC_CLIENTS=any)."
+        ),
+    );
+    r.headers_mut()
+        .insert("x-should-retry", HeaderValue::from_static("false"));
+    r
+}
+
+/// What the client gets instead of Anthropic's third-party-billing 400 (the guard): what
+/// happened, that it was not retried elsewhere, and what to do.
+fn billed_as_extra_usage(upstream_message: Option<&str>) -> Response {
+    let said = upstream_message
+        .map(|m| {
+            format!(
+                " (Anthropic: \"{}\")",
+                m.chars().take(300).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let mut r = proxy_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "third_party_billing",
+        &format!(
+            "Anthropic took this request for a third-party app's and bills such traffic as paid \
+             extra usage, not the plan{said}. Rota did not retry it on another account (each \
+             would be billed the same) and marked the account. Send Anthropic requests from \
+             Claude Code itself, or use hand-off mode (`rota auth handoff anthropic on`); \
+             [providers.anthropic] plan_limits_only = false turns this guard off."
+        ),
+    );
+    r.headers_mut()
+        .insert("x-should-retry", HeaderValue::from_static("false"));
+    r
 }
 
 /// Store writes a request started; its response waits for them (so whoever sees the answer
@@ -593,6 +675,24 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
     };
     let sub_path = sub_path.to_owned();
     let shared = gw.shared.clone();
+    if provider == ProviderId::Anthropic {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let allowed = match shared.view.current() {
+            Ok(snap) => rota_providers::anthropic_clients(&snap.state, &shared.providers.config)
+                .allows(user_agent),
+            Err(_) => shared.providers.config.anthropic.clients.allows(user_agent),
+        };
+        if !allowed {
+            tracing::warn!(
+                user_agent = user_agent.unwrap_or(""),
+                "refused a client the Anthropic route does not serve (providers.anthropic.clients)"
+            );
+            return client_refused(user_agent);
+        }
+    }
     let (body, mut once) = match buffer_body(
         body,
         shared.config.max_proxy_body_bytes,
@@ -693,7 +793,14 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         let state = &snap.state;
         let (id, auth) = match same.take() {
             Some((id, auth)) => (id, auth),
-            None => match state.pick_candidate_for(provider, &ns, &tried, model.as_deref(), now) {
+            None => match state.pick_candidate_guarded(
+                provider,
+                &ns,
+                &tried,
+                model.as_deref(),
+                guarded(&shared, provider),
+                now,
+            ) {
                 Ok(id) => (id, None),
                 Err(nc) => {
                     let resp = no_candidate(&nc, now, shared.config.utc_offset_minutes);
@@ -844,24 +951,34 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
         };
         let idle = shared.config.stream_idle_timeout;
         if (200..400).contains(&status) {
-            record(
-                gw,
-                state,
-                provider,
-                id,
-                &Outcome::Success { status },
-                now,
-                pending,
-            );
+            let outcome = if provider == ProviderId::Anthropic {
+                guard_outcome(
+                    &shared,
+                    provider,
+                    shared
+                        .providers
+                        .classify(provider, status, &headers, &[], now),
+                )
+            } else {
+                Outcome::Success { status }
+            };
+            if matches!(outcome, Outcome::UsingExtraUsage { .. }) {
+                tracing::warn!(provider = %provider, account = %id, "the account's plan limits are used up and it is drawing on paid extra usage; skipping it until its plan window resets (providers.anthropic.plan_limits_only)");
+            }
+            record(gw, state, provider, id, &outcome, now, pending);
             answered(Some(id), status, rotations, true);
             return respond(status, headers, Bytes::new(), stream, idle, end);
         }
         let (prefix, remaining) = read_prefix(stream, ERROR_PREFIX_BYTES).await;
-        let mut outcome = after_fresh_token(
-            shared
-                .providers
-                .classify(provider, status, &headers, &prefix, now),
-            fresh_token.contains(&id),
+        let mut outcome = guard_outcome(
+            &shared,
+            provider,
+            after_fresh_token(
+                shared
+                    .providers
+                    .classify(provider, status, &headers, &prefix, now),
+                fresh_token.contains(&id),
+            ),
         );
         // A model's cap whose claim names no model: it is this request's model.
         if let Outcome::RateLimited(signal) = &mut outcome
@@ -870,6 +987,14 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             signal.model.clone_from(&model);
         }
         let action = record(gw, state, provider, id, &outcome, now, pending);
+        if outcome == Outcome::ExtraUsageBilled {
+            // The guard: never replayed (every account would be billed the same); the client
+            // gets what happened and what to do instead of the bare 400.
+            tracing::warn!(provider = %provider, account = %id, "Anthropic billed a request as a third-party app's extra usage; not retried (providers.anthropic.plan_limits_only)");
+            drop(remaining);
+            answered(Some(id), status, rotations, false);
+            return billed_as_extra_usage(rota_providers::error_message(&prefix).as_deref());
+        }
         // Overloaded (529/503, Anthropic's "temporarily limiting"): the provider, not the
         // account, so a short back-off on the same account; never a cooldown or a rotation
         // (docs/rules.md §4). Bounded: then the client gets the answer.
@@ -960,6 +1085,11 @@ mod tests {
             Outcome::QuotaExhausted { resets_at: None },
             Outcome::AuthFailed,
             Outcome::RefusedAfterRefresh,
+            Outcome::ExtraUsageBilled,
+            Outcome::UsingExtraUsage {
+                status: 200,
+                resets_at: Some(9_000_000),
+            },
         ];
         for o in outcomes {
             let mut scratch = state.clone();

@@ -14,12 +14,16 @@ use common::{add_account, file_store, start_gateway};
 
 const SCRIPT: &str = r#"
 import json, os, anthropic
-client = anthropic.Anthropic(base_url=os.environ["GW_BASE"], api_key=os.environ["GW_TOKEN"], max_retries=0)
+# Speaks as Claude Code (its User-Agent and system prompt): the gateway's Anthropic route
+# serves only Claude Code by default, and Anthropic refuses other clients on subscriptions.
+client = anthropic.Anthropic(base_url=os.environ["GW_BASE"], api_key=os.environ["GW_TOKEN"], max_retries=0,
+    default_headers={"User-Agent": os.environ["CC_UA"]})
+system = os.environ["CC_SYSTEM"]
 out = {}
-m = client.messages.create(model="claude-sonnet-4-5", max_tokens=64,
+m = client.messages.create(model="claude-sonnet-4-5", max_tokens=64, system=system,
     messages=[{"role": "user", "content": "hello"}])
 out["plain"] = {"text": m.content[0].text, "input": m.usage.input_tokens, "output": m.usage.output_tokens}
-with client.messages.stream(model="claude-sonnet-4-5", max_tokens=64,
+with client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, system=system,
         messages=[{"role": "user", "content": "hello"}]) as s:
     text = "".join(s.text_stream)
     final = s.get_final_message()
@@ -68,6 +72,8 @@ async fn anthropic_python_sdk_plain_and_streaming_through_the_gateway() {
             .args(["-c", SCRIPT])
             .env("GW_BASE", base)
             .env("GW_TOKEN", token)
+            .env("CC_UA", rota_mock::claude_code::USER_AGENT)
+            .env("CC_SYSTEM", rota_mock::claude_code::SYSTEM_PROMPTS[0])
             .output()
             .unwrap()
     })

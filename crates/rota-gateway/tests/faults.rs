@@ -13,7 +13,6 @@ use rota_gateway::{GatewayConfig, GatewayHandle};
 use rota_mock::{MockConfig, MockHandle, MockServer};
 use rota_store::PoolStore;
 use rota_types::{DEFAULT_NAMESPACE, ProviderId};
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
@@ -67,19 +66,17 @@ async fn env(
     }
 }
 
+/// Claude Code's request body (the Anthropic route and strict rota-mock take only Claude
+/// Code's requests).
 fn body(stream: bool) -> serde_json::Value {
-    json!({
-        "model": "claude-sonnet-4-5",
-        "max_tokens": 64,
-        "stream": stream,
-        "messages": [{"role": "user", "content": "hello"}],
-    })
+    rota_mock::claude_code::messages_body("claude-sonnet-4-5", "hello", stream)
 }
 
 impl Env {
     fn post(&self, stream: bool) -> reqwest::RequestBuilder {
         reqwest::Client::new()
             .post(format!("{}/anthropic/v1/messages", self.gw.base_url()))
+            .header("user-agent", rota_mock::claude_code::USER_AGENT)
             .header("x-api-key", &self.token)
             .header("anthropic-version", "2023-06-01")
             .json(&body(stream))

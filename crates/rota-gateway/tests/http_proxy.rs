@@ -103,11 +103,12 @@ fn with_a_proxy_in_the_environment_upstream_requests_go_through_it() {
             .post(format!("{}/anthropic/v1/messages", gw.base_url()))
             .header("x-api-key", gw.gateway().token())
             .header("anthropic-version", "2023-06-01")
-            .json(&serde_json::json!({
-                "model": "claude-sonnet-4-5",
-                "max_tokens": 16,
-                "messages": [{"role": "user", "content": "hello"}],
-            }))
+            .header("user-agent", rota_mock::claude_code::USER_AGENT)
+            .json(&rota_mock::claude_code::messages_body(
+                "claude-sonnet-4-5",
+                "hello",
+                false,
+            ))
             .send()
             .await
             .unwrap();

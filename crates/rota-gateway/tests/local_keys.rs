@@ -12,10 +12,10 @@ use common::{add_account, file_store, start_gateway};
 use rota_gateway::GatewayConfig;
 use rota_mock::{MockConfig, MockServer};
 use rota_types::ProviderId;
-use serde_json::json;
 
+/// Claude Code's request body (strict rota-mock takes only Claude Code's requests on OAuth).
 fn body() -> serde_json::Value {
-    json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
+    rota_mock::claude_code::messages_body("claude-sonnet-4-5", "hi", false)
 }
 
 #[tokio::test]

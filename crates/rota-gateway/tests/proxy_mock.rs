@@ -87,18 +87,20 @@ async fn env(n: usize) -> Env {
     env_with(n, MockConfig::default(), None).await
 }
 
+/// A client that speaks as Claude Code (the Anthropic route serves only Claude Code by
+/// default, and strict rota-mock takes only its requests on OAuth).
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().build().unwrap()
+    reqwest::Client::builder()
+        .user_agent(rota_mock::claude_code::USER_AGENT)
+        .build()
+        .unwrap()
 }
 
+/// Claude Code's request body (its system prompt) with a session id.
 fn message_body(stream: bool) -> serde_json::Value {
-    json!({
-        "model": "claude-sonnet-4-5",
-        "max_tokens": 64,
-        "stream": stream,
-        "metadata": {"user_id": "{\"device_id\":\"d\",\"account_uuid\":\"u\",\"session_id\":\"sess-1\"}"},
-        "messages": [{"role": "user", "content": "hello"}],
-    })
+    let mut body = rota_mock::claude_code::messages_body("claude-sonnet-4-5", "hello", stream);
+    body["metadata"] = json!({"user_id": "{\"device_id\":\"d\",\"account_uuid\":\"u\",\"session_id\":\"sess-1\"}"});
+    body
 }
 
 impl Env {
@@ -738,10 +740,8 @@ async fn body_over_the_replay_bound_is_forwarded_once_without_rotation() {
         c.max_proxy_body_bytes = 1024;
     })
     .await;
-    let big = json!({
-        "model": "claude-sonnet-4-5", "max_tokens": 64,
-        "messages": [{"role": "user", "content": "y".repeat(64 * 1024)}],
-    });
+    let big =
+        rota_mock::claude_code::messages_body("claude-sonnet-4-5", &"y".repeat(64 * 1024), false);
     let send = || {
         client()
             .post(format!("{}/anthropic/v1/messages", e.gw.base_url()))
@@ -1012,7 +1012,7 @@ async fn slow_headers_and_stalled_bodies_are_cut() {
     stalled
         .write_all(
             format!(
-                "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-api-key: {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"model\":",
+                "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-api-key: {}\r\nuser-agent: claude-cli/2.1.330 (external, cli)\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"model\":",
                 addr.port(),
                 e.token
             )

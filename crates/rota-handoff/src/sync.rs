@@ -409,6 +409,7 @@ pub fn status(
         last_error: h.last_error.clone(),
         last_error_at: h.last_error_at,
         proactive: settings.proactive,
+        clients: settings.clients,
     };
     let (tool, target) = match resolve_target(provider, h) {
         Ok(x) => x,

@@ -15,6 +15,7 @@ use rota_types::ProviderId;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::claude_code;
 use crate::model::{Behavior, LimitWindow, Scope, Usage};
 use crate::respond::{self, Delivery, sse_event, tag};
 use crate::state::{Admitted, AuthFail, Issued, Shared, TokenError};
@@ -576,12 +577,53 @@ async fn scripted_error(s: &Shared, a: &Admitted) -> Option<Response> {
     None
 }
 
+/// Strict mode's refusals of a Messages request on an OAuth token ([`crate::claude_code`]):
+/// a third-party app's `User-Agent` gets the third-party-billing 400; Claude Code's with a
+/// system prompt that is not Claude Code's (for a restricted model) gets the credential 400.
+fn strict_refusal(headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    if !is_claude_code(headers) {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            claude_code::THIRD_PARTY_BILLING,
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let model = v.get("model").and_then(serde_json::Value::as_str)?;
+    (claude_code::model_is_restricted(model) && !claude_code::has_system_prompt(&v)).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            claude_code::CREDENTIAL_ONLY_FOR_CLAUDE_CODE,
+        )
+    })
+}
+
+/// The overage headers of an answer served from extra usage: `overage-status: allowed` (with
+/// the unified status `rejected`, which is how Claude Code tells it is using overage), when the
+/// extra-usage period resets (30 days on) and how much of the monthly extra-usage limit is
+/// used (a fraction).
+fn overage_headers(h: &mut HeaderMap, u: &Usage, now: i64) {
+    let used = u.extra_usage.utilization.unwrap_or(0.0) / 100.0;
+    respond::set_header(h, "anthropic-ratelimit-unified-overage-status", "allowed");
+    respond::set_header(
+        h,
+        "anthropic-ratelimit-unified-overage-reset",
+        &(now + 30 * 24 * 3600).to_string(),
+    );
+    respond::set_header(
+        h,
+        "anthropic-ratelimit-unified-overage-utilization",
+        &frac_str(used),
+    );
+}
+
 /// Strict mode: Rota's own requests must look like Claude Code's (`claude-cli/<v> …`).
 fn is_claude_code(headers: &HeaderMap) -> bool {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ua| ua.starts_with("claude-cli/"))
+        .is_some_and(claude_code::is_user_agent)
 }
 
 /// The usage endpoint's answer to any other `User-Agent` (since 2026-03, forever).
@@ -751,6 +793,11 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     };
     let now = s.now();
     let warn = s.config.warning_threshold;
+    if s.config.strict
+        && let Some(r) = strict_refusal(&headers, &body)
+    {
+        return tag(r, Some(&a.account), None);
+    }
     if let Some(b) = a.behavior.as_ref().filter(|b| is_error_behavior(Some(b))) {
         return tag(
             behavior_response(&s, b, Some(&a.usage), now),
@@ -797,7 +844,12 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         );
         return tag(r, Some(&a.account), None);
     }
-    if let Some((window, reset)) = a.auto_limit {
+    // Strict: an exhausted plan window with extra usage enabled is served from extra usage
+    // (overage), as the real service does, and the headers say so.
+    let overage = a
+        .auto_limit
+        .filter(|_| s.config.strict && a.usage.extra_usage.is_enabled);
+    if let Some((window, reset)) = a.auto_limit.filter(|_| overage.is_none()) {
         let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", QUOTA_MSG);
         unified_headers(
             r.headers_mut(),
@@ -878,7 +930,19 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
             axum::http::HeaderValue::from_static("application/json"),
         );
     }
-    unified_headers(h, &a.usage, now, warn, Override::default());
+    unified_headers(
+        h,
+        &a.usage,
+        now,
+        warn,
+        Override {
+            limit: overage,
+            model_cap: None,
+        },
+    );
+    if overage.is_some() {
+        overage_headers(h, &a.usage, now);
+    }
     respond::set_header(h, "request-id", &format!("req_011{}", util::random_b64(21)));
     respond::set_header(h, "x-rota-mock-account", &a.account);
     tag(r, Some(&a.account), a.behavior.as_ref())

@@ -80,6 +80,7 @@
 pub mod model;
 
 mod anthropic;
+pub mod claude_code;
 mod control;
 mod github;
 mod log;

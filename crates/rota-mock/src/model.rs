@@ -49,7 +49,11 @@ pub struct MockConfig {
     /// Keep request bodies (UTF-8, up to 64 KiB each) in the log.
     pub log_bodies: bool,
     /// Fail what the real services fail today (on by default): Anthropic's `/api/oauth/usage`
-    /// and token endpoint answer 429 to a `User-Agent` that is not Claude Code's; Copilot's API
+    /// and token endpoint answer 429 to a `User-Agent` that is not Claude Code's; its Messages
+    /// API answers a third-party app's OAuth request with the third-party-billing 400 and one
+    /// whose system prompt is not Claude Code's with a 400 ([`crate::claude_code`]), and serves
+    /// an account whose plan window is used up from extra usage when that is enabled (overage
+    /// headers) instead of a 429; Copilot's API
     /// takes an exchanged token only with `Editor-Version` (else `400 missing Editor-Version
     /// header for IDE auth`) and a GitHub token only from a login of a GitHub app it is not
     /// exchanged for ([`NewAccount::copilot_direct`]).

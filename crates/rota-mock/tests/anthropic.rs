@@ -394,16 +394,8 @@ async fn scoped_windows_come_as_weekly_scoped_limits_and_cap_their_model() {
     assert_eq!(limits[2]["severity"], "critical");
 
     // A Fable request: 429 naming the Fable window while 5h and 7d stay allowed.
-    let fable = |model: &'static str| {
-        t.http
-            .post(t.anthropic("/v1/messages"))
-            .bearer_auth(&a.access_token)
-            .header("anthropic-beta", BETA)
-            .json(&serde_json::json!({"model": model, "max_tokens": 5,
-                "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-    };
-    let r = fable("claude-fable-4-5").await.unwrap();
+    let fable = |model: &'static str| t.message_with(&a.access_token, model, false);
+    let r = fable("claude-fable-4-5").await;
     assert_eq!(r.status(), 429);
     assert_eq!(
         header(&r, "anthropic-ratelimit-unified-status").as_deref(),
@@ -418,7 +410,7 @@ async fn scoped_windows_come_as_weekly_scoped_limits_and_cap_their_model() {
         Some("allowed")
     );
     // Other models are served.
-    assert_eq!(fable("claude-opus-4-8").await.unwrap().status(), 200);
+    assert_eq!(fable("claude-opus-4-8").await.status(), 200);
 }
 
 #[tokio::test]
@@ -646,4 +638,111 @@ async fn usage_per_request_moves_the_windows() {
     }
     let u = t.mock.account(&a.id).unwrap().usage;
     assert!((u.five_hour.unwrap().utilization - 30.0).abs() < 1e-9);
+}
+
+/// Strict mode's Messages rules: a third-party app's OAuth request gets the third-party-billing
+/// 400; Claude Code's User-Agent with another system prompt gets the credential 400 (Haiku
+/// excepted); with strict off both go through.
+#[tokio::test]
+async fn strict_mode_refuses_third_party_apps_and_foreign_system_prompts() {
+    let t = start().await;
+    let a = t.account(ProviderId::Anthropic);
+    let send = |ua: &'static str, body: Value| {
+        t.http
+            .post(t.anthropic("/v1/messages"))
+            .bearer_auth(&a.access_token)
+            .header("anthropic-beta", BETA)
+            .header("user-agent", ua)
+            .json(&body)
+            .send()
+    };
+    let opencode_body = json!({"model": "claude-sonnet-4-5", "max_tokens": 5,
+        "system": "You are opencode, an interactive CLI tool.",
+        "messages": [{"role": "user", "content": "hi"}]});
+    let r = send("opencode/1.2.3 ai-sdk/anthropic", opencode_body.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Third-party apps now draw from your extra usage, not your plan limits."),
+        "{v}"
+    );
+    // Claude Code's User-Agent, another system prompt.
+    let r = send(CLAUDE_CODE_UA, opencode_body.clone()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["error"]["message"],
+        rota_mock::claude_code::CREDENTIAL_ONLY_FOR_CLAUDE_CODE
+    );
+    let mut haiku = opencode_body.clone();
+    haiku["model"] = json!("claude-haiku-4-5");
+    assert_eq!(send(CLAUDE_CODE_UA, haiku).await.unwrap().status(), 200);
+    assert_eq!(t.message(&a.access_token, false).await.status(), 200);
+
+    let lax = start_with(MockConfig {
+        strict: false,
+        ..MockConfig::default()
+    })
+    .await;
+    let b = lax.account(ProviderId::Anthropic);
+    let r = lax
+        .http
+        .post(lax.anthropic("/v1/messages"))
+        .bearer_auth(&b.access_token)
+        .header("anthropic-beta", BETA)
+        .header("user-agent", "opencode/1.2.3")
+        .json(&opencode_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Strict mode: an account whose 5-hour window is used up and whose extra usage is enabled is
+/// served from extra usage, and the headers say so the way Claude Code reads them (unified
+/// status `rejected`, overage status `allowed`); with extra usage off it is the 429.
+#[tokio::test]
+async fn strict_mode_serves_a_used_up_plan_from_extra_usage_with_overage_headers() {
+    let t = start().await;
+    let mut usage = Usage::windows(Window::new(100.0, 600), Window::new(50.0, 100_000));
+    usage.extra_usage.is_enabled = true;
+    usage.extra_usage.utilization = Some(12.5);
+    let a = t
+        .mock
+        .add_account(NewAccount::new(ProviderId::Anthropic).usage(usage));
+    let r = t.message(&a.access_token, false).await;
+    assert_eq!(r.status(), 200);
+    let h = |n: &str| header(&r, &format!("anthropic-ratelimit-unified-{n}"));
+    assert_eq!(h("status").as_deref(), Some("rejected"));
+    assert_eq!(h("5h-status").as_deref(), Some("rejected"));
+    assert_eq!(h("overage-status").as_deref(), Some("allowed"));
+    assert_eq!(h("overage-utilization").as_deref(), Some("0.125"));
+    let now = t.mock.now();
+    let overage_reset: i64 = h("overage-reset").unwrap().parse().unwrap();
+    assert!(overage_reset > now + 29 * 24 * 3600, "{overage_reset}");
+    let plan_reset: i64 = h("reset").unwrap().parse().unwrap();
+    assert!(
+        (now + 590..=now + 601).contains(&plan_reset),
+        "{plan_reset}"
+    );
+
+    let off = t
+        .mock
+        .add_account(NewAccount::new(ProviderId::Anthropic).usage(Usage::windows(
+            Window::new(100.0, 600),
+            Window::new(50.0, 100_000),
+        )));
+    let r = t.message(&off.access_token, false).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        header(&r, "anthropic-ratelimit-unified-overage-status").as_deref(),
+        Some("rejected")
+    );
 }

@@ -39,7 +39,8 @@ async fn demo_mode_prints_base_url_and_writes_state() {
         .post(format!("{base}/anthropic/v1/messages"))
         .bearer_auth(token)
         .header("anthropic-beta", "oauth-2025-04-20")
-        .json(&serde_json::json!({"model": "m", "max_tokens": 1, "messages": []}))
+        .header("user-agent", rota_mock::claude_code::USER_AGENT)
+        .json(&rota_mock::claude_code::messages_body("m", "hi", false))
         .send()
         .await
         .unwrap();

@@ -719,15 +719,45 @@ pub fn rate_limit_signal(headers: &HeaderMap, now: UnixMs) -> RateLimitSignal {
     }
 }
 
+/// Whether a response says the account is drawing on paid extra usage, as Claude Code 2.1.330
+/// decides it (`isUsingOverage`): `anthropic-ratelimit-unified-status: rejected` (the plan
+/// limits are used up) while `…-overage-status` is `allowed` or `allowed_warning` (the request
+/// was served from extra usage).
+#[must_use]
+pub fn is_using_overage(headers: &HeaderMap) -> bool {
+    unified(headers, "status") == Some("rejected")
+        && matches!(
+            unified(headers, "overage-status"),
+            Some("allowed" | "allowed_warning")
+        )
+}
+
+/// Whether an error body is Anthropic's third-party-billing answer (`400 invalid_request_error`
+/// "Third-party apps now draw from your extra usage, not your plan limits…"; organisations get
+/// "…draw from extra usage, not plan limits…").
+#[must_use]
+pub fn is_third_party_billing(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("third-party apps now draw from")
+        || (m.contains("third-party") && m.contains("extra usage"))
+}
+
 /// An upstream answer → core's [`Outcome`] (docs/rules.md §4). `body` is the (small, possibly
-/// truncated) error body; only its `error.type`/`error.message` are read.
+/// truncated) error body; only its `error.type`/`error.message` are read. The plan-limits-only
+/// outcomes ([`Outcome::UsingExtraUsage`], [`Outcome::ExtraUsageBilled`]) are classified
+/// always; the gateway turns them into the ordinary ones when the guard is off.
 #[must_use]
 pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: UnixMs) -> Outcome {
     let kind = error_code(body);
     let message = error_message(body).map(|m| m.to_ascii_lowercase());
     let has = |needle: &str| message.as_deref().is_some_and(|m| m.contains(needle));
     match status {
+        200..=399 if is_using_overage(headers) => Outcome::UsingExtraUsage {
+            status,
+            resets_at: rate_limit_signal(headers, now).resets_at.into_iter().max(),
+        },
         200..=399 => Outcome::Success { status },
+        400 if message.as_deref().is_some_and(is_third_party_billing) => Outcome::ExtraUsageBilled,
         429 if has("extra usage is required") || has("extra usage required") => {
             Outcome::FeatureGated
         }

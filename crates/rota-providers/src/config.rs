@@ -16,6 +16,8 @@
 //! | `ROTA_ANTHROPIC_BETA` | `anthropic.oauth_beta` |
 //! | `ROTA_ANTHROPIC_SCOPES` | `anthropic.scopes` (space separated) |
 //! | `ROTA_ANTHROPIC_CLAUDE_CODE_VERSION` | `anthropic.claude_code_version` (Rota's own Anthropic requests identify as this Claude Code) |
+//! | `ROTA_ANTHROPIC_PLAN_LIMITS_ONLY` | `anthropic.plan_limits_only` (`true`/`false`: the guard against paid extra usage) |
+//! | `ROTA_ANTHROPIC_CLIENTS` | `anthropic.clients` (`claude-code` or `any`: who the gateway's Anthropic route serves) |
 //! | `ROTA_OPENAI_ISSUER` | `openai.issuer` (authorize, token, device flow) |
 //! | `ROTA_OPENAI_BACKEND_BASE` | `openai.backend_base` (`…/backend-api`) |
 //! | `ROTA_OPENAI_CLIENT_ID` | `openai.client_id` |
@@ -33,6 +35,15 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// `true`/`false` (also `on`/`off`, `1`/`0`, `yes`/`no`).
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "1" | "yes" => Some(true),
+        "false" | "off" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
 
 /// The Claude Code release the Anthropic defaults were checked against (its npm binary).
 pub const CLAUDE_CODE_VERSION: &str = "2.1.330";
@@ -78,6 +89,12 @@ pub struct AnthropicConfig {
     /// and refresh) present in their `User-Agent`; the default is the version whose protocol
     /// these defaults were checked against (docs/anthropic.md).
     pub claude_code_version: String,
+    /// The plan-limits-only guard (docs/anthropic.md): the gateway never lets a request be
+    /// billed as paid extra usage silently. On by default.
+    pub plan_limits_only: bool,
+    /// Which clients the gateway's Anthropic route serves when the user has not chosen in the
+    /// app or with `rota auth clients` (that choice, kept in the store, wins).
+    pub clients: rota_types::AnthropicClients,
 }
 
 impl AnthropicConfig {
@@ -171,6 +188,8 @@ impl Default for AnthropicConfig {
             oauth_beta: "oauth-2025-04-20".into(),
             min_usage_poll_secs: 180,
             claude_code_version: CLAUDE_CODE_VERSION.into(),
+            plan_limits_only: true,
+            clients: rota_types::AnthropicClients::ClaudeCode,
         }
     }
 }
@@ -341,6 +360,22 @@ impl ProvidersConfig {
             &mut self.anthropic.claude_code_version,
             rota_config::env::ANTHROPIC_CLAUDE_CODE_VERSION,
         );
+        if let Some(v) = get(rota_config::env::ANTHROPIC_PLAN_LIMITS_ONLY) {
+            match parse_bool(&v) {
+                Some(b) => self.anthropic.plan_limits_only = b,
+                None => {
+                    tracing::warn!(name = rota_config::env::ANTHROPIC_PLAN_LIMITS_ONLY, value = %v, "must be true or false; keeping the guard on");
+                }
+            }
+        }
+        if let Some(v) = get(rota_config::env::ANTHROPIC_CLIENTS) {
+            match v.parse() {
+                Ok(c) => self.anthropic.clients = c,
+                Err(e) => {
+                    tracing::warn!(name = rota_config::env::ANTHROPIC_CLIENTS, error = %e, "must be claude-code or any; keeping claude-code");
+                }
+            }
+        }
         if let Some(scopes) = get(rota_config::env::ANTHROPIC_SCOPES) {
             self.anthropic.scopes = scopes.split_whitespace().map(str::to_owned).collect();
         }
@@ -444,6 +479,11 @@ mod tests {
         assert_eq!(c.anthropic.api_base, "http://x");
         assert_eq!(c.anthropic.oauth_beta, "oauth-2025-04-20");
         assert_eq!(c.openai, OpenAiConfig::default());
+        assert!(c.anthropic.plan_limits_only, "the guard is on by default");
+        assert_eq!(
+            c.anthropic.clients,
+            rota_types::AnthropicClients::ClaudeCode
+        );
     }
 
     #[test]
@@ -457,8 +497,12 @@ mod tests {
             "ROTA_COPILOT_EDITOR_VERSION" => Some("JetBrains-IC/2025.2".into()),
             "ROTA_ANTHROPIC_CLAUDE_CODE_VERSION" => Some("2.2.0".into()),
             "ROTA_ANTHROPIC_SCOPES" => Some("user:profile  user:inference".into()),
+            "ROTA_ANTHROPIC_PLAN_LIMITS_ONLY" => Some("false".into()),
+            "ROTA_ANTHROPIC_CLIENTS" => Some("any".into()),
             _ => None,
         });
+        assert!(!c.anthropic.plan_limits_only);
+        assert_eq!(c.anthropic.clients, rota_types::AnthropicClients::Any);
         assert_eq!(c.github.copilot_editor_version, "JetBrains-IC/2025.2");
         assert_eq!(c.github.copilot_integration_id, "vscode-chat");
         assert_eq!(c.anthropic.user_agent(), "claude-cli/2.2.0 (external, cli)");

@@ -47,10 +47,13 @@ pub mod reset_credits;
 pub mod shape;
 pub mod usage;
 
+pub mod clients;
+
 pub use adapter::{AccountAuth, ProviderAdapter, Providers, RefreshFailure, UpstreamCredential};
+pub use clients::{anthropic_clients, anthropic_clients_chosen, set_anthropic_clients};
 pub use config::{AnthropicConfig, GithubConfig, OpenAiConfig, ProvidersConfig};
 pub use error::{LoginFailure, ProviderError};
-pub use http::{gateway_client, http_client};
+pub use http::{error_message, gateway_client, http_client};
 pub use oauth::{LoginResult, PkceSession, parse_pasted};
 pub use refresh::TokenManager;
 pub use shape::{ShapedRequest, UpstreamAuth, shape_request};

@@ -402,8 +402,13 @@ async fn strict_mock_refuses_a_usage_poll_that_is_not_claude_code() {
     assert_eq!(body["error"], fixture["error"]);
 }
 
+/// A Messages request as Claude Code sends it (strict rota-mock refuses other clients).
 async fn messages(providers: &rota_providers::Providers, token: &str) -> reqwest::Response {
     let mut inbound = http::HeaderMap::new();
+    inbound.insert(
+        "user-agent",
+        rota_mock::claude_code::USER_AGENT.parse().unwrap(),
+    );
     inbound.insert("x-api-key", "rota-local".parse().unwrap());
     inbound.insert("anthropic-version", "2023-06-01".parse().unwrap());
     inbound.insert("anthropic-beta", "claude-code-20250219".parse().unwrap());
@@ -426,7 +431,7 @@ async fn messages(providers: &rota_providers::Providers, token: &str) -> reqwest
         .http()
         .post(&shaped.url)
         .headers(shaped.headers)
-        .body(r#"{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#)
+        .body(rota_mock::claude_code::messages_body("claude-sonnet-4-5", "hi", false).to_string())
         .send()
         .await
         .unwrap()
@@ -621,4 +626,64 @@ fn unified_headers_keep_the_model_windows_of_the_last_fetch() {
     let signal = anthropic::rate_limit_signal(&cap, 3);
     assert_eq!(signal.model.as_deref(), Some("Fable"));
     assert_eq!(signal.resets_at, vec![1_700_600_000_000]);
+}
+
+/// The plan-limits-only outcomes, from strict rota-mock's answers: a third-party app's request
+/// is the third-party-billing 400; a used-up plan served from extra usage is a success that
+/// says it is using overage, with the plan window's reset. Claude Code's own answers stay
+/// plain successes.
+#[tokio::test]
+async fn extra_usage_answers_classify_for_the_guard() {
+    let mock = mock().await;
+    let providers = providers(mock.base_url());
+    let info = mock.add_account(NewAccount::new(P));
+    let resp = providers
+        .http()
+        .post(format!("{}/v1/messages", providers.config.anthropic.api_base))
+        .bearer_auth(&info.access_token)
+        .header("anthropic-beta", "oauth-2025-04-20")
+        .header("user-agent", "opencode/1.18.33 ai-sdk/anthropic")
+        .body(r#"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let h = resp.headers().clone();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(status, 400);
+    assert_eq!(
+        anthropic::classify(status, &h, &body, rota_store::now_ms()),
+        Outcome::ExtraUsageBilled
+    );
+    // An ordinary 400 stays one.
+    assert_eq!(
+        anthropic::classify(
+            400,
+            &http::HeaderMap::new(),
+            br#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}"#,
+            0
+        ),
+        Outcome::OtherError { status: 400 }
+    );
+
+    let mut usage = Usage::windows(Window::new(100.0, 600), Window::new(30.0, 100_000));
+    usage.extra_usage.is_enabled = true;
+    let over = mock.add_account(NewAccount::new(P).usage(usage));
+    let resp = messages(&providers, &over.access_token).await;
+    let now = rota_store::now_ms();
+    assert_eq!(resp.status(), 200);
+    assert!(anthropic::is_using_overage(resp.headers()));
+    match anthropic::classify(200, resp.headers(), b"", now) {
+        Outcome::UsingExtraUsage {
+            status: 200,
+            resets_at: Some(t),
+        } => assert!((t - (now + 600_000)).abs() < 5_000, "{t}"),
+        other => panic!("{other:?}"),
+    }
+    let plain = messages(&providers, &info.access_token).await;
+    assert!(!anthropic::is_using_overage(plain.headers()));
+    assert_eq!(
+        anthropic::classify(200, plain.headers(), b"", now),
+        Outcome::Success { status: 200 }
+    );
 }

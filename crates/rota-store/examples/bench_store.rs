@@ -130,6 +130,7 @@ fn fill_pool(store: &PoolStore, accounts: usize, now: i64) -> Result<Vec<Ulid>, 
                 last_redeem: None,
                 model_limits: std::collections::BTreeMap::new(),
                 reset_credits: None,
+                extra_usage: None,
             });
             txn.vault_mut()?.insert(
                 id.to_string(),

@@ -81,6 +81,10 @@ pub struct AccountSummary {
     /// OpenAI: the banked rate-limit reset credits, as last fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_credits: Option<crate::ResetCredits>,
+    /// Anthropic: the plan-limits-only guard's mark (a request billed as extra usage, or the
+    /// account drawing on overage), while it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_usage: Option<ExtraUsageMark>,
 }
 
 /// A projection from the account's usage history: the first window to reach 100 % at the
@@ -104,4 +108,103 @@ pub struct PoolSnapshot {
     /// The account requests use first; `null` only when there are no accounts.
     #[serde(rename = "activeID")]
     pub active_id: Option<String>,
+}
+
+/// Why the plan-limits-only guard marked an Anthropic account (docs/anthropic.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtraUsageKind {
+    /// Anthropic answered "Third-party apps now draw from your extra usage, not your plan
+    /// limits": it identified the request as a third-party app's and bills such traffic as
+    /// paid extra usage.
+    ThirdPartyBilling,
+    /// The unified rate-limit headers said the account's plan limits are used up and it is
+    /// drawing on paid extra usage (overage); skipped until its plan window resets.
+    Overage,
+}
+
+/// The guard's mark on an account: what happened, when, and until when it is shown (and, for
+/// [`ExtraUsageKind::Overage`], until when requests skip the account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraUsageMark {
+    pub kind: ExtraUsageKind,
+    pub at: UnixMs,
+    pub until: UnixMs,
+}
+
+impl ExtraUsageMark {
+    /// Whether the mark still stands at `now`.
+    #[must_use]
+    pub fn is_current(&self, now: UnixMs) -> bool {
+        self.until > now
+    }
+
+    /// For people: what happened to the account.
+    #[must_use]
+    pub fn text(&self) -> &'static str {
+        match self.kind {
+            ExtraUsageKind::ThirdPartyBilling => {
+                "Anthropic billed a request as extra usage (it took the client for a third-party app)"
+            }
+            ExtraUsageKind::Overage => {
+                "plan limits used up: requests would be billed as extra usage, so Rota skips it until the reset"
+            }
+        }
+    }
+}
+
+/// Which clients the gateway's Anthropic route serves (`[providers.anthropic] clients`,
+/// `ROTA_ANTHROPIC_CLIENTS`, `rota auth clients`, the app's Provider Detail). Anthropic bills
+/// subscription traffic it identifies as a third-party app's as paid extra usage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnthropicClients {
+    /// Only Claude Code (its `User-Agent`, `claude-cli/<version> …`).
+    #[default]
+    ClaudeCode,
+    /// Any client (others may be billed as extra usage).
+    Any,
+}
+
+impl AnthropicClients {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClaudeCode => "claude-code",
+            Self::Any => "any",
+        }
+    }
+
+    /// Whether a request with this `User-Agent` may use the Anthropic route.
+    #[must_use]
+    pub fn allows(self, user_agent: Option<&str>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::ClaudeCode => user_agent.is_some_and(is_claude_code_user_agent),
+        }
+    }
+}
+
+/// Claude Code's `User-Agent`: `claude-cli/<version> (external, <entrypoint>)`.
+#[must_use]
+pub fn is_claude_code_user_agent(ua: &str) -> bool {
+    ua.trim_start().starts_with("claude-cli/")
+}
+
+impl std::fmt::Display for AnthropicClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AnthropicClients {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "claude-code" | "claude_code" | "claudecode" => Ok(Self::ClaudeCode),
+            "any" | "all" => Ok(Self::Any),
+            other => Err(format!("{other:?} is not claude-code or any")),
+        }
+    }
 }

@@ -97,6 +97,8 @@ commands! {
     HandoffSetCmd = "handoff_set": HandoffSetRequest => HandoffStatus;
     /// Turns proactive switching before the limit on or off.
     ProactiveSetCmd = "proactive_set": ProactiveSetRequest => HandoffStatus;
+    /// Which clients the gateway's Anthropic route serves (`rota auth clients`).
+    AnthropicClientsSetCmd = "anthropic_clients_set": AnthropicClientsSetRequest => HandoffStatus;
     /// The switch log, newest first, with account labels and why each switch happened.
     SwitchLogCmd = "switch_log": SwitchLogRequest => Vec<SwitchLogItem>;
     /// App settings (background usage polling, notifications).
@@ -436,6 +438,13 @@ pub struct ProactiveSetRequest {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub enabled: bool,
+}
+
+/// `anthropic_clients_set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnthropicClientsSetRequest {
+    pub clients: crate::AnthropicClients,
 }
 
 /// `switch_log`: one provider's or every provider's switches.

@@ -112,4 +112,8 @@ pub struct HandoffStatus {
     /// Proactive switching (off by default).
     #[serde(default)]
     pub proactive: bool,
+    /// Anthropic: which clients the gateway's Anthropic route serves (the setting in force);
+    /// filled in by the app, which knows the config. `None` for other providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<crate::AnthropicClients>,
 }

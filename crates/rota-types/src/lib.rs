@@ -26,7 +26,8 @@ pub mod usage;
 pub type UnixMs = i64;
 
 pub use account::{
-    AccountHealth, AccountIdentity, AccountSummary, ExhaustionEstimate, PoolSnapshot,
+    AccountHealth, AccountIdentity, AccountSummary, AnthropicClients, ExhaustionEstimate,
+    ExtraUsageKind, ExtraUsageMark, PoolSnapshot, is_claude_code_user_agent,
 };
 pub use api::{
     DEFAULT_NAMESPACE, HealthzResponse, HttpErrorBody, MAX_LABEL_CHARS, ProviderRequest,

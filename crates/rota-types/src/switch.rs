@@ -28,6 +28,10 @@ pub enum SwitchReason {
     /// The account's monthly quota is used up (Copilot's 402 `quota_exceeded`).
     #[serde(rename = "quota_exhausted")]
     QuotaExhausted,
+    /// Anthropic said the account is drawing on paid extra usage (its plan limits are used
+    /// up); the plan-limits-only guard moved it aside until its plan window resets.
+    #[serde(rename = "extra_usage")]
+    ExtraUsage,
     /// A rate-limit reset credit was redeemed on the account (`from` = `to` = the account).
     #[serde(rename = "reset_credit")]
     ResetCredit,
@@ -57,6 +61,7 @@ impl SwitchReason {
             Self::RateLimitedFiveHour => "rate_limited:five_hour",
             Self::RateLimitedSevenDay => "rate_limited:seven_day",
             Self::QuotaExhausted => "quota_exhausted",
+            Self::ExtraUsage => "extra_usage",
             Self::ResetCredit => "reset_credit",
             Self::RateLimited => "rate_limited",
             Self::AuthFailed => "auth_failed",
@@ -84,6 +89,7 @@ impl SwitchReason {
                 | Self::RateLimitedSevenDay
                 | Self::RateLimited
                 | Self::QuotaExhausted
+                | Self::ExtraUsage
                 | Self::AuthFailed
                 | Self::Proactive
         )
@@ -154,6 +160,7 @@ impl SwitchLogEntry {
             SwitchReason::RateLimitedSevenDay => "rate limited (7-day)".to_owned(),
             SwitchReason::RateLimited => "rate limited".to_owned(),
             SwitchReason::QuotaExhausted => "out of monthly quota".to_owned(),
+            SwitchReason::ExtraUsage => "plan limits used up (would bill extra usage)".to_owned(),
             SwitchReason::ResetCredit => "reset credit redeemed".to_owned(),
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
             SwitchReason::Login => "new login".to_owned(),

@@ -75,7 +75,10 @@ fn providers_from_the_wire() {
     assert_eq!(alias.suggestion, Some(ProviderId::Anthropic));
     let err = rota_types::ApiError::from(ProviderId::from_wire("bogus").unwrap_err());
     assert_eq!(err.code, rota_types::ErrorCode::NotFound);
-    assert!(err.message.starts_with("unknown provider \"bogus\""), "{err}");
+    assert!(
+        err.message.starts_with("unknown provider \"bogus\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -224,6 +227,7 @@ fn summary() -> AccountSummary {
         usage: None,
         exhaustion: None,
         reset_credits: None,
+        extra_usage: None,
     }
 }
 
@@ -642,6 +646,7 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
         last_error: None,
         last_error_at: None,
         proactive: false,
+        clients: None,
     };
     let v = serde_json::to_value(&status).unwrap();
     assert_eq!(v["providerID"], "openai");

@@ -7,13 +7,14 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rota_types::command::{
-    AccountRequest, GetAccountsCmd, HandoffSetCmd, HandoffSetRequest, HandoffStatusCmd,
-    PoolRequest, ProactiveSetCmd, ProactiveSetRequest, RemoveRecordCmd, RenameRecordCmd,
-    RenameRecordRequest, SetActiveCmd, SettingsTab, UsageCmd, UsageRequest,
+    AccountRequest, AnthropicClientsSetCmd, AnthropicClientsSetRequest, GetAccountsCmd,
+    HandoffSetCmd, HandoffSetRequest, HandoffStatusCmd, PoolRequest, ProactiveSetCmd,
+    ProactiveSetRequest, RemoveRecordCmd, RenameRecordCmd, RenameRecordRequest, SetActiveCmd,
+    SettingsTab, UsageCmd, UsageRequest,
 };
 use rota_types::display::plan_name;
 use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
-use rota_types::{AccountSummary, ProviderId, UnixMs};
+use rota_types::{AccountSummary, AnthropicClients, ProviderId, UnixMs};
 
 use super::ProviderBadge;
 use super::add_account::AddAccountDialog;
@@ -323,6 +324,16 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                 {a.health.needs_reauth.then(|| view! {
                                     <span class="badge badge-reauth" title="The provider refused this account's token; log in to it again">"needs re-login"</span>
                                 })}
+                                // The plan-limits-only guard's mark (Anthropic).
+                                {a.extra_usage.filter(|m| m.is_current(render_now)).map(|m| {
+                                    let text = match m.kind {
+                                        rota_types::ExtraUsageKind::ThirdPartyBilling => "Billed as extra usage",
+                                        rota_types::ExtraUsageKind::Overage => "Plan limits used up",
+                                    };
+                                    view! {
+                                        <span class="badge badge-reauth badge-extra-usage" title=m.text()>{text}</span>
+                                    }
+                                })}
                             </div>
                             <div class="account-sub">
                                 {(!sub.is_empty()).then(|| view! { <span>{sub.clone()}</span> })}
@@ -604,6 +615,21 @@ fn HandoffSection(provider: ProviderId) -> impl IntoView {
             }
         });
     };
+    let set_clients = move |any: bool| {
+        spawn_local(async move {
+            let request = AnthropicClientsSetRequest {
+                clients: if any {
+                    AnthropicClients::Any
+                } else {
+                    AnthropicClients::ClaudeCode
+                },
+            };
+            match ipc::call::<AnthropicClientsSetCmd>(&request).await {
+                Ok(s) => status.set(Some(s)),
+                Err(e) => ui.notify(e.message),
+            }
+        });
+    };
     let tool = HandoffTool::default_for(provider).display_name();
     let restart_note = HandoffTool::default_for(provider).restart_note();
     let target_text = move || {
@@ -666,6 +692,21 @@ fn HandoffSection(provider: ProviderId) -> impl IntoView {
                     prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.proactive))
                     on:change=move |e| set_proactive(event_target_checked(&e)) />
             </label>
+            {(provider == ProviderId::Anthropic).then(|| view! {
+                <label class="toggle-row" for="clients-toggle">
+                    <span class="toggle-text">
+                        <span class="toggle-title">"Serve other clients"</span>
+                        <span class="muted">"Off: the gateway's Anthropic route serves only Claude Code and refuses other apps with a clear error. On: any app may use it, but Anthropic bills subscription traffic it takes for a third-party app's as paid extra usage, not your plan."</span>
+                        {move || status.with(|s| s.as_ref().and_then(|s| s.clients) == Some(AnthropicClients::Any)).then(|| view! {
+                            <span class="field-error" id="clients-risk">"Other apps' requests may be billed as extra usage."</span>
+                        })}
+                    </span>
+                    <input type="checkbox" role="switch" id="clients-toggle" class="toggle"
+                        disabled=move || status.with(Option::is_none)
+                        prop:checked=move || status.with(|s| s.as_ref().and_then(|s| s.clients) == Some(AnthropicClients::Any))
+                        on:change=move |e| set_clients(event_target_checked(&e)) />
+                </label>
+            })}
         </section>
     }
 }

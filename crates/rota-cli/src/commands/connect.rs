@@ -69,10 +69,12 @@ pub fn run(args: &ConnectArgs, out: &Output) -> Result<(), CliError> {
     let endpoint = Endpoint {
         base_url: base_url.clone(),
         key: store.local_key(tool.name())?,
-        // Anthropic bills subscription traffic from other clients as extra usage
-        // (docs/product.md §5.1): until a setting lets the user allow that, other tools keep
-        // their own Anthropic set-up. The gateway itself does not check the client.
-        anthropic_for_other_clients: false,
+        // opencode's Anthropic provider goes through Rota exactly when the gateway's Anthropic
+        // route serves clients other than Claude Code (`rota auth clients`).
+        anthropic_for_other_clients: rota_providers::anthropic_clients(
+            &store.load()?,
+            &super::providers_config(USAGE)?,
+        ) == rota_types::AnthropicClients::Any,
     };
     let done = rota_connect::connect(tool, &data_dir, &endpoint).map_err(connect_error)?;
     if out.json {

@@ -1,5 +1,6 @@
 //! One module per `rota auth` subcommand (and `rota serve`), and the store opening they share.
 
+mod clients;
 mod connect;
 mod handoff;
 mod import;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Import(args) => import::run(&args, out),
         AuthCommand::Handoff(args) => handoff::run(&args, out),
         AuthCommand::Proactive(args) => handoff::proactive(&args, out),
+        AuthCommand::Clients(args) => clients::run(&args, out),
         AuthCommand::Log(args) => log::run(&args, out),
         AuthCommand::Recovery(args) => recovery::run(&args, out),
         AuthCommand::Redeem(args) => redeem::run(&args, out),

@@ -116,13 +116,29 @@ fn refresh(
     results
 }
 
-fn render_account(
-    text: &mut String,
+/// The plan-limits-only guard's mark (Anthropic) while it stands: the flag after the account's
+/// name and the line that says what happened.
+fn extra_usage_mark(out: &Output, a: &AccountSummary, now: UnixMs) -> Option<(String, String)> {
+    let m = a.extra_usage.filter(|m| m.is_current(now))?;
+    let flag = out.red(match m.kind {
+        rota_types::ExtraUsageKind::ThirdPartyBilling => "billed as extra usage",
+        rota_types::ExtraUsageKind::Overage => "plan limits used up",
+    });
+    let line = format!(
+        "      extra usage  {} ({})\n",
+        m.text(),
+        rota_types::display::ago_text(m.at, now)
+    );
+    Some((flag, line))
+}
+
+/// The flags after an account's name: active, cooling down, needs re-login, the guard's mark.
+fn account_flags(
     out: &Output,
     a: &AccountSummary,
     now: UnixMs,
-    fetched: &[FetchedUsage],
-) {
+    mark: Option<String>,
+) -> Vec<String> {
     let mut flags = Vec::new();
     if a.is_active {
         flags.push(out.green("active"));
@@ -137,6 +153,19 @@ fn render_account(
     if a.health.needs_reauth {
         flags.push(out.red("needs re-login"));
     }
+    flags.extend(mark);
+    flags
+}
+
+fn render_account(
+    text: &mut String,
+    out: &Output,
+    a: &AccountSummary,
+    now: UnixMs,
+    fetched: &[FetchedUsage],
+) {
+    let mark = extra_usage_mark(out, a, now);
+    let flags = account_flags(out, a, now, mark.as_ref().map(|(flag, _)| flag.clone()));
     let _ = writeln!(
         text,
         "  {} {}  {}",
@@ -144,6 +173,9 @@ fn render_account(
         out.bold(&account_name(a)),
         flags.join(" · ")
     );
+    if let Some((_, line)) = mark {
+        text.push_str(&line);
+    }
     let _ = writeln!(
         text,
         "      requests  {} ok · {} failed{}",

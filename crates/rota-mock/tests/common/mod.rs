@@ -63,19 +63,21 @@ impl T {
         self.mock.add_account(NewAccount::new(provider))
     }
 
-    /// `POST /v1/messages` with the OAuth headers.
+    /// `POST /v1/messages` with the OAuth headers, as Claude Code sends it (its User-Agent
+    /// and system prompt).
     pub async fn message(&self, access: &str, stream: bool) -> Response {
+        self.message_with(access, "claude-sonnet-4-5", stream).await
+    }
+
+    /// [`Self::message`] for `model`.
+    pub async fn message_with(&self, access: &str, model: &str, stream: bool) -> Response {
         self.http
             .post(self.anthropic("/v1/messages?beta=true"))
             .bearer_auth(access)
+            .header("user-agent", rota_mock::claude_code::USER_AGENT)
             .header("anthropic-beta", format!("claude-code-20250219,{BETA}"))
             .header("anthropic-version", "2023-06-01")
-            .json(&serde_json::json!({
-                "model": "claude-sonnet-4-5",
-                "max_tokens": 100,
-                "stream": stream,
-                "messages": [{"role": "user", "content": "hi"}],
-            }))
+            .json(&rota_mock::claude_code::messages_body(model, "hi", stream))
             .send()
             .await
             .expect("request")
