@@ -228,6 +228,7 @@ fn log_text_and_json() {
                         model: None,
                         percent: Some(96),
                         rejected: false,
+                        ..SwitchDetail::default()
                     }),
                 ),
                 entry(

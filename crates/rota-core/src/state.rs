@@ -52,6 +52,10 @@ pub struct ProviderSettings {
     /// Proactive switching before the limit (off by default).
     #[serde(default)]
     pub proactive: bool,
+    /// Namespace → the exhaustion episode that had its automatic reset-credit redeem
+    /// ([`crate::auto_redeem`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auto_redeem_episodes: BTreeMap<String, UnixMs>,
 }
 
 /// Hand-off of the active account into an official tool's login file.

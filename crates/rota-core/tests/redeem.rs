@@ -63,10 +63,13 @@ fn an_answer_closes_the_intent_ends_the_cooldown_and_is_logged_once() {
     assert!(s.record(P, id).unwrap().is_cooling(T0 + 10));
     s.begin_redeem(P, id, intent("req-1")).unwrap();
     let logged = s
-        .finish_redeem(P, id, "req-1", RedeemCode::Reset, T0 + 10)
-        .unwrap()
+        .finish_redeem(P, id, "req-1", RedeemCode::Reset, false, T0 + 10)
         .unwrap();
     assert_eq!(logged.reason, SwitchReason::ResetCredit);
+    assert_eq!(
+        logged.reason_text(),
+        "reset-credit redeem: redeemed: both windows are reset"
+    );
     assert_eq!(logged.from.as_deref(), Some(id.to_string().as_str()));
     let r = s.record(P, id).unwrap();
     assert!(r.pending_redeem.is_none());
@@ -78,14 +81,16 @@ fn an_answer_closes_the_intent_ends_the_cooldown_and_is_logged_once() {
         other => panic!("{other:?}"),
     }
     assert_eq!(s.redeem_plan(P, id, T0 + 11).unwrap(), RedeemPlan::Fresh);
-    // Nothing spent: no log line, the intent still closes.
+    // Nothing spent: the credit is kept, the answer is still logged (the user asked for it).
     let before = s.switch_log.len();
     s.begin_redeem(P, id, intent("req-2")).unwrap();
-    assert!(
-        s.finish_redeem(P, id, "req-2", RedeemCode::NothingToReset, T0 + 20)
-            .unwrap()
-            .is_none()
+    let logged = s
+        .finish_redeem(P, id, "req-2", RedeemCode::NothingToReset, true, T0 + 20)
+        .unwrap();
+    assert_eq!(s.switch_log.len(), before + 1);
+    assert_eq!(
+        logged.reason_text(),
+        "automatic reset-credit redeem: nothing to reset; the credit was kept"
     );
-    assert_eq!(s.switch_log.len(), before);
     assert!(s.record(P, id).unwrap().pending_redeem.is_none());
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ProviderId, UnixMs, WindowKind};
+use crate::{ProviderId, RedeemCode, UnixMs, WindowKind};
 
 /// Why the active account changed. `manual:*` came from a person; the rest are automatic and
 /// raise a desktop notification.
@@ -28,7 +28,9 @@ pub enum SwitchReason {
     /// The account's monthly quota is used up (Copilot's 402 `quota_exceeded`).
     #[serde(rename = "quota_exhausted")]
     QuotaExhausted,
-    /// A rate-limit reset credit was redeemed on the account (`from` = `to` = the account).
+    /// A rate-limit reset credit redeem was answered for the account (`from` = `to` = the
+    /// account); the detail's `redeem` says what the provider answered (only `reset` and
+    /// `already_redeemed` spent a credit).
     #[serde(rename = "reset_credit")]
     ResetCredit,
     /// The account needs a new login (refresh refused, 401 again).
@@ -114,8 +116,8 @@ pub struct SwitchLogEntry {
 }
 
 /// Why a proactive switch fired: the window that crossed the threshold, or the provider's
-/// `rejected` status.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `rejected` status; or a reset-credit redeem's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchDetail {
     /// The window with the highest use at the time.
@@ -130,6 +132,13 @@ pub struct SwitchDetail {
     /// The provider said `rejected` (the limit is already reached).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
+    /// A reset-credit redeem (`reset_credit`): what the provider answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeem: Option<RedeemCode>,
+    /// Rota redeemed on its own (the opt-in automatic redeem when the whole pool was
+    /// exhausted), not on a person's request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 impl SwitchLogEntry {
@@ -146,7 +155,17 @@ impl SwitchLogEntry {
             SwitchReason::RateLimitedSevenDay => "rate limited (7-day)".to_owned(),
             SwitchReason::RateLimited => "rate limited".to_owned(),
             SwitchReason::QuotaExhausted => "out of monthly quota".to_owned(),
-            SwitchReason::ResetCredit => "reset credit redeemed".to_owned(),
+            SwitchReason::ResetCredit => {
+                let by = if self.detail.as_ref().is_some_and(|d| d.automatic) {
+                    "automatic reset-credit redeem"
+                } else {
+                    "reset-credit redeem"
+                };
+                match self.detail.as_ref().and_then(|d| d.redeem) {
+                    Some(code) => format!("{by}: {}", code.text()),
+                    None => "reset credit redeemed".to_owned(),
+                }
+            }
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
             SwitchReason::Login => "new login".to_owned(),
             SwitchReason::Removed => "account removed".to_owned(),

@@ -588,6 +588,7 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
             model: None,
             percent: Some(96),
             rejected: false,
+            ..SwitchDetail::default()
         }),
     };
     let v = serde_json::to_value(&e).unwrap();

@@ -45,10 +45,17 @@ pub fn run(args: &LogArgs, out: &Output) -> Result<(), CliError> {
                 .from
                 .as_deref()
                 .map_or_else(|| "—".to_owned(), |id| label(&state, e, id));
+            let to = label(&state, e, &e.to);
+            // A redeem names one account (`from` = `to`): no arrow.
+            let moved = if e.from.as_deref() == Some(e.to.as_str()) {
+                to
+            } else {
+                format!("{from} → {to}")
+            };
             [
                 time(e.at),
                 e.provider_id.display_name().to_owned(),
-                format!("{from} → {}", label(&state, e, &e.to)),
+                moved,
                 e.reason_text(),
             ]
         })
