@@ -30,6 +30,7 @@
 //! api_base = "https://api.anthropic.com"
 //! [providers.openai]
 //! issuer = "https://auth.openai.com"
+//! auto_redeem = false     # redeem a reset credit when every account is exhausted
 //! [providers.github]
 //! copilot_api_base = "https://api.githubcopilot.com"
 //! ```
@@ -227,9 +228,22 @@ pub struct Config {
     pub proactive: Proactive,
     pub polling: Polling,
     /// `[providers.<anthropic|openai|github>]`: upstream URLs and ids by their
-    /// rota-providers variable name without the `ROTA_<PROVIDER>_` prefix, lower-case.
-    pub providers: BTreeMap<String, BTreeMap<String, String>>,
+    /// rota-providers variable name without the `ROTA_<PROVIDER>_` prefix, lower-case; and
+    /// the flag `[providers.openai] auto_redeem`.
+    pub providers: BTreeMap<String, BTreeMap<String, ProviderValue>>,
 }
+
+/// A value of a `[providers.*]` section: a URL or id, or a flag.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ProviderValue {
+    Text(String),
+    Flag(bool),
+}
+
+/// The automatic reset-credit redeem's variable (overrides `[providers.openai] auto_redeem`).
+pub const AUTO_REDEEM_ENV: &str = "ROTA_OPENAI_AUTO_REDEEM";
+const AUTO_REDEEM_KEY: &str = "auto_redeem";
 
 /// Where the config file is: `$ROTA_HOME/config.toml`, else `<config dir>/rota/config.toml`.
 #[must_use]
@@ -283,6 +297,18 @@ impl Config {
             }
             if let Some(key) = values.keys().find(|k| !is_var_part(k)) {
                 return Err(format!("[providers.{section}] has an invalid key {key:?}"));
+            }
+            for (key, value) in values {
+                let flag = section == "openai" && key == AUTO_REDEEM_KEY;
+                match (flag, value) {
+                    (true, ProviderValue::Flag(_)) | (false, ProviderValue::Text(_)) => {}
+                    (true, ProviderValue::Text(_)) => {
+                        return Err(format!("[providers.{section}] {key} must be true or false"));
+                    }
+                    (false, ProviderValue::Flag(_)) => {
+                        return Err(format!("[providers.{section}] {key} must be a string"));
+                    }
+                }
             }
         }
         Ok(config)
@@ -371,6 +397,12 @@ impl Config {
                 }
             });
         }
+        if let Some(on) = auto_redeem_env(&get)? {
+            self.providers
+                .entry("openai".to_owned())
+                .or_default()
+                .insert(AUTO_REDEEM_KEY.to_owned(), ProviderValue::Flag(on));
+        }
         if let Some(v) = get("ROTA_USAGE_POLL_SECS") {
             self.polling.interval_secs = Some(parse("ROTA_USAGE_POLL_SECS", secs, v)?);
         }
@@ -413,11 +445,100 @@ impl Config {
                 key.to_owned(),
             )
         };
-        self.providers
+        match self
+            .providers
             .get(section)?
-            .get(&key.to_ascii_lowercase())
-            .cloned()
+            .get(&key.to_ascii_lowercase())?
+        {
+            ProviderValue::Text(t) => Some(t.clone()),
+            ProviderValue::Flag(_) => None,
+        }
     }
+
+    /// Whether Rota redeems an OpenAI reset credit on its own when every account of the pool
+    /// is exhausted: `[providers.openai] auto_redeem`, overridden by `ROTA_OPENAI_AUTO_REDEEM`
+    /// (applied by [`Config::load`]); off by default.
+    #[must_use]
+    pub fn auto_redeem(&self) -> bool {
+        matches!(
+            self.providers
+                .get("openai")
+                .and_then(|s| s.get(AUTO_REDEEM_KEY)),
+            Some(ProviderValue::Flag(true))
+        )
+    }
+}
+
+/// `ROTA_OPENAI_AUTO_REDEEM` (`on`/`off`, `true`/`false`, `1`/`0`), when set.
+pub fn auto_redeem_env(get: &impl Fn(&str) -> Option<String>) -> Result<Option<bool>, ConfigError> {
+    let Some(v) = get(AUTO_REDEEM_ENV).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(Some(true)),
+        "off" | "false" | "0" | "no" => Ok(Some(false)),
+        _ => Err(ConfigError::Env {
+            name: AUTO_REDEEM_ENV,
+            expected: "on or off",
+            value: v,
+        }),
+    }
+}
+
+/// Sets `[providers.openai] auto_redeem` in the config file at `path` (created when missing),
+/// keeping the rest of the file as written (comments, order). The file is replaced whole
+/// (a temporary file renamed over it), so a reader never sees half of it; a file that does
+/// not parse is left alone and its error returned.
+pub fn set_auto_redeem(path: &Path, on: bool) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let parse_error = |message: String| ConfigError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    Config::parse(&text).map_err(parse_error)?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| parse_error(e.to_string().trim().to_owned()))?;
+    let providers = doc
+        .entry("providers")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or_else(|| parse_error("[providers] is not a table".to_owned()))?;
+    let openai = providers
+        .entry("openai")
+        .or_insert_with(toml_edit::table)
+        .as_table_mut()
+        .ok_or_else(|| parse_error("[providers.openai] is not a table".to_owned()))?;
+    openai[AUTO_REDEEM_KEY] = toml_edit::value(on);
+    let out = doc.to_string();
+    Config::parse(&out).map_err(parse_error)?;
+    let write_error = |source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
+    std::io::Write::write_all(&mut tmp, out.as_bytes()).map_err(write_error)?;
+    tmp.as_file().sync_all().map_err(write_error)?;
+    tmp.persist(path).map_err(|e| write_error(e.error))?;
+    Ok(())
 }
 
 /// An environment value, or an error naming the variable and what it must be.
