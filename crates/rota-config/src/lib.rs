@@ -469,6 +469,39 @@ impl Config {
     }
 }
 
+/// Where a long-running host reads the automatic-redeem setting each time it matters (the
+/// rare moment a pool runs dry), so a toggle in the app or the CLI — a write to the file —
+/// reaches every running gateway without a restart. The environment, fixed for a process's
+/// life, is read once and wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoRedeemSource {
+    /// The config file (`None`: only the environment counts).
+    pub file: Option<PathBuf>,
+    /// `ROTA_OPENAI_AUTO_REDEEM`, when set.
+    pub env: Option<bool>,
+}
+
+impl AutoRedeemSource {
+    /// This process's: [`config_path`] and its environment.
+    pub fn process() -> Result<Self, ConfigError> {
+        Ok(Self {
+            file: config_path(),
+            env: auto_redeem_env(&|k| std::env::var(k).ok())?,
+        })
+    }
+
+    /// The setting now.
+    pub fn enabled(&self) -> Result<bool, ConfigError> {
+        if let Some(on) = self.env {
+            return Ok(on);
+        }
+        match &self.file {
+            Some(path) => Ok(Config::read(path)?.auto_redeem()),
+            None => Ok(false),
+        }
+    }
+}
+
 /// `ROTA_OPENAI_AUTO_REDEEM` (`on`/`off`, `true`/`false`, `1`/`0`), when set.
 pub fn auto_redeem_env(get: &impl Fn(&str) -> Option<String>) -> Result<Option<bool>, ConfigError> {
     let Some(v) = get(AUTO_REDEEM_ENV).filter(|v| !v.trim().is_empty()) else {

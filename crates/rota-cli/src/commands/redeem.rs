@@ -26,16 +26,9 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
     let store = Arc::new(open_store()?);
     let state = store.load()?;
     let id = match &args.account {
-        Some(a) => resolve_account(&state, provider, a)?,
-        None => state
-            .active_id(provider, DEFAULT_NAMESPACE, rota_store::now_ms())
-            .ok_or_else(|| {
-                CliError::failed(ErrorCode::NotFound, "no openai account is configured")
-            })?,
+        Some(a) => Some(resolve_account(&state, provider, a)?),
+        None => None,
     };
-    let label = state
-        .record(provider, id)
-        .map_or_else(|| id.to_string(), |r| r.label.clone());
     let providers = Providers::new(ProvidersConfig::from_env())
         .map_err(|e| CliError::failed(e.code(), e.to_string()))?;
     let tokens = TokenManager::new(store, Arc::new(providers));
@@ -44,8 +37,17 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::failed(ErrorCode::Os, format!("cannot start the runtime: {e}")))?;
     let result = runtime
-        .block_on(rota_providers::reset_credits::redeem(&tokens, id))
+        .block_on(rota_providers::reset_credits::redeem_account(
+            &tokens,
+            provider,
+            DEFAULT_NAMESPACE,
+            id,
+        ))
         .map_err(|e| CliError::failed(e.code(), e.to_string()))?;
+    let label = rota_core::parse_id(&result.record_id)
+        .ok()
+        .and_then(|id| state.record(provider, id))
+        .map_or_else(|| result.record_id.clone(), |r| r.label.clone());
     if out.json {
         out.print_json(&result);
         return Ok(());
