@@ -75,6 +75,20 @@ fn an_answer_closes_the_intent_ends_the_cooldown_and_is_logged_once() {
     assert!(r.pending_redeem.is_none());
     assert!(!r.is_cooling(T0 + 10));
     assert_eq!(s.switch_log.back(), Some(&logged));
+    // A 429 answered before the redeem landed (a request in flight) is about the cleared
+    // windows: no cooldown again.
+    s.record_outcome(
+        P,
+        id,
+        &Outcome::RateLimited(RateLimitSignal {
+            resets_at: vec![T0 + 3_600_000],
+            ..RateLimitSignal::default()
+        }),
+        &CooldownPolicy::default(),
+        T0 + 8,
+    )
+    .unwrap();
+    assert!(!s.record(P, id).unwrap().is_cooling(T0 + 12));
     // A caller asked before that answer takes it; one asked later starts afresh.
     match s.redeem_plan(P, id, T0 + 5).unwrap() {
         RedeemPlan::Coalesced(last) => assert_eq!(last.code, RedeemCode::Reset),
