@@ -8,7 +8,7 @@ use rota_providers::{Providers, ProvidersConfig, TokenManager};
 use rota_types::{DEFAULT_NAMESPACE, ErrorCode, ProviderId, RedeemCode};
 
 use super::open_store;
-use crate::cli::RedeemArgs;
+use crate::cli::{AutoRedeemArgs, RedeemArgs, Toggle};
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{parse_provider, resolve_account};
@@ -72,5 +72,39 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
             format!("{label} has no reset credit"),
         ));
     }
+    Ok(())
+}
+
+/// `rota auth auto-redeem [on|off|status]`: the setting in `config.toml` (the app's toggle
+/// writes the same line); running gateways read it when a pool runs dry.
+pub fn auto(args: &AutoRedeemArgs, out: &Output) -> Result<(), CliError> {
+    let source = rota_config::AutoRedeemSource::process()
+        .map_err(|e| CliError::failed(ErrorCode::InvalidInput, e.to_string()))?;
+    let failed = |e: rota_providers::ProviderError| CliError::failed(e.code(), e.to_string());
+    let status = match args.action {
+        Toggle::Status => rota_providers::reset_credits::auto_redeem_status(&source),
+        Toggle::On | Toggle::Off => {
+            rota_providers::reset_credits::set_auto_redeem(&source, args.action == Toggle::On)
+        }
+    }
+    .map_err(failed)?;
+    if out.json {
+        out.print_json(&status);
+        return Ok(());
+    }
+    let text = if status.enabled {
+        "Automatic reset-credit redeem is on: when every OpenAI account is exhausted, Rota \
+         redeems the reset credit that expires first on its account, once per exhaustion \
+         (while the app or `rota serve` runs)."
+    } else {
+        "Automatic reset-credit redeem is off: credits are redeemed only with \
+         `rota auth redeem openai` or the app."
+    };
+    let origin = if status.from_env {
+        format!(" (set by {})", rota_config::AUTO_REDEEM_ENV)
+    } else {
+        String::new()
+    };
+    out.print(&format!("{text}{origin}\n"));
     Ok(())
 }
