@@ -195,7 +195,7 @@ fn two_serve_processes_redeem_once_when_the_pool_runs_dry() {
     let log = env.run(&["auth", "log", "openai"]).ok().stdout.clone();
     let line = log
         .lines()
-        .find(|l| l.contains("automatic reset-credit redeem: redeemed: both windows are reset"))
+        .find(|l| l.contains("reset credit redeemed: both windows reset (automatic)"))
         .unwrap_or_else(|| panic!("{log}"));
     assert!(
         line.contains("o1@example.com") && !line.contains('→'),
@@ -297,9 +297,9 @@ fn cli_and_http_api_answer_the_same_codes() {
     // Every answer is in the history, in words.
     let log = env.run(&["auth", "log", "openai"]).ok().stdout.clone();
     for words in [
-        "reset-credit redeem: nothing to reset; the credit was kept",
-        "reset-credit redeem: redeemed: both windows are reset",
-        "reset-credit redeem: no reset credit left",
+        "nothing to reset: the reset credit was kept",
+        "reset credit redeemed: both windows reset",
+        "no reset credit left to redeem",
     ] {
         assert!(log.contains(words), "{words:?} in {log}");
     }

@@ -68,7 +68,7 @@ fn an_answer_closes_the_intent_ends_the_cooldown_and_is_logged_once() {
     assert_eq!(logged.reason, SwitchReason::ResetCredit);
     assert_eq!(
         logged.reason_text(),
-        "reset-credit redeem: redeemed: both windows are reset"
+        "reset credit redeemed: both windows reset"
     );
     assert_eq!(logged.from.as_deref(), Some(id.to_string().as_str()));
     let r = s.record(P, id).unwrap();
@@ -104,7 +104,7 @@ fn an_answer_closes_the_intent_ends_the_cooldown_and_is_logged_once() {
     assert_eq!(s.switch_log.len(), before + 1);
     assert_eq!(
         logged.reason_text(),
-        "automatic reset-credit redeem: nothing to reset; the credit was kept"
+        "nothing to reset: the reset credit was kept (automatic)"
     );
     assert!(s.record(P, id).unwrap().pending_redeem.is_none());
 }

@@ -208,7 +208,7 @@ async fn a_dry_pool_redeems_the_soonest_credit_once_across_racing_requests_and_g
     assert_eq!(logged[0].to, e.accounts[1].1.to_string());
     assert_eq!(
         logged[0].reason_text(),
-        "automatic reset-credit redeem: redeemed: both windows are reset"
+        "reset credit redeemed: both windows reset (automatic)"
     );
     // The redeemed account serves again.
     assert_eq!(request(&gws[0].0, &gws[0].1).await, 200);

@@ -156,14 +156,23 @@ impl SwitchLogEntry {
             SwitchReason::RateLimited => "rate limited".to_owned(),
             SwitchReason::QuotaExhausted => "out of monthly quota".to_owned(),
             SwitchReason::ResetCredit => {
-                let by = if self.detail.as_ref().is_some_and(|d| d.automatic) {
-                    "automatic reset-credit redeem"
-                } else {
-                    "reset-credit redeem"
+                let Some(d) = &self.detail else {
+                    return "reset credit redeemed".to_owned();
                 };
-                match self.detail.as_ref().and_then(|d| d.redeem) {
-                    Some(code) => format!("{by}: {}", code.text()),
-                    None => "reset credit redeemed".to_owned(),
+                let what = match d.redeem {
+                    Some(RedeemCode::Reset) | None => "reset credit redeemed: both windows reset",
+                    Some(RedeemCode::AlreadyRedeemed) => {
+                        "reset credit already redeemed: both windows reset"
+                    }
+                    Some(RedeemCode::NothingToReset) => {
+                        "nothing to reset: the reset credit was kept"
+                    }
+                    Some(RedeemCode::NoCredit) => "no reset credit left to redeem",
+                };
+                if d.automatic {
+                    format!("{what} (automatic)")
+                } else {
+                    what.to_owned()
                 }
             }
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
