@@ -110,15 +110,15 @@ impl ProviderError {
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Login(..) | Self::Config { .. } | Self::NoResetCredits { .. } => {
-                ErrorCode::InvalidInput
+            Self::Login(..)
+            | Self::Config { .. }
+            | Self::NoResetCredits { .. }
+            | Self::Settings(_) => ErrorCode::InvalidInput,
+            Self::ReauthRequired { .. } | Self::Unauthorized { .. } | Self::SetByEnv { .. } => {
+                ErrorCode::Conflict
             }
-            Self::NoAccount { .. } => ErrorCode::NotFound,
-            Self::Settings(_) => ErrorCode::InvalidInput,
-            Self::SetByEnv { .. } => ErrorCode::Conflict,
-            Self::ReauthRequired { .. } | Self::Unauthorized { .. } => ErrorCode::Conflict,
             Self::RateLimited { .. } | Self::RefreshBackoff { .. } => ErrorCode::Busy,
-            Self::NoCredentials { .. } => ErrorCode::NotFound,
+            Self::NoCredentials { .. } | Self::NoAccount { .. } => ErrorCode::NotFound,
             Self::Network { .. } | Self::Callback(_) => ErrorCode::Os,
             Self::Http { .. } | Self::Protocol { .. } | Self::Internal(_) => ErrorCode::Internal,
             Self::Store(e) => e.code(),

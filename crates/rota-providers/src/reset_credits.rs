@@ -172,10 +172,10 @@ pub async fn auto_redeem(
     let result = redeem_as(tokens, record, true).await;
     match &result {
         Ok(r) => {
-            tracing::info!(account = %record, code = ?r.code, "automatic reset-credit redeem answered")
+            tracing::info!(account = %record, code = ?r.code, "automatic reset-credit redeem answered");
         }
         Err(e) => {
-            tracing::warn!(account = %record, error = %e, "automatic reset-credit redeem failed")
+            tracing::warn!(account = %record, error = %e, "automatic reset-credit redeem failed");
         }
     }
     result.map(Some)
