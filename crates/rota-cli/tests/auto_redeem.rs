@@ -267,7 +267,33 @@ fn cli_and_http_api_answer_the_same_codes() {
         let spent = mock.account(&info.id).unwrap().usage.reset_credits;
         mock.set_usage(&info.id, usage(60.0, spent)).unwrap();
     }
+    // A poll had seen the credit before it was spent: a stale count in the store.
+    env.store()
+        .mutate(|txn| {
+            txn.state.record_reset_credits(
+                ProviderId::OpenAi,
+                ids[0],
+                rota_types::ResetCredits {
+                    credits: vec![rota_types::ResetCredit {
+                        id: "rc_1".into(),
+                        expires_at: Some((now + DAY) * 1000),
+                    }],
+                    fetched_at: rota_store::now_ms(),
+                },
+            )?;
+            Ok::<_, rota_store::StoreError>(())
+        })
+        .unwrap();
+    let count = |env: &Env| {
+        env.state()
+            .record(ProviderId::OpenAi, ids[0])
+            .and_then(|r| r.reset_credits.clone())
+            .map(|c| c.credits.len())
+    };
+    assert_eq!(count(&env), Some(1));
     assert_eq!(code(&cli(&a)), RedeemCode::NoCredit);
+    // The empty list replaced the stale count: nothing left to offer.
+    assert_eq!(count(&env), Some(0));
     let (_, v) = api(json!({"providerID": "openai", "recordID": b}));
     assert_eq!(code(&v), RedeemCode::NoCredit);
     assert_eq!(

@@ -255,6 +255,8 @@ async fn redeem_as(
                 store.mutate(|txn| {
                     txn.state
                         .finish_redeem(P, id, "", RedeemCode::NoCredit, automatic, now)?;
+                    // The empty list replaces a stale count (the app stops offering a redeem).
+                    txn.state.record_reset_credits(P, id, credits.clone())?;
                     Ok::<_, rota_store::StoreError>(())
                 })?;
                 return Ok(response(RedeemCode::NoCredit, false, Some(0)));
