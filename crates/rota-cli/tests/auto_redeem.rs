@@ -205,6 +205,7 @@ fn two_serve_processes_redeem_once_when_the_pool_runs_dry() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 fn cli_and_http_api_answer_the_same_codes() {
     let rt = runtime();
     let mock = rt
