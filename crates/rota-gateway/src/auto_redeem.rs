@@ -38,6 +38,8 @@ pub(crate) fn pool_dry(
     let shared = shared.clone();
     let ns = ns.to_owned();
     tokio::spawn(async move {
+        // Cleared however the task ends (a panic included), so a later dry pool is seen.
+        let _running = Running(shared.clone());
         let source = shared.config.auto_redeem.clone();
         let enabled = tokio::task::spawn_blocking(move || source.enabled())
             .await
@@ -60,6 +62,13 @@ pub(crate) fn pool_dry(
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the auto_redeem setting"),
         }
-        shared.auto_redeeming.store(false, Ordering::Release);
     });
+}
+
+struct Running(Arc<Shared>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.auto_redeeming.store(false, Ordering::Release);
+    }
 }
