@@ -36,6 +36,9 @@ pub enum AutoRedeemSkip {
     NotExhausted,
     /// No exhausted account holds a known reset credit.
     NoCredit,
+    /// No exhausted account holds a known credit, and some were never fetched: fetch them,
+    /// then decide again.
+    CreditsUnknown,
     /// This exhaustion already had its automatic redeem.
     AlreadyRedeemed,
     /// A redeem of one of the accounts is still unanswered (it is resumed by its own caller).
@@ -99,8 +102,17 @@ impl PoolState {
                 (expires > now).then(|| (expires, rank(r.id), r.id, credit.id.clone()))
             })
             .min()
-            .map_or(
-                AutoRedeem::Skip(AutoRedeemSkip::NoCredit),
+            .map_or_else(
+                || {
+                    let unknown = records
+                        .iter()
+                        .any(|r| exhausted(r, now) && r.reset_credits.is_none());
+                    AutoRedeem::Skip(if unknown {
+                        AutoRedeemSkip::CreditsUnknown
+                    } else {
+                        AutoRedeemSkip::NoCredit
+                    })
+                },
                 |(_, _, record, credit_id)| AutoRedeem::Redeem {
                     record,
                     credit_id,
@@ -122,5 +134,19 @@ impl PoolState {
                 .insert(ns.to_owned(), *episode);
         }
         decision
+    }
+}
+
+impl PoolState {
+    /// The exhausted accounts of `provider` in `ns` whose credits were never fetched.
+    #[must_use]
+    pub fn credits_unknown(&self, provider: ProviderId, ns: &str, now: UnixMs) -> Vec<Ulid> {
+        self.providers
+            .get(&provider)
+            .into_iter()
+            .flat_map(|p| p.records_in(ns))
+            .filter(|r| exhausted(r, now) && r.reset_credits.is_none())
+            .map(|r| r.id)
+            .collect()
     }
 }

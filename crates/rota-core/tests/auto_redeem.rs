@@ -133,10 +133,14 @@ fn no_redeem_without_a_usable_credit_or_while_one_is_pending() {
     let (mut s, ids) = pool(2);
     limit(&mut s, ids[0], T0);
     limit(&mut s, ids[1], T0);
+    // Never fetched: fetch first.
     assert_eq!(
         s.auto_redeem_decision(P, NS, T0 + 1),
-        AutoRedeem::Skip(AutoRedeemSkip::NoCredit)
+        AutoRedeem::Skip(AutoRedeemSkip::CreditsUnknown)
     );
+    assert_eq!(s.credits_unknown(P, NS, T0 + 1), ids);
+    credits(&mut s, ids[1], &[]);
+    assert_eq!(s.credits_unknown(P, NS, T0 + 1), [ids[0]]);
     // An expired credit is no credit.
     credits(&mut s, ids[0], &[T0 - 1]);
     assert_eq!(

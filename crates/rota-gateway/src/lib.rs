@@ -285,6 +285,8 @@ pub(crate) struct Shared {
     admitted: AtomicU64,
     /// An automatic reset-credit redeem is running in this process.
     pub(crate) auto_redeeming: std::sync::atomic::AtomicBool,
+    /// When this process last fetched never-seen credits for the automatic redeem (unix ms).
+    pub(crate) credits_fetched_at: std::sync::atomic::AtomicI64,
     /// When each connection's key was last presented on a proxied request (unix ms); written
     /// to [`CONNECTIONS_SEEN_FILE`] with the batched counters.
     seen: Mutex<(bool, BTreeMap<String, UnixMs>)>,
@@ -395,6 +397,7 @@ impl Gateway {
                 events,
                 admitted: AtomicU64::new(0),
                 auto_redeeming: std::sync::atomic::AtomicBool::new(false),
+                credits_fetched_at: std::sync::atomic::AtomicI64::new(0),
                 seen: Mutex::new((false, BTreeMap::new())),
             }),
         })

@@ -32,6 +32,11 @@ struct Env {
 /// window at 100 %. Account i holds two credits expiring in `expiry_days[i]` and 20 days; the
 /// store knows them as the usage poll would record them.
 async fn env(exhausted: &[bool], expiry_days: &[i64]) -> Env {
+    env_with(exhausted, expiry_days, true).await
+}
+
+/// [`env`]; `record` false leaves the credits unknown to the store (no usage poll yet).
+async fn env_with(exhausted: &[bool], expiry_days: &[i64], record: bool) -> Env {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = file_store(&dir.path().join("store"));
@@ -58,7 +63,7 @@ async fn env(exhausted: &[bool], expiry_days: &[i64]) -> Env {
         store.clone(),
         Arc::new(Providers::new(ProvidersConfig::with_mock_base(mock.base_url())).unwrap()),
     );
-    for (_, id, _) in &accounts {
+    for (_, id, _) in accounts.iter().filter(|_| record) {
         rota_providers::reset_credits::refresh_recorded(&tokens, *id, rota_store::now_ms()).await;
         assert_eq!(
             store
@@ -249,5 +254,23 @@ async fn nothing_is_redeemed_with_the_setting_off_or_while_an_account_can_serve(
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(e.consumes(), 0);
     assert!(e.redeems_logged().is_empty());
+    gw.0.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_never_fetched_are_fetched_when_the_pool_runs_dry() {
+    let e = env_with(&[true, true], &[3, 1], false).await;
+    e.set_auto_redeem(true);
+    let gw = e.gateway("gw").await;
+    let _ = burst(std::slice::from_ref(&gw), 4).await;
+    wait_for("the automatic redeem", || e.consumes() == 1).await;
+    let _ = burst(std::slice::from_ref(&gw), 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(e.consumes(), 1);
+    assert_eq!(
+        e.spent(),
+        vec![e.accounts[1].2.clone()],
+        "the soonest-expiring credit"
+    );
     gw.0.shutdown().await;
 }

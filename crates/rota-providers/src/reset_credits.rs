@@ -144,11 +144,19 @@ pub async fn redeem_account(
 /// The opt-in automatic redeem (`[providers.openai] auto_redeem`): when every account of the
 /// pool in `ns` is exhausted, one credit on one account, once per exhaustion (the decision
 /// and its record are rota-core's [`rota_core::AutoRedeem`], made again under the store lock,
-/// so racing callers in any process redeem once). `None` when nothing was due.
+/// so racing callers in any process redeem once). `Err(skip)` says why nothing was due.
+///
+/// The credits of the accounts in `fetch_first` are fetched and recorded before deciding (the
+/// caller saw them exhausted with credits never fetched: no usage poll yet, polling off).
 pub async fn auto_redeem(
     tokens: &TokenManager,
     ns: &str,
-) -> Result<Option<RedeemResponse>, ProviderError> {
+    fetch_first: &[Ulid],
+) -> Result<Result<RedeemResponse, rota_core::AutoRedeemSkip>, ProviderError> {
+    let now = rota_store::now_ms();
+    for id in fetch_first {
+        refresh_recorded(tokens, *id, now).await;
+    }
     let store = tokens.store().clone();
     let key = ns.to_owned();
     let decision = tokio::task::spawn_blocking(move || {
@@ -162,13 +170,15 @@ pub async fn auto_redeem(
     })
     .await
     .map_err(|e| ProviderError::Internal(e.to_string()))??;
-    let rota_core::AutoRedeem::Redeem {
-        record, episode, ..
-    } = decision
-    else {
-        return Ok(None);
+    let record = match decision {
+        rota_core::AutoRedeem::Redeem {
+            record, episode, ..
+        } => {
+            tracing::info!(account = %record, episode, "every openai account is exhausted: redeeming a reset credit");
+            record
+        }
+        rota_core::AutoRedeem::Skip(skip) => return Ok(Err(skip)),
     };
-    tracing::info!(account = %record, episode, "every openai account is exhausted: redeeming a reset credit");
     let result = redeem_as(tokens, record, true).await;
     match &result {
         Ok(r) => {
@@ -178,7 +188,7 @@ pub async fn auto_redeem(
             tracing::warn!(account = %record, error = %e, "automatic reset-credit redeem failed");
         }
     }
-    result.map(Some)
+    result.map(Ok)
 }
 
 /// The automatic-redeem setting as `source` gives it now.
