@@ -141,6 +141,19 @@ pub async fn redeem_account(
     redeem_as(tokens, id, false).await
 }
 
+/// The automatic redeem's locked decision: a skip fails the mutation, so nothing is written
+/// for it.
+enum Locked {
+    Skip(rota_core::AutoRedeemSkip),
+    Store(rota_store::StoreError),
+}
+
+impl From<rota_store::StoreError> for Locked {
+    fn from(e: rota_store::StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
 /// The opt-in automatic redeem (`[providers.openai] auto_redeem`): when every account of the
 /// pool in `ns` is exhausted, one credit on one account, once per exhaustion (the decision
 /// and its record are rota-core's [`rota_core::AutoRedeem`], made again under the store lock,
@@ -159,25 +172,25 @@ pub async fn auto_redeem(
     }
     let store = tokens.store().clone();
     let key = ns.to_owned();
-    let decision = tokio::task::spawn_blocking(move || {
-        store.mutate(|txn| {
-            Ok::<_, rota_store::StoreError>(txn.state.begin_auto_redeem(
-                P,
-                &key,
-                rota_store::now_ms(),
-            ))
-        })
+    let decided = tokio::task::spawn_blocking(move || {
+        store.mutate(
+            |txn| match txn.state.begin_auto_redeem(P, &key, rota_store::now_ms()) {
+                rota_core::AutoRedeem::Redeem {
+                    record, episode, ..
+                } => Ok((record, episode)),
+                rota_core::AutoRedeem::Skip(skip) => Err(Locked::Skip(skip)),
+            },
+        )
     })
     .await
-    .map_err(|e| ProviderError::Internal(e.to_string()))??;
-    let record = match decision {
-        rota_core::AutoRedeem::Redeem {
-            record, episode, ..
-        } => {
+    .map_err(|e| ProviderError::Internal(e.to_string()))?;
+    let record = match decided {
+        Ok((record, episode)) => {
             tracing::info!(account = %record, episode, "every openai account is exhausted: redeeming a reset credit");
             record
         }
-        rota_core::AutoRedeem::Skip(skip) => return Ok(Err(skip)),
+        Err(Locked::Skip(skip)) => return Ok(Err(skip)),
+        Err(Locked::Store(e)) => return Err(e.into()),
     };
     let result = redeem_as(tokens, record, true).await;
     match &result {
