@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use rota_types::command::{
-    AccountRequest, AnthropicClientsSetRequest, AppInfo, AppSettings, BeginLoginRequest,
-    CompleteLoginRequest, Empty, FlowRequest, GatewayStatusResponse, HandoffSetRequest,
-    ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse, LoginStarted,
-    OpenLinkRequest, PoolRequest, ProactiveSetRequest, RenameRecordRequest, SessionRequest,
-    SwitchCaveatResponse, SwitchLogItem, SwitchLogRequest, UiPrefs, UsageRequest,
+    AccountRequest, AnthropicClientsSetRequest, AppInfo, AppSettings, AutoRedeemSetRequest,
+    BeginLoginRequest, CompleteLoginRequest, Empty, FlowRequest, GatewayStatusResponse,
+    HandoffSetRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
+    LoginStarted, OpenLinkRequest, PoolRequest, ProactiveSetRequest, RenameRecordRequest,
+    SessionRequest, SwitchCaveatResponse, SwitchLogItem, SwitchLogRequest, UiPrefs, UsageRequest,
 };
 use rota_types::handoff::HandoffStatus;
 use rota_types::{
@@ -17,7 +17,7 @@ use rota_types::{
     RemoveAccountResponse, SessionDetail, SessionSummary, SetActiveResponse, SuccessResponse,
     SwitchReason, UsageResponse,
 };
-use rota_types::{RecoveriesResponse, RecoveryNotice};
+use rota_types::{AutoRedeemStatus, RecoveriesResponse, RecoveryNotice, RedeemResponse};
 use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -364,6 +364,39 @@ pub fn proactive_set(
     let provider = accounts::parse_provider(&request.provider_id)?;
     rota_handoff::set_proactive(&state.store, provider, request.enabled)?;
     provider_status(&state, provider)
+}
+
+/// One reset credit on the account: the redeem `rota auth redeem` and `POST /auth/redeem` run.
+#[tauri::command]
+pub async fn redeem_reset_credit(
+    request: AccountRequest,
+    state: State<'_, AppState>,
+) -> Result<RedeemResponse, ApiError> {
+    let provider = accounts::parse_provider(&request.provider_id)?;
+    let id = rota_core::parse_id(&request.record_id)?;
+    let ns = rota_types::api::namespace_or_default(request.namespace.as_deref()).to_owned();
+    rota_providers::reset_credits::redeem_account(&state.tokens, provider, &ns, Some(id))
+        .await
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))
+}
+
+// Off the main thread: reads config.toml.
+#[tauri::command(async)]
+pub fn auto_redeem_get(request: Empty) -> Result<AutoRedeemStatus, ApiError> {
+    let Empty {} = request;
+    let source = rota_config::AutoRedeemSource::process()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+    rota_providers::reset_credits::auto_redeem_status(&source)
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))
+}
+
+// Off the main thread: writes config.toml.
+#[tauri::command(async)]
+pub fn auto_redeem_set(request: AutoRedeemSetRequest) -> Result<AutoRedeemStatus, ApiError> {
+    let source = rota_config::AutoRedeemSource::process()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+    rota_providers::reset_credits::set_auto_redeem(&source, request.enabled)
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).

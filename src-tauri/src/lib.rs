@@ -94,6 +94,9 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::connect_tool,
             commands::undo_connection,
             commands::test_connection,
+            commands::redeem_reset_credit,
+            commands::auto_redeem_get,
+            commands::auto_redeem_set,
         ])
 }
 

@@ -45,6 +45,32 @@ fn label(state: &PoolState, provider: ProviderId, id: &str) -> String {
     state.history_label(provider, id)
 }
 
+/// Rota's own reset-credit redeem (the pool ran dry and the setting is on): the user hears
+/// what it did, whatever the provider answered.
+fn auto_redeem_notice(state: &PoolState, entry: &SwitchLogEntry) -> Option<Notice> {
+    let code = entry
+        .detail
+        .as_ref()
+        .filter(|d| d.automatic && entry.reason == rota_types::SwitchReason::ResetCredit)?
+        .redeem?;
+    let provider = entry.provider_id.info().display_name;
+    let who = label(state, entry.provider_id, &entry.to);
+    Some(if code.windows_cleared() {
+        Notice {
+            title: format!("{provider}: reset credit redeemed on {who}"),
+            body: format!(
+                "Every account was exhausted, so Rota redeemed the credit that expires first. \
+                 Both of {who}'s windows are reset; requests use it again."
+            ),
+        }
+    } else {
+        Notice {
+            title: format!("{provider}: automatic redeem on {who} did not reset"),
+            body: format!("The provider answered: {}.", code.text()),
+        }
+    })
+}
+
 /// Compares two loaded states at `now`.
 pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
     let mut out = Changes::default();
@@ -54,7 +80,9 @@ pub fn changes(before: &PoolState, after: &PoolState, now: UnixMs) -> Changes {
             continue;
         }
         out.switched.push(entry.clone());
-        if entry.reason.is_automatic() {
+        if let Some(n) = auto_redeem_notice(after, entry) {
+            out.notices.push(n);
+        } else if entry.reason.is_automatic() {
             let provider = entry.provider_id.info().display_name;
             let to = label(after, entry.provider_id, &entry.to);
             // The same words as the switch history and `rota auth log`.
@@ -289,6 +317,62 @@ mod tests {
         );
         // Still dry a moment later: not announced again.
         assert!(changes(&after, &after, T0 + 1).notices.is_empty());
+    }
+
+    #[test]
+    fn an_automatic_redeem_is_announced_a_manual_one_only_listed() {
+        let (before, a, _) = two();
+        let mut after = before.clone();
+        after
+            .finish_redeem(
+                ProviderId::Anthropic,
+                a,
+                "r1",
+                rota_types::RedeemCode::Reset,
+                true,
+                T0 + 1,
+            )
+            .unwrap();
+        let c = changes(&before, &after, T0 + 2);
+        assert_eq!(c.switched.len(), 1);
+        assert_eq!(c.notices.len(), 1, "{c:?}");
+        assert_eq!(
+            c.notices[0].title,
+            "Anthropic: reset credit redeemed on a@x.io"
+        );
+        let mut later = after.clone();
+        later
+            .finish_redeem(
+                ProviderId::Anthropic,
+                a,
+                "r2",
+                rota_types::RedeemCode::NoCredit,
+                true,
+                T0 + 3,
+            )
+            .unwrap();
+        let c = changes(&after, &later, T0 + 4);
+        assert_eq!(
+            c.notices,
+            [Notice {
+                title: "Anthropic: automatic redeem on a@x.io did not reset".into(),
+                body: "The provider answered: no reset credit left.".into()
+            }]
+        );
+        let mut manual = later.clone();
+        manual
+            .finish_redeem(
+                ProviderId::Anthropic,
+                a,
+                "r3",
+                rota_types::RedeemCode::Reset,
+                false,
+                T0 + 5,
+            )
+            .unwrap();
+        let c = changes(&later, &manual, T0 + 6);
+        assert_eq!(c.switched.len(), 1);
+        assert!(c.notices.is_empty(), "the user asked for it: {c:?}");
     }
 
     #[test]

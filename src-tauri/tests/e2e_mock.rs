@@ -1103,3 +1103,178 @@ async fn the_guard_marks_extra_usage_and_the_client_switch_opens_the_route() -> 
     app.quit().await?;
     Ok(())
 }
+
+fn openai_usage(five: f64, week: f64, credits: Vec<rota_mock::ResetCredit>) -> Usage {
+    let mut u = Usage::windows(
+        rota_mock::Window::new(five, 3 * 3600),
+        rota_mock::Window::new(week, 4 * 86_400),
+    );
+    u.reset_credits = credits;
+    u
+}
+
+/// Provider Detail → OpenAI: an exhausted account with reset credits offers *Redeem reset
+/// credit*; the confirmation says which account, how many credits, what a redeem does and
+/// that it uses one; confirmed, the answer shows in words, the bars refresh to the cleared
+/// windows and the count drops. The automatic-redeem toggle writes `config.toml`. Screenshots
+/// at the default size and at the 760 px minimum width, light and dark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one user story, step by step, with a screenshot per step
+async fn redeem_a_reset_credit_from_provider_detail() -> Result<()> {
+    for dark in [false, true] {
+        let theme = if dark { "dark" } else { "light" };
+        let mock = mock().await?;
+        let now = mock.now();
+        let spare = mock.add_account(
+            NewAccount::new(ProviderId::OpenAi)
+                .email("codex-spare@example.com")
+                .plan("plus")
+                .usage(openai_usage(40.0, 20.0, vec![])),
+        );
+        let main = mock.add_account(
+            NewAccount::new(ProviderId::OpenAi)
+                .email("codex-main@example.com")
+                .plan("pro")
+                .usage(openai_usage(
+                    100.0,
+                    72.0,
+                    vec![
+                        rota_mock::ResetCredit::new("rc_soon", now + 3 * 86_400),
+                        rota_mock::ResetCredit::new("rc_late", now + 20 * 86_400),
+                    ],
+                )),
+        );
+        let home = tempfile::Builder::new().prefix("rota-e2e-").tempdir()?;
+        {
+            let store = store_at(home.path());
+            store_mock_account(&store, &spare);
+            store_mock_account(&store, &main);
+        }
+        let mut l = launch(&mock).home(home);
+        if dark {
+            l = l.env("GTK_THEME", "Adwaita:dark");
+        }
+        let app = App::launch(l).await?;
+        app.click("#open-settings").await?;
+        app.wait_for("#settings-dialog").await?;
+        app.click("#tab-providers").await?;
+        app.click("#connected-list [data-provider='openai']")
+            .await?;
+        let row = "#accounts .account[data-label='codex-main@example.com']";
+        // The usage poll recorded the credits: count and expiry on the row, and the action.
+        let credits = app
+            .wait_text(&format!("{row} .reset-credits"), |t| {
+                t.starts_with("2 reset credits")
+            })
+            .await?;
+        assert!(
+            credits.contains("next expires in 2d") || credits.contains("next expires in 3d"),
+            "{credits}"
+        );
+        assert!(
+            app.texts("#accounts .account[data-label='codex-spare@example.com'] .redeem")
+                .await?
+                .is_empty(),
+            "no action on an account without credits"
+        );
+        app.screenshot(&format!("redeem-1-credits-{theme}")).await?;
+
+        // Ask first: which account, how many credits, what it does, that it uses one.
+        app.click(&format!("{row} .redeem")).await?;
+        let text = app
+            .wait_text("#confirm-redeem-text", |t| !t.is_empty())
+            .await?;
+        for words in [
+            "codex-main@example.com has 2 reset credits",
+            "clears both its 5-hour and weekly windows",
+            "uses one credit",
+        ] {
+            assert!(text.contains(words), "{words:?} in {text}");
+        }
+        app.screenshot(&format!("redeem-2-confirm-{theme}")).await?;
+        app.resize_to(760, 720).await?;
+        app.screenshot(&format!("redeem-2-confirm-760-{theme}"))
+            .await?;
+        // Cancel spends nothing.
+        app.click("#confirm-redeem-cancel").await?;
+        app.wait_gone("#confirm-redeem").await?;
+        assert_eq!(
+            mock.requests()
+                .iter()
+                .filter(|r| r.path.ends_with("/consume"))
+                .count(),
+            0
+        );
+
+        // Confirmed: the answer in words, the windows cleared, one credit left.
+        app.click(&format!("{row} .redeem")).await?;
+        app.click("#confirm-redeem-ok").await?;
+        let status = app
+            .wait_text("#redeem-status", |t| t.contains("reset"))
+            .await?;
+        assert_eq!(
+            status,
+            "codex-main@example.com: redeemed: both windows are reset. 1 reset credit left."
+        );
+        app.wait_text(&format!("{row} .usage-pct"), |t| t == "0% used")
+            .await?;
+        assert_eq!(
+            app.texts(&format!("{row} .usage-pct")).await?,
+            ["0% used", "0% used"]
+        );
+        app.wait_text(&format!("{row} .reset-credits"), |t| {
+            t.starts_with("1 reset credit ")
+        })
+        .await?;
+        app.screenshot(&format!("redeem-3-done-760-{theme}"))
+            .await?;
+        app.resize_to(1100, 720).await?;
+        app.screenshot(&format!("redeem-3-done-{theme}")).await?;
+        let spent: Vec<_> = mock
+            .account(&main.id)?
+            .usage
+            .reset_credits
+            .iter()
+            .filter(|c| c.redeemed_by.is_some())
+            .map(|c| c.id.clone())
+            .collect();
+        assert_eq!(spent, ["rc_soon"], "one credit, the one that expires first");
+
+        // The automatic redeem is opt-in: off, and the toggle writes config.toml.
+        app.scroll_to("#auto-redeem-toggle").await?;
+        let checked = app
+            .client
+            .execute(
+                "return document.querySelector('#auto-redeem-toggle').checked;",
+                vec![],
+            )
+            .await?;
+        assert_eq!(checked, serde_json::json!(false));
+        app.click("label[for='auto-redeem-toggle']").await?;
+        let config = App::rota_home(app.home.path()).join("config.toml");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !std::fs::read_to_string(&config).is_ok_and(|t| t.contains("auto_redeem = true")) {
+            anyhow::ensure!(Instant::now() < deadline, "config.toml was not written");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        app.screenshot(&format!("redeem-4-auto-toggle-{theme}"))
+            .await?;
+
+        // The history lists the redeem in words, as one account.
+        app.click("#tab-history").await?;
+        let item = app
+            .wait_text("#switch-history .history-item", |t| {
+                t.contains("reset credit")
+            })
+            .await?;
+        assert!(
+            item.contains("reset credit redeemed: both windows reset"),
+            "{item}"
+        );
+        assert!(!item.contains('→'), "{item}");
+        app.screenshot(&format!("redeem-5-history-{theme}")).await?;
+        app.quit().await?;
+        mock.shutdown().await;
+    }
+    Ok(())
+}

@@ -96,6 +96,17 @@ pub enum AuthCommand {
     /// Redeem one OpenAI rate-limit reset credit on an account (the active one by default):
     /// both windows are cleared. Safe to repeat; never redeems twice for one request.
     Redeem(RedeemArgs),
+    /// Redeem an OpenAI reset credit on its own when every OpenAI account is exhausted (once
+    /// per exhaustion; on|off|status; runs in the app and `rota serve`).
+    AutoRedeem(AutoRedeemArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AutoRedeemArgs {
+    #[arg(value_enum, default_value = "status")]
+    pub action: Toggle,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +322,7 @@ impl Cli {
             AuthCommand::Log(a) => a.json.json,
             AuthCommand::Recovery(a) => a.json.json,
             AuthCommand::Redeem(a) => a.json.json,
+            AuthCommand::AutoRedeem(a) => a.json.json,
         }
     }
 }

@@ -258,6 +258,7 @@ fn log_text_and_json() {
                         model: None,
                         percent: Some(96),
                         rejected: false,
+                        ..SwitchDetail::default()
                     }),
                 ),
                 entry(

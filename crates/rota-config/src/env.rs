@@ -76,6 +76,8 @@ pub const OPENAI_ISSUER: &str = "ROTA_OPENAI_ISSUER";
 pub const OPENAI_BACKEND_BASE: &str = "ROTA_OPENAI_BACKEND_BASE";
 /// OpenAI OAuth client id.
 pub const OPENAI_CLIENT_ID: &str = "ROTA_OPENAI_CLIENT_ID";
+/// Rota redeems an OpenAI reset credit on its own when the whole pool is exhausted (`on`/`off`).
+pub const OPENAI_AUTO_REDEEM: &str = "ROTA_OPENAI_AUTO_REDEEM";
 /// Ports the OpenAI login callback may listen on.
 pub const OPENAI_CALLBACK_PORTS: &str = "ROTA_OPENAI_CALLBACK_PORTS";
 /// GitHub / Enterprise host (derives the other GitHub URLs).
@@ -140,6 +142,7 @@ pub const ALL: &[(&str, Audience)] = &[
     (OPENAI_BACKEND_BASE, Audience::User),
     (OPENAI_CLIENT_ID, Audience::User),
     (OPENAI_CALLBACK_PORTS, Audience::User),
+    (OPENAI_AUTO_REDEEM, Audience::User),
     (GITHUB_DOMAIN, Audience::User),
     (GITHUB_BASE, Audience::User),
     (GITHUB_API_BASE, Audience::User),

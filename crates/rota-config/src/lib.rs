@@ -32,6 +32,7 @@
 //! clients = "claude-code"  # who the gateway's Anthropic route serves: "claude-code" or "any"
 //! [providers.openai]
 //! issuer = "https://auth.openai.com"
+//! auto_redeem = false     # redeem a reset credit when every account is exhausted
 //! [providers.github]
 //! copilot_api_base = "https://api.githubcopilot.com"
 //! ```
@@ -231,7 +232,8 @@ pub struct Config {
     pub proactive: Proactive,
     pub polling: Polling,
     /// `[providers.<anthropic|openai|github>]`: upstream URLs and ids by their
-    /// rota-providers variable name without the `ROTA_<PROVIDER>_` prefix, lower-case.
+    /// rota-providers variable name without the `ROTA_<PROVIDER>_` prefix, lower-case; and
+    /// the flag `[providers.openai] auto_redeem`.
     /// Values may be strings, booleans or numbers (`plan_limits_only = false`); they reach
     /// rota-providers as the text of the matching variable.
     pub providers: BTreeMap<String, BTreeMap<String, ProviderValue>>,
@@ -256,6 +258,8 @@ impl ProviderValue {
         }
     }
 }
+
+const AUTO_REDEEM_KEY: &str = "auto_redeem";
 
 /// Where the config file is: `$ROTA_HOME/config.toml`, else `<config dir>/rota/config.toml`.
 #[must_use]
@@ -309,6 +313,14 @@ impl Config {
             }
             if let Some(key) = values.keys().find(|k| !is_var_part(k)) {
                 return Err(format!("[providers.{section}] has an invalid key {key:?}"));
+            }
+            if section == "openai"
+                && let Some(value) = values.get(AUTO_REDEEM_KEY)
+                && !matches!(value, ProviderValue::Bool(_))
+            {
+                return Err(format!(
+                    "[providers.{section}] {AUTO_REDEEM_KEY} must be true or false"
+                ));
             }
         }
         Ok(config)
@@ -405,6 +417,12 @@ impl Config {
                 }
             });
         }
+        if let Some(on) = auto_redeem_env(&get)? {
+            self.providers
+                .entry("openai".to_owned())
+                .or_default()
+                .insert(AUTO_REDEEM_KEY.to_owned(), ProviderValue::Bool(on));
+        }
         if let Some(v) = get(crate::env::USAGE_POLL_SECS) {
             self.polling.interval_secs = Some(parse(crate::env::USAGE_POLL_SECS, secs, v)?);
         }
@@ -452,6 +470,111 @@ impl Config {
             .get(&key.to_ascii_lowercase())
             .map(ProviderValue::as_text)
     }
+
+    /// Whether Rota redeems an OpenAI reset credit on its own when every account of the pool
+    /// is exhausted: `[providers.openai] auto_redeem`, overridden by `ROTA_OPENAI_AUTO_REDEEM`
+    /// (applied by [`Config::load`]); off by default.
+    #[must_use]
+    pub fn auto_redeem(&self) -> bool {
+        matches!(
+            self.providers
+                .get("openai")
+                .and_then(|s| s.get(AUTO_REDEEM_KEY)),
+            Some(ProviderValue::Bool(true))
+        )
+    }
+}
+
+/// Where a long-running host reads the automatic-redeem setting each time it matters (the
+/// rare moment a pool runs dry), so a toggle in the app or the CLI — a write to the file —
+/// reaches every running gateway without a restart. The environment, fixed for a process's
+/// life, is read once and wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoRedeemSource {
+    /// The config file (`None`: only the environment counts).
+    pub file: Option<PathBuf>,
+    /// `ROTA_OPENAI_AUTO_REDEEM`, when set.
+    pub env: Option<bool>,
+}
+
+impl AutoRedeemSource {
+    /// This process's: [`config_path`] and its environment.
+    pub fn process() -> Result<Self, ConfigError> {
+        Ok(Self {
+            file: config_path(),
+            env: auto_redeem_env(&|k| std::env::var(k).ok())?,
+        })
+    }
+
+    /// The setting now.
+    pub fn enabled(&self) -> Result<bool, ConfigError> {
+        if let Some(on) = self.env {
+            return Ok(on);
+        }
+        match &self.file {
+            Some(path) => Ok(Config::read(path)?.auto_redeem()),
+            None => Ok(false),
+        }
+    }
+}
+
+/// `ROTA_OPENAI_AUTO_REDEEM` (`on`/`off`, `true`/`false`, `1`/`0`), when set.
+pub fn auto_redeem_env(get: &impl Fn(&str) -> Option<String>) -> Result<Option<bool>, ConfigError> {
+    let Some(v) = get(crate::env::OPENAI_AUTO_REDEEM).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(Some(true)),
+        "off" | "false" | "0" | "no" => Ok(Some(false)),
+        _ => Err(ConfigError::Env {
+            name: crate::env::OPENAI_AUTO_REDEEM,
+            expected: "on or off",
+            value: v,
+        }),
+    }
+}
+
+/// The text of the config file at `path` (empty when missing) with `[providers.openai]
+/// auto_redeem` set, keeping the rest as written (comments, order); a file that does not parse
+/// is an error. The caller writes it durably (rota-providers' `reset_credits::set_auto_redeem`
+/// through rota-store), so a reader never sees half of it.
+pub fn with_auto_redeem(path: &Path, on: bool) -> Result<String, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let parse_error = |message: String| ConfigError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    Config::parse(&text).map_err(parse_error)?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| parse_error(e.to_string().trim().to_owned()))?;
+    let providers = doc
+        .entry("providers")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or_else(|| parse_error("[providers] is not a table".to_owned()))?;
+    let openai = providers
+        .entry("openai")
+        .or_insert_with(toml_edit::table)
+        .as_table_mut()
+        .ok_or_else(|| parse_error("[providers.openai] is not a table".to_owned()))?;
+    openai[AUTO_REDEEM_KEY] = toml_edit::value(on);
+    let out = doc.to_string();
+    Config::parse(&out).map_err(parse_error)?;
+    Ok(out)
 }
 
 /// An environment value, or an error naming the variable and what it must be.

@@ -233,3 +233,58 @@ fn the_new_gateway_timeouts_read_from_file_and_env() {
         .unwrap();
     assert_eq!(c.gateway.stream_idle_timeout_secs, Some(5));
 }
+
+#[test]
+fn auto_redeem_is_off_by_default_set_in_the_file_and_overridden_by_the_environment() {
+    assert!(!Config::default().auto_redeem());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    // A user's file with a comment: the toggle keeps it.
+    std::fs::write(
+        &path,
+        "# mine\n[providers.openai]\nissuer = \"https://auth.example\" # keep\n",
+    )
+    .unwrap();
+    set_auto_redeem(&path, true).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# mine\n"), "{text}");
+    assert!(
+        text.contains("issuer = \"https://auth.example\" # keep"),
+        "{text}"
+    );
+    assert!(text.contains("auto_redeem = true"), "{text}");
+    let mut c = Config::read(&path).unwrap();
+    assert!(c.auto_redeem());
+    assert_eq!(
+        c.provider_var("ROTA_OPENAI_ISSUER").as_deref(),
+        Some("https://auth.example")
+    );
+    c.apply_env(env(&[("ROTA_OPENAI_AUTO_REDEEM", "off")]))
+        .unwrap();
+    assert!(!c.auto_redeem());
+    set_auto_redeem(&path, false).unwrap();
+    assert!(!Config::read(&path).unwrap().auto_redeem());
+
+    // A missing file is created; a bad value is an error naming it.
+    let fresh = dir.path().join("sub").join("config.toml");
+    set_auto_redeem(&fresh, true).unwrap();
+    assert!(Config::read(&fresh).unwrap().auto_redeem());
+    let err = Config::parse("[providers.openai]\nauto_redeem = \"yes\"\n").unwrap_err();
+    assert!(err.contains("auto_redeem must be true or false"), "{err}");
+    let err = Config::default()
+        .apply_env(env(&[("ROTA_OPENAI_AUTO_REDEEM", "maybe")]))
+        .unwrap_err();
+    assert!(err.to_string().contains("ROTA_OPENAI_AUTO_REDEEM"), "{err}");
+    // A file that does not parse is left as it is.
+    std::fs::write(&path, "[gateway\n").unwrap();
+    assert!(set_auto_redeem(&path, true).is_err());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "[gateway\n");
+}
+
+/// What rota-providers' `set_auto_redeem` does with the edited text (tests may write directly).
+fn set_auto_redeem(path: &std::path::Path, on: bool) -> Result<(), rota_config::ConfigError> {
+    let text = rota_config::with_auto_redeem(path, on)?;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    Ok(())
+}

@@ -10,6 +10,7 @@
 //! store's vault keyed by record id, and this crate only offers the redacting [`Secret`] type
 //! for them.
 
+pub mod auto_redeem;
 pub mod caveat;
 pub mod error;
 pub mod exhaustion;
@@ -22,6 +23,7 @@ pub mod scope;
 pub mod secret;
 pub mod state;
 
+pub use auto_redeem::{AutoRedeem, AutoRedeemSkip};
 pub use caveat::{ServingCaveat, Unavailable};
 pub use error::PoolError;
 pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaustion};

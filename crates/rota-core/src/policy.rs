@@ -464,10 +464,20 @@ impl PoolState {
             }
             Outcome::RateLimited(signal) => {
                 let until = signal_until(signal, policy.default_for(r.rate_limit_streak), now);
-                r.rate_limit_streak = r.rate_limit_streak.saturating_add(1);
                 fail(h, Some(429), now);
-                extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
-                (Action::TryNext, Some(reason_for(signal.window)))
+                // A 429 answered before a reset-credit redeem cleared the windows (a request
+                // in flight while it landed) is about windows that are gone: no cooldown.
+                let stale = r
+                    .last_redeem
+                    .as_ref()
+                    .is_some_and(|l| l.code.windows_cleared() && l.at >= now);
+                if stale {
+                    (Action::TryNext, None)
+                } else {
+                    r.rate_limit_streak = r.rate_limit_streak.saturating_add(1);
+                    extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
+                    (Action::TryNext, Some(reason_for(signal.window)))
+                }
             }
             Outcome::QuotaExhausted { resets_at } => {
                 let known = r

@@ -154,6 +154,7 @@ fn detail_of(u: &UsageSnapshot) -> SwitchDetail {
         model: None,
         percent: fullest.map(|w| w.utilization.clamp(0.0, 1000.0).round() as u32),
         rejected: rejected(u),
+        ..SwitchDetail::default()
     }
 }
 

@@ -3,7 +3,7 @@
 //! provider redeems at most once; a caller that waited for another process's redeem of the same
 //! account takes its result instead of starting a second.
 
-use rota_types::{ProviderId, RedeemCode, SwitchLogEntry, SwitchReason, UnixMs};
+use rota_types::{ProviderId, RedeemCode, SwitchDetail, SwitchLogEntry, SwitchReason, UnixMs};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
@@ -79,17 +79,19 @@ impl PoolState {
         Ok(r.pending_redeem.get_or_insert(intent).clone())
     }
 
-    /// Records the provider's answer to the intent `request_id`: the intent is closed; when a
-    /// credit was spent the account's rate-limit cooldown ends (both windows are clear again)
-    /// and the switch log gets a `reset_credit` line.
+    /// Records the provider's answer to the intent `request_id`: the intent is closed, the
+    /// switch log gets a `reset_credit` line with the answer (every answer: a redeem that
+    /// spent nothing is worth knowing about too; `automatic` marks Rota's own), and when a
+    /// credit was spent the account's rate-limit cooldown ends (both windows are clear again).
     pub fn finish_redeem(
         &mut self,
         provider: ProviderId,
         id: Ulid,
         request_id: &str,
         code: RedeemCode,
+        automatic: bool,
         now: UnixMs,
-    ) -> Result<Option<SwitchLogEntry>, PoolError> {
+    ) -> Result<SwitchLogEntry, PoolError> {
         let r = self
             .providers
             .get_mut(&provider)
@@ -105,14 +107,13 @@ impl PoolState {
             r.pending_redeem = None;
         }
         r.last_redeem = Some(LastRedeem { at: now, code });
-        if !code.windows_cleared() {
-            return Ok(None);
+        if code.windows_cleared() {
+            if r.cooldown_kind == Some(CooldownKind::RateLimit) {
+                r.health.cooldown_until = None;
+                r.cooldown_kind = None;
+            }
+            r.rate_limit_streak = 0;
         }
-        if r.cooldown_kind == Some(CooldownKind::RateLimit) {
-            r.health.cooldown_until = None;
-            r.cooldown_kind = None;
-        }
-        r.rate_limit_streak = 0;
         let entry = SwitchLogEntry {
             at: now,
             provider_id: provider,
@@ -120,10 +121,14 @@ impl PoolState {
             from: Some(id.to_string()),
             to: id.to_string(),
             reason: SwitchReason::ResetCredit,
-            detail: None,
+            detail: Some(SwitchDetail {
+                redeem: Some(code),
+                automatic,
+                ..SwitchDetail::default()
+            }),
         };
         self.log_switch(entry.clone());
-        Ok(Some(entry))
+        Ok(entry)
     }
 
     /// Records the account's reset credits as fetched at `credits.fetched_at` (an older fetch

@@ -57,6 +57,10 @@ pub struct ProviderSettings {
     /// auth clients`, the app); `None` = the config's `[providers.anthropic] clients`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<rota_types::AnthropicClients>,
+    /// Namespace → the exhaustion episode that had its automatic reset-credit redeem
+    /// ([`crate::auto_redeem`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auto_redeem_episodes: BTreeMap<String, UnixMs>,
 }
 
 /// Hand-off of the active account into an official tool's login file.

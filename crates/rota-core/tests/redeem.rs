@@ -63,29 +63,48 @@ fn an_answer_closes_the_intent_ends_the_cooldown_and_is_logged_once() {
     assert!(s.record(P, id).unwrap().is_cooling(T0 + 10));
     s.begin_redeem(P, id, intent("req-1")).unwrap();
     let logged = s
-        .finish_redeem(P, id, "req-1", RedeemCode::Reset, T0 + 10)
-        .unwrap()
+        .finish_redeem(P, id, "req-1", RedeemCode::Reset, false, T0 + 10)
         .unwrap();
     assert_eq!(logged.reason, SwitchReason::ResetCredit);
+    assert_eq!(
+        logged.reason_text(),
+        "reset credit redeemed: both windows reset"
+    );
     assert_eq!(logged.from.as_deref(), Some(id.to_string().as_str()));
     let r = s.record(P, id).unwrap();
     assert!(r.pending_redeem.is_none());
     assert!(!r.is_cooling(T0 + 10));
     assert_eq!(s.switch_log.back(), Some(&logged));
+    // A 429 answered before the redeem landed (a request in flight) is about the cleared
+    // windows: no cooldown again.
+    s.record_outcome(
+        P,
+        id,
+        &Outcome::RateLimited(RateLimitSignal {
+            resets_at: vec![T0 + 3_600_000],
+            ..RateLimitSignal::default()
+        }),
+        &CooldownPolicy::default(),
+        T0 + 8,
+    )
+    .unwrap();
+    assert!(!s.record(P, id).unwrap().is_cooling(T0 + 12));
     // A caller asked before that answer takes it; one asked later starts afresh.
     match s.redeem_plan(P, id, T0 + 5).unwrap() {
         RedeemPlan::Coalesced(last) => assert_eq!(last.code, RedeemCode::Reset),
         other => panic!("{other:?}"),
     }
     assert_eq!(s.redeem_plan(P, id, T0 + 11).unwrap(), RedeemPlan::Fresh);
-    // Nothing spent: no log line, the intent still closes.
+    // Nothing spent: the credit is kept, the answer is still logged (the user asked for it).
     let before = s.switch_log.len();
     s.begin_redeem(P, id, intent("req-2")).unwrap();
-    assert!(
-        s.finish_redeem(P, id, "req-2", RedeemCode::NothingToReset, T0 + 20)
-            .unwrap()
-            .is_none()
+    let logged = s
+        .finish_redeem(P, id, "req-2", RedeemCode::NothingToReset, true, T0 + 20)
+        .unwrap();
+    assert_eq!(s.switch_log.len(), before + 1);
+    assert_eq!(
+        logged.reason_text(),
+        "nothing to reset: the reset credit was kept (automatic)"
     );
-    assert_eq!(s.switch_log.len(), before);
     assert!(s.record(P, id).unwrap().pending_redeem.is_none());
 }

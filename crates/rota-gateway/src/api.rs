@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use rota_core::{PoolState, parse_id};
 use rota_types::api::namespace_or_default;
 use rota_types::{
-    HealthzResponse, ProviderId, RecoveriesResponse, RecoveryNotice, RemoveAccountRequest,
-    RemoveAccountResponse, RenameRequest, SetActiveRequest, SetActiveResponse, SuccessResponse,
-    SwitchReason, UsageResponse,
+    HealthzResponse, ProviderId, RecoveriesResponse, RecoveryNotice, RedeemRequest, RedeemResponse,
+    RemoveAccountRequest, RemoveAccountResponse, RenameRequest, SetActiveRequest,
+    SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -194,6 +194,20 @@ pub(crate) async fn log(
     let store = gw.shared.store.clone();
     let state: PoolState = blocking(move || Ok(store.load()?)).await?;
     Ok(Json(state.history(provider, limit)))
+}
+
+/// `POST /auth/redeem`: one OpenAI reset credit on an account (the active one without
+/// `recordID`) — the operation `rota auth redeem` and the app run, with the same codes.
+pub(crate) async fn redeem(
+    State(gw): State<Gateway>,
+    ApiJson(req): ApiJson<RedeemRequest>,
+) -> Result<Json<RedeemResponse>, HttpError> {
+    let id = req.record_id.as_deref().map(record_id).transpose()?;
+    let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
+    rota_providers::reset_credits::redeem_account(&gw.shared.tokens, req.provider_id, &ns, id)
+        .await
+        .map(Json)
+        .map_err(|e| rota_types::ApiError::new(e.code(), e.to_string()).into())
 }
 
 /// `GET /auth/recoveries`: what the store repaired and the user has not acknowledged.

@@ -60,6 +60,7 @@
 //!   the environment names an HTTP proxy.
 
 pub mod api;
+mod auto_redeem;
 pub mod error;
 mod intake;
 pub mod proxy;
@@ -146,6 +147,10 @@ pub struct GatewayConfig {
     /// First back-off of those retries (doubled per retry; a provider's `retry-after` up to
     /// 2 s is honoured).
     pub overload_backoff: Duration,
+    /// Where the automatic reset-credit redeem's setting is read when a pool runs dry (off
+    /// unless set; [`GatewayConfig::with_settings`] takes the process's config file and
+    /// environment).
+    pub auto_redeem: rota_config::AutoRedeemSource,
 }
 
 impl GatewayConfig {
@@ -170,6 +175,7 @@ impl GatewayConfig {
             header_read_timeout: Duration::from_secs(30),
             overload_retries: 2,
             overload_backoff: Duration::from_millis(250),
+            auto_redeem: rota_config::AutoRedeemSource::default(),
         }
     }
 
@@ -206,6 +212,8 @@ impl GatewayConfig {
         if let Some(s) = settings.gateway.stream_idle_timeout_secs.filter(|s| *s > 0) {
             self.stream_idle_timeout = Duration::from_secs(s);
         }
+        // The environment was checked when `settings` was loaded.
+        self.auto_redeem = rota_config::AutoRedeemSource::process().unwrap_or_default();
         self
     }
 }
@@ -291,6 +299,10 @@ pub(crate) struct Shared {
     pub(crate) usage_pending: Mutex<HashMap<(ProviderId, Ulid), UsageSnapshot>>,
     events: broadcast::Sender<GatewayEvent>,
     admitted: AtomicU64,
+    /// An automatic reset-credit redeem is running in this process.
+    pub(crate) auto_redeeming: std::sync::atomic::AtomicBool,
+    /// When this process last fetched never-seen credits for the automatic redeem (unix ms).
+    pub(crate) credits_fetched_at: std::sync::atomic::AtomicI64,
     /// When each connection's key was last presented on a proxied request (unix ms); written
     /// to [`CONNECTIONS_SEEN_FILE`] with the batched counters.
     seen: Mutex<(bool, BTreeMap<String, UnixMs>)>,
@@ -400,6 +412,8 @@ impl Gateway {
                 usage_pending: Mutex::new(HashMap::new()),
                 events,
                 admitted: AtomicU64::new(0),
+                auto_redeeming: std::sync::atomic::AtomicBool::new(false),
+                credits_fetched_at: std::sync::atomic::AtomicI64::new(0),
                 seen: Mutex::new((false, BTreeMap::new())),
             }),
         })
@@ -423,6 +437,7 @@ impl Gateway {
             .route("/auth/log", get(api::log))
             .route("/auth/recoveries", get(api::recoveries))
             .route("/auth/recoveries/ack", post(api::acknowledge_recoveries))
+            .route("/auth/redeem", post(api::redeem))
             .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),

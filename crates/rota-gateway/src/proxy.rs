@@ -803,6 +803,10 @@ async fn forward_attempts(gw: &Gateway, req: Request, pending: &mut PendingWrite
             ) {
                 Ok(id) => (id, None),
                 Err(nc) => {
+                    if matches!(&nc, NoCandidate::AllCoolingDown { cause, .. } if *cause != rota_core::CoolingCause::Refused)
+                    {
+                        crate::auto_redeem::pool_dry(&shared, state, provider, &ns, now);
+                    }
                     let resp = no_candidate(&nc, now, shared.config.utc_offset_minutes);
                     answered(None, resp.status().as_u16(), rotations, false);
                     return resp;

@@ -511,3 +511,60 @@ async fn store_recoveries_are_an_api_field_until_acknowledged() {
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn redeem_refuses_bad_input_with_the_edge_codes() {
+    let e = env();
+    let cases = [
+        (
+            json!({"providerID": "openai", "recordID": ""}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({"providerID": "openai", "recordID": "xyz"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({"recordID": e.a.to_string()}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({"providerID": "nope"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        // Reset credits are OpenAI's only.
+        (
+            json!({"providerID": "anthropic", "recordID": e.a.to_string()}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        // An Anthropic account id is no OpenAI account; no OpenAI account is active.
+        (
+            json!({"providerID": "openai", "recordID": e.a.to_string()}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            json!({"providerID": "openai"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (body, status, want) in cases {
+        let (got, v) = send(&e.gw, json_req(&e, "POST", "/auth/redeem", &body)).await;
+        assert_eq!((got, code(&v)), (status, want), "{body} → {v}");
+    }
+    // Nothing was written.
+    assert!(
+        e.store
+            .load()
+            .unwrap()
+            .switch_log
+            .iter()
+            .all(|l| l.reason != rota_types::SwitchReason::ResetCredit)
+    );
+}

@@ -65,6 +65,18 @@ pub enum ProviderError {
     /// A background task failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
+    /// Reset credits exist for OpenAI accounts only.
+    #[error("{provider} has no reset credits; only openai does")]
+    NoResetCredits { provider: ProviderId },
+    /// The provider has no account to act on.
+    #[error("no {provider} account is configured")]
+    NoAccount { provider: ProviderId },
+    /// The config file could not be read or written.
+    #[error(transparent)]
+    Settings(#[from] rota_config::ConfigError),
+    /// A setting an environment variable decides cannot be changed from here.
+    #[error("{name} is set and decides this setting; unset it to change it here")]
+    SetByEnv { name: &'static str },
     /// A configured URL is invalid.
     #[error("invalid provider URL {url:?}: {problem}")]
     Config { url: String, problem: String },
@@ -98,10 +110,15 @@ impl ProviderError {
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Login(..) | Self::Config { .. } => ErrorCode::InvalidInput,
-            Self::ReauthRequired { .. } | Self::Unauthorized { .. } => ErrorCode::Conflict,
+            Self::Login(..)
+            | Self::Config { .. }
+            | Self::NoResetCredits { .. }
+            | Self::Settings(_) => ErrorCode::InvalidInput,
+            Self::ReauthRequired { .. } | Self::Unauthorized { .. } | Self::SetByEnv { .. } => {
+                ErrorCode::Conflict
+            }
             Self::RateLimited { .. } | Self::RefreshBackoff { .. } => ErrorCode::Busy,
-            Self::NoCredentials { .. } => ErrorCode::NotFound,
+            Self::NoCredentials { .. } | Self::NoAccount { .. } => ErrorCode::NotFound,
             Self::Network { .. } | Self::Callback(_) => ErrorCode::Os,
             Self::Http { .. } | Self::Protocol { .. } | Self::Internal(_) => ErrorCode::Internal,
             Self::Store(e) => e.code(),

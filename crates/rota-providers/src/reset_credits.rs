@@ -108,9 +108,147 @@ pub async fn consume(
         .ok_or_else(|| protocol("no known code"))
 }
 
+/// The redeem every surface runs (`rota auth redeem`, the app's *Redeem reset credit*,
+/// `POST /auth/redeem`): a reset credit on `provider`'s account `id` in namespace `ns`, the
+/// active one when `id` is `None`. Only OpenAI has reset credits.
+pub async fn redeem_account(
+    tokens: &TokenManager,
+    provider: ProviderId,
+    ns: &str,
+    id: Option<Ulid>,
+) -> Result<RedeemResponse, ProviderError> {
+    if provider != P {
+        return Err(ProviderError::NoResetCredits { provider });
+    }
+    let state = tokens.store().load()?;
+    let id = match id {
+        Some(id) => {
+            if state.record(P, id).is_none_or(|r| r.namespace != ns) {
+                return Err(
+                    rota_store::StoreError::from(rota_core::PoolError::NotFound {
+                        provider,
+                        id: id.to_string(),
+                    })
+                    .into(),
+                );
+            }
+            id
+        }
+        None => state
+            .active_id(P, ns, rota_store::now_ms())
+            .ok_or(ProviderError::NoAccount { provider })?,
+    };
+    redeem_as(tokens, id, false).await
+}
+
+/// The automatic redeem's locked decision: a skip fails the mutation, so nothing is written
+/// for it.
+enum Locked {
+    Skip(rota_core::AutoRedeemSkip),
+    Store(rota_store::StoreError),
+}
+
+impl From<rota_store::StoreError> for Locked {
+    fn from(e: rota_store::StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The opt-in automatic redeem (`[providers.openai] auto_redeem`): when every account of the
+/// pool in `ns` is exhausted, one credit on one account, once per exhaustion (the decision
+/// and its record are rota-core's [`rota_core::AutoRedeem`], made again under the store lock,
+/// so racing callers in any process redeem once). `Err(skip)` says why nothing was due.
+///
+/// The credits of the accounts in `fetch_first` are fetched and recorded before deciding (the
+/// caller saw them exhausted with credits never fetched: no usage poll yet, polling off).
+pub async fn auto_redeem(
+    tokens: &TokenManager,
+    ns: &str,
+    fetch_first: &[Ulid],
+) -> Result<Result<RedeemResponse, rota_core::AutoRedeemSkip>, ProviderError> {
+    let now = rota_store::now_ms();
+    for id in fetch_first {
+        refresh_recorded(tokens, *id, now).await;
+    }
+    let store = tokens.store().clone();
+    let key = ns.to_owned();
+    let decided = tokio::task::spawn_blocking(move || {
+        store.mutate(
+            |txn| match txn.state.begin_auto_redeem(P, &key, rota_store::now_ms()) {
+                rota_core::AutoRedeem::Redeem {
+                    record, episode, ..
+                } => Ok((record, episode)),
+                rota_core::AutoRedeem::Skip(skip) => Err(Locked::Skip(skip)),
+            },
+        )
+    })
+    .await
+    .map_err(|e| ProviderError::Internal(e.to_string()))?;
+    let record = match decided {
+        Ok((record, episode)) => {
+            tracing::info!(account = %record, episode, "every openai account is exhausted: redeeming a reset credit");
+            record
+        }
+        Err(Locked::Skip(skip)) => return Ok(Err(skip)),
+        Err(Locked::Store(e)) => return Err(e.into()),
+    };
+    let result = redeem_as(tokens, record, true).await;
+    match &result {
+        Ok(r) => {
+            tracing::info!(account = %record, code = ?r.code, "automatic reset-credit redeem answered");
+        }
+        Err(e) => {
+            tracing::warn!(account = %record, error = %e, "automatic reset-credit redeem failed");
+        }
+    }
+    result.map(Ok)
+}
+
+/// The automatic-redeem setting as `source` gives it now.
+pub fn auto_redeem_status(
+    source: &rota_config::AutoRedeemSource,
+) -> Result<rota_types::AutoRedeemStatus, ProviderError> {
+    Ok(rota_types::AutoRedeemStatus {
+        enabled: source.enabled()?,
+        from_env: source.env.is_some(),
+        config_file: source.file.as_ref().map(|p| p.display().to_string()),
+    })
+}
+
+/// Turns the automatic redeem on or off in `source`'s config file (the app's toggle,
+/// `rota auth auto-redeem`); running gateways read it the next time a pool runs dry.
+pub fn set_auto_redeem(
+    source: &rota_config::AutoRedeemSource,
+    on: bool,
+) -> Result<rota_types::AutoRedeemStatus, ProviderError> {
+    if source.env.is_some() {
+        return Err(ProviderError::SetByEnv {
+            name: rota_config::env::OPENAI_AUTO_REDEEM,
+        });
+    }
+    let Some(path) = &source.file else {
+        return Err(ProviderError::Internal(
+            "no config directory to keep the setting in".to_owned(),
+        ));
+    };
+    let text = rota_config::with_auto_redeem(path, on)?;
+    rota_store::write_durably(path, text.as_bytes())
+        .map_err(|e| ProviderError::Internal(format!("cannot save the setting: {e}")))?;
+    auto_redeem_status(source)
+}
+
 /// Redeems a reset credit on account `id` (see the module). A network error leaves the intent
 /// pending: the next call repeats it with the same request id.
 pub async fn redeem(tokens: &TokenManager, id: Ulid) -> Result<RedeemResponse, ProviderError> {
+    redeem_as(tokens, id, false).await
+}
+
+/// [`redeem`]; `automatic` marks Rota's own redeem in the switch log.
+async fn redeem_as(
+    tokens: &TokenManager,
+    id: Ulid,
+    automatic: bool,
+) -> Result<RedeemResponse, ProviderError> {
     let store = tokens.store().clone();
     let ctx = tokens.providers().clone();
     let asked_at = rota_store::now_ms();
@@ -141,7 +279,9 @@ pub async fn redeem(tokens: &TokenManager, id: Ulid) -> Result<RedeemResponse, P
                 let now = rota_store::now_ms();
                 store.mutate(|txn| {
                     txn.state
-                        .finish_redeem(P, id, "", RedeemCode::NoCredit, now)?;
+                        .finish_redeem(P, id, "", RedeemCode::NoCredit, automatic, now)?;
+                    // The empty list replaces a stale count (the app stops offering a redeem).
+                    txn.state.record_reset_credits(P, id, credits.clone())?;
                     Ok::<_, rota_store::StoreError>(())
                 })?;
                 return Ok(response(RedeemCode::NoCredit, false, Some(0)));
@@ -160,7 +300,7 @@ pub async fn redeem(tokens: &TokenManager, id: Ulid) -> Result<RedeemResponse, P
     let now = rota_store::now_ms();
     store.mutate(|txn| {
         txn.state
-            .finish_redeem(P, id, &intent.request_id, code, now)?;
+            .finish_redeem(P, id, &intent.request_id, code, automatic, now)?;
         Ok::<_, rota_store::StoreError>(())
     })?;
     drop(lock);

@@ -18,6 +18,7 @@ use crate::connection::{
 use crate::handoff::HandoffStatus;
 use crate::provider::{ProviderId, ProviderInfo};
 use crate::recovery::RecoveriesResponse;
+use crate::reset_credits::{AutoRedeemStatus, RedeemResponse};
 use crate::session::{SessionDetail, SessionSummary};
 use crate::switch::SwitchReason;
 
@@ -118,6 +119,20 @@ commands! {
     /// Sends a request that costs the account nothing through the gateway with the tool's key
     /// and says what came back.
     TestConnectionCmd = "test_connection": ConnectionRequest => ConnectionTestResult;
+    /// Redeems one OpenAI reset credit on the account (what `rota auth redeem` does): the
+    /// provider's answer, `reset` … `no_credit`; non-OpenAI → `invalid_input`.
+    RedeemResetCreditCmd = "redeem_reset_credit": AccountRequest => RedeemResponse;
+    /// The automatic reset-credit redeem setting.
+    AutoRedeemGetCmd = "auto_redeem_get": Empty => AutoRedeemStatus;
+    /// Turns it on or off in `config.toml`; `conflict` when `ROTA_OPENAI_AUTO_REDEEM` decides.
+    AutoRedeemSetCmd = "auto_redeem_set": AutoRedeemSetRequest => AutoRedeemStatus;
+}
+
+/// `auto_redeem_set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoRedeemSetRequest {
+    pub enabled: bool,
 }
 
 /// `session_detail`.

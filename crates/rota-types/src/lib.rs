@@ -45,7 +45,9 @@ pub use event::{
 pub use handoff::{HandoffStatus, HandoffTool, TargetState};
 pub use provider::{ProviderId, ProviderInfo, UnknownProvider};
 pub use recovery::{RecoveriesResponse, RecoveryKind, RecoveryNotice};
-pub use reset_credits::{RedeemCode, RedeemResponse, ResetCredit, ResetCredits};
+pub use reset_credits::{
+    AutoRedeemStatus, RedeemCode, RedeemRequest, RedeemResponse, ResetCredit, ResetCredits,
+};
 pub use session::{SessionDetail, SessionRequest, SessionSummary, TokenUsage, context_window};
 pub use switch::{SwitchDetail, SwitchLogEntry, SwitchReason};
 pub use usage::{

@@ -66,6 +66,17 @@ impl RedeemCode {
         matches!(self, Self::Reset | Self::AlreadyRedeemed)
     }
 
+    /// The wire name (`reset`, `already_redeemed`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::AlreadyRedeemed => "already_redeemed",
+            Self::NothingToReset => "nothing_to_reset",
+            Self::NoCredit => "no_credit",
+        }
+    }
+
     /// For people.
     #[must_use]
     pub fn text(self) -> &'static str {
@@ -92,4 +103,30 @@ pub struct RedeemResponse {
     /// Credits left afterwards, when known.
     #[serde(default)]
     pub remaining: Option<u32>,
+}
+
+/// `POST /auth/redeem`: a reset credit on an account (`recordID`), the active one when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedeemRequest {
+    #[serde(rename = "providerID")]
+    pub provider_id: crate::ProviderId,
+    #[serde(rename = "recordID", default)]
+    pub record_id: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// The automatic reset-credit redeem setting (`[providers.openai] auto_redeem`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoRedeemStatus {
+    pub enabled: bool,
+    /// `ROTA_OPENAI_AUTO_REDEEM` decides in this process: the file's value does not count
+    /// and the toggle cannot change it.
+    #[serde(default)]
+    pub from_env: bool,
+    /// The config file the toggle writes.
+    #[serde(default)]
+    pub config_file: Option<String>,
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ProviderId, UnixMs, WindowKind};
+use crate::{ProviderId, RedeemCode, UnixMs, WindowKind};
 
 /// Why the active account changed. `manual:*` came from a person; the rest are automatic and
 /// raise a desktop notification.
@@ -32,7 +32,9 @@ pub enum SwitchReason {
     /// up); the plan-limits-only guard moved it aside until its plan window resets.
     #[serde(rename = "extra_usage")]
     ExtraUsage,
-    /// A rate-limit reset credit was redeemed on the account (`from` = `to` = the account).
+    /// A rate-limit reset credit redeem was answered for the account (`from` = `to` = the
+    /// account); the detail's `redeem` says what the provider answered (only `reset` and
+    /// `already_redeemed` spent a credit).
     #[serde(rename = "reset_credit")]
     ResetCredit,
     /// The account needs a new login (refresh refused, 401 again).
@@ -121,8 +123,8 @@ pub struct SwitchLogEntry {
 }
 
 /// Why a proactive switch fired: the window that crossed the threshold, or the provider's
-/// `rejected` status.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `rejected` status; or a reset-credit redeem's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchDetail {
     /// The window with the highest use at the time.
@@ -137,6 +139,13 @@ pub struct SwitchDetail {
     /// The provider said `rejected` (the limit is already reached).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
+    /// A reset-credit redeem (`reset_credit`): what the provider answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeem: Option<RedeemCode>,
+    /// Rota redeemed on its own (the opt-in automatic redeem when the whole pool was
+    /// exhausted), not on a person's request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 impl SwitchLogEntry {
@@ -161,7 +170,26 @@ impl SwitchLogEntry {
             SwitchReason::RateLimited => "rate limited".to_owned(),
             SwitchReason::QuotaExhausted => "out of monthly quota".to_owned(),
             SwitchReason::ExtraUsage => "plan limits used up (would bill extra usage)".to_owned(),
-            SwitchReason::ResetCredit => "reset credit redeemed".to_owned(),
+            SwitchReason::ResetCredit => {
+                let Some(d) = &self.detail else {
+                    return "reset credit redeemed".to_owned();
+                };
+                let what = match d.redeem {
+                    Some(RedeemCode::Reset) | None => "reset credit redeemed: both windows reset",
+                    Some(RedeemCode::AlreadyRedeemed) => {
+                        "reset credit already redeemed: both windows reset"
+                    }
+                    Some(RedeemCode::NothingToReset) => {
+                        "nothing to reset: the reset credit was kept"
+                    }
+                    Some(RedeemCode::NoCredit) => "no reset credit left to redeem",
+                };
+                if d.automatic {
+                    format!("{what} (automatic)")
+                } else {
+                    what.to_owned()
+                }
+            }
             SwitchReason::AuthFailed => "needs re-login".to_owned(),
             SwitchReason::Login => "new login".to_owned(),
             SwitchReason::Removed if self.names_one_account() => "account removed".to_owned(),

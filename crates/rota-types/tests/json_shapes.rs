@@ -604,6 +604,7 @@ fn switch_detail_exhaustion_and_handoff_status_shapes() {
             model: None,
             percent: Some(96),
             rejected: false,
+            ..SwitchDetail::default()
         }),
     };
     let v = serde_json::to_value(&e).unwrap();
@@ -678,5 +679,53 @@ fn plans_read_as_people_know_them() {
     assert_eq!(
         plan_name(ProviderId::OpenAi, "self_serve_business"),
         "Self Serve Business"
+    );
+}
+
+#[test]
+fn reset_credit_redeem_shapes() {
+    use rota_types::{AutoRedeemStatus, RedeemCode, RedeemRequest, SwitchDetail};
+    let req: RedeemRequest = serde_json::from_value(json!({"providerID": "openai"})).unwrap();
+    assert_eq!(req.record_id, None);
+    let req: RedeemRequest = serde_json::from_value(
+        json!({"providerID": "openai", "recordID": "01H", "namespace": "x"}),
+    )
+    .unwrap();
+    assert_eq!(req.record_id.as_deref(), Some("01H"));
+    assert!(
+        serde_json::from_value::<RedeemRequest>(json!({"providerID": "openai", "id": 1})).is_err()
+    );
+    let e = SwitchLogEntry {
+        at: 5,
+        provider_id: ProviderId::OpenAi,
+        namespace: "default".into(),
+        from: Some("a".into()),
+        to: "a".into(),
+        reason: SwitchReason::ResetCredit,
+        detail: Some(SwitchDetail {
+            redeem: Some(RedeemCode::NothingToReset),
+            automatic: true,
+            ..SwitchDetail::default()
+        }),
+    };
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(v["reason"], "reset_credit");
+    assert_eq!(
+        v["detail"],
+        json!({"redeem": "nothing_to_reset", "automatic": true})
+    );
+    assert_eq!(serde_json::from_value::<SwitchLogEntry>(v).unwrap(), e);
+    assert_eq!(
+        e.reason_text(),
+        "nothing to reset: the reset credit was kept (automatic)"
+    );
+    let s = AutoRedeemStatus {
+        enabled: true,
+        from_env: false,
+        config_file: Some("/x/config.toml".into()),
+    };
+    assert_eq!(
+        serde_json::to_value(&s).unwrap(),
+        json!({"enabled": true, "fromEnv": false, "configFile": "/x/config.toml"})
     );
 }

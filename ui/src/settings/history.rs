@@ -78,7 +78,8 @@ pub fn HistoryTab() -> impl IntoView {
                                         <ProviderBadge provider=e.provider_id />
                                         <div class="history-main">
                                             <div class="history-accounts">
-                                                {e.from.clone().map(|f| view! { <span class="muted">{f}</span><span class="arrow" aria-label="to">" → "</span> })}
+                                                // A redeem names one account (`from` = `to`): no arrow.
+                                                {e.from.clone().filter(|f| *f != e.to).map(|f| view! { <span class="muted">{f}</span><span class="arrow" aria-label="to">" → "</span> })}
                                                 <strong>{e.to.clone()}</strong>
                                             </div>
                                             <span class="history-reason">{e.reason_text.clone()}</span>

@@ -7,14 +7,17 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rota_types::command::{
-    AccountRequest, AnthropicClientsSetCmd, AnthropicClientsSetRequest, GetAccountsCmd,
-    HandoffSetCmd, HandoffSetRequest, HandoffStatusCmd, PoolRequest, ProactiveSetCmd,
-    ProactiveSetRequest, RemoveRecordCmd, RenameRecordCmd, RenameRecordRequest, SetActiveCmd,
+    AccountRequest, AnthropicClientsSetCmd, AnthropicClientsSetRequest, AutoRedeemGetCmd,
+    AutoRedeemSetCmd, AutoRedeemSetRequest, Empty, GetAccountsCmd, HandoffSetCmd,
+    HandoffSetRequest, HandoffStatusCmd, PoolRequest, ProactiveSetCmd, ProactiveSetRequest,
+    RedeemResetCreditCmd, RemoveRecordCmd, RenameRecordCmd, RenameRecordRequest, SetActiveCmd,
     SettingsTab, UsageCmd, UsageRequest,
 };
 use rota_types::display::plan_name;
 use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
-use rota_types::{AccountSummary, AnthropicClients, ProviderId, UnixMs};
+use rota_types::{
+    AccountSummary, AnthropicClients, AutoRedeemStatus, ProviderId, RedeemResponse, UnixMs,
+};
 
 use super::ProviderBadge;
 use super::add_account::AddAccountDialog;
@@ -222,6 +225,42 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
         });
     };
 
+    // OpenAI reset credits: the account waiting for the user's confirmation, a redeem in
+    // flight, and what the last one answered.
+    let pending_redeem = RwSignal::new(None::<AccountSummary>);
+    let redeeming = RwSignal::new(false);
+    let redeemed = RwSignal::new(None::<String>);
+    let redeem = move |account: AccountSummary| {
+        pending_redeem.set(None);
+        if redeeming.get_untracked() {
+            return;
+        }
+        redeeming.set(true);
+        redeemed.set(None);
+        spawn_local(async move {
+            let request = AccountRequest {
+                provider_id: provider.as_str().to_owned(),
+                record_id: account.id.clone(),
+                namespace: None,
+            };
+            match ipc::call::<RedeemResetCreditCmd>(&request).await {
+                Ok(result) => {
+                    redeemed.set(Some(redeem_text(&account.label, &result)));
+                    // The windows and the credit count as the provider now reports them.
+                    if let Err(e) = ipc::call::<UsageCmd>(&UsageRequest { refresh: true }).await {
+                        ui.notify(format!("Could not refresh usage: {}", e.message));
+                    }
+                }
+                Err(e) => ui.notify(format!(
+                    "Could not redeem a reset credit on {}: {}",
+                    account.label, e.message
+                )),
+            }
+            redeeming.set(false);
+            ui.pool_version.update(|v| *v += 1);
+        });
+    };
+
     let rename = move |account: AccountSummary, label: String| {
         renaming.set(None);
         if label.trim() == account.label {
@@ -350,7 +389,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                         .unwrap_or_default();
                                     let n = c.credits.len();
                                     view! {
-                                        <span class="reset-credits" title="Each clears both usage windows once: rota auth redeem openai">
+                                        <span class="reset-credits" title="Each clears both usage windows once: Redeem reset credit, or rota auth redeem openai">
                                             {format!("{n} reset credit{}{expiry}", if n == 1 { "" } else { "s" })}
                                         </span>
                                     }
@@ -372,6 +411,17 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                                     <button class="button small relogin" title="Sign in to this account again"
                                         on:click=move |_| { renewing.set(Some(target.clone())); adding.set(true); }>
                                         "Log in again"
+                                    </button>
+                                }
+                            })}
+                            {a.reset_credits.as_ref().is_some_and(|c| !c.credits.is_empty()).then(|| {
+                                let target = a.clone();
+                                view! {
+                                    <button class="button small redeem" aria-label=format!("Redeem a reset credit on {}", a.label)
+                                        title="Clear both usage windows with one reset credit"
+                                        disabled=move || redeeming.get()
+                                        on:click=move |_| pending_redeem.set(Some(target.clone()))>
+                                        "Redeem reset credit"
                                     </button>
                                 }
                             })}
@@ -433,6 +483,9 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 {move || switched.get().map(|label| view! {
                     <p class="switch-status" id="switch-status" role="status">{format!("Switched to {label}. New requests use it.")}</p>
                 })}
+                {move || redeemed.get().map(|text| view! {
+                    <p class="switch-status" id="redeem-status" role="status">{text}</p>
+                })}
                 <Show
                     when=move || accounts.with(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
                     fallback=move || {
@@ -481,6 +534,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
 
             {move || pending_removal.get().map(|account| view! { <ConfirmRemove account=account pending=pending_removal on_confirm=remove /> })}
             {move || pending_switch.get().map(|(account, text)| view! { <ConfirmSwitch account=account text=text pending=pending_switch on_confirm=do_switch /> })}
+            {move || pending_redeem.get().map(|account| view! { <ConfirmRedeem account=account pending=pending_redeem on_confirm=redeem /> })}
             <Show when=move || adding.get()>
                 <AddAccountDialog provider=provider open=adding renew=renewing.get_untracked() />
             </Show>
@@ -555,6 +609,60 @@ fn ConfirmRemove(
             cancel="Cancel"
             ok="Remove"
             ok_class="button danger"
+            on_cancel=move || pending.set(None)
+            on_ok=move || on_confirm(account.clone())
+        />
+    }
+}
+
+/// What a redeem answered, in words: the account, the provider's answer, the credits left.
+fn redeem_text(label: &str, r: &RedeemResponse) -> String {
+    let mut text = format!("{label}: {}.", r.code.text());
+    if r.coalesced {
+        text.push_str(
+            " (Another redeem of this account had just finished; no second credit was used.)",
+        );
+    }
+    let left = match r.remaining {
+        Some(1) => " 1 reset credit left.".to_owned(),
+        Some(n) => format!(" {n} reset credits left."),
+        None => String::new(),
+    };
+    text.push_str(&left);
+    text
+}
+
+/// The confirmation before spending a reset credit: which account, how many it has, what a
+/// redeem does and that it uses one.
+#[component]
+fn ConfirmRedeem(
+    account: AccountSummary,
+    pending: RwSignal<Option<AccountSummary>>,
+    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
+) -> impl IntoView {
+    let now = now_ms();
+    let credits = account.reset_credits.clone().unwrap_or_default();
+    let n = credits.credits.len();
+    let expiry = credits
+        .next()
+        .and_then(|c| c.expires_at)
+        .and_then(|at| rota_types::display::remaining_text(at, now))
+        .map(|left| format!(" (the next expires in {left})"))
+        .unwrap_or_default();
+    let text = format!(
+        "{} has {n} reset credit{}{expiry}. A redeem clears both its 5-hour and weekly windows at \
+         once and uses one credit. If nothing is used yet, the provider keeps the credit.",
+        account.label,
+        if n == 1 { "" } else { "s" },
+    );
+    view! {
+        <ConfirmDialog
+            id="confirm-redeem"
+            title=format!("Redeem a reset credit on {}?", account.label)
+            text=text
+            cancel="Cancel"
+            ok="Redeem one credit"
+            ok_class="button primary"
             on_cancel=move || pending.set(None)
             on_ok=move || on_confirm(account.clone())
         />
@@ -707,6 +815,50 @@ fn HandoffSection(provider: ProviderId) -> impl IntoView {
                         on:change=move |e| set_clients(event_target_checked(&e)) />
                 </label>
             })}
+            {(provider == ProviderId::OpenAi).then(|| view! { <AutoRedeemToggle /> })}
         </section>
+    }
+}
+
+/// The opt-in automatic reset-credit redeem (`[providers.openai] auto_redeem` in config.toml,
+/// the same line `rota auth auto-redeem` writes).
+#[component]
+fn AutoRedeemToggle() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let status = RwSignal::new(None::<AutoRedeemStatus>);
+    spawn_local(async move {
+        match ipc::call::<AutoRedeemGetCmd>(&Empty {}).await {
+            Ok(s) => status.set(Some(s)),
+            Err(e) => ui.notify(e.message),
+        }
+    });
+    let set = move |enabled: bool| {
+        spawn_local(async move {
+            match ipc::call::<AutoRedeemSetCmd>(&AutoRedeemSetRequest { enabled }).await {
+                Ok(s) => status.set(Some(s)),
+                Err(e) => {
+                    ui.notify(e.message);
+                    // Show the setting as it really is.
+                    if let Ok(s) = ipc::call::<AutoRedeemGetCmd>(&Empty {}).await {
+                        status.set(Some(s));
+                    }
+                }
+            }
+        });
+    };
+    view! {
+        <label class="toggle-row" for="auto-redeem-toggle">
+            <span class="toggle-text">
+                <span class="toggle-title">"Redeem a reset credit when every account is exhausted"</span>
+                <span class="muted">"Once per exhaustion, on the credit that expires first; the request that finds the pool dry still gets its 429, the next one is served."</span>
+                {move || status.get().filter(|s| s.from_env).map(|_| view! {
+                    <span class="muted" id="auto-redeem-env">"Set by ROTA_OPENAI_AUTO_REDEEM; unset it to change it here."</span>
+                })}
+            </span>
+            <input type="checkbox" role="switch" id="auto-redeem-toggle" class="toggle"
+                disabled=move || status.with(|s| s.as_ref().is_none_or(|s| s.from_env))
+                prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.enabled))
+                on:change=move |e| set(event_target_checked(&e)) />
+        </label>
     }
 }

@@ -42,6 +42,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         AuthCommand::Log(args) => log::run(&args, out),
         AuthCommand::Recovery(args) => recovery::run(&args, out),
         AuthCommand::Redeem(args) => redeem::run(&args, out),
+        AuthCommand::AutoRedeem(args) => redeem::auto(&args, out),
     }
 }
 

@@ -8,7 +8,7 @@ use rota_providers::{Providers, TokenManager};
 use rota_types::{DEFAULT_NAMESPACE, ErrorCode, ProviderId, RedeemCode};
 
 use super::open_store;
-use crate::cli::RedeemArgs;
+use crate::cli::{AutoRedeemArgs, RedeemArgs, Toggle};
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{parse_provider, resolve_account};
@@ -26,16 +26,9 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
     let store = Arc::new(open_store()?);
     let state = store.load()?;
     let id = match &args.account {
-        Some(a) => resolve_account(&state, provider, a)?,
-        None => state
-            .active_id(provider, DEFAULT_NAMESPACE, rota_store::now_ms())
-            .ok_or_else(|| {
-                CliError::failed(ErrorCode::NotFound, "no openai account is configured")
-            })?,
+        Some(a) => Some(resolve_account(&state, provider, a)?),
+        None => None,
     };
-    let label = state
-        .record(provider, id)
-        .map_or_else(|| id.to_string(), |r| r.label.clone());
     let providers = Providers::new(super::providers_config(USAGE)?)
         .map_err(|e| CliError::failed(e.code(), e.to_string()))?;
     let tokens = TokenManager::new(store, Arc::new(providers));
@@ -44,8 +37,17 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::failed(ErrorCode::Os, format!("cannot start the runtime: {e}")))?;
     let result = runtime
-        .block_on(rota_providers::reset_credits::redeem(&tokens, id))
+        .block_on(rota_providers::reset_credits::redeem_account(
+            &tokens,
+            provider,
+            DEFAULT_NAMESPACE,
+            id,
+        ))
         .map_err(|e| CliError::failed(e.code(), e.to_string()))?;
+    let label = rota_core::parse_id(&result.record_id)
+        .ok()
+        .and_then(|id| state.record(provider, id))
+        .map_or_else(|| result.record_id.clone(), |r| r.label.clone());
     if out.json {
         out.print_json(&result);
         return Ok(());
@@ -70,5 +72,39 @@ pub fn run(args: &RedeemArgs, out: &Output) -> Result<(), CliError> {
             format!("{label} has no reset credit"),
         ));
     }
+    Ok(())
+}
+
+/// `rota auth auto-redeem [on|off|status]`: the setting in `config.toml` (the app's toggle
+/// writes the same line); running gateways read it when a pool runs dry.
+pub fn auto(args: &AutoRedeemArgs, out: &Output) -> Result<(), CliError> {
+    let source = rota_config::AutoRedeemSource::process()
+        .map_err(|e| CliError::failed(ErrorCode::InvalidInput, e.to_string()))?;
+    let failed = |e: rota_providers::ProviderError| CliError::failed(e.code(), e.to_string());
+    let status = match args.action {
+        Toggle::Status => rota_providers::reset_credits::auto_redeem_status(&source),
+        Toggle::On | Toggle::Off => {
+            rota_providers::reset_credits::set_auto_redeem(&source, args.action == Toggle::On)
+        }
+    }
+    .map_err(failed)?;
+    if out.json {
+        out.print_json(&status);
+        return Ok(());
+    }
+    let text = if status.enabled {
+        "Automatic reset-credit redeem is on: when every OpenAI account is exhausted, Rota \
+         redeems the reset credit that expires first on its account, once per exhaustion \
+         (while the app or `rota serve` runs)."
+    } else {
+        "Automatic reset-credit redeem is off: credits are redeemed only with \
+         `rota auth redeem openai` or the app."
+    };
+    let origin = if status.from_env {
+        format!(" (set by {})", rota_config::env::OPENAI_AUTO_REDEEM)
+    } else {
+        String::new()
+    };
+    out.print(&format!("{text}{origin}\n"));
     Ok(())
 }
