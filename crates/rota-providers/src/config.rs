@@ -32,6 +32,7 @@
 //! | `ROTA_COPILOT_INTEGRATION_ID` | `github.copilot_integration_id` |
 //! | `ROTA_PROVIDERS_MOCK_BASE` | everything, onto a rota-mock server ([`ProvidersConfig::with_mock_base`]) |
 
+use rota_config::env as var;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -283,7 +284,7 @@ impl ProvidersConfig {
     /// Defaults with the environment applied.
     #[must_use]
     pub fn from_env() -> Self {
-        let mut c = match std::env::var(rota_config::env::PROVIDERS_MOCK_BASE) {
+        let mut c = match std::env::var(var::PROVIDERS_MOCK_BASE) {
             Ok(base) if !base.trim().is_empty() => Self::with_mock_base(&base),
             _ => Self::default(),
         };
@@ -314,7 +315,7 @@ impl ProvidersConfig {
     /// [`ProvidersConfig::apply_env`] over any variable source (tests).
     pub fn apply_vars(&mut self, get: impl Fn(&str) -> Option<String>) {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        if let Some(d) = get(rota_config::env::GITHUB_DOMAIN) {
+        if let Some(d) = get(var::GITHUB_DOMAIN) {
             let keep = self.github.clone();
             self.github = GithubConfig {
                 client_id: keep.client_id,
@@ -331,64 +332,46 @@ impl ProvidersConfig {
                 v.trim().clone_into(field);
             }
         };
-        set(&mut self.user_agent, rota_config::env::USER_AGENT);
+        set(&mut self.user_agent, var::USER_AGENT);
         set(
             &mut self.anthropic.authorize_url,
-            rota_config::env::ANTHROPIC_AUTHORIZE_URL,
+            var::ANTHROPIC_AUTHORIZE_URL,
         );
-        set(
-            &mut self.anthropic.token_url,
-            rota_config::env::ANTHROPIC_TOKEN_URL,
-        );
-        set(
-            &mut self.anthropic.api_base,
-            rota_config::env::ANTHROPIC_API_BASE,
-        );
-        set(
-            &mut self.anthropic.client_id,
-            rota_config::env::ANTHROPIC_CLIENT_ID,
-        );
+        set(&mut self.anthropic.token_url, var::ANTHROPIC_TOKEN_URL);
+        set(&mut self.anthropic.api_base, var::ANTHROPIC_API_BASE);
+        set(&mut self.anthropic.client_id, var::ANTHROPIC_CLIENT_ID);
         set(
             &mut self.anthropic.redirect_uri,
-            rota_config::env::ANTHROPIC_REDIRECT_URI,
+            var::ANTHROPIC_REDIRECT_URI,
         );
-        set(
-            &mut self.anthropic.oauth_beta,
-            rota_config::env::ANTHROPIC_BETA,
-        );
+        set(&mut self.anthropic.oauth_beta, var::ANTHROPIC_BETA);
         set(
             &mut self.anthropic.claude_code_version,
-            rota_config::env::ANTHROPIC_CLAUDE_CODE_VERSION,
+            var::ANTHROPIC_CLAUDE_CODE_VERSION,
         );
-        if let Some(v) = get(rota_config::env::ANTHROPIC_PLAN_LIMITS_ONLY) {
+        if let Some(v) = get(var::ANTHROPIC_PLAN_LIMITS_ONLY) {
             match parse_bool(&v) {
                 Some(b) => self.anthropic.plan_limits_only = b,
                 None => {
-                    tracing::warn!(name = rota_config::env::ANTHROPIC_PLAN_LIMITS_ONLY, value = %v, "must be true or false; keeping the guard on");
+                    tracing::warn!(name = var::ANTHROPIC_PLAN_LIMITS_ONLY, value = %v, "must be true or false; keeping the guard on");
                 }
             }
         }
-        if let Some(v) = get(rota_config::env::ANTHROPIC_CLIENTS) {
+        if let Some(v) = get(var::ANTHROPIC_CLIENTS) {
             match v.parse() {
                 Ok(c) => self.anthropic.clients = c,
                 Err(e) => {
-                    tracing::warn!(name = rota_config::env::ANTHROPIC_CLIENTS, error = %e, "must be claude-code or any; keeping claude-code");
+                    tracing::warn!(name = var::ANTHROPIC_CLIENTS, error = %e, "must be claude-code or any; keeping claude-code");
                 }
             }
         }
-        if let Some(scopes) = get(rota_config::env::ANTHROPIC_SCOPES) {
+        if let Some(scopes) = get(var::ANTHROPIC_SCOPES) {
             self.anthropic.scopes = scopes.split_whitespace().map(str::to_owned).collect();
         }
-        set(&mut self.openai.issuer, rota_config::env::OPENAI_ISSUER);
-        set(
-            &mut self.openai.backend_base,
-            rota_config::env::OPENAI_BACKEND_BASE,
-        );
-        set(
-            &mut self.openai.client_id,
-            rota_config::env::OPENAI_CLIENT_ID,
-        );
-        if let Some(ports) = get(rota_config::env::OPENAI_CALLBACK_PORTS) {
+        set(&mut self.openai.issuer, var::OPENAI_ISSUER);
+        set(&mut self.openai.backend_base, var::OPENAI_BACKEND_BASE);
+        set(&mut self.openai.client_id, var::OPENAI_CLIENT_ID);
+        if let Some(ports) = get(var::OPENAI_CALLBACK_PORTS) {
             let parsed: Vec<u16> = ports
                 .split(',')
                 .filter_map(|p| p.trim().parse().ok())
@@ -397,27 +380,21 @@ impl ProvidersConfig {
                 self.openai.callback_ports = parsed;
             }
         }
-        set(&mut self.github.web_base, rota_config::env::GITHUB_BASE);
-        set(&mut self.github.api_base, rota_config::env::GITHUB_API_BASE);
-        set(
-            &mut self.github.copilot_api_base,
-            rota_config::env::COPILOT_API_BASE,
-        );
-        set(
-            &mut self.github.client_id,
-            rota_config::env::GITHUB_CLIENT_ID,
-        );
+        set(&mut self.github.web_base, var::GITHUB_BASE);
+        set(&mut self.github.api_base, var::GITHUB_API_BASE);
+        set(&mut self.github.copilot_api_base, var::COPILOT_API_BASE);
+        set(&mut self.github.client_id, var::GITHUB_CLIENT_ID);
         set(
             &mut self.github.copilot_editor_version,
-            rota_config::env::COPILOT_EDITOR_VERSION,
+            var::COPILOT_EDITOR_VERSION,
         );
         set(
             &mut self.github.copilot_editor_plugin_version,
-            rota_config::env::COPILOT_EDITOR_PLUGIN_VERSION,
+            var::COPILOT_EDITOR_PLUGIN_VERSION,
         );
         set(
             &mut self.github.copilot_integration_id,
-            rota_config::env::COPILOT_INTEGRATION_ID,
+            var::COPILOT_INTEGRATION_ID,
         );
     }
 
