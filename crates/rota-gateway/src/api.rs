@@ -185,10 +185,7 @@ pub(crate) async fn log(
     let axum::extract::Query(query) = query.map_err(|e| HttpError::bad_request(e.body_text()))?;
     let provider = match query.provider_id.as_deref() {
         None => None,
-        Some(p) => Some(
-            ProviderId::parse(p)
-                .ok_or_else(|| HttpError::bad_request(format!("unknown provider {p:?}")))?,
-        ),
+        Some(p) => Some(ProviderId::from_wire(p).map_err(rota_types::ApiError::from)?),
     };
     let limit = query.limit.map_or(usize::MAX, |n| n as usize);
     let store = gw.shared.store.clone();
