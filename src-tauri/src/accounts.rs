@@ -236,11 +236,19 @@ mod tests {
             parse_provider("github-copilot").unwrap(),
             ProviderId::GithubCopilot
         );
-        for bad in ["", "  ", "Anthropic", "bogus", &"a".repeat(500)] {
+        for bad in ["", "  ", &"a".repeat(500)] {
             assert_eq!(
                 parse_provider(bad).unwrap_err().code,
                 ErrorCode::InvalidInput,
                 "{bad}"
+            );
+        }
+        // A well-formed name that is no provider is not found, as over HTTP.
+        for unknown in ["Anthropic", "bogus", "claude"] {
+            assert_eq!(
+                parse_provider(unknown).unwrap_err().code,
+                ErrorCode::NotFound,
+                "{unknown}"
             );
         }
     }

@@ -198,25 +198,40 @@ impl App {
     }
 
     /// Waits until an element matching `css` exists.
+    /// Any error (none yet, or a stale-element answer while the page re-renders) is asked
+    /// again until the timeout.
     pub async fn wait_for(&self, css: &str) -> Result<Element> {
-        self.client
-            .wait()
-            .at_most(UI_TIMEOUT)
-            .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("no element matches `{css}` within {UI_TIMEOUT:?}"))
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => return Ok(el),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e).with_context(|| {
+                        format!("no element matches `{css}` within {UI_TIMEOUT:?}")
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
-    /// Waits until `css` matches nothing.
+    /// Waits until `css` matches nothing. WebKit's driver may answer a query that races the
+    /// element's removal with a stale-element error: that is asked again, not a failure.
     pub async fn wait_gone(&self, css: &str) -> Result<()> {
         let deadline = Instant::now() + UI_TIMEOUT;
-        while !self.client.find_all(Locator::Css(css)).await?.is_empty() {
+        loop {
+            match self.client.find_all(Locator::Css(css)).await {
+                Ok(found) if found.is_empty() => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e).with_context(|| format!("waiting for `{css}` to go"));
+                }
+                Ok(_) | Err(_) => {}
+            }
             if Instant::now() > deadline {
                 bail!("`{css}` still present after {UI_TIMEOUT:?}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(())
     }
 
     /// Waits until the text of the first element matching `css` satisfies `pred`; returns it.
@@ -244,7 +259,17 @@ impl App {
         loop {
             let mut out = Vec::new();
             let mut stale = None;
-            for el in self.client.find_all(Locator::Css(css)).await? {
+            let found = match self.client.find_all(Locator::Css(css)).await {
+                Ok(found) => found,
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e).with_context(|| format!("finding `{css}`"));
+                }
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            for el in found {
                 match el.text().await {
                     Ok(t) => out.push(t),
                     Err(e) => {
@@ -271,10 +296,14 @@ impl App {
             let el = self.wait_for(css).await?;
             // A re-rendered element goes stale between finding and asking; find it again.
             if el.is_enabled().await.unwrap_or(false) {
-                return el
-                    .click()
-                    .await
-                    .with_context(|| format!("clicking `{css}`"));
+                match el.click().await {
+                    Ok(()) => return Ok(()),
+                    // Re-rendered between finding and clicking: the click did not land.
+                    Err(e) if Instant::now() > deadline => {
+                        return Err(e).with_context(|| format!("clicking `{css}`"));
+                    }
+                    Err(_) => {}
+                }
             }
             if Instant::now() > deadline {
                 bail!("`{css}` stayed disabled for {UI_TIMEOUT:?}");
