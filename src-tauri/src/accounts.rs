@@ -132,9 +132,8 @@ pub fn remove_record(
 ) -> Result<RemoveAccountResponse, ApiError> {
     let provider = parse_provider(&request.provider_id)?;
     let id = parse_record(&request.record_id)?;
-    // The namespace is the record's own; it is validated but not needed to find the record.
-    parse_namespace(request.namespace.as_deref())?;
-    let removed = store.remove_record(provider, id, now_ms())?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    let removed = store.remove_record(provider, &ns, id, now_ms())?;
     Ok(RemoveAccountResponse {
         success: true,
         remaining: u32::try_from(removed.remaining).unwrap_or(u32::MAX),
@@ -153,7 +152,8 @@ pub fn rename_record(
             "label is longer than {MAX_LABEL_CHARS} characters"
         )));
     }
-    store.rename(provider, id, &request.label, now_ms())?;
+    let ns = parse_namespace(request.namespace.as_deref())?;
+    store.rename(provider, &ns, id, &request.label, now_ms())?;
     Ok(SuccessResponse::OK)
 }
 

@@ -677,7 +677,12 @@ async fn remove_story(dark: bool) -> Result<()> {
     let seeded = seed_pool(home.path());
     let store = store_at(home.path());
     // Leave Anthropic with two accounts for this scenario.
-    store.remove_record(ProviderId::Anthropic, seeded.old, now_ms())?;
+    store.remove_record(
+        ProviderId::Anthropic,
+        rota_types::DEFAULT_NAMESPACE,
+        seeded.old,
+        now_ms(),
+    )?;
     let mut launch = launch().home(home);
     if dark {
         launch = launch.env("GTK_THEME", "Adwaita:dark");

@@ -808,3 +808,171 @@ fn importing_a_claude_code_login_adds_its_account() {
         "{err}"
     );
 }
+
+/// One account operation, sent to the app (IPC) and to the local HTTP API over the same
+/// store: both must end alike — the same success, or the same error code.
+struct ParityCase {
+    what: &'static str,
+    command: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Value,
+    /// The right answer: `"ok"` or the error code.
+    expect: &'static str,
+}
+
+/// The cases, on account `a` (default namespace) and `other_ns` (namespace `team`); each
+/// surface gets its own accounts, so a removal over one does not decide the other's answer.
+fn parity_cases(a: &str, other_ns: &str) -> Vec<ParityCase> {
+    const UNKNOWN: &str = "01JD0000000000000000000000";
+    let case = |what, command, method, path, (body, expect)| ParityCase {
+        what,
+        command,
+        method,
+        path,
+        body,
+        expect,
+    };
+    let active = |what, b| case(what, "set_active", "POST", "/auth/active", b);
+    let remove = |what, b| case(what, "remove_record", "DELETE", "/auth/account", b);
+    let rename = |what, b| case(what, "rename_record", "PATCH", "/auth/account", b);
+    let anthropic = |id: &str| json!({"providerID": "anthropic", "recordID": id});
+    let labelled =
+        |id: &str, label: &str| json!({"providerID": "anthropic", "recordID": id, "label": label});
+    vec![
+        active("switch to a known account", (anthropic(a), "ok")),
+        active(
+            "switch to an unknown account",
+            (anthropic(UNKNOWN), "not_found"),
+        ),
+        active(
+            "switch with an unknown provider",
+            (json!({"providerID": "bogus", "recordID": a}), "not_found"),
+        ),
+        active(
+            "switch to something that is no id",
+            (anthropic("xyz"), "invalid_input"),
+        ),
+        remove(
+            "remove an account of another namespace",
+            (anthropic(other_ns), "not_found"),
+        ),
+        rename(
+            "rename an account of another namespace",
+            (labelled(other_ns, "X"), "not_found"),
+        ),
+        rename(
+            "rename to an empty label",
+            (labelled(a, "  "), "invalid_input"),
+        ),
+        rename("rename", (labelled(a, "Work"), "ok")),
+        remove(
+            "remove an unknown account",
+            (anthropic(UNKNOWN), "not_found"),
+        ),
+        remove("remove", (anthropic(a), "ok")),
+    ]
+}
+
+/// The error code of an IPC answer (`"ok"` for success).
+fn ipc_code(answer: &Result<Value, Value>) -> String {
+    match answer {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e["code"].as_str().unwrap_or("<none>").to_owned(),
+    }
+}
+
+/// The same operations with good and bad input over IPC and over HTTP answer with the same
+/// outcome and error code (one store operation and one provider parser behind both).
+#[test]
+fn account_operations_answer_alike_over_ipc_and_http() {
+    use axum::body::Body;
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    let h = Harness::new();
+    let store = std::sync::Arc::new(h.store());
+    let providers = std::sync::Arc::new(
+        rota_providers::Providers::new(rota_providers::ProvidersConfig::default()).unwrap(),
+    );
+    let gateway = rota_gateway::Gateway::new(
+        rota_gateway::GatewayConfig::new(h.data.path().join("api")).with_port(4141),
+        store.clone(),
+        providers,
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = |method: &str, path: &str, body: &Value| -> String {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1:4141")
+            .header("authorization", format!("Bearer {}", gateway.token()))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        runtime.block_on(async {
+            let response = gateway.router().oneshot(request).await.unwrap();
+            let ok = response.status().is_success();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            if ok {
+                "ok".to_owned()
+            } else {
+                let v: Value = serde_json::from_slice(&bytes).unwrap();
+                v["error"]["code"].as_str().unwrap_or("<none>").to_owned()
+            }
+        })
+    };
+
+    let seed_other_ns = |email: &str| -> String {
+        let login = rota_core::NewLogin {
+            identity: rota_types::AccountIdentity {
+                email: Some(email.to_owned()),
+                ..Default::default()
+            },
+            label: None,
+        };
+        store
+            .upsert_account(
+                rota_types::ProviderId::Anthropic,
+                "team",
+                login,
+                rota_store::SecretBundle::new("tok"),
+                NOW,
+            )
+            .unwrap()
+            .id
+            .to_string()
+    };
+
+    // Every case once over IPC, then once over HTTP, each on its own accounts.
+    let ipc_accounts = (
+        h.seed(rota_types::ProviderId::Anthropic, "ipc@example.com"),
+        seed_other_ns("ipc-team@example.com"),
+    );
+    let http_accounts = (
+        h.seed(rota_types::ProviderId::Anthropic, "http@example.com"),
+        seed_other_ns("http-team@example.com"),
+    );
+    let over_ipc = parity_cases(&ipc_accounts.0, &ipc_accounts.1);
+    let over_http = parity_cases(&http_accounts.0, &http_accounts.1);
+    for (i, h_case) in over_http.iter().enumerate() {
+        let i_case = &over_ipc[i];
+        let via_ipc = ipc_code(&h.call("main", i_case.command, i_case.body.clone()));
+        let via_http = http(h_case.method, h_case.path, &h_case.body);
+        // The same answer on both, and the right one.
+        assert_eq!(
+            (via_ipc.as_str(), via_http.as_str()),
+            (h_case.expect, h_case.expect),
+            "{}: (IPC, HTTP)",
+            h_case.what
+        );
+    }
+    // Both removals happened; the other namespace's accounts are untouched.
+    let state = store.load().unwrap();
+    assert_eq!(state.count(rota_types::ProviderId::Anthropic, "default"), 0);
+    assert_eq!(state.count(rota_types::ProviderId::Anthropic, "team"), 2);
+}

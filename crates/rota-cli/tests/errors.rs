@@ -102,7 +102,13 @@ fn ambiguous_label_lists_the_matches() {
     let a4 = env.add(ProviderId::Anthropic, "Account 4", None, "tok-a4");
     // Two accounts labelled alike (labels match case-insensitively).
     env.store()
-        .rename(ProviderId::Anthropic, a4, "account 1", rota_store::now_ms())
+        .rename(
+            ProviderId::Anthropic,
+            rota_types::DEFAULT_NAMESPACE,
+            a4,
+            "account 1",
+            rota_store::now_ms(),
+        )
         .unwrap();
     let run = env.run(&["auth", "switch", "anthropic", "Account 1"]);
     assert_eq!(run.code, 1, "{run:#?}");

@@ -132,15 +132,8 @@ pub(crate) async fn remove_account(
     let provider = req.provider_id;
     let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
     let store = gw.shared.store.clone();
-    let removed = blocking(move || {
-        // A record of another namespace is "not found" here, as it is for set_active.
-        let state = store.load()?;
-        if state.record(provider, id).is_none_or(|r| r.namespace != ns) {
-            return Err(HttpError::not_found(format!("no {provider} account {id}")));
-        }
-        Ok(store.remove_record(provider, id, rota_store::now_ms())?)
-    })
-    .await?;
+    let removed =
+        blocking(move || Ok(store.remove_record(provider, &ns, id, rota_store::now_ms())?)).await?;
     if let Some(entry) = removed.switched {
         gw.emit(GatewayEvent::Switched(entry));
     }
@@ -159,15 +152,16 @@ pub(crate) async fn rename_account(
     let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
     let store = gw.shared.store.clone();
     blocking(move || {
+        if let Some(label) = req.label {
+            return Ok(store.rename(provider, &ns, id, &label, rota_store::now_ms())?);
+        }
+        // Nothing to change, but the account must exist (the label is the only editable field
+        // so far).
         let state = store.load()?;
         if state.record(provider, id).is_none_or(|r| r.namespace != ns) {
             return Err(HttpError::not_found(format!("no {provider} account {id}")));
         }
-        match req.label {
-            Some(label) => Ok(store.rename(provider, id, &label, rota_store::now_ms())?),
-            // Nothing to change: the label is the only editable field so far.
-            None => Ok(()),
-        }
+        Ok(())
     })
     .await?;
     Ok(Json(SuccessResponse::OK))

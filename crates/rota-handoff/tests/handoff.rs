@@ -938,7 +938,9 @@ fn the_login_of_a_removed_account_is_replaced() {
     sync(&store, A, false, NOW).unwrap();
     // The tool even refreshed it before the account was removed from Rota.
     write_json(&target, &claude_file(&claude("a", 2, NOW + 2 * HOUR)));
-    store.remove_record(A, a, NOW).unwrap();
+    store
+        .remove_record(A, rota_types::DEFAULT_NAMESPACE, a, NOW)
+        .unwrap();
     assert_eq!(
         status(&store, A, NOW).unwrap().state,
         TargetState::OtherAccount

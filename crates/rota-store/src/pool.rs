@@ -89,6 +89,22 @@ impl BatchedCounters<PoolState> {
     }
 }
 
+/// The account exists in `namespace`: the check every surface's remove and rename share.
+fn in_namespace(
+    state: &PoolState,
+    provider: ProviderId,
+    namespace: &str,
+    id: Ulid,
+) -> std::result::Result<(), rota_core::PoolError> {
+    match state.record(provider, id) {
+        Some(r) if r.namespace == namespace => Ok(()),
+        _ => Err(rota_core::PoolError::NotFound {
+            provider,
+            id: id.to_string(),
+        }),
+    }
+}
+
 impl Store<PoolState> {
     /// Makes `id` active (moved to the front of the order); written at once.
     pub fn set_active(
@@ -102,9 +118,17 @@ impl Store<PoolState> {
         self.mutate(|txn| Ok(txn.state.set_active(provider, namespace, id, reason, now)?))
     }
 
-    /// Removes one account and its secrets in one transaction.
-    pub fn remove_record(&self, provider: ProviderId, id: Ulid, now: UnixMs) -> Result<Removed> {
+    /// Removes one account of `namespace` and its secrets in one transaction; an account of
+    /// another namespace is "not found", on every surface alike.
+    pub fn remove_record(
+        &self,
+        provider: ProviderId,
+        namespace: &str,
+        id: Ulid,
+        now: UnixMs,
+    ) -> Result<Removed> {
         self.mutate(|txn| {
+            in_namespace(&txn.state, provider, namespace, id)?;
             let removed = txn.state.remove_record(provider, id, now)?;
             txn.vault_mut()?.remove(&id.to_string());
             Ok(removed)
@@ -128,9 +152,19 @@ impl Store<PoolState> {
         })
     }
 
-    /// Renames an account.
-    pub fn rename(&self, provider: ProviderId, id: Ulid, label: &str, now: UnixMs) -> Result<()> {
-        self.mutate(|txn| Ok(txn.state.rename(provider, id, label, now)?))
+    /// Renames an account of `namespace` (another namespace's is "not found").
+    pub fn rename(
+        &self,
+        provider: ProviderId,
+        namespace: &str,
+        id: Ulid,
+        label: &str,
+        now: UnixMs,
+    ) -> Result<()> {
+        self.mutate(|txn| {
+            in_namespace(&txn.state, provider, namespace, id)?;
+            Ok(txn.state.rename(provider, id, label, now)?)
+        })
     }
 
     /// Adds an account from a login (or updates the one with the same identity) together with

@@ -307,7 +307,12 @@ fn pool_step(store: &PoolStore, rng: &mut fastrand::Rng) {
         _ => {
             let r = &records[rng.usize(0..records.len())];
             store
-                .remove_record(ProviderId::Anthropic, r.id, now)
+                .remove_record(
+                    ProviderId::Anthropic,
+                    rota_types::DEFAULT_NAMESPACE,
+                    r.id,
+                    now,
+                )
                 .unwrap();
         }
     }

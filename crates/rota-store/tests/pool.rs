@@ -87,13 +87,17 @@ fn pool_operations_commit_with_their_secrets() {
         "a, b, c, a again, b"
     );
 
-    let removed = store.remove_record(A, b, 6000).unwrap();
+    let removed = store
+        .remove_record(A, rota_types::DEFAULT_NAMESPACE, b, 6000)
+        .unwrap();
     assert_eq!(removed.remaining, 2);
     assert!(
         store.credentials(b).unwrap().is_none(),
         "secrets removed in the same transaction"
     );
-    store.rename(A, c, "Work", 7000).unwrap();
+    store
+        .rename(A, rota_types::DEFAULT_NAMESPACE, c, "Work", 7000)
+        .unwrap();
     assert_eq!(store.load().unwrap().record(A, c).unwrap().label, "Work");
 
     let gone = store.remove_all(A, NS, rota_store::now_ms()).unwrap();
@@ -115,11 +119,16 @@ fn pool_errors_keep_their_codes_and_write_nothing() {
     assert!(matches!(err, StoreError::Pool(_)), "{err}");
     let api: ApiError = err.into();
     assert_eq!(api.code, ErrorCode::NotFound);
-    let err = store.rename(A, unknown, "x", 2).unwrap_err();
+    let err = store
+        .rename(A, rota_types::DEFAULT_NAMESPACE, unknown, "x", 2)
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotFound);
     let id = store.load().unwrap().pool(A).unwrap().records[0].id;
     assert_eq!(
-        store.rename(A, id, "   ", 2).unwrap_err().code(),
+        store
+            .rename(A, rota_types::DEFAULT_NAMESPACE, id, "   ", 2)
+            .unwrap_err()
+            .code(),
         ErrorCode::InvalidInput
     );
     assert_eq!(
@@ -180,7 +189,9 @@ fn pool_worker() {
             .set_active(A, NS, id, SwitchReason::ManualCli, 2)
             .unwrap();
         if i % 3 == 2 {
-            store.remove_record(A, id, 3).unwrap();
+            store
+                .remove_record(A, rota_types::DEFAULT_NAMESPACE, id, 3)
+                .unwrap();
         }
     }
 }

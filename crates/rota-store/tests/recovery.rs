@@ -254,7 +254,11 @@ fn files_of_a_newer_format_are_refused_and_left_untouched() {
     assert!(err.to_string().contains("newer version of Rota"), "{err}");
     let store = Store::<rota_core::PoolState>::open_quick(common::file_config(tmp.path())).unwrap();
     assert!(matches!(store.load(), Err(StoreError::NewerFormat { .. })));
-    assert!(store.rename(A, Ulid::nil(), "x", 1).is_err());
+    assert!(
+        store
+            .rename(A, rota_types::DEFAULT_NAMESPACE, Ulid::nil(), "x", 1)
+            .is_err()
+    );
     assert_eq!(fs::read(tmp.path().join("state.json")).unwrap(), newer);
     assert_eq!(fs::read(tmp.path().join("state.json.bak")).unwrap(), bak);
     assert!(quarantined(tmp.path(), "state.json").is_empty());

@@ -355,6 +355,9 @@ pub struct RenameRecordRequest {
     #[serde(rename = "recordID")]
     pub record_id: String,
     pub label: String,
+    /// The account's namespace; absent = the default one (as for every account command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// `usage`: cached values; `refresh` is reserved for the live fetch (see [`UsageCmd`]).

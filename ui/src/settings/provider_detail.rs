@@ -271,6 +271,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 provider_id: provider.as_str().to_owned(),
                 record_id: account.id.clone(),
                 label,
+                namespace: None,
             };
             match ipc::call::<RenameRecordCmd>(&request).await {
                 Ok(_) => ui.pool_version.update(|v| *v += 1),
