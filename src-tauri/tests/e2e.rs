@@ -1213,6 +1213,9 @@ async fn a_missing_claude_code_login_is_explained_and_the_notice_clears() -> Res
     .await?;
     open_detail(&app, ProviderId::Anthropic).await?;
     app.click("#add-account-button").await?;
+    // Wait for the sign-in step as a user would: its policy notice pushes the dialog's buttons
+    // down when it arrives, and a click aimed before that lands beside the button.
+    app.wait_for("#add-account #policy-notice").await?;
     app.click("#import-instead").await?;
     let notice = app.wait_text(".notice-text", |t| !t.is_empty()).await?;
     assert!(

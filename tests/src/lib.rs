@@ -298,11 +298,18 @@ impl App {
             if el.is_enabled().await.unwrap_or(false) {
                 match el.click().await {
                     Ok(()) => return Ok(()),
-                    // Re-rendered between finding and clicking: the click did not land.
                     Err(e) if Instant::now() > deadline => {
                         return Err(e).with_context(|| format!("clicking `{css}`"));
                     }
-                    Err(_) => {}
+                    // The driver may answer "stale" for a click that landed and removed its
+                    // own element (an Acknowledge button that closes its notice): nothing left
+                    // to click means it landed. An element that is still there was re-rendered
+                    // before the click, which did not land: click it again.
+                    Err(_) => {
+                        if self.client.find(Locator::Css(css)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
                 }
             }
             if Instant::now() > deadline {
