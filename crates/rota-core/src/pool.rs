@@ -74,7 +74,7 @@ pub fn same_account(a: &AccountIdentity, b: &AccountIdentity) -> bool {
     }
 }
 
-fn not_found(provider: ProviderId, id: impl ToString) -> PoolError {
+pub(crate) fn not_found(provider: ProviderId, id: impl ToString) -> PoolError {
     PoolError::NotFound {
         provider,
         id: id.to_string(),
@@ -92,6 +92,18 @@ impl PoolState {
     #[must_use]
     pub fn record(&self, provider: ProviderId, id: Ulid) -> Option<&Record> {
         self.pool(provider).and_then(|p| p.record(id))
+    }
+
+    /// A record by id for a change, or [`PoolError::NotFound`].
+    pub(crate) fn record_mut_or_not_found(
+        &mut self,
+        provider: ProviderId,
+        id: Ulid,
+    ) -> Result<&mut Record, PoolError> {
+        self.providers
+            .get_mut(&provider)
+            .and_then(|p| p.record_mut(id))
+            .ok_or_else(|| not_found(provider, id))
     }
 
     /// What a list of providers shows about one: its facts, how many accounts, which is

@@ -48,10 +48,7 @@ impl PoolState {
     ) -> Result<RedeemPlan, PoolError> {
         let r = self
             .record(provider, id)
-            .ok_or_else(|| PoolError::NotFound {
-                provider,
-                id: id.to_string(),
-            })?;
+            .ok_or_else(|| crate::pool::not_found(provider, id))?;
         if let Some(p) = &r.pending_redeem {
             return Ok(RedeemPlan::Resume(p.clone()));
         }
@@ -68,14 +65,7 @@ impl PoolState {
         id: Ulid,
         intent: PendingRedeem,
     ) -> Result<PendingRedeem, PoolError> {
-        let r = self
-            .providers
-            .get_mut(&provider)
-            .and_then(|p| p.record_mut(id))
-            .ok_or_else(|| PoolError::NotFound {
-                provider,
-                id: id.to_string(),
-            })?;
+        let r = self.record_mut_or_not_found(provider, id)?;
         Ok(r.pending_redeem.get_or_insert(intent).clone())
     }
 
@@ -92,14 +82,7 @@ impl PoolState {
         automatic: bool,
         now: UnixMs,
     ) -> Result<SwitchLogEntry, PoolError> {
-        let r = self
-            .providers
-            .get_mut(&provider)
-            .and_then(|p| p.record_mut(id))
-            .ok_or_else(|| PoolError::NotFound {
-                provider,
-                id: id.to_string(),
-            })?;
+        let r = self.record_mut_or_not_found(provider, id)?;
         if r.pending_redeem
             .as_ref()
             .is_some_and(|p| p.request_id == request_id)
@@ -139,14 +122,7 @@ impl PoolState {
         id: Ulid,
         credits: rota_types::ResetCredits,
     ) -> Result<(), PoolError> {
-        let r = self
-            .providers
-            .get_mut(&provider)
-            .and_then(|p| p.record_mut(id))
-            .ok_or_else(|| PoolError::NotFound {
-                provider,
-                id: id.to_string(),
-            })?;
+        let r = self.record_mut_or_not_found(provider, id)?;
         if r.reset_credits
             .as_ref()
             .is_none_or(|c| c.fetched_at <= credits.fetched_at)
