@@ -7,8 +7,8 @@ use rota_types::command::{
     AccountRequest, AnthropicClientsSetRequest, AppInfo, AppSettings, AutoRedeemSetRequest,
     BeginLoginRequest, CompleteLoginRequest, Empty, FlowRequest, GatewayStatusResponse,
     HandoffSetRequest, ImportAccountsRequest, ImportAccountsResponse, ListProvidersResponse,
-    LoginStarted, OpenLinkRequest, PoolRequest, ProactiveSetRequest, RenameRecordRequest,
-    SessionRequest, SwitchCaveatResponse, SwitchLogItem, SwitchLogRequest, UiPrefs, UsageRequest,
+    LoginStarted, OpenLinkRequest, PoolRequest, ProactiveSetRequest, RenameRequest, SessionRequest,
+    SwitchCaveatResponse, SwitchLogItem, SwitchLogRequest, UiPrefs, UsageRequest,
 };
 use rota_types::handoff::HandoffStatus;
 use rota_types::{
@@ -22,7 +22,7 @@ use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::login::Progress;
-use crate::{AppState, MAIN_WINDOW, accounts, prefs, state};
+use crate::{AppState, MAIN_WINDOW, prefs, state};
 
 #[tauri::command]
 pub fn app_info(request: Empty, state: State<'_, AppState>) -> Result<AppInfo, ApiError> {
@@ -44,7 +44,7 @@ pub fn list_providers(
     state: State<'_, AppState>,
 ) -> Result<ListProvidersResponse, ApiError> {
     let Empty {} = request;
-    Ok(accounts::list_providers(&state.store.load()?))
+    Ok(rota_ops::list_providers(&state.store.load()?))
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).
@@ -53,7 +53,7 @@ pub fn snapshot(
     request: PoolRequest,
     state: State<'_, AppState>,
 ) -> Result<PoolSnapshot, ApiError> {
-    accounts::snapshot(&state.store, &request)
+    rota_ops::snapshot(&state.store, &request)
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).
@@ -62,7 +62,7 @@ pub fn get_accounts(
     request: PoolRequest,
     state: State<'_, AppState>,
 ) -> Result<Vec<AccountSummary>, ApiError> {
-    accounts::get_accounts(&state.store, &request)
+    rota_ops::get_accounts(&state.store, &request)
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).
@@ -71,7 +71,8 @@ pub fn set_active(
     request: AccountRequest,
     state: State<'_, AppState>,
 ) -> Result<SetActiveResponse, ApiError> {
-    accounts::set_active(&state.store, &request, SwitchReason::ManualApp)
+    let target = rota_ops::Target::from_request(&request)?;
+    Ok(rota_ops::set_active(&state.store, &target, SwitchReason::ManualApp)?.response)
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).
@@ -80,7 +81,8 @@ pub fn remove_record(
     request: AccountRequest,
     state: State<'_, AppState>,
 ) -> Result<RemoveAccountResponse, ApiError> {
-    accounts::remove_record(&state.store, &request)
+    let target = rota_ops::Target::from_request(&request)?;
+    Ok(rota_ops::remove(&state.store, &target)?.response)
 }
 
 // Off the main thread: reading the store may wait for its lock.
@@ -89,16 +91,22 @@ pub fn switch_caveat(
     request: AccountRequest,
     state: State<'_, AppState>,
 ) -> Result<SwitchCaveatResponse, ApiError> {
-    accounts::switch_caveat(&state.store, &request)
+    rota_ops::switch_caveat(&state.store, &rota_ops::Target::from_request(&request)?)
 }
 
 // Off the main thread: the store may wait for its lock (another process is writing).
 #[tauri::command(async)]
 pub fn rename_record(
-    request: RenameRecordRequest,
+    request: RenameRequest,
     state: State<'_, AppState>,
 ) -> Result<SuccessResponse, ApiError> {
-    accounts::rename_record(&state.store, &request)
+    let target = rota_ops::Target::from_request(&AccountRequest {
+        provider_id: request.provider_id,
+        record_id: request.record_id,
+        namespace: request.namespace,
+    })?;
+    rota_ops::rename(&state.store, &target, request.label.as_deref())?;
+    Ok(SuccessResponse::OK)
 }
 
 /// Cached usage, or fetched live first (in parallel) with `refresh: true`; a failed fetch keeps
@@ -116,7 +124,7 @@ pub async fn usage(
             .map_err(ApiError::from)?;
     }
     let store = state.store.clone();
-    blocking(move || accounts::cached_usage(&store)).await
+    blocking(move || rota_ops::usage(&store, rota_types::DEFAULT_NAMESPACE)).await
 }
 
 /// Runs store work on the blocking pool (it may wait for another process's lock).
@@ -242,7 +250,14 @@ pub fn import_accounts(
     request: ImportAccountsRequest,
     state: State<'_, AppState>,
 ) -> Result<ImportAccountsResponse, ApiError> {
-    accounts::import_accounts(&state.store, &request)
+    let source = rota_ops::parse_import_source(&request.source)?;
+    let path = request
+        .path
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(std::path::Path::new);
+    Ok(rota_ops::import_accounts(&state.store, source, path)?.response)
 }
 
 #[tauri::command]
@@ -335,7 +350,7 @@ pub fn handoff_status(
     request: PoolRequest,
     state: State<'_, AppState>,
 ) -> Result<HandoffStatus, ApiError> {
-    let provider = accounts::parse_provider(&request.provider_id)?;
+    let provider = rota_ops::parse_provider(&request.provider_id)?;
     provider_status(&state, provider)
 }
 
@@ -345,7 +360,7 @@ pub fn handoff_set(
     request: HandoffSetRequest,
     state: State<'_, AppState>,
 ) -> Result<HandoffStatus, ApiError> {
-    let provider = accounts::parse_provider(&request.provider_id)?;
+    let provider = rota_ops::parse_provider(&request.provider_id)?;
     rota_handoff::set_handoff(&state.store, provider, request.enabled, None, None)?;
     if request.enabled {
         // Hand the active account over now rather than at the next switch; a refusal (a login
@@ -361,7 +376,7 @@ pub fn proactive_set(
     request: ProactiveSetRequest,
     state: State<'_, AppState>,
 ) -> Result<HandoffStatus, ApiError> {
-    let provider = accounts::parse_provider(&request.provider_id)?;
+    let provider = rota_ops::parse_provider(&request.provider_id)?;
     rota_handoff::set_proactive(&state.store, provider, request.enabled)?;
     provider_status(&state, provider)
 }
@@ -372,9 +387,9 @@ pub async fn redeem_reset_credit(
     request: AccountRequest,
     state: State<'_, AppState>,
 ) -> Result<RedeemResponse, ApiError> {
-    let provider = accounts::parse_provider(&request.provider_id)?;
-    let id = rota_core::parse_id(&request.record_id)?;
-    let ns = rota_types::api::namespace_or_default(request.namespace.as_deref()).to_owned();
+    let provider = rota_ops::parse_provider(&request.provider_id)?;
+    let id = rota_ops::parse_record(&request.record_id)?;
+    let ns = rota_ops::parse_namespace(request.namespace.as_deref())?;
     rota_providers::reset_credits::redeem_account(&state.tokens, provider, &ns, Some(id))
         .await
         .map_err(|e| ApiError::new(e.code(), e.to_string()))
@@ -405,7 +420,7 @@ pub fn switch_log(
     request: SwitchLogRequest,
     state: State<'_, AppState>,
 ) -> Result<Vec<SwitchLogItem>, ApiError> {
-    accounts::switch_log(&state.store, &request)
+    rota_ops::switch_log(&state.store, &request)
 }
 
 // Off the main thread: acknowledging takes the store lock.

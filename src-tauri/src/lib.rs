@@ -31,7 +31,6 @@
 //!
 //! Capabilities are in `capabilities/`, the CSP in `tauri.conf.json`.
 
-pub mod accounts;
 pub mod commands;
 pub mod connections;
 pub mod gateway;

@@ -230,27 +230,21 @@ fn handle<R: Runtime>(app: &AppHandle<R>, id: &str) {
         let app = app.clone();
         // Off the main thread: the store may wait for its lock (another process is writing).
         tauri::async_runtime::spawn_blocking(move || {
-            let now = rota_store::now_ms();
-            match store.set_active(
+            let target = rota_ops::Target {
                 provider,
-                DEFAULT_NAMESPACE,
-                record,
-                SwitchReason::ManualTray,
-                now,
-            ) {
+                namespace: DEFAULT_NAMESPACE.to_owned(),
+                account: record.into(),
+            };
+            match rota_ops::set_active(&store, &target, SwitchReason::ManualTray) {
                 // The switch stands, but an account that cannot serve is not switched to in
                 // silence: the notification says who serves meanwhile.
-                Ok(_) => {
-                    if let Some(caveat) = store
-                        .load()
-                        .ok()
-                        .and_then(|s| s.serving_caveat(provider, DEFAULT_NAMESPACE, record, now))
-                    {
+                Ok(switched) => {
+                    if let Some(body) = switched.caveat_text(provider) {
                         crate::live::notify_user(
                             &app,
                             &crate::notify::Notice {
                                 title: format!("{} switched", provider.display_name()),
-                                body: caveat.text(provider, now),
+                                body,
                             },
                         );
                     }

@@ -809,29 +809,49 @@ fn importing_a_claude_code_login_adds_its_account() {
     );
 }
 
-/// One account operation, sent to the app (IPC) and to the local HTTP API over the same
-/// store: both must end alike — the same success, or the same error code.
+/// One account operation, sent to the app (IPC), to the local HTTP API and to the `rota` CLI
+/// over the same store: all must end alike — the same success, or the same error code.
 struct ParityCase {
     what: &'static str,
     command: &'static str,
     method: &'static str,
     path: &'static str,
     body: Value,
+    /// The same operation as `rota auth` arguments (`--json` is added).
+    cli: Vec<String>,
     /// The right answer: `"ok"` or the error code.
     expect: &'static str,
+    /// Where the CLI's answer differs by design, and why.
+    cli_expect: Option<&'static str>,
 }
 
 /// The cases, on account `a` (default namespace) and `other_ns` (namespace `team`); each
 /// surface gets its own accounts, so a removal over one does not decide the other's answer.
 fn parity_cases(a: &str, other_ns: &str) -> Vec<ParityCase> {
     const UNKNOWN: &str = "01JD0000000000000000000000";
-    let case = |what, command, method, path, (body, expect)| ParityCase {
-        what,
-        command,
-        method,
-        path,
-        body,
-        expect,
+    let case = |what, command, method, path, (body, expect): (Value, _)| {
+        let provider = body["providerID"].as_str().unwrap().to_owned();
+        let id = body["recordID"].as_str().unwrap().to_owned();
+        let cli = match command {
+            "set_active" => vec!["switch".to_owned(), provider, id],
+            "remove_record" => vec!["logout".to_owned(), provider, id],
+            _ => vec![
+                "rename".to_owned(),
+                provider,
+                id,
+                body["label"].as_str().unwrap().to_owned(),
+            ],
+        };
+        ParityCase {
+            what,
+            command,
+            method,
+            path,
+            body,
+            cli,
+            expect,
+            cli_expect: None,
+        }
     };
     let active = |what, b| case(what, "set_active", "POST", "/auth/active", b);
     let remove = |what, b| case(what, "remove_record", "DELETE", "/auth/account", b);
@@ -849,10 +869,14 @@ fn parity_cases(a: &str, other_ns: &str) -> Vec<ParityCase> {
             "switch with an unknown provider",
             (json!({"providerID": "bogus", "recordID": a}), "not_found"),
         ),
-        active(
-            "switch to something that is no id",
-            (anthropic("xyz"), "invalid_input"),
-        ),
+        ParityCase {
+            // The CLI also takes a label or an id prefix: "xyz" is looked up as one.
+            cli_expect: Some("not_found"),
+            ..active(
+                "switch to something that is no id",
+                (anthropic("xyz"), "invalid_input"),
+            )
+        },
         remove(
             "remove an account of another namespace",
             (anthropic(other_ns), "not_found"),
@@ -874,6 +898,38 @@ fn parity_cases(a: &str, other_ns: &str) -> Vec<ParityCase> {
     ]
 }
 
+/// `rota auth <args> --json` on the harness's store: `"ok"` or the error code it prints.
+fn cli_code(data: &std::path::Path, args: &[String]) -> String {
+    // `cargo test` builds the workspace's binaries beside the test binaries (`target/debug`).
+    let rota = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|dir| dir.join(format!("rota{}", std::env::consts::EXE_SUFFIX)))
+        .filter(|p| p.exists())
+        .expect("the `rota` binary is built with the workspace (`cargo build -p rota-cli`)");
+    let out = std::process::Command::new(rota)
+        .arg("auth")
+        .args(args)
+        .arg("--json")
+        .env_clear()
+        .env("HOME", data)
+        .env("ROTA_HOME", data.join("rota"))
+        .env("ROTA_SECRET_STORE", "file")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    if out.status.success() {
+        return "ok".to_owned();
+    }
+    let body: Value = serde_json::from_slice(&out.stderr)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_owned()
+}
+
 /// The error code of an IPC answer (`"ok"` for success).
 fn ipc_code(answer: &Result<Value, Value>) -> String {
     match answer {
@@ -882,10 +938,10 @@ fn ipc_code(answer: &Result<Value, Value>) -> String {
     }
 }
 
-/// The same operations with good and bad input over IPC and over HTTP answer with the same
-/// outcome and error code (one store operation and one provider parser behind both).
+/// The same operations with good and bad input over IPC, over HTTP and through the CLI answer
+/// with the same outcome and error code (one rota-ops operation behind all three).
 #[test]
-fn account_operations_answer_alike_over_ipc_and_http() {
+fn account_operations_answer_alike_over_ipc_http_and_cli() {
     use axum::body::Body;
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
@@ -957,22 +1013,33 @@ fn account_operations_answer_alike_over_ipc_and_http() {
         h.seed(rota_types::ProviderId::Anthropic, "http@example.com"),
         seed_other_ns("http-team@example.com"),
     );
+    let cli_accounts = (
+        h.seed(rota_types::ProviderId::Anthropic, "cli@example.com"),
+        seed_other_ns("cli-team@example.com"),
+    );
     let over_ipc = parity_cases(&ipc_accounts.0, &ipc_accounts.1);
     let over_http = parity_cases(&http_accounts.0, &http_accounts.1);
+    let over_cli = parity_cases(&cli_accounts.0, &cli_accounts.1);
     for (i, h_case) in over_http.iter().enumerate() {
         let i_case = &over_ipc[i];
+        let c_case = &over_cli[i];
         let via_ipc = ipc_code(&h.call("main", i_case.command, i_case.body.clone()));
         let via_http = http(h_case.method, h_case.path, &h_case.body);
-        // The same answer on both, and the right one.
+        let via_cli = cli_code(h.data.path(), &c_case.cli);
+        // The same answer on all three, and the right one.
         assert_eq!(
-            (via_ipc.as_str(), via_http.as_str()),
-            (h_case.expect, h_case.expect),
-            "{}: (IPC, HTTP)",
+            (via_ipc.as_str(), via_http.as_str(), via_cli.as_str()),
+            (
+                h_case.expect,
+                h_case.expect,
+                c_case.cli_expect.unwrap_or(c_case.expect)
+            ),
+            "{}: (IPC, HTTP, CLI)",
             h_case.what
         );
     }
-    // Both removals happened; the other namespace's accounts are untouched.
+    // All three removals happened; the other namespace's accounts are untouched.
     let state = store.load().unwrap();
     assert_eq!(state.count(rota_types::ProviderId::Anthropic, "default"), 0);
-    assert_eq!(state.count(rota_types::ProviderId::Anthropic, "team"), 2);
+    assert_eq!(state.count(rota_types::ProviderId::Anthropic, "team"), 3);
 }

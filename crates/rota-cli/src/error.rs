@@ -9,6 +9,9 @@ pub enum CliError {
     Usage {
         message: String,
         usage: &'static str,
+        /// The `--json` code: `invalid_input`, or what the operation answers on every surface
+        /// (an unknown provider is `not_found`).
+        code: ErrorCode,
     },
     /// The operation failed (unknown account, store busy, unreadable file…): exit 1.
     Failed(ApiError),
@@ -21,6 +24,20 @@ impl CliError {
         Self::Usage {
             message: message.into(),
             usage,
+            code: ErrorCode::InvalidInput,
+        }
+    }
+
+    /// The same usage error under another `--json` code.
+    #[must_use]
+    pub fn with_code(self, code: ErrorCode) -> Self {
+        match self {
+            Self::Usage { message, usage, .. } => Self::Usage {
+                message,
+                usage,
+                code,
+            },
+            other => other,
         }
     }
 
@@ -40,7 +57,7 @@ impl CliError {
     #[must_use]
     pub fn to_api(&self) -> ApiError {
         match self {
-            Self::Usage { message, .. } => ApiError::invalid_input(message.clone()),
+            Self::Usage { message, code, .. } => ApiError::new(*code, message.clone()),
             Self::Failed(e) => e.clone(),
             Self::Cancelled => ApiError::new(ErrorCode::InvalidInput, "cancelled"),
         }
@@ -50,6 +67,12 @@ impl CliError {
 impl From<rota_store::StoreError> for CliError {
     fn from(e: rota_store::StoreError) -> Self {
         Self::Failed(e.into())
+    }
+}
+
+impl From<ApiError> for CliError {
+    fn from(e: ApiError) -> Self {
+        Self::Failed(e)
     }
 }
 

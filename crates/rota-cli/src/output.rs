@@ -53,7 +53,7 @@ impl Output {
             return;
         }
         match e {
-            CliError::Usage { message, usage } => {
+            CliError::Usage { message, usage, .. } => {
                 let _ = writeln!(
                     err,
                     "error: {message}\n\nUsage: {usage}\n\nFor more information, try '--help'."

@@ -3,9 +3,9 @@
 
 use std::io::IsTerminal;
 
-use rota_core::{PoolError, PoolState, Ulid};
+use rota_core::{AccountRef, PoolState, Ulid};
 use rota_types::display::percent;
-use rota_types::{AccountSummary, DEFAULT_NAMESPACE, ErrorCode, ProviderId};
+use rota_types::{AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, ProviderId};
 
 use crate::error::CliError;
 
@@ -15,10 +15,12 @@ pub fn stdin_is_terminal() -> bool {
 }
 
 /// A provider from its wire id or an alias (`claude`, `codex`, `copilot`…); anything else is a
-/// usage error (exit 2) with the nearest name when it looks like a typo.
+/// usage error (exit 2) with the nearest name when it looks like a typo, coded `not_found` in
+/// `--json` as on every surface.
 pub fn parse_provider(s: &str, usage: &'static str) -> Result<ProviderId, CliError> {
-    s.parse()
-        .map_err(|e: rota_types::UnknownProvider| CliError::usage(e.to_string(), usage))
+    s.parse().map_err(|e: rota_types::UnknownProvider| {
+        CliError::usage(e.to_string(), usage).with_code(ApiError::from(e).code)
+    })
 }
 
 /// Providers that have accounts, alphabetically by display name.
@@ -40,50 +42,36 @@ pub fn require_accounts(state: &PoolState, provider: ProviderId) -> Result<(), C
     Ok(())
 }
 
-/// An account by id, id prefix (4+ characters) or label; an ambiguous label lists the matches.
+/// An account by id, id prefix (4+ characters) or label; an ambiguous label lists the matches
+/// (rota-core's [`PoolState::find`], the rule every account command resolves with).
 pub fn resolve_account(
     state: &PoolState,
     provider: ProviderId,
     query: &str,
 ) -> Result<Ulid, CliError> {
     require_accounts(state, provider)?;
-    match state.resolve(provider, DEFAULT_NAMESPACE, query) {
-        Ok(id) => Ok(id),
-        Err(PoolError::Ambiguous { count, .. }) => {
-            let q = query.trim();
-            let upper = q.to_ascii_uppercase();
-            let by_prefix = q.len() >= 4;
-            let matches: Vec<String> = state
-                .pool(provider)
-                .map(|p| {
-                    p.records_in(DEFAULT_NAMESPACE)
-                        .filter(|r| {
-                            (by_prefix && r.id.to_string().starts_with(&upper))
-                                || r.label.eq_ignore_ascii_case(q)
-                        })
-                        .map(|r| format!("{} ({})", r.id, r.label))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Err(CliError::failed(
-                ErrorCode::InvalidInput,
-                format!(
-                    "{q:?} matches {count} {} accounts: {}; use the id",
-                    provider.as_str(),
-                    matches.join(", ")
-                ),
-            ))
-        }
-        Err(PoolError::NotFound { .. }) => Err(CliError::failed(
+    state
+        .find(
+            provider,
+            DEFAULT_NAMESPACE,
+            &AccountRef::Query(query.trim().to_owned()),
+        )
+        .map_err(|e| account_error(e.into(), provider))
+}
+
+/// An operation's error about an account the user typed, with the hint on how to name one.
+pub fn account_error(e: ApiError, provider: ProviderId) -> CliError {
+    if e.code == ErrorCode::NotFound {
+        return CliError::failed(
             ErrorCode::NotFound,
             format!(
-                "no {} account {query:?} (give an id, an id prefix or a label; `rota auth usage {} --cached` lists them)",
-                provider.as_str(),
+                "{} (give an id, an id prefix or a label; `rota auth usage {} --cached` lists them)",
+                e.message,
                 provider.as_str()
             ),
-        )),
-        Err(e) => Err(e.into()),
+        );
     }
+    CliError::Failed(e)
 }
 
 /// `Account 1 (work@example.com)`: the label, and the e-mail when the label is something else.

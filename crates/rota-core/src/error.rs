@@ -9,11 +9,13 @@ pub enum PoolError {
     NotFound { provider: ProviderId, id: String },
     #[error("{id:?} is not an account id")]
     InvalidId { id: String },
-    #[error("{query:?} matches {count} {provider} accounts; use the id")]
+    #[error("{query:?} matches {count} {provider} accounts: {}; use the id", matches.join(", "))]
     Ambiguous {
         provider: ProviderId,
         query: String,
         count: usize,
+        /// `ID (label)` of each match, so the user can pick one.
+        matches: Vec<String>,
     },
     #[error("label must not be empty")]
     EmptyLabel,

@@ -30,7 +30,7 @@ pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaust
 pub use policy::{
     Action, CooldownPolicy, CoolingCause, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal,
 };
-pub use pool::{NewLogin, Removed, Upserted, parse_id, same_account, validate_label};
+pub use pool::{AccountRef, NewLogin, Removed, Upserted, parse_id, same_account, validate_label};
 pub use proactive::{ProactiveDecision, ProactivePolicy, Stay, choose_proactive};
 pub use redeem::{LastRedeem, PendingRedeem, RedeemPlan};
 pub use rota_types::DEFAULT_NAMESPACE;

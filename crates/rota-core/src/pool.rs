@@ -38,6 +38,21 @@ pub struct Removed {
     pub switched: Option<SwitchLogEntry>,
 }
 
+/// Which account an operation means: an exact id (every wire request) or what a person typed
+/// (the CLI: an id, an id prefix of 4+ characters, or a label). Resolved under the store's lock
+/// by [`PoolState::find`], so a concurrent rename or removal cannot slip in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRef {
+    Id(Ulid),
+    Query(String),
+}
+
+impl From<Ulid> for AccountRef {
+    fn from(id: Ulid) -> Self {
+        Self::Id(id)
+    }
+}
+
 /// Parses a record id from the wire.
 pub fn parse_id(id: &str) -> Result<Ulid, PoolError> {
     Ulid::from_string(id.trim()).map_err(|_| PoolError::InvalidId { id: id.to_owned() })
@@ -182,6 +197,23 @@ impl PoolState {
 
     /// Finds an account by id, id prefix (at least 4 characters) or label (case-insensitive),
     /// as the CLI accepts them.
+    /// The account `account` means in `ns`; an account of another namespace is "not found", on
+    /// every surface alike.
+    pub fn find(
+        &self,
+        provider: ProviderId,
+        ns: &str,
+        account: &AccountRef,
+    ) -> Result<Ulid, PoolError> {
+        match account {
+            AccountRef::Id(id) => match self.record(provider, *id) {
+                Some(r) if r.namespace == ns => Ok(*id),
+                _ => Err(not_found(provider, id)),
+            },
+            AccountRef::Query(q) => self.resolve(provider, ns, q),
+        }
+    }
+
     pub fn resolve(&self, provider: ProviderId, ns: &str, query: &str) -> Result<Ulid, PoolError> {
         let q = query.trim();
         let records: Vec<&Record> = self
@@ -207,11 +239,17 @@ impl PoolState {
         }
         match matches.as_slice() {
             [id] => Ok(*id),
-            [] => Err(not_found(provider, q)),
+            // Quoted: what a person typed, not an id.
+            [] => Err(not_found(provider, format!("{q:?}"))),
             many => Err(PoolError::Ambiguous {
                 provider,
                 query: q.to_owned(),
                 count: many.len(),
+                matches: many
+                    .iter()
+                    .filter_map(|id| records.iter().find(|r| r.id == *id))
+                    .map(|r| format!("{} ({})", r.id, r.label))
+                    .collect(),
             }),
         }
     }

@@ -1,5 +1,5 @@
-//! `/auth/*` and `/healthz` (docs/interfaces.md §1). Handlers are thin: parse → one store call
-//! off the async threads → the rota-types response. Every switch made here is logged
+//! `/auth/*` and `/healthz` (docs/interfaces.md §1). Handlers are thin: the request → its
+//! rota-ops operation off the async threads → the rota-types response. Every switch made here is logged
 //! `manual:api`.
 
 use axum::Json;
@@ -7,12 +7,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
-use rota_core::{PoolState, parse_id};
-use rota_types::api::namespace_or_default;
+use rota_types::command::PoolRequest;
 use rota_types::{
-    HealthzResponse, ProviderId, RecoveriesResponse, RecoveryNotice, RedeemRequest, RedeemResponse,
-    RemoveAccountRequest, RemoveAccountResponse, RenameRequest, SetActiveRequest,
-    SetActiveResponse, SuccessResponse, SwitchReason, UsageResponse,
+    AccountRequest, HealthzResponse, ProviderId, RecoveriesResponse, RecoveryNotice, RedeemRequest,
+    RedeemResponse, RemoveAccountResponse, RenameRequest, SetActiveResponse, SuccessResponse,
+    SwitchReason, UsageResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -51,13 +50,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn record_id(raw: &str) -> Result<rota_core::Ulid, HttpError> {
-    if raw.trim().is_empty() {
-        return Err(HttpError::bad_request("recordID must not be empty"));
-    }
-    Ok(parse_id(raw)?)
-}
-
 /// Runs store IO (file lock, fsync) off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HttpError> + Send + 'static,
@@ -77,93 +69,69 @@ pub(crate) async fn healthz() -> Json<HealthzResponse> {
 pub(crate) async fn usage(State(gw): State<Gateway>) -> Result<Json<UsageResponse>, HttpError> {
     let store = gw.shared.store.clone();
     let ns = gw.shared.config.namespace.clone();
-    let state: PoolState = blocking(move || Ok(store.load()?)).await?;
-    Ok(Json(state.usage_response(&ns, rota_store::now_ms())))
+    blocking(move || Ok(rota_ops::usage(&store, &ns)?))
+        .await
+        .map(Json)
 }
 
 pub(crate) async fn snapshot(
     State(gw): State<Gateway>,
     Path(provider): Path<String>,
 ) -> Result<Json<rota_types::PoolSnapshot>, HttpError> {
-    let provider = ProviderId::from_wire(&provider).map_err(rota_types::ApiError::from)?;
     let store = gw.shared.store.clone();
-    let ns = gw.shared.config.namespace.clone();
-    let state: PoolState = blocking(move || Ok(store.load()?)).await?;
-    Ok(Json(state.snapshot(provider, &ns, rota_store::now_ms())))
+    let request = PoolRequest {
+        provider_id: provider,
+        namespace: Some(gw.shared.config.namespace.clone()),
+    };
+    blocking(move || Ok(rota_ops::snapshot(&store, &request)?))
+        .await
+        .map(Json)
 }
 
 pub(crate) async fn set_active(
     State(gw): State<Gateway>,
-    ApiJson(req): ApiJson<SetActiveRequest>,
+    ApiJson(req): ApiJson<AccountRequest>,
 ) -> Result<Json<SetActiveResponse>, HttpError> {
-    let id = record_id(&req.record_id)?;
-    let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
-    let provider = req.provider_id;
+    let target = rota_ops::Target::from_request(&req)?;
     let store = gw.shared.store.clone();
-    let (switched, usage) = blocking(move || {
-        let now = rota_store::now_ms();
-        let switched = store.set_active(provider, &ns, id, SwitchReason::ManualApi, now)?;
-        // The cached snapshot (no network call): the API answers at once.
-        let usage = if provider == ProviderId::Anthropic {
-            store
-                .load()?
-                .record(provider, id)
-                .and_then(rota_core::Record::anthropic_usage)
-        } else {
-            None
-        };
-        Ok((switched, usage))
+    let switched = blocking(move || {
+        Ok(rota_ops::set_active(
+            &store,
+            &target,
+            SwitchReason::ManualApi,
+        )?)
     })
     .await?;
-    if let Some(entry) = switched {
+    if let Some(entry) = switched.switch.entry {
         gw.emit(GatewayEvent::Switched(entry));
     }
-    Ok(Json(SetActiveResponse {
-        success: true,
-        anthropic_usage: usage,
-    }))
+    Ok(Json(switched.response))
 }
 
 pub(crate) async fn remove_account(
     State(gw): State<Gateway>,
-    ApiJson(req): ApiJson<RemoveAccountRequest>,
+    ApiJson(req): ApiJson<AccountRequest>,
 ) -> Result<Json<RemoveAccountResponse>, HttpError> {
-    let id = record_id(&req.record_id)?;
-    let provider = req.provider_id;
-    let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
+    let target = rota_ops::Target::from_request(&req)?;
     let store = gw.shared.store.clone();
-    let removed =
-        blocking(move || Ok(store.remove_record(provider, &ns, id, rota_store::now_ms())?)).await?;
-    if let Some(entry) = removed.switched {
+    let removed = blocking(move || Ok(rota_ops::remove(&store, &target)?)).await?;
+    if let Some(entry) = removed.removed.switched {
         gw.emit(GatewayEvent::Switched(entry));
     }
-    Ok(Json(RemoveAccountResponse {
-        success: true,
-        remaining: u32::try_from(removed.remaining).unwrap_or(u32::MAX),
-    }))
+    Ok(Json(removed.response))
 }
 
 pub(crate) async fn rename_account(
     State(gw): State<Gateway>,
     ApiJson(req): ApiJson<RenameRequest>,
 ) -> Result<Json<SuccessResponse>, HttpError> {
-    let id = record_id(&req.record_id)?;
-    let provider = req.provider_id;
-    let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
+    let target = rota_ops::Target::from_request(&AccountRequest {
+        provider_id: req.provider_id,
+        record_id: req.record_id,
+        namespace: req.namespace,
+    })?;
     let store = gw.shared.store.clone();
-    blocking(move || {
-        if let Some(label) = req.label {
-            return Ok(store.rename(provider, &ns, id, &label, rota_store::now_ms())?);
-        }
-        // Nothing to change, but the account must exist (the label is the only editable field
-        // so far).
-        let state = store.load()?;
-        if state.record(provider, id).is_none_or(|r| r.namespace != ns) {
-            return Err(HttpError::not_found(format!("no {provider} account {id}")));
-        }
-        Ok(())
-    })
-    .await?;
+    blocking(move || Ok(rota_ops::rename(&store, &target, req.label.as_deref())?)).await?;
     Ok(Json(SuccessResponse::OK))
 }
 
@@ -177,14 +145,10 @@ pub(crate) async fn log(
     >,
 ) -> Result<Json<Vec<rota_types::command::SwitchLogItem>>, HttpError> {
     let axum::extract::Query(query) = query.map_err(|e| HttpError::bad_request(e.body_text()))?;
-    let provider = match query.provider_id.as_deref() {
-        None => None,
-        Some(p) => Some(ProviderId::from_wire(p).map_err(rota_types::ApiError::from)?),
-    };
-    let limit = query.limit.map_or(usize::MAX, |n| n as usize);
     let store = gw.shared.store.clone();
-    let state: PoolState = blocking(move || Ok(store.load()?)).await?;
-    Ok(Json(state.history(provider, limit)))
+    blocking(move || Ok(rota_ops::switch_log(&store, &query)?))
+        .await
+        .map(Json)
 }
 
 /// `POST /auth/redeem`: one OpenAI reset credit on an account (the active one without
@@ -193,8 +157,12 @@ pub(crate) async fn redeem(
     State(gw): State<Gateway>,
     ApiJson(req): ApiJson<RedeemRequest>,
 ) -> Result<Json<RedeemResponse>, HttpError> {
-    let id = req.record_id.as_deref().map(record_id).transpose()?;
-    let ns = namespace_or_default(req.namespace.as_deref()).to_owned();
+    let id = req
+        .record_id
+        .as_deref()
+        .map(rota_ops::parse_record)
+        .transpose()?;
+    let ns = rota_ops::parse_namespace(req.namespace.as_deref())?;
     rota_providers::reset_credits::redeem_account(&gw.shared.tokens, req.provider_id, &ns, id)
         .await
         .map(Json)

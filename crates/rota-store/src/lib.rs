@@ -70,7 +70,7 @@ pub use fsio::{
     write_durably_with,
 };
 pub use local_keys::{LOCAL_KEY_PREFIX, local_key_id, local_keys};
-pub use pool::{PoolStore, apply_counter_delta, new_record_id};
+pub use pool::{PoolStore, Switch, apply_counter_delta, new_record_id};
 pub use rota_core::Secret;
 pub use secret::{COPILOT_DIRECT, SecretBundle, Vault};
 pub use store::{

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rota_core::{NewLogin, PoolState, Record, Removed, Ulid, Upserted};
+use rota_core::{AccountRef, NewLogin, PoolState, Record, Removed, Ulid, Upserted};
 use rota_types::{ProviderId, SwitchLogEntry, SwitchReason, UnixMs};
 
 use crate::batch::{BatchedCounters, CounterDelta};
@@ -89,33 +89,48 @@ impl BatchedCounters<PoolState> {
     }
 }
 
-/// The account exists in `namespace`: the check every surface's remove and rename share.
-fn in_namespace(
-    state: &PoolState,
-    provider: ProviderId,
-    namespace: &str,
-    id: Ulid,
-) -> std::result::Result<(), rota_core::PoolError> {
-    match state.record(provider, id) {
-        Some(r) if r.namespace == namespace => Ok(()),
-        _ => Err(rota_core::PoolError::NotFound {
-            provider,
-            id: id.to_string(),
-        }),
-    }
+/// A switch as it happened ([`Store::set_active`]).
+#[derive(Debug, Clone)]
+pub struct Switch {
+    /// The account now active.
+    pub id: Ulid,
+    /// Its record after the switch (state only; no secret).
+    pub record: Record,
+    /// The log entry, when the active account changed.
+    pub entry: Option<SwitchLogEntry>,
+    /// Why the new account cannot serve yet, judged before the switch (who serves meanwhile).
+    pub caveat: Option<rota_core::ServingCaveat>,
 }
 
 impl Store<PoolState> {
-    /// Makes `id` active (moved to the front of the order); written at once.
+    /// Makes the account active (moved to the front of the order); written at once. The
+    /// account is resolved under the lock ([`PoolState::find`]).
     pub fn set_active(
         &self,
         provider: ProviderId,
         namespace: &str,
-        id: Ulid,
+        account: impl Into<AccountRef>,
         reason: SwitchReason,
         now: UnixMs,
-    ) -> Result<Option<SwitchLogEntry>> {
-        self.mutate(|txn| Ok(txn.state.set_active(provider, namespace, id, reason, now)?))
+    ) -> Result<Switch> {
+        let account = account.into();
+        self.mutate(|txn| {
+            let id = txn.state.find(provider, namespace, &account)?;
+            let caveat = txn.state.serving_caveat(provider, namespace, id, now);
+            let entry = txn.state.set_active(provider, namespace, id, reason, now)?;
+            let record = txn.state.record(provider, id).cloned().ok_or_else(|| {
+                rota_core::PoolError::NotFound {
+                    provider,
+                    id: id.to_string(),
+                }
+            })?;
+            Ok(Switch {
+                id,
+                record,
+                entry,
+                caveat,
+            })
+        })
     }
 
     /// Removes one account of `namespace` and its secrets in one transaction; an account of
@@ -124,11 +139,12 @@ impl Store<PoolState> {
         &self,
         provider: ProviderId,
         namespace: &str,
-        id: Ulid,
+        account: impl Into<AccountRef>,
         now: UnixMs,
     ) -> Result<Removed> {
+        let account = account.into();
         self.mutate(|txn| {
-            in_namespace(&txn.state, provider, namespace, id)?;
+            let id = txn.state.find(provider, namespace, &account)?;
             let removed = txn.state.remove_record(provider, id, now)?;
             txn.vault_mut()?.remove(&id.to_string());
             Ok(removed)
@@ -152,18 +168,26 @@ impl Store<PoolState> {
         })
     }
 
-    /// Renames an account of `namespace` (another namespace's is "not found").
+    /// Renames an account of `namespace` (another namespace's is "not found"); returns its id
+    /// and its label before.
     pub fn rename(
         &self,
         provider: ProviderId,
         namespace: &str,
-        id: Ulid,
+        account: impl Into<AccountRef>,
         label: &str,
         now: UnixMs,
-    ) -> Result<()> {
+    ) -> Result<(Ulid, String)> {
+        let account = account.into();
         self.mutate(|txn| {
-            in_namespace(&txn.state, provider, namespace, id)?;
-            Ok(txn.state.rename(provider, id, label, now)?)
+            let id = txn.state.find(provider, namespace, &account)?;
+            let old = txn
+                .state
+                .record(provider, id)
+                .map(|r| r.label.clone())
+                .unwrap_or_default();
+            txn.state.rename(provider, id, label, now)?;
+            Ok((id, old))
         })
     }
 

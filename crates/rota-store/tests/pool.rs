@@ -79,7 +79,7 @@ fn pool_operations_commit_with_their_secrets() {
     let switched = store
         .set_active(A, NS, b, SwitchReason::ManualCli, 5000)
         .unwrap();
-    assert_eq!(switched.unwrap().to, b.to_string());
+    assert_eq!(switched.entry.unwrap().to, b.to_string());
     assert_eq!(store.load().unwrap().pool(A).unwrap().active[NS], b);
     assert_eq!(
         store.load().unwrap().switch_log.len(),

@@ -21,12 +21,15 @@ fn is_default_namespace(ns: &Option<String>) -> bool {
     ns.is_none()
 }
 
-/// `POST /auth/active`: make an account the active one.
+/// One account of a provider: `POST /auth/active`, `DELETE /auth/account`, and the commands
+/// `set_active`, `remove_record`, `switch_caveat`, `redeem_reset_credit`. The provider is a
+/// string so an unknown one is answered `not_found` by the operation (rota-ops), not as a
+/// deserialisation failure, on every surface alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetActiveRequest {
+pub struct AccountRequest {
     #[serde(rename = "providerID")]
-    pub provider_id: ProviderId,
+    pub provider_id: String,
     #[serde(rename = "recordID")]
     pub record_id: String,
     #[serde(default, skip_serializing_if = "is_default_namespace")]
@@ -42,18 +45,6 @@ pub struct SetActiveResponse {
     pub anthropic_usage: Option<AnthropicUsage>,
 }
 
-/// `DELETE /auth/account` (JSON body).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveAccountRequest {
-    #[serde(rename = "providerID")]
-    pub provider_id: ProviderId,
-    #[serde(rename = "recordID")]
-    pub record_id: String,
-    #[serde(default, skip_serializing_if = "is_default_namespace")]
-    pub namespace: Option<String>,
-}
-
 /// `{success: true, remaining: 2}`: accounts left for the provider (namespace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoveAccountResponse {
@@ -61,12 +52,13 @@ pub struct RemoveAccountResponse {
     pub remaining: u32,
 }
 
-/// `PATCH /auth/account`: rename (the only editable field so far).
+/// `PATCH /auth/account` and the `rename_record` command: rename (the only editable field so
+/// far); without `label` nothing changes, but the account must exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
     #[serde(rename = "providerID")]
-    pub provider_id: ProviderId,
+    pub provider_id: String,
     #[serde(rename = "recordID")]
     pub record_id: String,
     #[serde(default, skip_serializing_if = "is_default_namespace")]
@@ -83,25 +75,6 @@ pub struct SuccessResponse {
 
 impl SuccessResponse {
     pub const OK: Self = Self { success: true };
-}
-
-/// A provider (and namespace) to read: `snapshot`, `get_accounts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderRequest {
-    #[serde(rename = "providerID")]
-    pub provider_id: ProviderId,
-    #[serde(default, skip_serializing_if = "is_default_namespace")]
-    pub namespace: Option<String>,
-}
-
-/// Resolves an optional namespace to the one to use.
-#[must_use]
-pub fn namespace_or_default(ns: Option<&str>) -> &str {
-    match ns {
-        Some(ns) if !ns.is_empty() => ns,
-        _ => DEFAULT_NAMESPACE,
-    }
 }
 
 /// One provider's entry of `GET /auth/usage`.

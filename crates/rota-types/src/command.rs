@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMs;
 use crate::account::{AccountSummary, PoolSnapshot};
+// One request family per shape: the HTTP API's account requests are the commands' too.
+pub use crate::api::{AccountRequest, RenameRequest};
 use crate::api::{RemoveAccountResponse, SetActiveResponse, SuccessResponse, UsageResponse};
 use crate::connection::{
     ConnectionChanged, ConnectionRequest, ConnectionTestResult, ConnectionView,
@@ -64,7 +66,7 @@ commands! {
     /// `not_found`.
     SwitchCaveatCmd = "switch_caveat": AccountRequest => SwitchCaveatResponse;
     /// Renames an account (label trimmed, 1–64 characters, no control characters).
-    RenameRecordCmd = "rename_record": RenameRecordRequest => SuccessResponse;
+    RenameRecordCmd = "rename_record": RenameRequest => SuccessResponse;
     /// Every provider with accounts, its accounts and their last usage: as cached in the store,
     /// or fetched from the providers first (in parallel) with `refresh: true`. A failed fetch
     /// keeps the last good value with its age.
@@ -327,37 +329,11 @@ pub struct PoolRequest {
     pub namespace: Option<String>,
 }
 
-/// One account of a provider (`set_active`, `remove_record`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccountRequest {
-    #[serde(rename = "providerID")]
-    pub provider_id: String,
-    #[serde(rename = "recordID")]
-    pub record_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
 /// `switch_caveat`: `Account 2 is cooling down for 12m; until then requests go to Account 1.`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwitchCaveatResponse {
     /// `null` when the account can serve a request now.
     pub text: Option<String>,
-}
-
-/// `rename_record`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenameRecordRequest {
-    #[serde(rename = "providerID")]
-    pub provider_id: String,
-    #[serde(rename = "recordID")]
-    pub record_id: String,
-    pub label: String,
-    /// The account's namespace; absent = the default one (as for every account command).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
 }
 
 /// `usage`: cached values; `refresh` is reserved for the live fetch (see [`UsageCmd`]).

@@ -30,9 +30,9 @@ pub use account::{
     ExtraUsageKind, ExtraUsageMark, PoolSnapshot, is_claude_code_user_agent,
 };
 pub use api::{
-    DEFAULT_NAMESPACE, HealthzResponse, HttpErrorBody, MAX_LABEL_CHARS, ProviderRequest,
-    ProviderUsageEntry, RemoveAccountRequest, RemoveAccountResponse, RenameRequest,
-    SetActiveRequest, SetActiveResponse, SuccessResponse, UsageResponse,
+    AccountRequest, DEFAULT_NAMESPACE, HealthzResponse, HttpErrorBody, MAX_LABEL_CHARS,
+    ProviderUsageEntry, RemoveAccountResponse, RenameRequest, SetActiveResponse, SuccessResponse,
+    UsageResponse,
 };
 pub use command::{COMMAND_NAMES, Command};
 pub use connection::{

@@ -154,7 +154,7 @@ fn ui_prefs_and_app_info_shapes() {
 
 #[test]
 fn account_command_requests_use_the_seed_spellings() {
-    use rota_types::command::{AccountRequest, PoolRequest, RenameRecordRequest, UsageRequest};
+    use rota_types::command::{AccountRequest, PoolRequest, RenameRequest, UsageRequest};
     let r: AccountRequest =
         serde_json::from_value(json!({"providerID": "anthropic", "recordID": "01J"})).unwrap();
     assert_eq!(
@@ -162,14 +162,14 @@ fn account_command_requests_use_the_seed_spellings() {
         ("anthropic", "01J")
     );
     assert_eq!(r.namespace, None);
-    // An unknown provider still parses here: the command answers it with `invalid_input`.
+    // An unknown provider still parses here: the operation answers it with `not_found`.
     let p: PoolRequest = serde_json::from_value(json!({"providerID": "bogus"})).unwrap();
     assert_eq!(p.provider_id, "bogus");
     assert!(serde_json::from_value::<PoolRequest>(json!({"providerID": "a", "x": 1})).is_err());
-    let n: RenameRecordRequest =
+    let n: RenameRequest =
         serde_json::from_value(json!({"providerID": "openai", "recordID": "01J", "label": "Work"}))
             .unwrap();
-    assert_eq!(n.label, "Work");
+    assert_eq!(n.label.as_deref(), Some("Work"));
     assert!(
         !serde_json::from_value::<UsageRequest>(json!({}))
             .unwrap()
@@ -194,12 +194,12 @@ fn command_names_are_unique_snake_case() {
 
 use rota_types::event::EVENT_NAMES;
 use rota_types::{
-    AccountHealth, AccountIdentity, AccountSummary, AnthropicExtra, AnthropicUsage, CopilotUsage,
-    Event, HealthzResponse, HttpErrorBody, LegacyWindow, LimitStatus, LoginProgress, LoginState,
-    OpenAiUsage, PoolChanged, PoolSnapshot, ProviderRequest, ProviderUsage, ProviderUsageEntry,
-    RemoveAccountRequest, RemoveAccountResponse, RenameRequest, SessionUpdated, SetActiveRequest,
-    SetActiveResponse, Severity, SuccessResponse, SwitchLogEntry, SwitchReason, Switched,
-    UsageResponse, UsageSnapshot, UsageUpdated, UsageWindow, WindowKind,
+    AccountHealth, AccountIdentity, AccountRequest, AccountSummary, AnthropicExtra, AnthropicUsage,
+    CopilotUsage, Event, HealthzResponse, HttpErrorBody, LegacyWindow, LimitStatus, LoginProgress,
+    LoginState, OpenAiUsage, PoolChanged, PoolSnapshot, ProviderUsage, ProviderUsageEntry,
+    RemoveAccountResponse, RenameRequest, SessionUpdated, SetActiveResponse, Severity,
+    SuccessResponse, SwitchLogEntry, SwitchReason, Switched, UsageResponse, UsageSnapshot,
+    UsageUpdated, UsageWindow, WindowKind,
 };
 
 fn summary() -> AccountSummary {
@@ -376,34 +376,29 @@ fn usage_snapshot_shapes() {
 #[test]
 #[allow(clippy::too_many_lines)] // every /auth/* body in one place, as the API table lists them
 fn http_api_bodies() {
-    let req: SetActiveRequest =
+    let req: AccountRequest =
         serde_json::from_value(json!({"providerID": "anthropic", "recordID": "01J"})).unwrap();
-    assert_eq!(req.provider_id, ProviderId::Anthropic);
+    assert_eq!(req.provider_id, "anthropic");
     assert_eq!(req.namespace, None);
     assert_eq!(
         serde_json::to_value(&req).unwrap(),
         json!({"providerID": "anthropic", "recordID": "01J"})
     );
-    // Wrong spellings, unknown fields and unknown providers are rejected, not ignored.
+    // Wrong spellings and unknown fields are rejected, not ignored; an unknown provider is the
+    // operation's `not_found` (rota-ops), the same over HTTP and IPC.
     assert!(
-        serde_json::from_value::<SetActiveRequest>(
+        serde_json::from_value::<AccountRequest>(
             json!({"providerId": "anthropic", "recordID": "x"})
         )
         .is_err()
     );
     assert!(
-        serde_json::from_value::<SetActiveRequest>(
+        serde_json::from_value::<AccountRequest>(
             json!({"providerID": "anthropic", "recordID": "x", "x": 1})
         )
         .is_err()
     );
-    assert!(
-        serde_json::from_value::<SetActiveRequest>(
-            json!({"providerID": "mistral", "recordID": "x"})
-        )
-        .is_err()
-    );
-    let with_ns: SetActiveRequest = serde_json::from_value(
+    let with_ns: AccountRequest = serde_json::from_value(
         json!({"providerID": "openai", "recordID": "r", "namespace": "work"}),
     )
     .unwrap();
@@ -434,9 +429,9 @@ fn http_api_bodies() {
         json!({"success": true})
     );
 
-    let rm: RemoveAccountRequest =
+    let rm: AccountRequest =
         serde_json::from_value(json!({"providerID": "github-copilot", "recordID": "r"})).unwrap();
-    assert_eq!(rm.provider_id, ProviderId::GithubCopilot);
+    assert_eq!(rm.provider_id, "github-copilot");
     assert_eq!(
         serde_json::to_value(RemoveAccountResponse {
             success: true,
@@ -454,8 +449,6 @@ fn http_api_bodies() {
         serde_json::to_value(SuccessResponse::OK).unwrap(),
         json!({"success": true})
     );
-    let pr: ProviderRequest = serde_json::from_value(json!({"providerID": "openai"})).unwrap();
-    assert_eq!(pr.provider_id, ProviderId::OpenAi);
     assert_eq!(
         serde_json::to_value(HealthzResponse {
             ok: true,

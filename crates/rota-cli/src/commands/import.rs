@@ -3,9 +3,8 @@
 
 use std::fmt::Write as _;
 
-use rota_store::import::{self, ImportSource};
-use rota_store::now_ms;
-use rota_types::{AccountSummary, DEFAULT_NAMESPACE, ErrorCode};
+use rota_store::import::ImportSource;
+use rota_types::{AccountSummary, ProviderId};
 
 use super::{accounts, open_store};
 use crate::cli::{ImportArgs, ImportFrom};
@@ -19,44 +18,30 @@ pub fn run(args: &ImportArgs, out: &Output) -> Result<(), CliError> {
         ImportFrom::Codex => ImportSource::Codex,
         ImportFrom::Opencode => ImportSource::Opencode,
     };
-    let path = match &args.path {
-        Some(p) => p.clone(),
-        None => source.default_path().ok_or_else(|| {
-            CliError::failed(
-                ErrorCode::Os,
-                "no home directory to find the login file in; pass --path",
-            )
-        })?,
-    };
-    let report = import::import_file(source, &path)?;
-    if report.accounts.is_empty() {
-        let mut message = format!("no importable account in {}", tilde(&path));
-        for s in &report.skipped {
-            let _ = write!(message, "; skipped {}: {}", s.entry, s.reason);
-        }
-        return Err(CliError::failed(ErrorCode::NotFound, message));
-    }
-    let providers: Vec<_> = report.accounts.iter().map(|a| a.provider).collect();
     let store = open_store()?;
-    let now = now_ms();
-    let upserted = store.import_accounts(report.accounts, now)?;
-    let mut handed_off = Vec::new();
-    let mut synced = providers.clone();
-    synced.dedup();
-    for p in synced {
-        handed_off.extend(super::handoff_after_switch(&store, p));
-    }
-    let state = store.load()?;
-    let mut imported: Vec<(AccountSummary, bool)> = Vec::new();
-    for (u, provider) in upserted.iter().zip(&providers) {
-        if let Some(summary) = state
-            .get_accounts(*provider, DEFAULT_NAMESPACE, now)
-            .into_iter()
-            .find(|a| a.id == u.id.to_string())
-        {
-            imported.push((summary, u.created));
-        }
-    }
+    let imported =
+        rota_ops::import_accounts(&store, source, args.path.as_deref()).map_err(|e| {
+            // The path as the user wrote it elsewhere (`~/…`), not expanded.
+            let path = args.path.clone().or_else(|| source.default_path());
+            let message = match path {
+                Some(p) => e.message.replace(&p.display().to_string(), &tilde(&p)),
+                None => e.message,
+            };
+            CliError::failed(e.code, message)
+        })?;
+    let handed_off: Vec<String> = imported
+        .handoffs
+        .iter()
+        .filter_map(super::handoff_line)
+        .collect();
+    let path = &imported.path;
+    let providers: Vec<ProviderId> = imported.accounts.iter().map(|(p, _, _)| *p).collect();
+    let skipped = &imported.response.skipped;
+    let imported: Vec<(AccountSummary, bool)> = imported
+        .accounts
+        .into_iter()
+        .map(|(_, a, created)| (a, created))
+        .collect();
     if out.json {
         let list: Vec<&AccountSummary> = imported.iter().map(|(a, _)| a).collect();
         out.print_json(&list);
@@ -65,7 +50,7 @@ pub fn run(args: &ImportArgs, out: &Output) -> Result<(), CliError> {
     let mut text = format!(
         "Imported {} from {}:\n",
         accounts(imported.len()),
-        tilde(&path)
+        tilde(path)
     );
     for ((a, created), provider) in imported.iter().zip(&providers) {
         let _ = writeln!(
@@ -82,8 +67,8 @@ pub fn run(args: &ImportArgs, out: &Output) -> Result<(), CliError> {
             }
         );
     }
-    for s in &report.skipped {
-        let _ = writeln!(text, "  skipped {}: {}", s.entry, s.reason);
+    for s in skipped {
+        let _ = writeln!(text, "  skipped {s}");
     }
     for line in handed_off {
         let _ = writeln!(text, "{line}");

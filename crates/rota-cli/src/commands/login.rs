@@ -70,7 +70,7 @@ pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
         now_ms(),
     )?;
     let id = upserted.id.to_string();
-    let handed_off = super::handoff_after_switch(&store, provider);
+    let handed_off = super::handoff_line(&rota_ops::Handoff::sync(&store, provider));
     let state = store.load()?;
     let summary = state
         .get_accounts(provider, DEFAULT_NAMESPACE, now_ms())

@@ -9,7 +9,7 @@ use crate::cli::LogoutArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{
-    parse_provider, picker_label, require_accounts, require_any, resolve_account, select_provider,
+    account_error, parse_provider, picker_label, require_accounts, require_any, select_provider,
     stdin_is_terminal,
 };
 
@@ -81,8 +81,8 @@ pub fn run(args: LogoutArgs, out: &Output) -> Result<(), CliError> {
             Target::One(state.ordered_ids(provider, DEFAULT_NAMESPACE)[0].to_string())
         }
     };
-    let (removed, remaining) = remove(&store, provider, &target)?;
-    let handed_off = super::handoff_after_switch(&store, provider);
+    let (removed, remaining, handoff) = remove(&store, provider, &target)?;
+    let handed_off = super::handoff_line(&handoff);
     if out.json {
         out.print_json(&RemoveAccountResponse {
             success: true,
@@ -100,33 +100,28 @@ pub fn run(args: LogoutArgs, out: &Output) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Removes the target; returns (accounts removed, accounts remaining).
+/// Removes the target; returns (accounts removed, accounts remaining, the hand-off after).
 fn remove(
     store: &PoolStore,
     provider: ProviderId,
     target: &Target,
-) -> Result<(usize, usize), CliError> {
+) -> Result<(usize, usize, rota_ops::Handoff), CliError> {
     match target {
         Target::All => {
-            let gone = store.remove_all(provider, DEFAULT_NAMESPACE, now_ms())?;
+            let gone = rota_ops::remove_all(store, provider, DEFAULT_NAMESPACE)?;
             if gone.is_empty() {
                 return Err(CliError::failed(
                     ErrorCode::NotFound,
                     format!("no {} accounts configured", provider.display_name()),
                 ));
             }
-            Ok((gone.len(), 0))
+            Ok((gone.len(), 0, rota_ops::Handoff::Unchanged))
         }
         Target::One(query) => {
-            let now = now_ms();
-            // Resolve and remove (state and secrets) in one locked transaction.
-            let removed = store.mutate(|txn| -> Result<_, CliError> {
-                let id = resolve_account(&txn.state, provider, query)?;
-                let removed = txn.state.remove_record(provider, id, now)?;
-                txn.vault_mut()?.remove(&id.to_string());
-                Ok(removed)
-            })?;
-            Ok((1, removed.remaining))
+            require_accounts(&store.load()?, provider)?;
+            let removed = rota_ops::remove(store, &rota_ops::Target::typed(provider, query))
+                .map_err(|e| account_error(e, provider))?;
+            Ok((1, removed.removed.remaining, removed.handoff))
         }
     }
 }
@@ -182,9 +177,9 @@ fn interactive() -> Result<(), CliError> {
     } else {
         Target::One(list[0].id.clone())
     };
-    let (removed, remaining) = remove(&store, provider, &target)?;
+    let (removed, remaining, handoff) = remove(&store, provider, &target)?;
     cliclack::log::step(message(&target, removed, remaining, provider))?;
-    if let Some(line) = super::handoff_after_switch(&store, provider) {
+    if let Some(line) = super::handoff_line(&handoff) {
         cliclack::log::step(line)?;
     }
     cliclack::outro("Done")?;

@@ -93,24 +93,22 @@ fn warn_recoveries(store: &PoolStore) {
 /// After a command changed the active account: brings the provider's hand-off target up to
 /// date. Returns the line to show when the target was rewritten; the switch itself already
 /// succeeded, so a failure is a warning on stderr, not an error.
-fn handoff_after_switch(store: &PoolStore, provider: rota_types::ProviderId) -> Option<String> {
-    let now = rota_store::now_ms();
-    match rota_handoff::sync(store, provider, false, now) {
-        Ok(rota_handoff::SyncOutcome::Written { .. }) => {
-            let s = rota_handoff::status(store, provider, now).ok()?;
-            let note = s
-                .tool
+/// The line the CLI prints after a pool change moved the tool's login (`None`: nothing moved).
+fn handoff_line(handoff: &rota_ops::Handoff) -> Option<String> {
+    match handoff {
+        rota_ops::Handoff::Unchanged => None,
+        rota_ops::Handoff::Written { tool, target } => {
+            let note = tool
                 .restart_note()
                 .map(|n| format!(" {n}"))
                 .unwrap_or_default();
             Some(format!(
                 "Handed off to {} ({}).{note}",
-                s.tool.display_name(),
-                crate::output::tilde(std::path::Path::new(&s.target))
+                tool.display_name(),
+                crate::output::tilde(std::path::Path::new(target))
             ))
         }
-        Ok(_) => None,
-        Err(e) => {
+        rota_ops::Handoff::Failed(e) => {
             eprintln_safe(&format!("warning: hand-off failed: {e}"));
             None
         }

@@ -1,13 +1,12 @@
 //! `rota auth rename <provider> <account> <label>`.
 
-use rota_store::now_ms;
 use rota_types::SuccessResponse;
 
 use super::open_store;
 use crate::cli::RenameArgs;
 use crate::error::CliError;
 use crate::output::Output;
-use crate::pick::{parse_provider, resolve_account};
+use crate::pick::{account_error, parse_provider, require_accounts};
 
 const USAGE: &str = "rota auth rename <provider> <account> <label>";
 
@@ -17,17 +16,14 @@ pub fn run(args: &RenameArgs, out: &Output) -> Result<(), CliError> {
     let label = rota_core::validate_label(&args.label)
         .map_err(|e| CliError::usage(format!("invalid <label>: {e}"), USAGE))?;
     let store = open_store()?;
-    let now = now_ms();
-    let old = store.mutate(|txn| -> Result<_, CliError> {
-        let id = resolve_account(&txn.state, provider, &args.account)?;
-        let old = txn
-            .state
-            .record(provider, id)
-            .map(|r| r.label.clone())
-            .unwrap_or_default();
-        txn.state.rename(provider, id, &label, now)?;
-        Ok(old)
-    })?;
+    require_accounts(&store.load()?, provider)?;
+    let renamed = rota_ops::rename(
+        &store,
+        &rota_ops::Target::typed(provider, &args.account),
+        Some(&label),
+    )
+    .map_err(|e| account_error(e, provider))?;
+    let old = renamed.old;
     if out.json {
         out.print_json(&SuccessResponse::OK);
     } else {

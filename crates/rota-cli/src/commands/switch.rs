@@ -1,14 +1,14 @@
 //! `rota auth switch [provider] [account]`: make another account the active one.
 
 use rota_store::now_ms;
-use rota_types::{DEFAULT_NAMESPACE, SetActiveResponse, SwitchReason};
+use rota_types::{DEFAULT_NAMESPACE, SwitchReason};
 
 use super::open_store;
 use crate::cli::SwitchArgs;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::pick::{
-    parse_provider, picker_label, require_accounts, require_any, resolve_account, select_provider,
+    account_error, parse_provider, picker_label, require_accounts, require_any, select_provider,
     stdin_is_terminal,
 };
 
@@ -29,52 +29,34 @@ pub fn run(args: SwitchArgs, out: &Output) -> Result<(), CliError> {
         CliError::usage("missing <account> (an id, an id prefix or a label)", USAGE)
     })?;
     let store = open_store()?;
-    let now = now_ms();
-    // Resolve and switch in one locked transaction, so a concurrent rename or removal cannot
-    // slip between the two.
-    let (switched, record, caveat) = store.mutate(|txn| -> Result<_, CliError> {
-        let id = resolve_account(&txn.state, provider, &account)?;
-        let caveat = txn
-            .state
-            .serving_caveat(provider, DEFAULT_NAMESPACE, id, now);
-        let switched = txn.state.set_active(
-            provider,
-            DEFAULT_NAMESPACE,
-            id,
-            SwitchReason::ManualCli,
-            now,
-        )?;
-        let record = txn
-            .state
-            .record(provider, id)
-            .cloned()
-            .expect("the account was just resolved under the lock");
-        Ok((switched, record, caveat))
-    })?;
+    require_accounts(&store.load()?, provider)?;
+    let switched = rota_ops::set_active(
+        &store,
+        &rota_ops::Target::typed(provider, &account),
+        SwitchReason::ManualCli,
+    )
+    .map_err(|e| account_error(e, provider))?;
     // The switch stands (the user asked for it), but not in silence: say who serves meanwhile.
-    if let Some(caveat) = caveat {
-        super::eprintln_safe(&format!("warning: {}", caveat.text(provider, now)));
+    if let Some(caveat) = switched.caveat_text(provider) {
+        super::eprintln_safe(&format!("warning: {caveat}"));
     }
-    let handed_off = super::handoff_after_switch(&store, provider);
+    let label = &switched.switch.record.label;
     if out.json {
-        out.print_json(&SetActiveResponse {
-            success: true,
-            anthropic_usage: record.anthropic_usage(),
-        });
-    } else if switched.is_some() {
+        out.print_json(&switched.response);
+    } else if switched.switch.entry.is_some() {
         out.print(&format!(
             "Switched {} to {}.\n",
             provider.display_name(),
-            out.bold(&record.label)
+            out.bold(label)
         ));
     } else {
         out.print(&format!(
             "{} is already the active {} account.\n",
-            out.bold(&record.label),
+            out.bold(label),
             provider.display_name()
         ));
     }
-    if let Some(line) = handed_off.filter(|_| !out.json) {
+    if let Some(line) = super::handoff_line(&switched.handoff).filter(|_| !out.json) {
         out.print(&format!("{line}\n"));
     }
     Ok(())
@@ -121,28 +103,18 @@ fn interactive() -> Result<(), CliError> {
             return Ok(());
         }
     }
-    let (switched, label) = store.mutate(|txn| -> Result<_, CliError> {
-        let id = resolve_account(&txn.state, provider, &chosen)?;
-        let switched = txn.state.set_active(
-            provider,
-            DEFAULT_NAMESPACE,
-            id,
-            SwitchReason::ManualCli,
-            now,
-        )?;
-        let label = txn
-            .state
-            .record(provider, id)
-            .map(|r| r.label.clone())
-            .unwrap_or_default();
-        Ok((switched, label))
-    })?;
-    if switched.is_some() {
+    let switched = rota_ops::set_active(
+        &store,
+        &rota_ops::Target::typed(provider, &chosen),
+        SwitchReason::ManualCli,
+    )?;
+    let label = &switched.switch.record.label;
+    if switched.switch.entry.is_some() {
         cliclack::log::step(format!("Switched to {label}"))?;
     } else {
         cliclack::log::step(format!("{label} is already active"))?;
     }
-    if let Some(line) = super::handoff_after_switch(&store, provider) {
+    if let Some(line) = super::handoff_line(&switched.handoff) {
         cliclack::log::step(line)?;
     }
     cliclack::outro("Done")?;
