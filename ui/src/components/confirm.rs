@@ -1,46 +1,28 @@
 //! The confirmation dialogs several views share: the question box itself, and the switch to an
-//! account that cannot serve now (Provider Detail, the context panel), whose words come from
-//! the app (rota-core's serving caveat, the same the tray and the CLI say).
+//! account that cannot serve now (Provider Detail, the context panel; see [`Switcher`]).
 
+use crate::state::Switcher;
 use leptos::ev;
 use leptos::prelude::*;
-use rota_types::command::{AccountRequest, SwitchCaveatCmd};
-use rota_types::{AccountSummary, ApiError, ProviderId};
-
-use crate::ipc;
-
-/// Why `account` cannot serve now and who serves meanwhile, or `None` when it can serve.
-pub async fn switch_caveat(
-    provider: ProviderId,
-    account: &AccountSummary,
-) -> Result<Option<String>, ApiError> {
-    let request = AccountRequest {
-        provider_id: provider.as_str().to_owned(),
-        record_id: account.id.clone(),
-        namespace: None,
-    };
-    Ok(ipc::call::<SwitchCaveatCmd>(&request).await?.text)
-}
 
 /// Switching to an account that cannot serve: say what will happen and let the user choose.
 #[component]
-pub fn ConfirmSwitch(
-    account: AccountSummary,
-    text: String,
-    pending: RwSignal<Option<(AccountSummary, String)>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
-    view! {
-        <ConfirmDialog
-            id="confirm-switch"
-            title=format!("Switch to {}?", account.label)
-            text=text
-            cancel="Keep the current account"
-            ok="Switch anyway"
-            ok_class="button primary"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
-        />
+pub fn ConfirmSwitch(switcher: Switcher) -> impl IntoView {
+    move || {
+        switcher.pending.get().map(|(_, account, text)| {
+            view! {
+                <ConfirmDialog
+                    id="confirm-switch"
+                    title=format!("Switch to {}?", account.label)
+                    text=text
+                    cancel="Keep the current account"
+                    ok="Switch anyway"
+                    ok_class="button primary"
+                    on_cancel=move || switcher.pending.set(None)
+                    on_ok=move || switcher.confirm()
+                />
+            }
+        })
     }
 }
 

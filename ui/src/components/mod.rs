@@ -2,6 +2,7 @@
 
 pub mod confirm;
 pub mod copy_line;
+pub mod gateway_pill;
 pub mod icons;
 pub mod notice;
 pub mod usage_bar;

@@ -1,15 +1,14 @@
 //! About: version, links, keyboard shortcuts, where data lives.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rota_types::command::{
     AppLink, AppSettings, Empty, OpenLinkCmd, OpenLinkRequest, SettingsGetCmd, SettingsSetCmd,
 };
 
-use crate::app::Ui;
 use crate::components::copy_line::CopyLine;
 use crate::components::icons::Logo;
 use crate::ipc;
+use crate::state::{Ui, fetched};
 
 const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl + ,", "Open or close Settings"),
@@ -22,13 +21,14 @@ const SHORTCUTS: &[(&str, &str)] = &[
 #[component]
 pub fn AboutTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let open = move |link: AppLink| {
-        spawn_local(async move {
-            if let Err(e) = ipc::call::<OpenLinkCmd>(&OpenLinkRequest { kind: link.kind }).await {
+    let open = Action::new_local(move |link: &AppLink| {
+        let request = OpenLinkRequest { kind: link.kind };
+        async move {
+            if let Err(e) = ipc::call::<OpenLinkCmd>(&request).await {
                 ui.notify(e.message);
             }
-        });
-    };
+        }
+    });
 
     view! {
         <div class="tab-content" id="about-tab">
@@ -56,7 +56,7 @@ pub fn AboutTab() -> impl IntoView {
                                 let label = link.label.clone();
                                 let url = link.url.clone();
                                 view! {
-                                    <button class="link-card" title=url.clone() on:click=move |_| open(link.clone())>
+                                    <button class="link-card" title=url.clone() on:click=move |_| { open.dispatch_local(link.clone()); }>
                                         <span class="link-label">{label}</span>
                                         <span class="link-url">{url.trim_start_matches("https://").to_owned()}</span>
                                     </button>
@@ -110,10 +110,10 @@ pub fn AboutTab() -> impl IntoView {
 #[component]
 fn BehaviourSettings() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let settings = RwSignal::new(None::<AppSettings>);
-    spawn_local(async move {
-        match ipc::call::<SettingsGetCmd>(&Empty {}).await {
-            Ok(s) => settings.set(Some(s)),
+    let settings = fetched(ui, || ipc::call::<SettingsGetCmd>(&Empty {}));
+    let save = Action::new_local(move |&next: &AppSettings| async move {
+        match ipc::call::<SettingsSetCmd>(&next).await {
+            Ok(saved) => settings.set(saved),
             Err(e) => ui.notify(e.message),
         }
     });
@@ -122,12 +122,7 @@ fn BehaviourSettings() -> impl IntoView {
             return;
         };
         f(&mut next, on);
-        spawn_local(async move {
-            match ipc::call::<SettingsSetCmd>(&next).await {
-                Ok(saved) => settings.set(Some(saved)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
+        save.dispatch_local(next);
     };
     let toggle = move |id: &'static str,
                        title: &'static str,
@@ -145,8 +140,8 @@ fn BehaviourSettings() -> impl IntoView {
                     role="switch"
                     id=id
                     class="toggle"
-                    disabled=move || settings.with(Option::is_none)
-                    prop:checked=move || settings.with(|s| s.as_ref().is_some_and(get))
+                    disabled=move || settings.with(|s| s.is_none())
+                    prop:checked=move || settings.with(|s| s.is_some_and(get))
                     on:change=move |e| change(set, event_target_checked(&e))
                 />
             </label>

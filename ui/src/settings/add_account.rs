@@ -18,9 +18,9 @@ use rota_types::command::{
 };
 use rota_types::{AccountSummary, LoginState, ProviderId};
 
-use crate::app::Ui;
 use crate::components::copy_line::CopyButton;
 use crate::ipc;
+use crate::state::Ui;
 
 /// Where the dialog is.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,10 @@
 //! The Settings dialog: tabs Providers, Provider Detail, Connections, Switch history and About.
 
 mod about;
+mod account_row;
 mod add_account;
 pub mod connections;
+mod handoff;
 mod history;
 mod provider_detail;
 mod providers;
@@ -11,8 +13,8 @@ use leptos::prelude::*;
 use rota_types::ProviderId;
 use rota_types::command::SettingsTab;
 
-use crate::app::Ui;
 use crate::components::icons::CloseIcon;
+use crate::state::Ui;
 
 const TABS: [SettingsTab; 5] = [
     SettingsTab::Providers,

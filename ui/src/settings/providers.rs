@@ -1,13 +1,12 @@
 //! Providers tab: connected providers with account counts, and the supported ones to add.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use rota_types::command::{Empty, ListProvidersCmd, ProviderListing, SettingsTab};
+use rota_types::command::{Empty, ListProvidersCmd, ProviderListing};
 
 use super::ProviderBadge;
-use crate::app::Ui;
 use crate::components::icons::{ChevronIcon, SearchIcon};
 use crate::ipc;
+use crate::state::{Ui, fetched};
 
 fn accounts_text(n: u32) -> String {
     if n == 1 {
@@ -39,23 +38,18 @@ fn health_hint(p: &ProviderListing) -> (&'static str, String) {
 #[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the tab's markup
 pub fn ProvidersTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let providers = RwSignal::new(None::<Vec<ProviderListing>>);
     // Read on open and again on every pool change (any process).
-    Effect::new(move |_| {
+    let providers = fetched(ui, move || {
         ui.pool_version.track();
-        spawn_local(async move {
-            match ipc::call::<ListProvidersCmd>(&Empty {}).await {
-                Ok(r) => providers.set(Some(r.providers)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
+        async move {
+            ipc::call::<ListProvidersCmd>(&Empty {})
+                .await
+                .map(|r| r.providers)
+        }
     });
     let query = RwSignal::new(String::new());
 
-    let open_detail = move |p: &ProviderListing| {
-        ui.detail.set(Some(p.info.id));
-        ui.select_tab(SettingsTab::ProviderDetail);
-    };
+    let open_detail = move |p: &ProviderListing| ui.open_detail(p.info.id);
 
     let connected = move || {
         providers
@@ -154,7 +148,7 @@ pub fn ProvidersTab() -> impl IntoView {
                         }
                     } />
                 </ul>
-                <Show when=move || providers.get().is_some() && addable().is_empty()>
+                <Show when=move || providers.with(|p| p.is_some()) && addable().is_empty()>
                     <p class="muted no-match">{move || format!("No provider matches \u{201c}{}\u{201d}.", query.get().trim())}</p>
                 </Show>
             </section>
