@@ -7,7 +7,7 @@
 //! `pool-changed`. Ages follow the window's clock (`Ui::clock`), so "just now" does not stick.
 
 use leptos::prelude::*;
-use rota_types::command::{Empty, SessionDetailCmd, SessionRequest, SessionsCmd};
+use rota_types::command::{SessionDetailCmd, SessionRequest, SessionsCmd};
 use rota_types::display::{ago_text as ago, client_name, session_tag, thousands, usage_hint};
 use rota_types::{AccountSummary, ProviderId, SessionDetail, TokenUsage, context_window};
 
@@ -17,15 +17,12 @@ use crate::components::icons::SessionsIcon;
 use crate::components::usage_bar::UsageBars;
 use crate::ipc::{self, now_ms};
 use crate::settings::ProviderBadge;
-use crate::state::{Fetched, Switcher, Ui, fetched, pool_accounts};
+use crate::state::{Fetched, Switcher, Ui, fetched, fetched_on, pool_accounts};
 
 #[component]
 pub fn SessionsView() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let sessions = fetched(ui, move || {
-        ui.session_version.track();
-        ipc::call::<SessionsCmd>(&Empty {})
-    });
+    let sessions = fetched_on::<SessionsCmd>(ui, Some(ui.session_version));
     let selected = RwSignal::new(None::<String>);
     // Keep the selection while its session is listed; else select the most recent session.
     Effect::new(move |_| {

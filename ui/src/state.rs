@@ -13,7 +13,8 @@ use rota_types::command::{
     UiPrefs, UiPrefsGetCmd, UiPrefsSetCmd,
 };
 use rota_types::{
-    AccountSummary, ApiError, Event, LoginProgress, PoolChanged, ProviderId, SessionUpdated,
+    AccountSummary, ApiError, Command, Event, LoginProgress, PoolChanged, ProviderId,
+    SessionUpdated,
 };
 
 use crate::ipc;
@@ -252,6 +253,21 @@ impl<T: Clone + 'static> Fetched<T> {
     pub fn refetch(&self) {
         self.0.refetch();
     }
+
+    /// Writes with command `C` and shows what it answered; a failure is a notice. Whether it
+    /// worked.
+    pub async fn save<C: Command<Response = T>>(self, ui: Ui, request: C::Request) -> bool {
+        match ipc::call::<C>(&request).await {
+            Ok(answer) => {
+                self.set(answer);
+                true
+            }
+            Err(e) => {
+                ui.notify(e.message);
+                false
+            }
+        }
+    }
 }
 
 /// A read of the shell: runs `fetch` now and again whenever a signal `fetch` reads (before
@@ -277,6 +293,20 @@ where
             }
         }
     }))
+}
+
+/// A command without arguments, read now and again whenever `version` moves (`None`: once).
+pub fn fetched_on<C>(ui: Ui, version: Option<RwSignal<u64>>) -> Fetched<C::Response>
+where
+    C: Command<Request = Empty> + 'static,
+    C::Response: Clone + Send + Sync + 'static,
+{
+    fetched(ui, move || {
+        if let Some(version) = version {
+            version.track();
+        }
+        ipc::call::<C>(&Empty {})
+    })
 }
 
 /// A provider's accounts in rotation order, re-read on every store change (an empty list while
@@ -319,6 +349,10 @@ pub struct Switcher {
     /// (provider, account, already asked) → the label switched to, `None` when it asked or
     /// failed.
     action: Action<(ProviderId, AccountSummary, bool), Option<String>>,
+    /// A switch (or its check) is under way.
+    busy: Memo<bool>,
+    /// The label of the account the last switch made active.
+    switched: Signal<Option<String>>,
     /// The account waiting for the user's "switch anyway", with the reason it cannot serve.
     pub pending: RwSignal<Option<(ProviderId, AccountSummary, String)>>,
 }
@@ -366,7 +400,15 @@ impl Switcher {
                 }
             },
         );
-        Self { action, pending }
+        Self {
+            action,
+            busy: action.pending(),
+            switched: {
+                let answer = action.value();
+                Signal::derive(move || answer.get().flatten())
+            },
+            pending,
+        }
     }
 
     /// Switches to `account`, asking first when it cannot serve; ignored while a switch runs.
@@ -388,16 +430,16 @@ impl Switcher {
 
     /// A switch (or its check) is under way (tracked).
     pub fn busy(&self) -> bool {
-        self.action.pending().get()
+        self.busy.get()
     }
 
     fn busy_untracked(&self) -> bool {
-        self.action.pending().get_untracked()
+        self.busy.get_untracked()
     }
 
     /// The label of the account the last switch from here made active (tracked).
     pub fn switched(&self) -> Option<String> {
-        self.action.value().get().flatten()
+        self.switched.get()
     }
 
     /// Forgets [`Switcher::switched`] (the confirmation is for the moment, not a state).

@@ -5,24 +5,61 @@ use crate::state::Switcher;
 use leptos::ev;
 use leptos::prelude::*;
 
-/// Switching to an account that cannot serve: say what will happen and let the user choose.
+/// What a confirmation asks: the dialog's element id (the parts' ids derive from it, see
+/// [`ConfirmDialog`]), its words, and its two buttons (the cancelling one first).
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub id: &'static str,
+    pub title: String,
+    pub text: String,
+    pub cancel: &'static str,
+    pub ok: &'static str,
+    pub ok_class: &'static str,
+}
+
+/// Asks first: while `pending` holds something, the question about it; OK hands it to
+/// `on_ok` (which clears `pending` when it is done), Cancel clears `pending`.
 #[component]
-pub fn ConfirmSwitch(switcher: Switcher) -> impl IntoView {
+pub fn AskFirst<T: Clone + Send + Sync + 'static>(
+    pending: RwSignal<Option<T>>,
+    question: fn(&T) -> Question,
+    on_ok: Callback<T>,
+) -> impl IntoView {
     move || {
-        switcher.pending.get().map(|(_, account, text)| {
+        pending.get().map(|item| {
+            let q = question(&item);
             view! {
                 <ConfirmDialog
-                    id="confirm-switch"
-                    title=format!("Switch to {}?", account.label)
-                    text=text
-                    cancel="Keep the current account"
-                    ok="Switch anyway"
-                    ok_class="button primary"
-                    on_cancel=move || switcher.pending.set(None)
-                    on_ok=move || switcher.confirm()
+                    id=q.id
+                    title=q.title
+                    text=q.text
+                    cancel=q.cancel
+                    ok=q.ok
+                    ok_class=q.ok_class
+                    on_cancel=move || pending.set(None)
+                    on_ok=move || on_ok.run(item.clone())
                 />
             }
         })
+    }
+}
+
+/// Switching to an account that cannot serve: say what will happen and let the user choose.
+#[component]
+pub fn ConfirmSwitch(switcher: Switcher) -> impl IntoView {
+    view! {
+        <AskFirst
+            pending=switcher.pending
+            question=|(_, account, text)| Question {
+                id: "confirm-switch",
+                title: format!("Switch to {}?", account.label),
+                text: text.clone(),
+                cancel: "Keep the current account",
+                ok: "Switch anyway",
+                ok_class: "button primary",
+            }
+            on_ok=Callback::new(move |_| switcher.confirm())
+        />
     }
 }
 

@@ -25,7 +25,8 @@ fn copy_action() -> Action<String, bool> {
 #[component]
 pub fn CopyLine(#[prop(into)] text: Signal<String>) -> impl IntoView {
     let action = copy_action();
-    let copied = move || action.value().get() == Some(true);
+    let answer = action.value();
+    let copied = move || answer.get() == Some(true);
     let copy = move |_| {
         action.dispatch_local(text.get_untracked());
     };
@@ -43,7 +44,8 @@ pub fn CopyLine(#[prop(into)] text: Signal<String>) -> impl IntoView {
 #[component]
 pub fn CopyButton(text: String) -> impl IntoView {
     let action = copy_action();
-    let copied = move || action.value().get() == Some(true);
+    let answer = action.value();
+    let copied = move || answer.get() == Some(true);
     let value = text.clone();
     let copy = move |_| {
         action.dispatch_local(value.clone());

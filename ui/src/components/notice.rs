@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::state::{Ui, fetched};
+use crate::state::{Ui, fetched_on};
 
 #[component]
 pub fn Notices() -> impl IntoView {
@@ -38,21 +38,15 @@ pub fn Notices() -> impl IntoView {
 /// Re-read whenever the store changes.
 #[component]
 pub fn RecoveryNotices() -> impl IntoView {
+    use rota_types::RecoveriesResponse;
     use rota_types::command::{AcknowledgeRecoveriesCmd, Empty, RecoveriesCmd};
 
     let ui = expect_context::<Ui>();
-    let recoveries = fetched(ui, move || {
-        ui.pool_version.track();
-        async move {
-            crate::ipc::call::<RecoveriesCmd>(&Empty {})
-                .await
-                .map(|r| r.recoveries)
-        }
-    });
-    let pending = move || recoveries.get().unwrap_or_default();
+    let recoveries = fetched_on::<RecoveriesCmd>(ui, Some(ui.pool_version));
+    let pending = move || recoveries.get().map(|r| r.recoveries).unwrap_or_default();
     let acknowledge = Action::new_local(move |(): &()| async move {
         match crate::ipc::call::<AcknowledgeRecoveriesCmd>(&Empty {}).await {
-            Ok(_) => recoveries.set(Vec::new()),
+            Ok(_) => recoveries.set(RecoveriesResponse::default()),
             Err(e) => ui.notify(e.message),
         }
     });

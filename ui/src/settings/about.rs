@@ -2,13 +2,14 @@
 
 use leptos::prelude::*;
 use rota_types::command::{
-    AppLink, AppSettings, Empty, OpenLinkCmd, OpenLinkRequest, SettingsGetCmd, SettingsSetCmd,
+    AppLink, AppSettings, OpenLinkCmd, OpenLinkRequest, SettingsGetCmd, SettingsSetCmd,
 };
 
 use crate::components::copy_line::CopyLine;
 use crate::components::icons::Logo;
+use crate::components::toggle::ToggleRow;
 use crate::ipc;
-use crate::state::{Ui, fetched};
+use crate::state::{Ui, fetched_on};
 
 const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl + ,", "Open or close Settings"),
@@ -110,13 +111,9 @@ pub fn AboutTab() -> impl IntoView {
 #[component]
 fn BehaviourSettings() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let settings = fetched(ui, || ipc::call::<SettingsGetCmd>(&Empty {}));
-    let save = Action::new_local(move |&next: &AppSettings| async move {
-        match ipc::call::<SettingsSetCmd>(&next).await {
-            Ok(saved) => settings.set(saved),
-            Err(e) => ui.notify(e.message),
-        }
-    });
+    let settings = fetched_on::<SettingsGetCmd>(ui, None);
+    let save =
+        Action::new_local(move |&next: &AppSettings| settings.save::<SettingsSetCmd>(ui, next));
     let change = move |f: fn(&mut AppSettings, bool), on: bool| {
         let Some(mut next) = settings.get_untracked() else {
             return;
@@ -130,21 +127,14 @@ fn BehaviourSettings() -> impl IntoView {
                        get: fn(&AppSettings) -> bool,
                        set: fn(&mut AppSettings, bool)| {
         view! {
-            <label class="toggle-row" for=id>
-                <span class="toggle-text">
-                    <span class="toggle-title">{title}</span>
-                    <span class="muted">{hint}</span>
-                </span>
-                <input
-                    type="checkbox"
-                    role="switch"
-                    id=id
-                    class="toggle"
-                    disabled=move || settings.with(|s| s.is_none())
-                    prop:checked=move || settings.with(|s| s.is_some_and(get))
-                    on:change=move |e| change(set, event_target_checked(&e))
-                />
-            </label>
+            <ToggleRow
+                id=id
+                title=title
+                hint=hint
+                checked=move || settings.with(|s| s.is_some_and(get))
+                disabled=move || settings.with(|s| s.is_none())
+                on_change=move |on| change(set, on)
+            />
         }
     };
 

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use rota_types::command::{
-    ConnectToolCmd, Empty, ListConnectionsCmd, TestConnectionCmd, UndoConnectionCmd,
+    ConnectToolCmd, ListConnectionsCmd, TestConnectionCmd, UndoConnectionCmd,
 };
 use rota_types::display::ago_text;
 use rota_types::{ConnectionRequest, ConnectionStateKind, ConnectionView};
 
+use crate::components::confirm::{AskFirst, Question};
 use crate::ipc::{self, now_ms};
-use crate::state::{Ui, fetched};
+use crate::state::{Ui, fetched_on};
 
 #[derive(Debug, Clone, Copy)]
 enum Verb {
@@ -27,10 +28,7 @@ enum Verb {
 #[component]
 pub fn ConnectionsList() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let list = fetched(ui, move || {
-        ui.session_version.track();
-        ipc::call::<ListConnectionsCmd>(&Empty {})
-    });
+    let list = fetched_on::<ListConnectionsCmd>(ui, Some(ui.session_version));
     // Per connection: the last Test's answer (ok, words), or a Connect/Undo message.
     let results = RwSignal::new(BTreeMap::<String, (bool, String)>::new());
     let confirm_undo = RwSignal::new(None::<ConnectionView>);
@@ -59,10 +57,8 @@ pub fn ConnectionsList() -> impl IntoView {
         }
     });
     // The connection whose Connect, Undo or Test is under way.
-    let busy = move || {
-        run.input()
-            .with(|i| i.as_ref().map(|(name, _)| name.clone()))
-    };
+    let input = run.input();
+    let busy = move || input.with(|i| i.as_ref().map(|(name, _)| name.clone()));
     let act = move |name: String, verb: Verb| {
         confirm_undo.set(None);
         run.dispatch_local((name, verb));
@@ -117,35 +113,23 @@ pub fn ConnectionsList() -> impl IntoView {
                     .into_any(),
             }}
         </ul>
-        <ConfirmUndo pending=confirm_undo on_confirm=Callback::new(move |name: String| act(name, Verb::Undo)) />
+        <AskFirst pending=confirm_undo question=undo_question on_ok=Callback::new(move |c: ConnectionView| act(c.connection, Verb::Undo)) />
     }
 }
 
 /// Undo asks first: it rewrites the tool's file and revokes its key.
-#[component]
-fn ConfirmUndo(
-    pending: RwSignal<Option<ConnectionView>>,
-    on_confirm: Callback<String>,
-) -> impl IntoView {
-    move || {
-        pending.get().map(|c| {
-            let name = c.connection.clone();
-            view! {
-                <div class="overlay" on:click=move |_| pending.set(None)>
-                    <div class="dialog confirm" role="alertdialog" aria-modal="true" id="confirm-undo" on:click=|e| e.stop_propagation()>
-                        <h3>{format!("Disconnect {}?", c.display_name)}</h3>
-                        <p>{format!(
-                            "{} is put back as it was before Rota (your later edits are kept) and its key is revoked: {} will no longer go through Rota.",
-                            c.path, c.display_name
-                        )}</p>
-                        <div class="dialog-actions">
-                            <button class="button" id="confirm-undo-cancel" on:click=move |_| pending.set(None)>"Cancel"</button>
-                            <button class="button danger" id="confirm-undo-ok" on:click=move |_| on_confirm.run(name.clone())>"Disconnect"</button>
-                        </div>
-                    </div>
-                </div>
-            }
-        })
+fn undo_question(c: &ConnectionView) -> Question {
+    Question {
+        id: "confirm-undo",
+        title: format!("Disconnect {}?", c.display_name),
+        text: format!(
+            "{} is put back as it was before Rota (your later edits are kept) and its key is \
+             revoked: {} will no longer go through Rota.",
+            c.path, c.display_name
+        ),
+        cancel: "Cancel",
+        ok: "Disconnect",
+        ok_class: "button danger",
     }
 }
 

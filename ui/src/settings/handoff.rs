@@ -4,14 +4,15 @@
 use leptos::prelude::*;
 use rota_types::command::{
     AnthropicClientsSetCmd, AnthropicClientsSetRequest, AutoRedeemGetCmd, AutoRedeemSetCmd,
-    AutoRedeemSetRequest, Empty, HandoffSetCmd, HandoffSetRequest, HandoffStatusCmd, PoolRequest,
+    AutoRedeemSetRequest, HandoffSetCmd, HandoffSetRequest, HandoffStatusCmd, PoolRequest,
     ProactiveSetCmd, ProactiveSetRequest,
 };
 use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
 use rota_types::{AnthropicClients, ProviderId};
 
+use crate::components::toggle::ToggleRow;
 use crate::ipc::{self, now_ms};
-use crate::state::{Fetched, Ui, fetched};
+use crate::state::{Fetched, Ui, fetched, fetched_on};
 
 /// Hand-off (the active account written into the official tool's login) and proactive
 /// switching, per provider.
@@ -73,17 +74,16 @@ pub fn HandoffSection(provider: ProviderId) -> impl IntoView {
     view! {
         <section class="group" aria-labelledby="handoff-title" id="handoff">
             <h4 id="handoff-title" class="group-title">"Hand-off and switching"</h4>
-            <label class="toggle-row" for="handoff-toggle">
-                <span class="toggle-text">
-                    <span class="toggle-title">{format!("Hand off to {tool}")}</span>
-                    <span class="muted">{format!("Writes the active account into {tool}'s own login on every switch, so {tool} uses the pool without the gateway.")}</span>
-                    {restart_note.map(|n| view! { <span class="muted" id="handoff-restart">{n}</span> })}
-                </span>
-                <input type="checkbox" role="switch" id="handoff-toggle" class="toggle"
-                    disabled=move || busy.get() || status.with(|s| s.is_none())
-                    prop:checked=move || status.with(|s| s.is_some_and(|s| s.enabled))
-                    on:change=move |e| set_handoff(event_target_checked(&e), false) />
-            </label>
+            <ToggleRow
+                id="handoff-toggle"
+                title=format!("Hand off to {tool}")
+                hint=format!("Writes the active account into {tool}'s own login on every switch, so {tool} uses the pool without the gateway.")
+                checked=move || status.with(|s| s.is_some_and(|s| s.enabled))
+                disabled=move || busy.get() || status.with(|s| s.is_none())
+                on_change=move |on| set_handoff(on, false)
+            >
+                {restart_note.map(|n| view! { <span class="muted" id="handoff-restart">{n}</span> })}
+            </ToggleRow>
             {move || status.get().filter(|s| s.enabled).and_then(|_| target_text()).map(|(target, state, error)| view! {
                 <div class="handoff-target" id="handoff-target">
                     <code>{target}</code>
@@ -112,27 +112,22 @@ pub fn HandoffSection(provider: ProviderId) -> impl IntoView {
 #[component]
 fn ProactiveToggle(provider: ProviderId, status: Fetched<HandoffStatus>) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let proactive = Action::new_local(move |&enabled: &bool| async move {
+    let proactive = Action::new_local(move |&enabled: &bool| {
         let request = ProactiveSetRequest {
             provider_id: provider.as_str().to_owned(),
             enabled,
         };
-        match ipc::call::<ProactiveSetCmd>(&request).await {
-            Ok(s) => status.set(s),
-            Err(e) => ui.notify(e.message),
-        }
+        status.save::<ProactiveSetCmd>(ui, request)
     });
     view! {
-    <label class="toggle-row" for="proactive-toggle">
-        <span class="toggle-text">
-            <span class="toggle-title">"Switch before the limit"</span>
-            <span class="muted">"When the active account passes 95 % of a window, switch to the account with the most headroom (weekly limits weigh first)."</span>
-        </span>
-        <input type="checkbox" role="switch" id="proactive-toggle" class="toggle"
+        <ToggleRow
+            id="proactive-toggle"
+            title="Switch before the limit"
+            hint="When the active account passes 95 % of a window, switch to the account with the most headroom (weekly limits weigh first)."
+            checked=move || status.with(|s| s.is_some_and(|s| s.proactive))
             disabled=move || status.with(|s| s.is_none())
-            prop:checked=move || status.with(|s| s.is_some_and(|s| s.proactive))
-            on:change=move |e| { proactive.dispatch_local(event_target_checked(&e)); } />
-    </label>
+            on_change=move |on| { proactive.dispatch_local(on); }
+        />
     }
 }
 
@@ -141,33 +136,28 @@ fn ProactiveToggle(provider: ProviderId, status: Fetched<HandoffStatus>) -> impl
 #[component]
 fn ClientsToggle(status: Fetched<HandoffStatus>) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let clients = Action::new_local(move |&any: &bool| async move {
-        let request = AnthropicClientsSetRequest {
-            clients: if any {
-                AnthropicClients::Any
-            } else {
-                AnthropicClients::ClaudeCode
-            },
+    let clients = Action::new_local(move |&any: &bool| {
+        let clients = if any {
+            AnthropicClients::Any
+        } else {
+            AnthropicClients::ClaudeCode
         };
-        match ipc::call::<AnthropicClientsSetCmd>(&request).await {
-            Ok(s) => status.set(s),
-            Err(e) => ui.notify(e.message),
-        }
+        status.save::<AnthropicClientsSetCmd>(ui, AnthropicClientsSetRequest { clients })
     });
+    let any = move || status.with(|s| s.and_then(|s| s.clients) == Some(AnthropicClients::Any));
     view! {
-        <label class="toggle-row" for="clients-toggle">
-            <span class="toggle-text">
-                <span class="toggle-title">"Serve other clients"</span>
-                <span class="muted">"Off: the gateway's Anthropic route serves only Claude Code and refuses other apps with a clear error. On: any app may use it, but Anthropic bills subscription traffic it takes for a third-party app's as paid extra usage, not your plan."</span>
-                {move || status.with(|s| s.and_then(|s| s.clients) == Some(AnthropicClients::Any)).then(|| view! {
-                    <span class="field-error" id="clients-risk">"Other apps' requests may be billed as extra usage."</span>
-                })}
-            </span>
-            <input type="checkbox" role="switch" id="clients-toggle" class="toggle"
-                disabled=move || status.with(|s| s.is_none())
-                prop:checked=move || status.with(|s| s.and_then(|s| s.clients) == Some(AnthropicClients::Any))
-                on:change=move |e| { clients.dispatch_local(event_target_checked(&e)); } />
-        </label>
+        <ToggleRow
+            id="clients-toggle"
+            title="Serve other clients"
+            hint="Off: the gateway's Anthropic route serves only Claude Code and refuses other apps with a clear error. On: any app may use it, but Anthropic bills subscription traffic it takes for a third-party app's as paid extra usage, not your plan."
+            checked=any
+            disabled=move || status.with(|s| s.is_none())
+            on_change=move |on| { clients.dispatch_local(on); }
+        >
+            {move || any().then(|| view! {
+                <span class="field-error" id="clients-risk">"Other apps' requests may be billed as extra usage."</span>
+            })}
+        </ToggleRow>
     }
 }
 
@@ -176,30 +166,26 @@ fn ClientsToggle(status: Fetched<HandoffStatus>) -> impl IntoView {
 #[component]
 fn AutoRedeemToggle() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let status = fetched(ui, || ipc::call::<AutoRedeemGetCmd>(&Empty {}));
+    let status = fetched_on::<AutoRedeemGetCmd>(ui, None);
     let set = Action::new_local(move |&enabled: &bool| async move {
-        match ipc::call::<AutoRedeemSetCmd>(&AutoRedeemSetRequest { enabled }).await {
-            Ok(s) => status.set(s),
-            Err(e) => {
-                ui.notify(e.message);
-                // Show the setting as it really is.
-                status.refetch();
-            }
+        let request = AutoRedeemSetRequest { enabled };
+        if !status.save::<AutoRedeemSetCmd>(ui, request).await {
+            // Show the setting as it really is.
+            status.refetch();
         }
     });
     view! {
-        <label class="toggle-row" for="auto-redeem-toggle">
-            <span class="toggle-text">
-                <span class="toggle-title">"Redeem a reset credit when every account is exhausted"</span>
-                <span class="muted">"Once per exhaustion, on the credit that expires first; the request that finds the pool dry still gets its 429, the next one is served."</span>
-                {move || status.get().filter(|s| s.from_env).map(|_| view! {
-                    <span class="muted" id="auto-redeem-env">"Set by ROTA_OPENAI_AUTO_REDEEM; unset it to change it here."</span>
-                })}
-            </span>
-            <input type="checkbox" role="switch" id="auto-redeem-toggle" class="toggle"
-                disabled=move || status.with(|s| s.is_none_or(|s| s.from_env))
-                prop:checked=move || status.with(|s| s.is_some_and(|s| s.enabled))
-                on:change=move |e| { set.dispatch_local(event_target_checked(&e)); } />
-        </label>
+        <ToggleRow
+            id="auto-redeem-toggle"
+            title="Redeem a reset credit when every account is exhausted"
+            hint="Once per exhaustion, on the credit that expires first; the request that finds the pool dry still gets its 429, the next one is served."
+            checked=move || status.with(|s| s.is_some_and(|s| s.enabled))
+            disabled=move || status.with(|s| s.is_none_or(|s| s.from_env))
+            on_change=move |on| { set.dispatch_local(on); }
+        >
+            {move || status.get().filter(|s| s.from_env).map(|_| view! {
+                <span class="muted" id="auto-redeem-env">"Set by ROTA_OPENAI_AUTO_REDEEM; unset it to change it here."</span>
+            })}
+        </ToggleRow>
     }
 }

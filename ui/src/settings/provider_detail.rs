@@ -14,7 +14,7 @@ use super::ProviderBadge;
 use super::account_row::AccountRow;
 use super::add_account::AddAccountDialog;
 use super::handoff::HandoffSection;
-use crate::components::confirm::{ConfirmDialog, ConfirmSwitch};
+use crate::components::confirm::{AskFirst, ConfirmSwitch, Question};
 use crate::ipc::{self, now_ms};
 use crate::state::{Switcher, Ui, account_request, pool_accounts};
 
@@ -147,9 +147,11 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
             text
         }
     });
+    let redeeming = redeem.pending();
+    let redeemed = redeem.value();
     let confirm_redeem = move |account: AccountSummary| {
         pending_redeem.set(None);
-        if redeem.pending().get_untracked() {
+        if redeeming.get_untracked() {
             return;
         }
         redeem.clear();
@@ -195,7 +197,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 now=now.read_only()
                 renaming=renaming
                 switching=Signal::derive(move || switcher.busy())
-                redeeming=redeem.pending().into()
+                redeeming=redeeming.into()
                 on_switch=Callback::new(move |a| switcher.switch(provider, a))
                 on_remove=Callback::new(move |a| pending_removal.set(Some(a)))
                 on_rename=Callback::new(move |(a, label)| rename(a, label))
@@ -234,7 +236,7 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 {move || switcher.switched().map(|label| view! {
                     <p class="switch-status" id="switch-status" role="status">{format!("Switched to {label}. New requests use it.")}</p>
                 })}
-                {move || redeem.value().get().flatten().map(|text| view! {
+                {move || redeemed.get().flatten().map(|text| view! {
                     <p class="switch-status" id="redeem-status" role="status">{text}</p>
                 })}
                 <Show
@@ -283,9 +285,9 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 </code>
             </section>
 
-            {move || pending_removal.get().map(|account| view! { <ConfirmRemove account=account pending=pending_removal on_confirm=move |a| { remove.dispatch_local(a); } /> })}
+            <AskFirst pending=pending_removal question=remove_question on_ok=Callback::new(move |a| { remove.dispatch_local(a); }) />
             <ConfirmSwitch switcher=switcher />
-            {move || pending_redeem.get().map(|account| view! { <ConfirmRedeem account=account pending=pending_redeem on_confirm=confirm_redeem /> })}
+            <AskFirst pending=pending_redeem question=redeem_question on_ok=Callback::new(confirm_redeem) />
             <Show when=move || adding.get()>
                 <AddAccountDialog provider=provider open=adding renew=renewing.get_untracked() />
             </Show>
@@ -303,24 +305,17 @@ fn scroll_active_into_view() {
     }
 }
 
-/// The confirmation before removing an account. Esc or Cancel keeps it.
-#[component]
-fn ConfirmRemove(
-    account: AccountSummary,
-    pending: RwSignal<Option<AccountSummary>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
-    view! {
-        <ConfirmDialog
-            id="confirm-remove"
-            title=format!("Remove {}?", account.label)
-            text="Rota forgets this account and deletes its stored tokens. The account itself stays untouched at the provider; you can add it again later.".to_owned()
-            cancel="Cancel"
-            ok="Remove"
-            ok_class="button danger"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
-        />
+/// The question before removing an account.
+fn remove_question(account: &AccountSummary) -> Question {
+    Question {
+        id: "confirm-remove",
+        title: format!("Remove {}?", account.label),
+        text: "Rota forgets this account and deletes its stored tokens. The account itself stays \
+               untouched at the provider; you can add it again later."
+            .to_owned(),
+        cancel: "Cancel",
+        ok: "Remove",
+        ok_class: "button danger",
     }
 }
 
@@ -341,14 +336,9 @@ fn redeem_text(label: &str, r: &RedeemResponse) -> String {
     text
 }
 
-/// The confirmation before spending a reset credit: which account, how many it has, what a
+/// The question before spending a reset credit: which account, how many it has, what a
 /// redeem does and that it uses one.
-#[component]
-fn ConfirmRedeem(
-    account: AccountSummary,
-    pending: RwSignal<Option<AccountSummary>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
+fn redeem_question(account: &AccountSummary) -> Question {
     let now = now_ms();
     let credits = account.reset_credits.clone().unwrap_or_default();
     let n = credits.credits.len();
@@ -364,16 +354,12 @@ fn ConfirmRedeem(
         account.label,
         if n == 1 { "" } else { "s" },
     );
-    view! {
-        <ConfirmDialog
-            id="confirm-redeem"
-            title=format!("Redeem a reset credit on {}?", account.label)
-            text=text
-            cancel="Cancel"
-            ok="Redeem one credit"
-            ok_class="button primary"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
-        />
+    Question {
+        id: "confirm-redeem",
+        title: format!("Redeem a reset credit on {}?", account.label),
+        text,
+        cancel: "Cancel",
+        ok: "Redeem one credit",
+        ok_class: "button primary",
     }
 }
