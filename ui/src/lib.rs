@@ -1,5 +1,6 @@
 //! Rota's user interface: a Leptos client-side app compiled to wasm32 and embedded in the
-//! desktop shell. One file per view (`sessions`, `settings/*`), reusable widgets in
+//! desktop shell. `app` is the window's shell, `state` the state views share and how they read
+//! and write it, one file per view (`sessions`, `settings/*`), reusable widgets in
 //! `components/`, and every backend call through [`ipc`].
 //!
 //! Boundaries: depends on `rota-types` only for data; talks to the shell exclusively through
@@ -10,6 +11,7 @@ mod components;
 pub mod ipc;
 mod sessions;
 mod settings;
+mod state;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -7,52 +7,39 @@
 //! `pool-changed`. Ages follow the window's clock (`Ui::clock`), so "just now" does not stick.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use rota_types::command::{
-    AccountRequest, Empty, GetAccountsCmd, PoolRequest, SessionDetailCmd, SessionRequest,
-    SessionsCmd, SetActiveCmd, SettingsTab,
-};
+use rota_types::command::{SessionDetailCmd, SessionRequest, SessionsCmd};
 use rota_types::display::{ago_text as ago, client_name, session_tag, thousands, usage_hint};
-use rota_types::{
-    AccountSummary, ProviderId, SessionDetail, SessionSummary, TokenUsage, context_window,
-};
+use rota_types::{AccountSummary, ProviderId, SessionDetail, TokenUsage, context_window};
 
-use crate::app::Ui;
-use crate::components::confirm::{ConfirmSwitch, switch_caveat};
+use crate::components::confirm::ConfirmSwitch;
 use crate::components::copy_line::CopyLine;
 use crate::components::icons::SessionsIcon;
-use crate::components::usage_bar::UsageBar;
+use crate::components::usage_bar::UsageBars;
 use crate::ipc::{self, now_ms};
 use crate::settings::ProviderBadge;
+use crate::state::{Fetched, Switcher, Ui, fetched, fetched_on, pool_accounts};
 
 #[component]
 pub fn SessionsView() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let sessions = RwSignal::new(None::<Vec<SessionSummary>>);
+    let sessions = fetched_on::<SessionsCmd>(ui, Some(ui.session_version));
     let selected = RwSignal::new(None::<String>);
-
+    // Keep the selection while its session is listed; else select the most recent session.
     Effect::new(move |_| {
-        ui.session_version.track();
-        spawn_local(async move {
-            match ipc::call::<SessionsCmd>(&Empty {}).await {
-                Ok(list) => {
-                    // Keep the selection; else select the most recent session.
-                    let keep = selected
-                        .get_untracked()
-                        .is_some_and(|id| list.iter().any(|s| s.session_id == id));
-                    if !keep {
-                        selected.set(list.first().map(|s| s.session_id.clone()));
-                    }
-                    sessions.set(Some(list));
-                }
-                Err(e) => ui.notify(e.message),
+        sessions.with(|list| {
+            let Some(list) = list else { return };
+            let keep = selected
+                .get_untracked()
+                .is_some_and(|id| list.iter().any(|s| s.session_id == id));
+            if !keep {
+                selected.set(list.first().map(|s| s.session_id.clone()));
             }
         });
     });
 
     view! {
         <Show
-            when=move || sessions.with(|s| s.as_ref().is_some_and(|s| !s.is_empty()))
+            when=move || sessions.with(|s| s.is_some_and(|s| !s.is_empty()))
             fallback=EmptyState
         >
             <div class="sessions-layout">
@@ -60,7 +47,7 @@ pub fn SessionsView() -> impl IntoView {
                     <div class="section-head">
                         <h1 id="sessions-title">"Sessions"</h1>
                         <span class="muted">{move || sessions.with(|s| {
-                            let n = s.as_ref().map_or(0, Vec::len);
+                            let n = s.map_or(0, Vec::len);
                             if n == 1 { "1 session".to_owned() } else { format!("{n} sessions") }
                         })}</span>
                     </div>
@@ -161,93 +148,33 @@ fn EmptyState() -> impl IntoView {
 #[component]
 fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let detail = RwSignal::new(None::<SessionDetail>);
-    Effect::new(move |_| {
+    let detail = fetched(ui, move || {
         ui.session_version.track();
-        let Some(id) = selected.get() else {
-            detail.set(None);
-            return;
-        };
-        spawn_local(async move {
+        let id = selected.get();
+        async move {
+            let Some(id) = id else { return Ok(None) };
             match ipc::call::<SessionDetailCmd>(&SessionRequest { session_id: id }).await {
-                Ok(d) => detail.set(Some(d)),
+                Ok(d) => Ok(Some(d)),
                 // The session aged out of the gateway's memory between list and detail.
-                Err(e) if e.code == rota_types::ErrorCode::NotFound => detail.set(None),
-                Err(e) => ui.notify(e.message),
+                Err(e) if e.code == rota_types::ErrorCode::NotFound => Ok(None),
+                Err(e) => Err(e),
             }
-        });
+        }
     });
 
     // The session's provider's accounts, read once per pool change for both the rate limits
     // and the account labels of the requests.
-    let accounts = RwSignal::new(None::<Vec<AccountSummary>>);
-    let provider = Memo::new(move |_| detail.with(|d| d.as_ref().map(|d| d.summary.provider_id)));
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        let Some(provider) = provider.get() else {
-            return;
-        };
-        spawn_local(async move {
-            let request = PoolRequest {
-                provider_id: provider.as_str().to_owned(),
-                namespace: None,
-            };
-            match ipc::call::<GetAccountsCmd>(&request).await {
-                Ok(list) => accounts.set(Some(list)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
+    let provider = Memo::new(move |_| {
+        detail.with(|d| d.and_then(|d| d.as_ref().map(|d| d.summary.provider_id)))
     });
+    let accounts = pool_accounts(ui, move || provider.get());
 
     // Switches from the Rate Limits buttons. The question about an account that cannot serve
     // lives out here, so new traffic re-rendering the panel does not close it.
-    let switching = RwSignal::new(false);
-    let pending_switch = RwSignal::new(None::<(AccountSummary, String)>);
-    let pending_provider = StoredValue::new(None::<ProviderId>);
-    let do_switch = move |a: AccountSummary| {
-        pending_switch.set(None);
-        let Some(provider) = pending_provider.get_value() else {
-            return;
-        };
-        switching.set(true);
-        spawn_local(async move {
-            let request = AccountRequest {
-                provider_id: provider.as_str().to_owned(),
-                record_id: a.id.clone(),
-                namespace: None,
-            };
-            match ipc::call::<SetActiveCmd>(&request).await {
-                Ok(_) => ui.pool_version.update(|v| *v += 1),
-                Err(e) => ui.notify(format!("Could not switch to {}: {}", a.label, e.message)),
-            }
-            switching.set(false);
-        });
-    };
-    // One switch at a time, its check included: the buttons re-render when it lands.
-    let switch_to = move |provider: ProviderId, a: AccountSummary| {
-        if switching.get_untracked() {
-            return;
-        }
-        switching.set(true);
-        pending_provider.set_value(Some(provider));
-        spawn_local(async move {
-            let caveat = switch_caveat(provider, &a).await;
-            switching.set(false);
-            match caveat {
-                Ok(Some(text)) => pending_switch.set(Some((a, text))),
-                Ok(None) => do_switch(a),
-                Err(e) => ui.notify(format!("Could not switch to {}: {}", a.label, e.message)),
-            }
-        });
-    };
-    let confirm = move || {
-        pending_switch.get().map(|(account, text)| {
-            view! { <ConfirmSwitch account=account text=text pending=pending_switch on_confirm=do_switch /> }
-        })
-    };
+    let switcher = Switcher::new(ui);
 
     let panel = move || {
-        let Some(d) = detail.get() else {
+        let Some(d) = detail.get().flatten() else {
             return view! { <aside class="context-panel" id="context-panel"><p class="muted">"Select a session."</p></aside> }.into_any();
         };
         let s = d.summary.clone();
@@ -269,13 +196,13 @@ fn ContextPanel(selected: RwSignal<Option<String>>) -> impl IntoView {
                     </div>
                 </header>
                 <ContextBreakdown latest=latest total=s.usage model=model />
-                <RateLimits provider=provider accounts=accounts switch_to=switch_to />
+                <RateLimits provider=provider accounts=accounts switcher=switcher />
                 <RecentRequests detail=d accounts=accounts />
             </aside>
         }
         .into_any()
     };
-    view! { {panel} {confirm} }
+    view! { {panel} <ConfirmSwitch switcher=switcher /> }
 }
 
 #[component]
@@ -366,8 +293,8 @@ fn ContextBreakdown(
 #[component]
 fn RateLimits(
     provider: ProviderId,
-    accounts: RwSignal<Option<Vec<AccountSummary>>>,
-    switch_to: impl Fn(ProviderId, AccountSummary) + Copy + Send + Sync + 'static,
+    accounts: Fetched<Vec<AccountSummary>>,
+    switcher: Switcher,
 ) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let name = provider.display_name();
@@ -377,16 +304,7 @@ fn RateLimits(
         let active = list.iter().find(|a| a.is_active).cloned();
         let others: Vec<_> = list.iter().filter(|a| !a.is_active).cloned().collect();
         let bars = active.as_ref().map(|a| match &a.usage {
-            Some(u) => {
-                // Every window the account reports, the model-scoped ones included.
-                let fetched = u.fetched_at;
-                u.windows
-                    .iter()
-                    .cloned()
-                    .map(|w| view! { <UsageBar window=w fetched_at=fetched now=now /> })
-                    .collect_view()
-                    .into_any()
-            }
+            Some(u) => view! { <UsageBars usage=u.clone() now=now /> }.into_any(),
             None => {
                 view! { <p class="muted">"No usage fetched for this account yet."</p> }.into_any()
             }
@@ -406,9 +324,8 @@ fn RateLimits(
                         <div class="rl-none" id="rl-no-account">
                             <p class="muted">{format!("No {name} account in the pool: this tool's requests fail until one is added.")}</p>
                             <button class="button small primary" id="rl-add-account" on:click=move |_| {
-                                ui.detail.set(Some(provider));
-                                ui.select_tab(SettingsTab::ProviderDetail);
-                                ui.settings_open.set(true);
+                                ui.open_detail(provider);
+                                ui.open_settings();
                             }>"Add account"</button>
                         </div>
                     }.into_any(),
@@ -431,7 +348,7 @@ fn RateLimits(
                                 let target = a.clone();
                                 view! {
                                     <button class="button small rl-switch-button" class:unusable=unusable aria-label=aria title=title.clone() data-id=a.id.clone()
-                                        on:click=move |_| switch_to(provider, target.clone())>
+                                        on:click=move |_| switcher.switch(provider, target.clone())>
                                         <span>{a.label.clone()}</span>
                                         {(!title.is_empty()).then(|| view! { <span class="muted rl-hint">{title.clone()}</span> })}
                                     </button>
@@ -446,10 +363,7 @@ fn RateLimits(
 }
 
 #[component]
-fn RecentRequests(
-    detail: SessionDetail,
-    accounts: RwSignal<Option<Vec<AccountSummary>>>,
-) -> impl IntoView {
+fn RecentRequests(detail: SessionDetail, accounts: Fetched<Vec<AccountSummary>>) -> impl IntoView {
     let ui = expect_context::<Ui>();
     // Account labels for the "account" column (ids are not for people).
     let label_of = move |id: Option<String>| {
@@ -457,7 +371,7 @@ fn RecentRequests(
             || "—".to_owned(),
             |id| {
                 accounts.with(|l| {
-                    l.iter()
+                    l.into_iter()
                         .flatten()
                         .find(|a| a.id == id)
                         .map_or_else(|| "removed account".to_owned(), |a| a.label.clone())

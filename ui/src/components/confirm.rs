@@ -1,45 +1,64 @@
 //! The confirmation dialogs several views share: the question box itself, and the switch to an
-//! account that cannot serve now (Provider Detail, the context panel), whose words come from
-//! the app (rota-core's serving caveat, the same the tray and the CLI say).
+//! account that cannot serve now (Provider Detail, the context panel; see [`Switcher`]).
 
+use crate::state::Switcher;
 use leptos::ev;
 use leptos::prelude::*;
-use rota_types::command::{AccountRequest, SwitchCaveatCmd};
-use rota_types::{AccountSummary, ApiError, ProviderId};
 
-use crate::ipc;
+/// What a confirmation asks: the dialog's element id (the parts' ids derive from it, see
+/// [`ConfirmDialog`]), its words, and its two buttons (the cancelling one first).
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub id: &'static str,
+    pub title: String,
+    pub text: String,
+    pub cancel: &'static str,
+    pub ok: &'static str,
+    pub ok_class: &'static str,
+}
 
-/// Why `account` cannot serve now and who serves meanwhile, or `None` when it can serve.
-pub async fn switch_caveat(
-    provider: ProviderId,
-    account: &AccountSummary,
-) -> Result<Option<String>, ApiError> {
-    let request = AccountRequest {
-        provider_id: provider.as_str().to_owned(),
-        record_id: account.id.clone(),
-        namespace: None,
-    };
-    Ok(ipc::call::<SwitchCaveatCmd>(&request).await?.text)
+/// Asks first: while `pending` holds something, the question about it; OK hands it to
+/// `on_ok` (which clears `pending` when it is done), Cancel clears `pending`.
+#[component]
+pub fn AskFirst<T: Clone + Send + Sync + 'static>(
+    pending: RwSignal<Option<T>>,
+    question: fn(&T) -> Question,
+    on_ok: Callback<T>,
+) -> impl IntoView {
+    move || {
+        pending.get().map(|item| {
+            let q = question(&item);
+            view! {
+                <ConfirmDialog
+                    id=q.id
+                    title=q.title
+                    text=q.text
+                    cancel=q.cancel
+                    ok=q.ok
+                    ok_class=q.ok_class
+                    on_cancel=move || pending.set(None)
+                    on_ok=move || on_ok.run(item.clone())
+                />
+            }
+        })
+    }
 }
 
 /// Switching to an account that cannot serve: say what will happen and let the user choose.
 #[component]
-pub fn ConfirmSwitch(
-    account: AccountSummary,
-    text: String,
-    pending: RwSignal<Option<(AccountSummary, String)>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
+pub fn ConfirmSwitch(switcher: Switcher) -> impl IntoView {
     view! {
-        <ConfirmDialog
-            id="confirm-switch"
-            title=format!("Switch to {}?", account.label)
-            text=text
-            cancel="Keep the current account"
-            ok="Switch anyway"
-            ok_class="button primary"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
+        <AskFirst
+            pending=switcher.pending
+            question=|(_, account, text)| Question {
+                id: "confirm-switch",
+                title: format!("Switch to {}?", account.label),
+                text: text.clone(),
+                cancel: "Keep the current account",
+                ok: "Switch anyway",
+                ok_class: "button primary",
+            }
+            on_ok=Callback::new(move |_| switcher.confirm())
         />
     }
 }

@@ -1,29 +1,40 @@
 //! A line of shell text with a Copy button.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::app::Ui;
 use crate::ipc;
+use crate::state::Ui;
+
+/// Copies its input to the clipboard; its value is `Some(true)` once a copy worked.
+fn copy_action() -> Action<String, bool> {
+    let ui = expect_context::<Ui>();
+    Action::new_local(move |value: &String| {
+        let value = value.clone();
+        async move {
+            match ipc::copy_text(&value).await {
+                Ok(()) => true,
+                Err(e) => {
+                    ui.notify(format!("Could not copy to the clipboard: {e}"));
+                    false
+                }
+            }
+        }
+    })
+}
 
 #[component]
 pub fn CopyLine(#[prop(into)] text: Signal<String>) -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let copied = RwSignal::new(false);
+    let action = copy_action();
+    let answer = action.value();
+    let copied = move || answer.get() == Some(true);
     let copy = move |_| {
-        let value = text.get_untracked();
-        spawn_local(async move {
-            match ipc::copy_text(&value).await {
-                Ok(()) => copied.set(true),
-                Err(e) => ui.notify(format!("Could not copy to the clipboard: {e}")),
-            }
-        });
+        action.dispatch_local(text.get_untracked());
     };
     view! {
         <div class="copy-line">
             <code class="copy-text">{move || text.get()}</code>
             <button class="button small ghost" on:click=copy aria-label=move || format!("Copy: {}", text.get())>
-                {move || if copied.get() { "Copied" } else { "Copy" }}
+                {move || if copied() { "Copied" } else { "Copy" }}
             </button>
         </div>
     }
@@ -32,21 +43,16 @@ pub fn CopyLine(#[prop(into)] text: Signal<String>) -> impl IntoView {
 /// A Copy button for a short value shown elsewhere (a device code).
 #[component]
 pub fn CopyButton(text: String) -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let copied = RwSignal::new(false);
+    let action = copy_action();
+    let answer = action.value();
+    let copied = move || answer.get() == Some(true);
     let value = text.clone();
     let copy = move |_| {
-        let value = value.clone();
-        spawn_local(async move {
-            match ipc::copy_text(&value).await {
-                Ok(()) => copied.set(true),
-                Err(e) => ui.notify(format!("Could not copy to the clipboard: {e}")),
-            }
-        });
+        action.dispatch_local(value.clone());
     };
     view! {
         <button class="button small copy-button" aria-label=format!("Copy the code {text}") on:click=copy>
-            {move || if copied.get() { "Copied" } else { "Copy code" }}
+            {move || if copied() { "Copied" } else { "Copy code" }}
         </button>
     }
 }

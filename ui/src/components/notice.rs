@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::app::Ui;
+use crate::state::{Ui, fetched_on};
 
 #[component]
 pub fn Notices() -> impl IntoView {
@@ -38,37 +38,26 @@ pub fn Notices() -> impl IntoView {
 /// Re-read whenever the store changes.
 #[component]
 pub fn RecoveryNotices() -> impl IntoView {
-    use leptos::task::spawn_local;
-    use rota_types::RecoveryNotice;
+    use rota_types::RecoveriesResponse;
     use rota_types::command::{AcknowledgeRecoveriesCmd, Empty, RecoveriesCmd};
 
     let ui = expect_context::<Ui>();
-    let pending = RwSignal::new(Vec::<RecoveryNotice>::new());
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        spawn_local(async move {
-            match crate::ipc::call::<RecoveriesCmd>(&Empty {}).await {
-                Ok(r) => pending.set(r.recoveries),
-                Err(e) => ui.notify(e.message),
-            }
-        });
+    let recoveries = fetched_on::<RecoveriesCmd>(ui, Some(ui.pool_version));
+    let pending = move || recoveries.get().map(|r| r.recoveries).unwrap_or_default();
+    let acknowledge = Action::new_local(move |(): &()| async move {
+        match crate::ipc::call::<AcknowledgeRecoveriesCmd>(&Empty {}).await {
+            Ok(_) => recoveries.set(RecoveriesResponse::default()),
+            Err(e) => ui.notify(e.message),
+        }
     });
-    let acknowledge = move |_| {
-        spawn_local(async move {
-            match crate::ipc::call::<AcknowledgeRecoveriesCmd>(&Empty {}).await {
-                Ok(_) => pending.set(Vec::new()),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    };
     view! {
-        <Show when=move || !pending.get().is_empty()>
+        <Show when=move || !pending().is_empty()>
             <div class="notice recovery-notice" id="recovery-notice" role="alert">
                 <div class="notice-text">
                     <strong>"Rota repaired its account store"</strong>
                     <ul class="recovery-list">
                         <For
-                            each=move || pending.get()
+                            each=pending
                             key=|n| (n.at, n.message.clone())
                             children=move |n| view! { <li>{n.message}</li> }
                         />
@@ -77,7 +66,7 @@ pub fn RecoveryNotices() -> impl IntoView {
                         "Check the accounts named here (they may need a new login), then acknowledge."
                     </p>
                 </div>
-                <button class="button" id="acknowledge-recoveries" on:click=acknowledge>
+                <button class="button" id="acknowledge-recoveries" on:click=move |_| { acknowledge.dispatch_local(()); }>
                     "Acknowledge"
                 </button>
             </div>

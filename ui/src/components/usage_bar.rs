@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use rota_types::display::{UsageColor, age_text, percent, reset_text, used_text};
-use rota_types::{UnixMs, UsageWindow};
+use rota_types::{UnixMs, UsageSnapshot, UsageWindow};
 
 /// Values older than this are shown greyed as stale.
 pub const STALE_AFTER_MS: UnixMs = 15 * 60_000;
@@ -47,4 +47,15 @@ pub fn UsageBar(window: UsageWindow, fetched_at: UnixMs, now: UnixMs) -> impl In
             </div>
         </div>
     }
+}
+
+/// Every window a usage snapshot reports (the model-scoped ones included), one bar each.
+#[component]
+pub fn UsageBars(usage: UsageSnapshot, now: UnixMs) -> impl IntoView {
+    let fetched_at = usage.fetched_at;
+    usage
+        .windows
+        .into_iter()
+        .map(|w| view! { <UsageBar window=w fetched_at=fetched_at now=now /> })
+        .collect_view()
 }

@@ -1,15 +1,15 @@
 //! About: version, links, keyboard shortcuts, where data lives.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rota_types::command::{
-    AppLink, AppSettings, Empty, OpenLinkCmd, OpenLinkRequest, SettingsGetCmd, SettingsSetCmd,
+    AppLink, AppSettings, OpenLinkCmd, OpenLinkRequest, SettingsGetCmd, SettingsSetCmd,
 };
 
-use crate::app::Ui;
 use crate::components::copy_line::CopyLine;
 use crate::components::icons::Logo;
+use crate::components::toggle::ToggleRow;
 use crate::ipc;
+use crate::state::{Ui, fetched_on};
 
 const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl + ,", "Open or close Settings"),
@@ -22,13 +22,14 @@ const SHORTCUTS: &[(&str, &str)] = &[
 #[component]
 pub fn AboutTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let open = move |link: AppLink| {
-        spawn_local(async move {
-            if let Err(e) = ipc::call::<OpenLinkCmd>(&OpenLinkRequest { kind: link.kind }).await {
+    let open = Action::new_local(move |link: &AppLink| {
+        let request = OpenLinkRequest { kind: link.kind };
+        async move {
+            if let Err(e) = ipc::call::<OpenLinkCmd>(&request).await {
                 ui.notify(e.message);
             }
-        });
-    };
+        }
+    });
 
     view! {
         <div class="tab-content" id="about-tab">
@@ -56,7 +57,7 @@ pub fn AboutTab() -> impl IntoView {
                                 let label = link.label.clone();
                                 let url = link.url.clone();
                                 view! {
-                                    <button class="link-card" title=url.clone() on:click=move |_| open(link.clone())>
+                                    <button class="link-card" title=url.clone() on:click=move |_| { open.dispatch_local(link.clone()); }>
                                         <span class="link-label">{label}</span>
                                         <span class="link-url">{url.trim_start_matches("https://").to_owned()}</span>
                                     </button>
@@ -110,24 +111,15 @@ pub fn AboutTab() -> impl IntoView {
 #[component]
 fn BehaviourSettings() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let settings = RwSignal::new(None::<AppSettings>);
-    spawn_local(async move {
-        match ipc::call::<SettingsGetCmd>(&Empty {}).await {
-            Ok(s) => settings.set(Some(s)),
-            Err(e) => ui.notify(e.message),
-        }
-    });
+    let settings = fetched_on::<SettingsGetCmd>(ui, None);
+    let save =
+        Action::new_local(move |&next: &AppSettings| settings.save::<SettingsSetCmd>(ui, next));
     let change = move |f: fn(&mut AppSettings, bool), on: bool| {
         let Some(mut next) = settings.get_untracked() else {
             return;
         };
         f(&mut next, on);
-        spawn_local(async move {
-            match ipc::call::<SettingsSetCmd>(&next).await {
-                Ok(saved) => settings.set(Some(saved)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
+        save.dispatch_local(next);
     };
     let toggle = move |id: &'static str,
                        title: &'static str,
@@ -135,21 +127,14 @@ fn BehaviourSettings() -> impl IntoView {
                        get: fn(&AppSettings) -> bool,
                        set: fn(&mut AppSettings, bool)| {
         view! {
-            <label class="toggle-row" for=id>
-                <span class="toggle-text">
-                    <span class="toggle-title">{title}</span>
-                    <span class="muted">{hint}</span>
-                </span>
-                <input
-                    type="checkbox"
-                    role="switch"
-                    id=id
-                    class="toggle"
-                    disabled=move || settings.with(Option::is_none)
-                    prop:checked=move || settings.with(|s| s.as_ref().is_some_and(get))
-                    on:change=move |e| change(set, event_target_checked(&e))
-                />
-            </label>
+            <ToggleRow
+                id=id
+                title=title
+                hint=hint
+                checked=move || settings.with(|s| s.is_some_and(get))
+                disabled=move || settings.with(|s| s.is_none())
+                on_change=move |on| change(set, on)
+            />
         }
     };
 

@@ -18,9 +18,9 @@ use rota_types::command::{
 };
 use rota_types::{AccountSummary, LoginState, ProviderId};
 
-use crate::app::Ui;
 use crate::components::copy_line::CopyButton;
 use crate::ipc;
+use crate::state::Ui;
 
 /// Where the dialog is.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,27 +102,27 @@ pub fn AddAccountDialog(
     });
     let code = RwSignal::new(String::new());
     let code_error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
 
+    let start = Action::new_local(move |&method: &LoginMethod| async move {
+        let request = BeginLoginRequest {
+            provider_id: provider,
+            method,
+        };
+        match ipc::call::<BeginLoginCmd>(&request).await {
+            Ok(started) => {
+                // Closed while starting: end the flow at once.
+                if open.get_untracked() {
+                    step.set(Step::Started(started));
+                } else {
+                    cancel_flow(started.flow_id);
+                }
+            }
+            Err(e) => step.set(Step::Failed(e.message)),
+        }
+    });
     let begin = move |method: LoginMethod| {
         step.set(Step::Starting);
-        spawn_local(async move {
-            let request = BeginLoginRequest {
-                provider_id: provider,
-                method,
-            };
-            match ipc::call::<BeginLoginCmd>(&request).await {
-                Ok(started) => {
-                    // Closed while starting: end the flow at once.
-                    if open.get_untracked() {
-                        step.set(Step::Started(started));
-                    } else {
-                        cancel_flow(started.flow_id);
-                    }
-                }
-                Err(e) => step.set(Step::Failed(e.message)),
-            }
-        });
+        start.dispatch_local(method);
     };
     if provider != ProviderId::OpenAi {
         begin(LoginMethod::Default);
@@ -159,20 +159,9 @@ pub fn AddAccountDialog(
         }
         open.set(false);
     };
-    let submit = move || {
-        let Some(id) = flow_id() else { return };
-        let pasted = code.get_untracked();
-        if pasted.trim().is_empty() {
-            code_error.set(Some("Paste the code the sign-in page shows.".to_owned()));
-            return;
-        }
-        busy.set(true);
-        code_error.set(None);
-        spawn_local(async move {
-            let request = CompleteLoginRequest {
-                flow_id: id,
-                code: pasted,
-            };
+    let complete = Action::new_local(move |request: &CompleteLoginRequest| {
+        let request = request.clone();
+        async move {
             match ipc::call::<CompleteLoginCmd>(&request).await {
                 Ok(account) => step.set(Step::Done(Signed {
                     id: Some(account.id),
@@ -180,40 +169,58 @@ pub fn AddAccountDialog(
                 })),
                 Err(e) => code_error.set(Some(e.message)),
             }
-            busy.set(false);
+        }
+    });
+    let submit = move || {
+        let Some(id) = flow_id() else { return };
+        let pasted = code.get_untracked();
+        if pasted.trim().is_empty() {
+            code_error.set(Some("Paste the code the sign-in page shows.".to_owned()));
+            return;
+        }
+        code_error.set(None);
+        complete.dispatch_local(CompleteLoginRequest {
+            flow_id: id,
+            code: pasted,
         });
     };
+    let open_page_action = Action::new_local(move |request: &FlowRequest| {
+        let request = request.clone();
+        async move {
+            if let Err(e) = ipc::call::<OpenLoginPageCmd>(&request).await {
+                ui.notify(e.message);
+            }
+        }
+    });
     let open_page = move || {
-        if let Some(id) = flow_id() {
-            spawn_local(async move {
-                if let Err(e) = ipc::call::<OpenLoginPageCmd>(&FlowRequest { flow_id: id }).await {
-                    ui.notify(e.message);
-                }
-            });
+        if let Some(flow_id) = flow_id() {
+            open_page_action.dispatch_local(FlowRequest { flow_id });
         }
     };
-    let import = move |source: &'static str| {
-        busy.set(true);
-        spawn_local(async move {
-            let request = ImportAccountsRequest {
-                source: source.to_owned(),
-                path: None,
-            };
-            match ipc::call::<ImportAccountsCmd>(&request).await {
-                Ok(done) => {
-                    if let Some(id) = flow_id() {
-                        cancel_flow(id);
-                    }
-                    step.set(Step::Done(Signed {
-                        id: None,
-                        label: done.imported.join(", "),
-                    }));
+    let import_action = Action::new_local(move |&source: &&'static str| async move {
+        let request = ImportAccountsRequest {
+            source: source.to_owned(),
+            path: None,
+        };
+        match ipc::call::<ImportAccountsCmd>(&request).await {
+            Ok(done) => {
+                if let Some(id) = flow_id() {
+                    cancel_flow(id);
                 }
-                Err(e) => ui.notify(e.message),
+                step.set(Step::Done(Signed {
+                    id: None,
+                    label: done.imported.join(", "),
+                }));
             }
-            busy.set(false);
-        });
+            Err(e) => ui.notify(e.message),
+        }
+    });
+    let import = move |source: &'static str| {
+        import_action.dispatch_local(source);
     };
+    // A pasted code or an import under way.
+    let (completing, importing) = (complete.pending(), import_action.pending());
+    let busy = move || completing.get() || importing.get();
 
     let on_key = move |e: ev::KeyboardEvent| {
         if e.key() == "Escape" {
@@ -265,8 +272,8 @@ pub fn AddAccountDialog(
                         prop:value=move || code.get()
                         on:input=move |e| code.set(event_target_value(&e))
                     />
-                    <button class="button primary" id="login-submit" type="submit" disabled=move || busy.get()>
-                        {move || if busy.get() { "Connecting…" } else { "Connect" }}
+                    <button class="button primary" id="login-submit" type="submit" disabled=busy>
+                        {move || if busy() { "Connecting…" } else { "Connect" }}
                     </button>
                 </form>
                 {move || code_error.get().map(|m| view! { <p class="field-error" id="login-error" role="alert">{m}</p> })}
@@ -347,7 +354,7 @@ pub fn AddAccountDialog(
                 <div class="login-body">{body}</div>
                 <div class="confirm-actions">
                     {import_source(provider).map(|(source, label)| view! {
-                        <button class="button ghost import-instead" id="import-instead" disabled=move || busy.get() on:click=move |_| import(source)>{label}</button>
+                        <button class="button ghost import-instead" id="import-instead" disabled=busy on:click=move |_| import(source)>{label}</button>
                     })}
                     <span class="spacer"></span>
                     <button class="button" id="add-account-close" data-esc node_ref=close_button on:click=move |_| close()>
@@ -359,9 +366,10 @@ pub fn AddAccountDialog(
     }
 }
 
+/// Ends a flow, best effort: a flow that just finished is already gone. Not an `Action`: it
+/// runs as the dialog closes and must outlive it.
 fn cancel_flow(flow_id: String) {
     spawn_local(async move {
-        // Best effort: a flow that just finished is already gone.
         let _ = ipc::call::<CancelLoginCmd>(&FlowRequest { flow_id }).await;
     });
 }

@@ -6,18 +6,18 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rota_types::command::{
-    ConnectToolCmd, Empty, ListConnectionsCmd, TestConnectionCmd, UndoConnectionCmd,
+    ConnectToolCmd, ListConnectionsCmd, TestConnectionCmd, UndoConnectionCmd,
 };
 use rota_types::display::ago_text;
 use rota_types::{ConnectionRequest, ConnectionStateKind, ConnectionView};
 
-use crate::app::Ui;
+use crate::components::confirm::{AskFirst, Question};
 use crate::ipc::{self, now_ms};
+use crate::state::{Ui, fetched_on};
 
 #[derive(Debug, Clone, Copy)]
-enum Action {
+enum Verb {
     Connect,
     Undo,
     Test,
@@ -28,38 +28,24 @@ enum Action {
 #[component]
 pub fn ConnectionsList() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let list = RwSignal::new(None::<Vec<ConnectionView>>);
+    let list = fetched_on::<ListConnectionsCmd>(ui, Some(ui.session_version));
     // Per connection: the last Test's answer (ok, words), or a Connect/Undo message.
     let results = RwSignal::new(BTreeMap::<String, (bool, String)>::new());
-    let busy = RwSignal::new(None::<String>);
     let confirm_undo = RwSignal::new(None::<ConnectionView>);
-    let reload = move || {
-        spawn_local(async move {
-            match ipc::call::<ListConnectionsCmd>(&Empty {}).await {
-                Ok(l) => list.set(Some(l)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    };
-    Effect::new(move |_| {
-        ui.session_version.track();
-        reload();
-    });
-    let act = move |name: String, action: Action| {
-        confirm_undo.set(None);
-        busy.set(Some(name.clone()));
-        spawn_local(async move {
+    let run = Action::new_local(move |(name, verb): &(String, Verb)| {
+        let (name, verb) = (name.clone(), *verb);
+        async move {
             let request = ConnectionRequest {
                 connection: name.clone(),
             };
-            let result = match action {
-                Action::Connect => ipc::call::<ConnectToolCmd>(&request)
+            let result = match verb {
+                Verb::Connect => ipc::call::<ConnectToolCmd>(&request)
                     .await
                     .map(|d| (true, d.message)),
-                Action::Undo => ipc::call::<UndoConnectionCmd>(&request)
+                Verb::Undo => ipc::call::<UndoConnectionCmd>(&request)
                     .await
                     .map(|d| (true, d.message)),
-                Action::Test => ipc::call::<TestConnectionCmd>(&request)
+                Verb::Test => ipc::call::<TestConnectionCmd>(&request)
                     .await
                     .map(|r| (r.ok, r.message)),
             };
@@ -67,9 +53,15 @@ pub fn ConnectionsList() -> impl IntoView {
             results.update(|r| {
                 r.insert(name, answer);
             });
-            busy.set(None);
-            reload();
-        });
+            list.refetch();
+        }
+    });
+    // The connection whose Connect, Undo or Test is under way.
+    let input = run.input();
+    let busy = move || input.with(|i| i.as_ref().map(|(name, _)| name.clone()));
+    let act = move |name: String, verb: Verb| {
+        confirm_undo.set(None);
+        run.dispatch_local((name, verb));
     };
     view! {
         <ul class="connections" id="connections">
@@ -88,7 +80,7 @@ pub fn ConnectionsList() -> impl IntoView {
                         let undo_target = c.clone();
                         let result_name = name.clone();
                         let busy_name = name.clone();
-                        let is_busy = move || busy.get().as_deref() == Some(busy_name.as_str());
+                        let is_busy = move || busy().as_deref() == Some(busy_name.as_str());
                         let is_busy2 = is_busy.clone();
                         let is_busy3 = is_busy.clone();
                         view! {
@@ -102,12 +94,12 @@ pub fn ConnectionsList() -> impl IntoView {
                                 <div class="connection-actions">
                                     {if connected {
                                         view! {
-                                            <button class="button small" id=format!("test-{n1}") disabled=is_busy on:click=move |_| act(n1.clone(), Action::Test)>"Test"</button>
+                                            <button class="button small" id=format!("test-{n1}") disabled=is_busy on:click=move |_| act(n1.clone(), Verb::Test)>"Test"</button>
                                             <button class="button small ghost" id=format!("undo-{n2}") disabled=is_busy2 on:click=move |_| confirm_undo.set(Some(undo_target.clone()))>"Undo"</button>
                                         }.into_any()
                                     } else {
                                         view! {
-                                            <button class="button small primary" id=format!("connect-{n3}") disabled=is_busy3 on:click=move |_| act(n3.clone(), Action::Connect)>"Connect"</button>
+                                            <button class="button small primary" id=format!("connect-{n3}") disabled=is_busy3 on:click=move |_| act(n3.clone(), Verb::Connect)>"Connect"</button>
                                         }.into_any()
                                     }}
                                 </div>
@@ -121,35 +113,23 @@ pub fn ConnectionsList() -> impl IntoView {
                     .into_any(),
             }}
         </ul>
-        <ConfirmUndo pending=confirm_undo on_confirm=Callback::new(move |name: String| act(name, Action::Undo)) />
+        <AskFirst pending=confirm_undo question=undo_question on_ok=Callback::new(move |c: ConnectionView| act(c.connection, Verb::Undo)) />
     }
 }
 
 /// Undo asks first: it rewrites the tool's file and revokes its key.
-#[component]
-fn ConfirmUndo(
-    pending: RwSignal<Option<ConnectionView>>,
-    on_confirm: Callback<String>,
-) -> impl IntoView {
-    move || {
-        pending.get().map(|c| {
-            let name = c.connection.clone();
-            view! {
-                <div class="overlay" on:click=move |_| pending.set(None)>
-                    <div class="dialog confirm" role="alertdialog" aria-modal="true" id="confirm-undo" on:click=|e| e.stop_propagation()>
-                        <h3>{format!("Disconnect {}?", c.display_name)}</h3>
-                        <p>{format!(
-                            "{} is put back as it was before Rota (your later edits are kept) and its key is revoked: {} will no longer go through Rota.",
-                            c.path, c.display_name
-                        )}</p>
-                        <div class="dialog-actions">
-                            <button class="button" id="confirm-undo-cancel" on:click=move |_| pending.set(None)>"Cancel"</button>
-                            <button class="button danger" id="confirm-undo-ok" on:click=move |_| on_confirm.run(name.clone())>"Disconnect"</button>
-                        </div>
-                    </div>
-                </div>
-            }
-        })
+fn undo_question(c: &ConnectionView) -> Question {
+    Question {
+        id: "confirm-undo",
+        title: format!("Disconnect {}?", c.display_name),
+        text: format!(
+            "{} is put back as it was before Rota (your later edits are kept) and its key is \
+             revoked: {} will no longer go through Rota.",
+            c.path, c.display_name
+        ),
+        cancel: "Cancel",
+        ok: "Disconnect",
+        ok_class: "button danger",
     }
 }
 

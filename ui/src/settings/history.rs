@@ -4,14 +4,13 @@
 //! once. Re-read on every `pool-changed`.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rota_types::ProviderId;
-use rota_types::command::{SwitchLogCmd, SwitchLogItem, SwitchLogRequest};
+use rota_types::command::{SwitchLogCmd, SwitchLogRequest};
 use rota_types::display::{ago_text, clock_time};
 
 use super::ProviderBadge;
-use crate::app::Ui;
 use crate::ipc;
+use crate::state::{Ui, fetched};
 
 /// The webview's UTC offset in minutes (for wall-clock times).
 fn utc_offset_minutes() -> i32 {
@@ -24,21 +23,14 @@ fn utc_offset_minutes() -> i32 {
 #[component]
 pub fn HistoryTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let items = RwSignal::new(None::<Vec<SwitchLogItem>>);
     let filter = RwSignal::new(None::<ProviderId>);
-    Effect::new(move |_| {
+    let items = fetched(ui, move || {
         ui.pool_version.track();
-        let provider = filter.get();
-        spawn_local(async move {
-            let request = SwitchLogRequest {
-                provider_id: provider.map(|p| p.as_str().to_owned()),
-                limit: Some(200),
-            };
-            match ipc::call::<SwitchLogCmd>(&request).await {
-                Ok(list) => items.set(Some(list)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
+        let request = SwitchLogRequest {
+            provider_id: filter.get().map(|p| p.as_str().to_owned()),
+            limit: Some(200),
+        };
+        async move { ipc::call::<SwitchLogCmd>(&request).await }
     });
     let chip = move |p: Option<ProviderId>, label: &'static str| {
         view! {

@@ -1,8 +1,10 @@
 //! The Settings dialog: tabs Providers, Provider Detail, Connections, Switch history and About.
 
 mod about;
+mod account_row;
 mod add_account;
 pub mod connections;
+mod handoff;
 mod history;
 mod provider_detail;
 mod providers;
@@ -11,8 +13,8 @@ use leptos::prelude::*;
 use rota_types::ProviderId;
 use rota_types::command::SettingsTab;
 
-use crate::app::Ui;
 use crate::components::icons::CloseIcon;
+use crate::state::Ui;
 
 const TABS: [SettingsTab; 5] = [
     SettingsTab::Providers,
@@ -53,21 +55,77 @@ pub fn ProviderBadge(provider: ProviderId) -> impl IntoView {
     view! { <span class=class aria-hidden="true">{letter}</span> }
 }
 
-#[allow(clippy::too_many_lines)] // the dialog's markup: tab list and panel in one view
+/// Provider Detail needs a chosen provider; every other tab is always there.
+fn tab_enabled(ui: Ui, tab: SettingsTab) -> bool {
+    tab != SettingsTab::ProviderDetail || ui.detail.get().is_some()
+}
+
+/// The tab shown: a remembered Provider Detail without a provider falls back to Providers.
+fn current_tab(ui: Ui) -> SettingsTab {
+    let tab = ui.tab.get();
+    if tab_enabled(ui, tab) {
+        tab
+    } else {
+        SettingsTab::Providers
+    }
+}
+
 #[component]
 pub fn SettingsDialog() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let enabled =
-        move |tab: SettingsTab| tab != SettingsTab::ProviderDetail || ui.detail.get().is_some();
-    // The tab shown: a remembered Provider Detail without a provider falls back to Providers.
-    let current = move || {
-        let tab = ui.tab.get();
-        if enabled(tab) {
-            tab
-        } else {
-            SettingsTab::Providers
+    let current = move || current_tab(ui);
+
+    // One scroll area serves every tab: a new tab starts at its top, not where the last one
+    // was left.
+    let body = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        current();
+        if let Some(el) = body.get_untracked() {
+            el.set_scroll_top(0);
         }
-    };
+    });
+
+    view! {
+        <div class="overlay" on:click=move |_| ui.settings_open.set(false)>
+            <div
+                class="dialog settings"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="settings-title"
+                id="settings-dialog"
+                on:click=|e| e.stop_propagation()
+            >
+                <SettingsNav />
+                <div class="settings-body" node_ref=body>
+                    <button class="icon-button dialog-close" aria-label="Close settings" title="Close (Esc)" on:click=move |_| ui.settings_open.set(false)>
+                        <CloseIcon />
+                    </button>
+                    <div
+                        class="tabpanel"
+                        role="tabpanel"
+                        id=move || format!("panel-{}", tab_key(current()))
+                        aria-labelledby=move || format!("tab-{}", tab_key(current()))
+                    >
+                        {move || match current() {
+                            SettingsTab::Providers => view! { <providers::ProvidersTab /> }.into_any(),
+                            SettingsTab::ProviderDetail => view! { <provider_detail::ProviderDetailTab /> }.into_any(),
+                            SettingsTab::History => view! { <history::HistoryTab /> }.into_any(),
+                            SettingsTab::Connections => view! { <connections::ConnectionsTab /> }.into_any(),
+                            SettingsTab::About => view! { <about::AboutTab /> }.into_any(),
+                        }}
+                    </div>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// The tab list: arrow keys move between the usable tabs, focus follows the selection.
+#[component]
+fn SettingsNav() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let enabled = move |tab: SettingsTab| tab_enabled(ui, tab);
+    let current = move || current_tab(ui);
 
     let tablist = NodeRef::<leptos::html::Div>::new();
     let focus_tab = move |tab: SettingsTab| {
@@ -83,16 +141,6 @@ pub fn SettingsDialog() -> impl IntoView {
     Effect::new(move |_| {
         if tablist.get().is_some() {
             focus_tab(current());
-        }
-    });
-
-    // One scroll area serves every tab: a new tab starts at its top, not where the last one
-    // was left.
-    let body = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        current();
-        if let Some(el) = body.get_untracked() {
-            el.set_scroll_top(0);
         }
     });
 
@@ -116,60 +164,30 @@ pub fn SettingsDialog() -> impl IntoView {
     };
 
     view! {
-        <div class="overlay" on:click=move |_| ui.settings_open.set(false)>
-            <div
-                class="dialog settings"
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="settings-title"
-                id="settings-dialog"
-                on:click=|e| e.stop_propagation()
-            >
-                <nav class="settings-nav">
-                    <h2 id="settings-title">"Settings"</h2>
-                    <div class="tablist" role="tablist" aria-orientation="vertical" node_ref=tablist on:keydown=on_key>
-                        {TABS
-                            .into_iter()
-                            .map(|tab| {
-                                view! {
-                                    <button
-                                        role="tab"
-                                        class="tab"
-                                        id=format!("tab-{}", tab_key(tab))
-                                        aria-controls=format!("panel-{}", tab_key(tab))
-                                        aria-selected=move || (current() == tab).to_string()
-                                        aria-disabled=move || (!enabled(tab)).to_string()
-                                        tabindex=move || if current() == tab { "0" } else { "-1" }
-                                        title=move || if enabled(tab) { String::new() } else { "Choose a provider first".to_owned() }
-                                        on:click=move |_| if enabled(tab) { ui.select_tab(tab) }
-                                    >
-                                        {tab_label(tab)}
-                                    </button>
-                                }
-                            })
-                            .collect_view()}
-                    </div>
-                </nav>
-                <div class="settings-body" node_ref=body>
-                    <button class="icon-button dialog-close" aria-label="Close settings" title="Close (Esc)" on:click=move |_| ui.settings_open.set(false)>
-                        <CloseIcon />
-                    </button>
-                    <div
-                        class="tabpanel"
-                        role="tabpanel"
-                        id=move || format!("panel-{}", tab_key(current()))
-                        aria-labelledby=move || format!("tab-{}", tab_key(current()))
-                    >
-                        {move || match current() {
-                            SettingsTab::Providers => view! { <providers::ProvidersTab /> }.into_any(),
-                            SettingsTab::ProviderDetail => view! { <provider_detail::ProviderDetailTab /> }.into_any(),
-                            SettingsTab::History => view! { <history::HistoryTab /> }.into_any(),
-                            SettingsTab::Connections => view! { <connections::ConnectionsTab /> }.into_any(),
-                            SettingsTab::About => view! { <about::AboutTab /> }.into_any(),
-                        }}
-                    </div>
-                </div>
+        <nav class="settings-nav">
+            <h2 id="settings-title">"Settings"</h2>
+            <div class="tablist" role="tablist" aria-orientation="vertical" node_ref=tablist on:keydown=on_key>
+                {TABS
+                    .into_iter()
+                    .map(|tab| {
+                        view! {
+                            <button
+                                role="tab"
+                                class="tab"
+                                id=format!("tab-{}", tab_key(tab))
+                                aria-controls=format!("panel-{}", tab_key(tab))
+                                aria-selected=move || (current() == tab).to_string()
+                                aria-disabled=move || (!enabled(tab)).to_string()
+                                tabindex=move || if current() == tab { "0" } else { "-1" }
+                                title=move || if enabled(tab) { String::new() } else { "Choose a provider first".to_owned() }
+                                on:click=move |_| if enabled(tab) { ui.select_tab(tab) }
+                            >
+                                {tab_label(tab)}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
             </div>
-        </div>
+        </nav>
     }
 }

@@ -3,57 +3,20 @@
 //! every `pool-changed`; when the last account goes, the view stays with an *Add account*
 //! button, so the way back in is where the user is.
 
-use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rota_types::command::{
-    AccountRequest, AnthropicClientsSetCmd, AnthropicClientsSetRequest, AutoRedeemGetCmd,
-    AutoRedeemSetCmd, AutoRedeemSetRequest, Empty, GetAccountsCmd, HandoffSetCmd,
-    HandoffSetRequest, HandoffStatusCmd, PoolRequest, ProactiveSetCmd, ProactiveSetRequest,
-    RedeemResetCreditCmd, RemoveRecordCmd, RenameRecordCmd, RenameRecordRequest, SetActiveCmd,
-    SettingsTab, UsageCmd, UsageRequest,
+    RedeemResetCreditCmd, RemoveRecordCmd, RenameRecordCmd, RenameRecordRequest, SettingsTab,
+    UsageCmd, UsageRequest,
 };
-use rota_types::display::plan_name;
-use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
-use rota_types::{
-    AccountSummary, AnthropicClients, AutoRedeemStatus, ProviderId, RedeemResponse, UnixMs,
-};
+use rota_types::{AccountSummary, ProviderId, RedeemResponse, UnixMs};
 
 use super::ProviderBadge;
+use super::account_row::AccountRow;
 use super::add_account::AddAccountDialog;
-use crate::app::Ui;
-use crate::components::confirm::{ConfirmDialog, ConfirmSwitch, switch_caveat};
-use crate::components::icons::{CloseIcon, PencilIcon};
-use crate::components::usage_bar::UsageBar;
+use super::handoff::HandoffSection;
+use crate::components::confirm::{AskFirst, ConfirmSwitch, Question};
 use crate::ipc::{self, now_ms};
-
-/// Remaining cooldown with seconds, for the live badge: `1h 05m`, `4m 05s`, `12s`.
-fn countdown(left_ms: UnixMs) -> String {
-    let s = (left_ms.max(0) + 999) / 1000;
-    let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60);
-    if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {sec:02}s")
-    } else {
-        format!("{sec}s")
-    }
-}
-
-fn requests_text(a: &AccountSummary) -> String {
-    let ok = a.health.success_count;
-    let failed = a.health.failure_count;
-    let requests = if ok + failed == 1 {
-        "1 request".to_owned()
-    } else {
-        format!("{} requests", ok + failed)
-    };
-    if failed > 0 {
-        format!("{requests} · {failed} failed")
-    } else {
-        requests
-    }
-}
+use crate::state::{Switcher, Ui, account_request, pool_accounts};
 
 fn any_cooling(accounts: Option<&Vec<AccountSummary>>, now: UnixMs) -> bool {
     accounts.is_some_and(|list| list.iter().any(|a| a.health.is_cooling(now)))
@@ -69,11 +32,10 @@ pub fn ProviderDetailTab() -> impl IntoView {
 }
 
 #[component]
-#[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the tab's markup
 fn ProviderDetail(provider: ProviderId) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let info = provider.info();
-    let accounts = RwSignal::new(None::<Vec<AccountSummary>>);
+    let accounts = pool_accounts(ui, move || Some(provider));
     // "Now" for the countdowns; ticks once a second only while a cooldown is visible.
     let now = RwSignal::new(now_ms());
     let pending_removal = RwSignal::new(None::<AccountSummary>);
@@ -82,41 +44,29 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
     let adding = RwSignal::new(false);
     // The account "Log in again" renews (`None`: a plain Add account).
     let renewing = RwSignal::new(None::<AccountSummary>);
-    let refreshing = RwSignal::new(false);
     // The account whose label is being edited.
     let renaming = RwSignal::new(None::<String>);
 
-    // Read on open and again on every pool change (any process).
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        spawn_local(async move {
-            let request = PoolRequest {
-                provider_id: provider.as_str().to_owned(),
-                namespace: None,
+    // Every answer: the countdowns restart from now, and the last account going (here or
+    // elsewhere) leaves the view with the way back in (Add account) rather than vanishing
+    // under the user.
+    Effect::new(move |had_accounts: Option<bool>| {
+        accounts.with(|list| {
+            let Some(list) = list else {
+                return false;
             };
-            match ipc::call::<GetAccountsCmd>(&request).await {
-                Ok(list) => {
-                    let had_accounts = accounts
-                        .try_get_untracked()
-                        .flatten()
-                        .is_some_and(|a| !a.is_empty());
-                    now.set(now_ms());
-                    // The last account went (here or elsewhere): the view stays, with the way
-                    // back in (Add account), rather than vanishing under the user.
-                    if had_accounts && list.is_empty() {
-                        emptied.set(true);
-                    }
-                    accounts.set(Some(list));
-                }
-                Err(e) => ui.notify(e.message),
+            now.set(now_ms());
+            if had_accounts == Some(true) && list.is_empty() {
+                emptied.set(true);
             }
-        });
+            !list.is_empty()
+        })
     });
 
     // The 1-s timer exists only while some shown account is cooling down.
     let timer = StoredValue::new(None::<leptos::prelude::IntervalHandle>);
     Effect::new(move |_| {
-        let needed = accounts.with(|a| any_cooling(a.as_ref(), now.get()));
+        let needed = accounts.with(|a| any_cooling(a, now.get()));
         let running = timer.get_value();
         match (needed, running) {
             (true, None) => {
@@ -140,133 +90,77 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
         }
     });
 
-    // One switch at a time: the list reorders when it lands (the active account moves first),
-    // so a second click must not hit whatever slid under the pointer.
-    let switching = RwSignal::new(false);
-    // "Switched to …", shown after a switch from here; the new active card is scrolled to.
-    let switched = RwSignal::new(None::<String>);
-    // An account that cannot serve now, waiting for the user's "switch anyway".
-    let pending_switch = RwSignal::new(None::<(AccountSummary, String)>);
-    let do_switch = move |account: AccountSummary| {
-        if switching.get_untracked() {
-            return;
+    let switcher = Switcher::new(ui);
+    // "Switched to …", shown after a switch from here for a moment; the new active card is
+    // scrolled to once the list has re-rendered.
+    Effect::new(move |_| {
+        if switcher.switched().is_some() {
+            set_timeout(
+                move || switcher.clear_switched(),
+                std::time::Duration::from_secs(6),
+            );
         }
-        switching.set(true);
-        pending_switch.set(None);
-        spawn_local(async move {
-            let request = AccountRequest {
-                provider_id: provider.as_str().to_owned(),
-                record_id: account.id.clone(),
-                namespace: None,
-            };
-            match ipc::call::<SetActiveCmd>(&request).await {
-                Ok(_) => {
-                    switched.set(Some(account.label.clone()));
-                    ui.pool_version.update(|v| *v += 1);
-                    // The confirmation is for this moment, not a lasting state.
-                    set_timeout(
-                        move || {
-                            let _ = switched.try_set(None);
-                        },
-                        std::time::Duration::from_secs(6),
-                    );
-                }
-                Err(e) => ui.notify(format!(
-                    "Could not switch to {}: {}",
-                    account.label, e.message
-                )),
-            }
-            switching.set(false);
-        });
-    };
-    let switch_to = move |account: AccountSummary| {
-        // The check counts as the switch under way: a second click waits for its answer.
-        if switching.get_untracked() {
-            return;
-        }
-        switching.set(true);
-        spawn_local(async move {
-            let caveat = switch_caveat(provider, &account).await;
-            switching.set(false);
-            match caveat {
-                Ok(Some(text)) => pending_switch.set(Some((account, text))),
-                Ok(None) => do_switch(account),
-                Err(e) => ui.notify(format!(
-                    "Could not switch to {}: {}",
-                    account.label, e.message
-                )),
-            }
-        });
-    };
-    // Keep the new active card in view once the list has re-rendered.
+    });
     Effect::new(move |_| {
         accounts.track();
-        if switched.get_untracked().is_some() {
+        if untrack(|| switcher.switched()).is_some() {
             scroll_active_into_view();
         }
     });
-    let remove = move |account: AccountSummary| {
-        spawn_local(async move {
-            let request = AccountRequest {
-                provider_id: provider.as_str().to_owned(),
-                record_id: account.id.clone(),
-                namespace: None,
-            };
-            match ipc::call::<RemoveRecordCmd>(&request).await {
-                Ok(_) => {
-                    pending_removal.set(None);
-                    ui.pool_version.update(|v| *v += 1);
-                }
-                Err(e) => {
-                    pending_removal.set(None);
-                    ui.notify(format!("Could not remove {}: {}", account.label, e.message));
-                }
-            }
-        });
-    };
 
-    // OpenAI reset credits: the account waiting for the user's confirmation, a redeem in
-    // flight, and what the last one answered.
-    let pending_redeem = RwSignal::new(None::<AccountSummary>);
-    let redeeming = RwSignal::new(false);
-    let redeemed = RwSignal::new(None::<String>);
-    let redeem = move |account: AccountSummary| {
-        pending_redeem.set(None);
-        if redeeming.get_untracked() {
-            return;
+    let remove = Action::new_local(move |account: &AccountSummary| {
+        let account = account.clone();
+        async move {
+            let result = ipc::call::<RemoveRecordCmd>(&account_request(provider, &account)).await;
+            pending_removal.set(None);
+            match result {
+                Ok(_) => ui.pool_changed(),
+                Err(e) => ui.notify(format!("Could not remove {}: {}", account.label, e.message)),
+            }
         }
-        redeeming.set(true);
-        redeemed.set(None);
-        spawn_local(async move {
-            let request = AccountRequest {
-                provider_id: provider.as_str().to_owned(),
-                record_id: account.id.clone(),
-                namespace: None,
-            };
-            match ipc::call::<RedeemResetCreditCmd>(&request).await {
+    });
+
+    // OpenAI reset credits: the account waiting for the user's confirmation, and the redeem
+    // (its answer in words, shown until the next one).
+    let pending_redeem = RwSignal::new(None::<AccountSummary>);
+    let redeem = Action::new_local(move |account: &AccountSummary| {
+        let account = account.clone();
+        async move {
+            let request = account_request(provider, &account);
+            let text = match ipc::call::<RedeemResetCreditCmd>(&request).await {
                 Ok(result) => {
-                    redeemed.set(Some(redeem_text(&account.label, &result)));
                     // The windows and the credit count as the provider now reports them.
                     if let Err(e) = ipc::call::<UsageCmd>(&UsageRequest { refresh: true }).await {
                         ui.notify(format!("Could not refresh usage: {}", e.message));
                     }
+                    Some(redeem_text(&account.label, &result))
                 }
-                Err(e) => ui.notify(format!(
-                    "Could not redeem a reset credit on {}: {}",
-                    account.label, e.message
-                )),
-            }
-            redeeming.set(false);
-            ui.pool_version.update(|v| *v += 1);
-        });
-    };
-
-    let rename = move |account: AccountSummary, label: String| {
-        renaming.set(None);
-        if label.trim() == account.label {
+                Err(e) => {
+                    ui.notify(format!(
+                        "Could not redeem a reset credit on {}: {}",
+                        account.label, e.message
+                    ));
+                    None
+                }
+            };
+            ui.pool_changed();
+            text
+        }
+    });
+    let redeeming = redeem.pending();
+    let redeemed = redeem.value();
+    let confirm_redeem = move |account: AccountSummary| {
+        pending_redeem.set(None);
+        if redeeming.get_untracked() {
             return;
         }
-        spawn_local(async move {
+        redeem.clear();
+        redeem.dispatch_local(account);
+    };
+
+    let rename_action = Action::new_local(move |(account, label): &(AccountSummary, String)| {
+        let (account, label) = (account.clone(), label.clone());
+        async move {
             let request = RenameRecordRequest {
                 provider_id: provider.as_str().to_owned(),
                 record_id: account.id.clone(),
@@ -274,184 +168,42 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 namespace: None,
             };
             match ipc::call::<RenameRecordCmd>(&request).await {
-                Ok(_) => ui.pool_version.update(|v| *v += 1),
+                Ok(_) => ui.pool_changed(),
                 Err(e) => ui.notify(format!("Could not rename {}: {}", account.label, e.message)),
             }
-        });
+        }
+    });
+    let rename = move |account: AccountSummary, label: String| {
+        renaming.set(None);
+        if label.trim() != account.label {
+            rename_action.dispatch_local((account, label));
+        }
     };
-    let refresh = move |_| {
-        refreshing.set(true);
-        spawn_local(async move {
-            if let Err(e) = ipc::call::<UsageCmd>(&UsageRequest { refresh: true }).await {
-                ui.notify(format!("Could not refresh usage: {}", e.message));
-            }
-            refreshing.set(false);
-            ui.pool_version.update(|v| *v += 1);
-        });
-    };
+    let refresh = Action::new_local(move |(): &()| async move {
+        if let Err(e) = ipc::call::<UsageCmd>(&UsageRequest { refresh: true }).await {
+            ui.notify(format!("Could not refresh usage: {}", e.message));
+        }
+        ui.pool_changed();
+    });
+    let refreshing = refresh.pending();
 
     let empty_name = info.display_name.clone();
     let gateway_path = info.gateway_path.clone();
     let rows = move || {
-        accounts.get().unwrap_or_default().into_iter().map(move |a| {
-            let render_now = now.get_untracked();
-            let until = a.health.cooldown_until.filter(|u| *u > render_now);
-            let for_switch = a.clone();
-            let for_remove = a.clone();
-            let for_rename = a.clone();
-            let label = a.label.clone();
-            let edit_id = a.id.clone();
-            let is_editing = move || renaming.get().as_deref() == Some(edit_id.as_str());
-            let sub = a
-                .identity
-                .email
-                .clone()
-                .filter(|e| *e != a.label)
-                .into_iter()
-                .chain(a.identity.plan.as_deref().map(|p| plan_name(provider, p)))
-                .collect::<Vec<_>>()
-                .join(" · ");
-            let bars = match a.usage.clone() {
-                Some(u) => {
-                    if u.windows.is_empty() {
-                        view! { <p class="muted no-usage">"No usage limits reported for this account."</p> }.into_any()
-                    } else {
-                        u.windows
-                            .iter()
-                            .cloned()
-                            .map(|w| view! {
-                                <UsageBar window=w fetched_at=u.fetched_at now=render_now />
-                            })
-                            .collect_view()
-                            .into_any()
-                    }
-                }
-                None => view! { <p class="muted no-usage">"No usage fetched yet."</p> }.into_any(),
-            };
-            view! {
-                <li class="account" class:is-active=a.is_active data-id=a.id.clone() data-label=a.label.clone()>
-                    <div class="account-head">
-                        <div class="account-main">
-                            <div class="account-title">
-                                <Show
-                                    when=is_editing.clone()
-                                    fallback={
-                                        let label = label.clone();
-                                        let id = a.id.clone();
-                                        move || {
-                                            let id = id.clone();
-                                            view! {
-                                                <span class="account-label">{label.clone()}</span>
-                                                <button class="icon-button tiny rename" aria-label=format!("Rename {label}") title="Rename"
-                                                    on:click=move |_| renaming.set(Some(id.clone()))>
-                                                    <PencilIcon />
-                                                </button>
-                                            }
-                                        }
-                                    }
-                                >
-                                    <RenameField account=for_rename.clone() on_done=rename on_cancel=move || renaming.set(None) />
-                                </Show>
-                                {a.is_active.then(|| view! { <span class="badge badge-active">"Active"</span> })}
-                                {until.map(|until| view! {
-                                    <span class="badge badge-cooldown" title="Rate-limited: skipped until the cooldown ends">
-                                        {move || {
-                                            let left = until - now.get();
-                                            if left > 0 { format!("Cooling down · {}", countdown(left)) } else { "Cooldown over".to_owned() }
-                                        }}
-                                    </span>
-                                })}
-                                {a.health.needs_reauth.then(|| view! {
-                                    <span class="badge badge-reauth" title="The provider refused this account's token; log in to it again">"needs re-login"</span>
-                                })}
-                                // The plan-limits-only guard's mark (Anthropic).
-                                {a.extra_usage.filter(|m| m.is_current(render_now)).map(|m| {
-                                    let text = match m.kind {
-                                        rota_types::ExtraUsageKind::ThirdPartyBilling => "Billed as extra usage",
-                                        rota_types::ExtraUsageKind::Overage => "Plan limits used up",
-                                    };
-                                    view! {
-                                        <span class="badge badge-reauth badge-extra-usage" title=m.text()>{text}</span>
-                                    }
-                                })}
-                            </div>
-                            <div class="account-sub">
-                                {(!sub.is_empty()).then(|| view! { <span>{sub.clone()}</span> })}
-                                <span class="account-requests">{requests_text(&a)}</span>
-                                // Only a projection into the future says something: an account at its
-                                // limit already shows it in its bars and badges.
-                                // OpenAI: banked rate-limit reset credits (redeemed with `rota auth redeem`).
-                                {a.reset_credits.as_ref().filter(|c| !c.credits.is_empty()).map(|c| {
-                                    let expiry = c
-                                        .next()
-                                        .and_then(|n| n.expires_at)
-                                        .and_then(|at| rota_types::display::remaining_text(at, render_now))
-                                        .map(|left| format!(" · next expires in {left}"))
-                                        .unwrap_or_default();
-                                    let n = c.credits.len();
-                                    view! {
-                                        <span class="reset-credits" title="Each clears both usage windows once: Redeem reset credit, or rota auth redeem openai">
-                                            {format!("{n} reset credit{}{expiry}", if n == 1 { "" } else { "s" })}
-                                        </span>
-                                    }
-                                })}
-                                {a.exhaustion.filter(|_| until.is_none()).and_then(|x| {
-                                    let left = rota_types::display::remaining_text(x.at, render_now)?;
-                                    Some(view! {
-                                        <span class="exhaustion" title="Projected from this account's recent usage">
-                                            {format!("{} limit in ~{left} at this pace", x.window.name(None))}
-                                        </span>
-                                    })
-                                })}
-                            </div>
-                        </div>
-                        <div class="account-actions">
-                            {a.health.needs_reauth.then(|| {
-                                let target = a.clone();
-                                view! {
-                                    <button class="button small relogin" title="Sign in to this account again"
-                                        on:click=move |_| { renewing.set(Some(target.clone())); adding.set(true); }>
-                                        "Log in again"
-                                    </button>
-                                }
-                            })}
-                            {a.reset_credits.as_ref().is_some_and(|c| !c.credits.is_empty()).then(|| {
-                                let target = a.clone();
-                                view! {
-                                    <button class="button small redeem" aria-label=format!("Redeem a reset credit on {}", a.label)
-                                        title="Clear both usage windows with one reset credit"
-                                        disabled=move || redeeming.get()
-                                        on:click=move |_| pending_redeem.set(Some(target.clone()))>
-                                        "Redeem reset credit"
-                                    </button>
-                                }
-                            })}
-                            {(!a.is_active).then(|| {
-                                let aria = format!("Switch to {}", for_switch.label);
-                                let target = for_switch.clone();
-                                view! {
-                                    <button class="button small switch" aria-label=aria disabled=move || switching.get()
-                                        on:click=move |e: ev::MouseEvent| {
-                                            // The second click of a double click is not a second switch.
-                                            if e.detail() <= 1 { switch_to(target.clone()); }
-                                        }>
-                                        "Switch"
-                                    </button>
-                                }
-                            })}
-                            <button
-                                class="icon-button remove"
-                                aria-label=format!("Remove {}", for_remove.label)
-                                title="Remove this account"
-                                on:click=move |_| pending_removal.set(Some(for_remove.clone()))
-                            >
-                                <CloseIcon />
-                            </button>
-                        </div>
-                    </div>
-                    <div class="account-usage">{bars}</div>
-                </li>
-            }
+        accounts.get().unwrap_or_default().into_iter().map(move |account| view! {
+            <AccountRow
+                account=account
+                provider=provider
+                now=now.read_only()
+                renaming=renaming
+                switching=Signal::derive(move || switcher.busy())
+                redeeming=redeeming.into()
+                on_switch=Callback::new(move |a| switcher.switch(provider, a))
+                on_remove=Callback::new(move |a| pending_removal.set(Some(a)))
+                on_rename=Callback::new(move |(a, label)| rename(a, label))
+                on_relogin=Callback::new(move |a| { renewing.set(Some(a)); adding.set(true); })
+                on_redeem=Callback::new(move |a| pending_redeem.set(Some(a)))
+            />
         }).collect_view()
     };
 
@@ -475,24 +227,24 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                         <span class="group-hint">" · in rotation order, the active one is used first"</span>
                     </h4>
                     <div class="group-actions">
-                        <button class="button small ghost" id="refresh-usage" disabled=move || refreshing.get() on:click=refresh>
+                        <button class="button small ghost" id="refresh-usage" disabled=move || refreshing.get() on:click=move |_| { refresh.dispatch_local(()); }>
                             {move || if refreshing.get() { "Refreshing…" } else { "Refresh usage" }}
                         </button>
                         <button class="button small primary" id="add-account-button" on:click=move |_| { renewing.set(None); adding.set(true); }>"Add account"</button>
                     </div>
                 </div>
-                {move || switched.get().map(|label| view! {
+                {move || switcher.switched().map(|label| view! {
                     <p class="switch-status" id="switch-status" role="status">{format!("Switched to {label}. New requests use it.")}</p>
                 })}
-                {move || redeemed.get().map(|text| view! {
+                {move || redeemed.get().flatten().map(|text| view! {
                     <p class="switch-status" id="redeem-status" role="status">{text}</p>
                 })}
                 <Show
-                    when=move || accounts.with(|a| a.as_ref().is_some_and(|a| !a.is_empty()))
+                    when=move || accounts.with(|a| a.is_some_and(|a| !a.is_empty()))
                     fallback=move || {
                         let name = empty_name.clone();
                         view! {
-                            <Show when=move || accounts.with(Option::is_some)>
+                            <Show when=move || accounts.with(|a| a.is_some())>
                                 <div class="group-empty" id="no-accounts">
                                     <strong>{
                                         let name = name.clone();
@@ -533,55 +285,13 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
                 </code>
             </section>
 
-            {move || pending_removal.get().map(|account| view! { <ConfirmRemove account=account pending=pending_removal on_confirm=remove /> })}
-            {move || pending_switch.get().map(|(account, text)| view! { <ConfirmSwitch account=account text=text pending=pending_switch on_confirm=do_switch /> })}
-            {move || pending_redeem.get().map(|account| view! { <ConfirmRedeem account=account pending=pending_redeem on_confirm=redeem /> })}
+            <AskFirst pending=pending_removal question=remove_question on_ok=Callback::new(move |a| { remove.dispatch_local(a); }) />
+            <ConfirmSwitch switcher=switcher />
+            <AskFirst pending=pending_redeem question=redeem_question on_ok=Callback::new(confirm_redeem) />
             <Show when=move || adding.get()>
                 <AddAccountDialog provider=provider open=adding renew=renewing.get_untracked() />
             </Show>
         </div>
-    }
-}
-
-/// The inline label editor: Enter saves, Esc or leaving the field cancels.
-#[component]
-fn RenameField(
-    account: AccountSummary,
-    on_done: impl Fn(AccountSummary, String) + Copy + 'static,
-    on_cancel: impl Fn() + Copy + 'static,
-) -> impl IntoView {
-    let input = NodeRef::<leptos::html::Input>::new();
-    Effect::new(move |_| {
-        if let Some(el) = input.get() {
-            let _ = el.focus();
-            el.select();
-        }
-    });
-    let value = RwSignal::new(account.label.clone());
-    let on_key = move |e: ev::KeyboardEvent| match e.key().as_str() {
-        "Enter" => {
-            e.prevent_default();
-            on_done(account.clone(), value.get_untracked());
-        }
-        "Escape" => {
-            // Ends the edit only, not the dialog.
-            e.prevent_default();
-            e.stop_propagation();
-            on_cancel();
-        }
-        _ => {}
-    };
-    view! {
-        <input
-            class="input rename-input"
-            node_ref=input
-            maxlength="64"
-            aria-label="New label (Enter saves, Esc cancels)"
-            prop:value=move || value.get()
-            on:input=move |e| value.set(event_target_value(&e))
-            on:keydown=on_key
-            on:blur=move |_| on_cancel()
-        />
     }
 }
 
@@ -595,24 +305,17 @@ fn scroll_active_into_view() {
     }
 }
 
-/// The confirmation before removing an account. Esc or Cancel keeps it.
-#[component]
-fn ConfirmRemove(
-    account: AccountSummary,
-    pending: RwSignal<Option<AccountSummary>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
-    view! {
-        <ConfirmDialog
-            id="confirm-remove"
-            title=format!("Remove {}?", account.label)
-            text="Rota forgets this account and deletes its stored tokens. The account itself stays untouched at the provider; you can add it again later.".to_owned()
-            cancel="Cancel"
-            ok="Remove"
-            ok_class="button danger"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
-        />
+/// The question before removing an account.
+fn remove_question(account: &AccountSummary) -> Question {
+    Question {
+        id: "confirm-remove",
+        title: format!("Remove {}?", account.label),
+        text: "Rota forgets this account and deletes its stored tokens. The account itself stays \
+               untouched at the provider; you can add it again later."
+            .to_owned(),
+        cancel: "Cancel",
+        ok: "Remove",
+        ok_class: "button danger",
     }
 }
 
@@ -633,14 +336,9 @@ fn redeem_text(label: &str, r: &RedeemResponse) -> String {
     text
 }
 
-/// The confirmation before spending a reset credit: which account, how many it has, what a
+/// The question before spending a reset credit: which account, how many it has, what a
 /// redeem does and that it uses one.
-#[component]
-fn ConfirmRedeem(
-    account: AccountSummary,
-    pending: RwSignal<Option<AccountSummary>>,
-    on_confirm: impl Fn(AccountSummary) + Copy + 'static,
-) -> impl IntoView {
+fn redeem_question(account: &AccountSummary) -> Question {
     let now = now_ms();
     let credits = account.reset_credits.clone().unwrap_or_default();
     let n = credits.credits.len();
@@ -656,210 +354,12 @@ fn ConfirmRedeem(
         account.label,
         if n == 1 { "" } else { "s" },
     );
-    view! {
-        <ConfirmDialog
-            id="confirm-redeem"
-            title=format!("Redeem a reset credit on {}?", account.label)
-            text=text
-            cancel="Cancel"
-            ok="Redeem one credit"
-            ok_class="button primary"
-            on_cancel=move || pending.set(None)
-            on_ok=move || on_confirm(account.clone())
-        />
-    }
-}
-
-/// Hand-off (the active account written into the official tool's login) and proactive
-/// switching, per provider.
-#[component]
-fn HandoffSection(provider: ProviderId) -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let status = RwSignal::new(None::<HandoffStatus>);
-    let busy = RwSignal::new(false);
-    // The tool's file holds a login Rota does not know: offer to replace it, once asked.
-    let foreign = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        spawn_local(async move {
-            let request = PoolRequest {
-                provider_id: provider.as_str().to_owned(),
-                namespace: None,
-            };
-            match ipc::call::<HandoffStatusCmd>(&request).await {
-                Ok(s) => status.set(Some(s)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    });
-    let set_handoff = move |enabled: bool, force: bool| {
-        busy.set(true);
-        spawn_local(async move {
-            let request = HandoffSetRequest {
-                provider_id: provider.as_str().to_owned(),
-                enabled,
-                force,
-            };
-            match ipc::call::<HandoffSetCmd>(&request).await {
-                Ok(s) => {
-                    foreign.set(None);
-                    status.set(Some(s));
-                }
-                Err(e) if e.code == rota_types::ErrorCode::Conflict => foreign.set(Some(e.message)),
-                Err(e) => ui.notify(e.message),
-            }
-            busy.set(false);
-            ui.pool_version.update(|v| *v += 1);
-        });
-    };
-    let set_proactive = move |enabled: bool| {
-        spawn_local(async move {
-            let request = ProactiveSetRequest {
-                provider_id: provider.as_str().to_owned(),
-                enabled,
-            };
-            match ipc::call::<ProactiveSetCmd>(&request).await {
-                Ok(s) => status.set(Some(s)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    };
-    let set_clients = move |any: bool| {
-        spawn_local(async move {
-            let request = AnthropicClientsSetRequest {
-                clients: if any {
-                    AnthropicClients::Any
-                } else {
-                    AnthropicClients::ClaudeCode
-                },
-            };
-            match ipc::call::<AnthropicClientsSetCmd>(&request).await {
-                Ok(s) => status.set(Some(s)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    };
-    let tool = HandoffTool::default_for(provider).display_name();
-    let restart_note = HandoffTool::default_for(provider).restart_note();
-    let target_text = move || {
-        status.get().map(|s| {
-            let now = now_ms();
-            let state = match s.state {
-                TargetState::Active => "holds the active account".to_owned(),
-                TargetState::OtherAccount => {
-                    "holds another of your accounts (sync pending)".to_owned()
-                }
-                TargetState::Foreign => "holds a login Rota does not know".to_owned(),
-                TargetState::Missing => "does not exist yet".to_owned(),
-                TargetState::Unreadable => "has no readable login".to_owned(),
-            };
-            let synced = s
-                .last_sync_at
-                .map(|t| format!(" · last written {}", rota_types::display::ago_text(t, now)))
-                .unwrap_or_default();
-            (s.target, format!("{state}{synced}"), s.last_error)
-        })
-    };
-    view! {
-        <section class="group" aria-labelledby="handoff-title" id="handoff">
-            <h4 id="handoff-title" class="group-title">"Hand-off and switching"</h4>
-            <label class="toggle-row" for="handoff-toggle">
-                <span class="toggle-text">
-                    <span class="toggle-title">{format!("Hand off to {tool}")}</span>
-                    <span class="muted">{format!("Writes the active account into {tool}'s own login on every switch, so {tool} uses the pool without the gateway.")}</span>
-                    {restart_note.map(|n| view! { <span class="muted" id="handoff-restart">{n}</span> })}
-                </span>
-                <input type="checkbox" role="switch" id="handoff-toggle" class="toggle"
-                    disabled=move || busy.get() || status.with(Option::is_none)
-                    prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.enabled))
-                    on:change=move |e| set_handoff(event_target_checked(&e), false) />
-            </label>
-            {move || status.get().filter(|s| s.enabled).and_then(|_| target_text()).map(|(target, state, error)| view! {
-                <div class="handoff-target" id="handoff-target">
-                    <code>{target}</code>
-                    <span class="muted">{state}</span>
-                    {error.map(|e| view! { <span class="field-error">{e}</span> })}
-                </div>
-            })}
-            {move || foreign.get().map(|message| view! {
-                <div class="callout warning" id="handoff-foreign" role="alert">
-                    <strong>{format!("{tool} is signed in to an account Rota does not know.")}</strong>
-                    <span>{message}</span>
-                    <div class="confirm-actions">
-                        <button class="button" on:click=move |_| { foreign.set(None); set_handoff(false, false); }>"Leave it"</button>
-                        <button class="button danger" id="handoff-force" on:click=move |_| set_handoff(true, true)>"Replace that login"</button>
-                    </div>
-                </div>
-            })}
-            <label class="toggle-row" for="proactive-toggle">
-                <span class="toggle-text">
-                    <span class="toggle-title">"Switch before the limit"</span>
-                    <span class="muted">"When the active account passes 95 % of a window, switch to the account with the most headroom (weekly limits weigh first)."</span>
-                </span>
-                <input type="checkbox" role="switch" id="proactive-toggle" class="toggle"
-                    disabled=move || status.with(Option::is_none)
-                    prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.proactive))
-                    on:change=move |e| set_proactive(event_target_checked(&e)) />
-            </label>
-            {(provider == ProviderId::Anthropic).then(|| view! {
-                <label class="toggle-row" for="clients-toggle">
-                    <span class="toggle-text">
-                        <span class="toggle-title">"Serve other clients"</span>
-                        <span class="muted">"Off: the gateway's Anthropic route serves only Claude Code and refuses other apps with a clear error. On: any app may use it, but Anthropic bills subscription traffic it takes for a third-party app's as paid extra usage, not your plan."</span>
-                        {move || status.with(|s| s.as_ref().and_then(|s| s.clients) == Some(AnthropicClients::Any)).then(|| view! {
-                            <span class="field-error" id="clients-risk">"Other apps' requests may be billed as extra usage."</span>
-                        })}
-                    </span>
-                    <input type="checkbox" role="switch" id="clients-toggle" class="toggle"
-                        disabled=move || status.with(Option::is_none)
-                        prop:checked=move || status.with(|s| s.as_ref().and_then(|s| s.clients) == Some(AnthropicClients::Any))
-                        on:change=move |e| set_clients(event_target_checked(&e)) />
-                </label>
-            })}
-            {(provider == ProviderId::OpenAi).then(|| view! { <AutoRedeemToggle /> })}
-        </section>
-    }
-}
-
-/// The opt-in automatic reset-credit redeem (`[providers.openai] auto_redeem` in config.toml,
-/// the same line `rota auth auto-redeem` writes).
-#[component]
-fn AutoRedeemToggle() -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let status = RwSignal::new(None::<AutoRedeemStatus>);
-    spawn_local(async move {
-        match ipc::call::<AutoRedeemGetCmd>(&Empty {}).await {
-            Ok(s) => status.set(Some(s)),
-            Err(e) => ui.notify(e.message),
-        }
-    });
-    let set = move |enabled: bool| {
-        spawn_local(async move {
-            match ipc::call::<AutoRedeemSetCmd>(&AutoRedeemSetRequest { enabled }).await {
-                Ok(s) => status.set(Some(s)),
-                Err(e) => {
-                    ui.notify(e.message);
-                    // Show the setting as it really is.
-                    if let Ok(s) = ipc::call::<AutoRedeemGetCmd>(&Empty {}).await {
-                        status.set(Some(s));
-                    }
-                }
-            }
-        });
-    };
-    view! {
-        <label class="toggle-row" for="auto-redeem-toggle">
-            <span class="toggle-text">
-                <span class="toggle-title">"Redeem a reset credit when every account is exhausted"</span>
-                <span class="muted">"Once per exhaustion, on the credit that expires first; the request that finds the pool dry still gets its 429, the next one is served."</span>
-                {move || status.get().filter(|s| s.from_env).map(|_| view! {
-                    <span class="muted" id="auto-redeem-env">"Set by ROTA_OPENAI_AUTO_REDEEM; unset it to change it here."</span>
-                })}
-            </span>
-            <input type="checkbox" role="switch" id="auto-redeem-toggle" class="toggle"
-                disabled=move || status.with(|s| s.as_ref().is_none_or(|s| s.from_env))
-                prop:checked=move || status.with(|s| s.as_ref().is_some_and(|s| s.enabled))
-                on:change=move |e| set(event_target_checked(&e)) />
-        </label>
+    Question {
+        id: "confirm-redeem",
+        title: format!("Redeem a reset credit on {}?", account.label),
+        text,
+        cancel: "Cancel",
+        ok: "Redeem one credit",
+        ok_class: "button primary",
     }
 }

@@ -1,13 +1,11 @@
 //! Providers tab: connected providers with account counts, and the supported ones to add.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use rota_types::command::{Empty, ListProvidersCmd, ProviderListing, SettingsTab};
+use rota_types::command::{ListProvidersCmd, ProviderListing};
 
 use super::ProviderBadge;
-use crate::app::Ui;
 use crate::components::icons::{ChevronIcon, SearchIcon};
-use crate::ipc;
+use crate::state::{Ui, fetched_on};
 
 fn accounts_text(n: u32) -> String {
     if n == 1 {
@@ -35,31 +33,46 @@ fn health_hint(p: &ProviderListing) -> (&'static str, String) {
     }
 }
 
+/// One provider, as the button that opens its Provider Detail.
 #[component]
-#[allow(clippy::too_many_lines)] // one view! tree; splitting it would scatter the tab's markup
+fn ProviderRow(
+    listing: ProviderListing,
+    sub: String,
+    /// The connected row's health: its class and words.
+    #[prop(optional)]
+    health: Option<(&'static str, String)>,
+    /// What the row ends with: the account count, or the kind of sign-in.
+    trail_class: &'static str,
+    trail: String,
+) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let id = listing.info.id;
+    view! {
+        <li>
+            <button class="row" data-provider=id.as_str() on:click=move |_| ui.open_detail(id)>
+                <ProviderBadge provider=id />
+                <span class="row-main">
+                    <span class="row-title">{listing.info.display_name}</span>
+                    <span class="row-sub">{sub}</span>
+                    {health.map(|(class, text)| view! { <span class=format!("health {class}")>{text}</span> })}
+                </span>
+                <span class=trail_class>{trail}</span>
+                <ChevronIcon />
+            </button>
+        </li>
+    }
+}
+
+#[component]
 pub fn ProvidersTab() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let providers = RwSignal::new(None::<Vec<ProviderListing>>);
     // Read on open and again on every pool change (any process).
-    Effect::new(move |_| {
-        ui.pool_version.track();
-        spawn_local(async move {
-            match ipc::call::<ListProvidersCmd>(&Empty {}).await {
-                Ok(r) => providers.set(Some(r.providers)),
-                Err(e) => ui.notify(e.message),
-            }
-        });
-    });
+    let listing = fetched_on::<ListProvidersCmd>(ui, Some(ui.pool_version));
+    let providers = move || listing.get().map(|r| r.providers);
     let query = RwSignal::new(String::new());
 
-    let open_detail = move |p: &ProviderListing| {
-        ui.detail.set(Some(p.info.id));
-        ui.select_tab(SettingsTab::ProviderDetail);
-    };
-
     let connected = move || {
-        providers
-            .get()
+        providers()
             .unwrap_or_default()
             .into_iter()
             .filter(|p| p.account_count > 0)
@@ -67,8 +80,7 @@ pub fn ProvidersTab() -> impl IntoView {
     };
     let addable = move || {
         let q = query.get().trim().to_lowercase();
-        providers
-            .get()
+        providers()
             .unwrap_or_default()
             .into_iter()
             .filter(|p| {
@@ -99,25 +111,14 @@ pub fn ProvidersTab() -> impl IntoView {
                     }
                 >
                     <ul class="rows" id="connected-list">
-                        <For each=connected key=|p| (p.info.id, p.account_count, p.active_label.clone(), p.needs_reauth, p.cooling_down) children=move |p| {
-                            let listing = p.clone();
-                            let (health_class, health) = health_hint(&p);
-                            view! {
-                                <li>
-                                    <button class="row" data-provider=p.info.id.as_str() on:click=move |_| open_detail(&listing)>
-                                        <ProviderBadge provider=p.info.id />
-                                        <span class="row-main">
-                                            <span class="row-title">{p.info.display_name.clone()}</span>
-                                            <span class="row-sub">
-                                                {p.active_label.clone().map_or_else(|| p.info.subscription.clone(), |l| format!("Active: {l}"))}
-                                            </span>
-                                            <span class=format!("health {health_class}")>{health}</span>
-                                        </span>
-                                        <span class="count">{accounts_text(p.account_count)}</span>
-                                        <ChevronIcon />
-                                    </button>
-                                </li>
-                            }
+                        <For each=connected key=|p| (p.info.id, p.account_count, p.active_label.clone(), p.needs_reauth, p.cooling_down) children=move |p| view! {
+                            <ProviderRow
+                                sub=p.active_label.clone().map_or_else(|| p.info.subscription.clone(), |l| format!("Active: {l}"))
+                                health=health_hint(&p)
+                                trail_class="count"
+                                trail=accounts_text(p.account_count)
+                                listing=p
+                            />
                         } />
                     </ul>
                 </Show>
@@ -137,24 +138,16 @@ pub fn ProvidersTab() -> impl IntoView {
                     />
                 </label>
                 <ul class="rows" id="add-provider-list">
-                    <For each=addable key=|p| p.info.id children=move |p| {
-                        let listing = p.clone();
-                        view! {
-                            <li>
-                                <button class="row" data-provider=p.info.id.as_str() on:click=move |_| open_detail(&listing)>
-                                    <ProviderBadge provider=p.info.id />
-                                    <span class="row-main">
-                                        <span class="row-title">{p.info.display_name.clone()}</span>
-                                        <span class="row-sub">{p.info.subscription.clone()}</span>
-                                    </span>
-                                    <span class="tag">{p.info.auth_type.clone()}</span>
-                                    <ChevronIcon />
-                                </button>
-                            </li>
-                        }
+                    <For each=addable key=|p| p.info.id children=move |p| view! {
+                        <ProviderRow
+                            sub=p.info.subscription.clone()
+                            trail_class="tag"
+                            trail=p.info.auth_type.clone()
+                            listing=p
+                        />
                     } />
                 </ul>
-                <Show when=move || providers.get().is_some() && addable().is_empty()>
+                <Show when=move || listing.with(|p| p.is_some()) && addable().is_empty()>
                     <p class="muted no-match">{move || format!("No provider matches \u{201c}{}\u{201d}.", query.get().trim())}</p>
                 </Show>
             </section>
