@@ -5,8 +5,8 @@
 
 use leptos::prelude::*;
 use rota_types::command::{
-    RedeemResetCreditCmd, RemoveRecordCmd, RenameRecordCmd, RenameRecordRequest, SettingsTab,
-    UsageCmd, UsageRequest,
+    RedeemResetCreditCmd, RemoveRecordCmd, RenameRecordCmd, RenameRequest, SettingsTab, UsageCmd,
+    UsageRequest,
 };
 use rota_types::{AccountSummary, ProviderId, RedeemResponse, UnixMs};
 
@@ -161,10 +161,10 @@ fn ProviderDetail(provider: ProviderId) -> impl IntoView {
     let rename_action = Action::new_local(move |(account, label): &(AccountSummary, String)| {
         let (account, label) = (account.clone(), label.clone());
         async move {
-            let request = RenameRecordRequest {
+            let request = RenameRequest {
                 provider_id: provider.as_str().to_owned(),
                 record_id: account.id.clone(),
-                label,
+                label: Some(label),
                 namespace: None,
             };
             match ipc::call::<RenameRecordCmd>(&request).await {
