@@ -22,10 +22,13 @@ use rota_types::{AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, LoginSt
 /// How long a flow waits for the user.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_mins(10);
 
-/// The notice shown before every Anthropic login (docs/product.md §9).
-pub const ANTHROPIC_NOTICE: &str = "Anthropic states that Claude Pro/Max sign-in is meant for \
-its own apps (Claude Code, claude.ai). For Claude Code, Rota recommends hand-off mode: Claude \
-Code keeps using its own login and Rota writes the active account into it.";
+/// The notice shown before every Anthropic login: the policy, then the app's next step.
+fn anthropic_notice() -> String {
+    format!(
+        "{} Claude Code keeps using its own login and Rota writes the active account into it.",
+        rota_types::display::ANTHROPIC_SIGN_IN_POLICY
+    )
+}
 
 enum Flow {
     /// Waiting for the pasted code.
@@ -120,7 +123,7 @@ impl Logins {
                 );
                 Ok(started(
                     LoginPrompt::Paste { authorize_url },
-                    Some(ANTHROPIC_NOTICE.to_owned()),
+                    Some(anthropic_notice()),
                 ))
             }
             (ProviderId::OpenAi, LoginMethod::Default) => {

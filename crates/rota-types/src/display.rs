@@ -7,6 +7,11 @@ const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
+/// Anthropic's word on Claude Pro/Max sign-in, shown before every Anthropic login
+/// (docs/product.md §9); each surface follows it with its own next step.
+pub const ANTHROPIC_SIGN_IN_POLICY: &str = "Anthropic states that Claude Pro/Max sign-in is \
+meant for its own apps (Claude Code, claude.ai). For Claude Code, Rota recommends hand-off mode:";
+
 /// Integer percent (0–100) of a utilization, rounded; junk (NaN) reads as 0.
 #[must_use]
 pub fn percent(utilization: f64) -> u8 {

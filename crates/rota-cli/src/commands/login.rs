@@ -25,10 +25,13 @@ use crate::pick::{account_name, parse_provider, stdin_is_terminal};
 
 const USAGE: &str = "rota auth login <anthropic|openai|github-copilot> [--device] [--enterprise DOMAIN] [--code CODE#STATE] [--json]";
 
-/// The notice shown before every Anthropic login (docs/product.md §9).
-pub const ANTHROPIC_NOTICE: &str = "Note: Anthropic states that Claude Pro/Max OAuth is meant for \
-its own clients (Claude Code, claude.ai). For Claude Code, Rota recommends hand-off mode: let \
-Claude Code keep its own login and import it (`rota auth import claude-code`).";
+/// The notice shown before every Anthropic login: the policy, then the CLI's next step.
+fn anthropic_notice() -> String {
+    format!(
+        "Note: {} let Claude Code keep its own login and import it (`rota auth import claude-code`).",
+        rota_types::display::ANTHROPIC_SIGN_IN_POLICY
+    )
+}
 
 pub fn run(args: &LoginArgs, out: &Output) -> Result<(), CliError> {
     let provider = parse_provider(&args.provider, USAGE)?;
@@ -190,7 +193,7 @@ fn anthropic(
     ui: &Ui,
 ) -> Result<LoginResult, CliError> {
     let interactive = args.code.is_none() && stdin_is_terminal();
-    ui.say(ANTHROPIC_NOTICE);
+    ui.say(&anthropic_notice());
     ui.say("");
     let login = rota_providers::anthropic::PasteLogin::begin(providers).map_err(provider_error)?;
     if args.code.is_none() {
