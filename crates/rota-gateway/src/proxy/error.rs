@@ -53,92 +53,62 @@ enum Code {
 }
 
 impl ProxyError {
-    /// Status, the Anthropic error type, the code and the message.
-    fn parts(&self) -> (StatusCode, &'static str, Code, String) {
+    /// The status, the Anthropic error type and the code: the answer's table row.
+    #[rustfmt::skip]
+    fn head(&self) -> (StatusCode, &'static str, Code) {
         use Code::{Proxy, Rota};
+        use StatusCode as S;
+        let invalid = "invalid_request_error";
         match self {
-            Self::NoRoute => (
-                StatusCode::NOT_FOUND,
-                "not_found_error",
-                Rota(ErrorCode::NotFound),
-                "no such route".into(),
-            ),
-            Self::ClientRefused { user_agent } => (
-                StatusCode::FORBIDDEN,
-                "permission_error",
-                Proxy("client_not_allowed"),
-                client_refused_message(user_agent.as_deref()),
-            ),
-            Self::BodyUnreadable => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Rota(ErrorCode::InvalidInput),
-                "the request body could not be read".into(),
-            ),
-            Self::BodyIdle => (
-                StatusCode::REQUEST_TIMEOUT,
-                "invalid_request_error",
-                Proxy("timeout"),
-                "the request body stopped arriving".into(),
-            ),
-            Self::PoolUnreadable => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                Rota(ErrorCode::Internal),
-                "the gateway cannot read its account pool".into(),
-            ),
+            Self::NoRoute =>                    (S::NOT_FOUND, "not_found_error", Rota(ErrorCode::NotFound)),
+            Self::ClientRefused { .. } =>       (S::FORBIDDEN, "permission_error", Proxy("client_not_allowed")),
+            Self::BodyUnreadable
+            | Self::CannotShape =>              (S::BAD_REQUEST, invalid, Rota(ErrorCode::InvalidInput)),
+            Self::BodyIdle =>                   (S::REQUEST_TIMEOUT, invalid, Proxy("timeout")),
+            Self::PoolUnreadable =>             (S::INTERNAL_SERVER_ERROR, "api_error", Rota(ErrorCode::Internal)),
+            Self::NoCandidate { reason, .. } => no_candidate_head(reason),
+            Self::NoUpstreamHeaders { .. } =>   (S::GATEWAY_TIMEOUT, "api_error", Proxy("upstream_timeout")),
+            Self::UpstreamUnreachable =>        (S::BAD_GATEWAY, "api_error", Proxy("upstream_unreachable")),
+            Self::LoginRefused =>               (S::UNAUTHORIZED, "authentication_error", Rota(ErrorCode::Unauthorized)),
+            Self::BilledAsExtraUsage { .. } =>  (S::BAD_REQUEST, invalid, Proxy("third_party_billing")),
+            Self::Busy { .. } =>                (S::SERVICE_UNAVAILABLE, "overloaded_error", Proxy("busy")),
+        }
+    }
+
+    /// What the client reads: what happened and what to do.
+    fn message(&self) -> String {
+        match self {
+            Self::NoRoute => "no such route".into(),
+            Self::ClientRefused { user_agent } => client_refused_message(user_agent.as_deref()),
+            Self::BodyUnreadable => "the request body could not be read".into(),
+            Self::BodyIdle => "the request body stopped arriving".into(),
+            Self::PoolUnreadable => "the gateway cannot read its account pool".into(),
             Self::NoCandidate {
                 reason,
                 utc_offset_minutes,
                 ..
-            } => no_candidate_parts(reason, *utc_offset_minutes),
-            Self::CannotShape => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Rota(ErrorCode::InvalidInput),
-                "the request cannot be forwarded (invalid header value)".into(),
+            } => no_candidate_message(reason, *utc_offset_minutes),
+            Self::CannotShape => "the request cannot be forwarded (invalid header value)".into(),
+            Self::NoUpstreamHeaders { waited } => format!(
+                "the provider sent no response within {} s (gateway.upstream_header_timeout_secs in config.toml)",
+                waited.as_secs()
             ),
-            Self::NoUpstreamHeaders { waited } => (
-                StatusCode::GATEWAY_TIMEOUT,
-                "api_error",
-                Proxy("upstream_timeout"),
-                format!(
-                    "the provider sent no response within {} s (gateway.upstream_header_timeout_secs in config.toml)",
-                    waited.as_secs()
-                ),
-            ),
-            Self::UpstreamUnreachable => (
-                StatusCode::BAD_GATEWAY,
-                "api_error",
-                Proxy("upstream_unreachable"),
-                "the provider could not be reached (the request was too large to retry)".into(),
-            ),
-            Self::LoginRefused => (
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                Rota(ErrorCode::Unauthorized),
-                "the account's login was refused; log in again".into(),
-            ),
-            Self::BilledAsExtraUsage { upstream_message } => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Proxy("third_party_billing"),
-                billed_message(upstream_message.as_deref()),
-            ),
-            Self::Busy { limit } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded_error",
-                Proxy("busy"),
-                format!(
-                    "the Rota gateway has too many open connections (limit {limit}); retry shortly"
-                ),
+            Self::UpstreamUnreachable => {
+                "the provider could not be reached (the request was too large to retry)".into()
+            }
+            Self::LoginRefused => "the account's login was refused; log in again".into(),
+            Self::BilledAsExtraUsage { upstream_message } => {
+                billed_message(upstream_message.as_deref())
+            }
+            Self::Busy { limit } => format!(
+                "the Rota gateway has too many open connections (limit {limit}); retry shortly"
             ),
         }
     }
 
     /// The HTTP status of the answer (what the session log records).
     pub(crate) fn status(&self) -> StatusCode {
-        self.parts().0
+        self.head().0
     }
 
     /// `retry-after` seconds and `x-should-retry`, where the answer says when to come back.
@@ -164,7 +134,8 @@ impl ProxyError {
 
 impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
-        let (status, kind, code, message) = self.parts();
+        let (status, kind, code) = self.head();
+        let message = self.message();
         let code = match code {
             Code::Rota(c) => serde_json::json!(c),
             Code::Proxy(c) => serde_json::json!(c),
@@ -189,49 +160,35 @@ impl IntoResponse for ProxyError {
     }
 }
 
-fn no_candidate_parts(
-    nc: &NoCandidate,
-    utc_offset_minutes: i32,
-) -> (StatusCode, &'static str, Code, String) {
+/// Refused logins are no rate limit: a client must not read them as one.
+#[rustfmt::skip]
+fn no_candidate_head(nc: &NoCandidate) -> (StatusCode, &'static str, Code) {
+    use Code::Proxy;
+    use StatusCode as S;
+    let limited = "rate_limit_error";
+    match nc {
+        NoCandidate::AllCoolingDown { cause: CoolingCause::Refused, .. }
+                                             => (S::SERVICE_UNAVAILABLE, "api_error", Proxy("all_accounts_need_login")),
+        NoCandidate::AllCoolingDown { .. }   => (S::TOO_MANY_REQUESTS, limited, Proxy("all_accounts_rate_limited")),
+        NoCandidate::ModelCapped { .. }      => (S::TOO_MANY_REQUESTS, limited, Proxy("model_limit_reached")),
+        NoCandidate::PlanLimitsUsedUp { .. } => (S::TOO_MANY_REQUESTS, limited, Proxy("plan_limits_reached")),
+        NoCandidate::NoAccounts { .. }       => (S::SERVICE_UNAVAILABLE, "api_error", Proxy("no_accounts")),
+        NoCandidate::Exhausted { .. }        => (S::BAD_GATEWAY, "api_error", Proxy("all_accounts_failed")),
+    }
+}
+
+/// rota-core's words, with the way out where the user has one.
+fn no_candidate_message(nc: &NoCandidate, utc_offset_minutes: i32) -> String {
     let message = nc.message(utc_offset_minutes);
     match nc {
-        // Refused logins are no rate limit: a client must not read them as one.
-        NoCandidate::AllCoolingDown { cause, .. } if *cause == CoolingCause::Refused => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            Code::Proxy("all_accounts_need_login"),
-            format!("{message}; log in again with `rota auth login` or the Rota app"),
-        ),
-        NoCandidate::AllCoolingDown { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            Code::Proxy("all_accounts_rate_limited"),
-            message,
-        ),
-        NoCandidate::ModelCapped { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            Code::Proxy("model_limit_reached"),
-            message,
-        ),
-        NoCandidate::PlanLimitsUsedUp { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            Code::Proxy("plan_limits_reached"),
-            message,
-        ),
-        NoCandidate::NoAccounts { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            Code::Proxy("no_accounts"),
-            format!("{message}; log in with `rota` or the Rota app first"),
-        ),
-        NoCandidate::Exhausted { .. } => (
-            StatusCode::BAD_GATEWAY,
-            "api_error",
-            Code::Proxy("all_accounts_failed"),
-            message,
-        ),
+        NoCandidate::AllCoolingDown {
+            cause: CoolingCause::Refused,
+            ..
+        } => format!("{message}; log in again with `rota auth login` or the Rota app"),
+        NoCandidate::NoAccounts { .. } => {
+            format!("{message}; log in with `rota` or the Rota app first")
+        }
+        _ => message,
     }
 }
 
@@ -269,4 +226,287 @@ fn billed_message(upstream_message: Option<&str>) -> String {
          Claude Code itself, or use hand-off mode (`rota auth handoff anthropic on`); \
          [providers.anthropic] plan_limits_only = false turns this guard off."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use rota_types::ProviderId;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const NOW: UnixMs = 1_800_000_000_000;
+
+    /// Status, body, `retry-after` and `x-should-retry` as the client sees them.
+    async fn wire(e: ProxyError) -> (u16, Value, Option<String>, Option<String>) {
+        let resp = e.into_response();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let (after, retry) = (header("retry-after"), header("x-should-retry"));
+        let status = resp.status().as_u16();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap(), after, retry)
+    }
+
+    fn body(kind: &str, code: &str, message: &str) -> Value {
+        json!({ "type": "error", "error": { "type": kind, "code": code, "message": message } })
+    }
+
+    fn none_left(reason: NoCandidate) -> ProxyError {
+        ProxyError::NoCandidate {
+            reason,
+            now: NOW,
+            utc_offset_minutes: 0,
+        }
+    }
+
+    /// Every answer the gateway gives itself: the status and code a client branches on, a
+    /// message that says what to do, and when to come back where the wait is known.
+    #[tokio::test]
+    async fn every_answer_keeps_its_status_code_and_retry_headers() {
+        let p = ProviderId::Anthropic;
+        let cooling = |cause, until| {
+            none_left(NoCandidate::AllCoolingDown {
+                provider: p,
+                count: 2,
+                until,
+                cause,
+            })
+        };
+        let s = |v: &str| Some(v.to_owned());
+        let rate_limited = "all 2 anthropic accounts are rate-limited until 08:00 UTC";
+        let refused = "all 2 anthropic accounts were refused by the provider and need a new login; \
+                       they are tried again until 09:00 UTC; log in again with `rota auth login` \
+                       or the Rota app";
+        let cases = [
+            (
+                ProxyError::NoRoute,
+                (
+                    404,
+                    body("not_found_error", "not_found", "no such route"),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::BodyUnreadable,
+                (
+                    400,
+                    body(
+                        "invalid_request_error",
+                        "invalid_input",
+                        "the request body could not be read",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::BodyIdle,
+                (
+                    408,
+                    body(
+                        "invalid_request_error",
+                        "timeout",
+                        "the request body stopped arriving",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::PoolUnreadable,
+                (
+                    500,
+                    body(
+                        "api_error",
+                        "internal",
+                        "the gateway cannot read its account pool",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::CannotShape,
+                (
+                    400,
+                    body(
+                        "invalid_request_error",
+                        "invalid_input",
+                        "the request cannot be forwarded (invalid header value)",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::NoUpstreamHeaders {
+                    waited: Duration::from_secs(90),
+                },
+                (
+                    504,
+                    body(
+                        "api_error",
+                        "upstream_timeout",
+                        "the provider sent no response within 90 s (gateway.upstream_header_timeout_secs in config.toml)",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::UpstreamUnreachable,
+                (
+                    502,
+                    body(
+                        "api_error",
+                        "upstream_unreachable",
+                        "the provider could not be reached (the request was too large to retry)",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::LoginRefused,
+                (
+                    401,
+                    body(
+                        "authentication_error",
+                        "unauthorized",
+                        "the account's login was refused; log in again",
+                    ),
+                    None,
+                    None,
+                ),
+            ),
+            (
+                ProxyError::Busy { limit: 64 },
+                (
+                    503,
+                    body(
+                        "overloaded_error",
+                        "busy",
+                        "the Rota gateway has too many open connections (limit 64); retry shortly",
+                    ),
+                    s("1"),
+                    s("true"),
+                ),
+            ),
+            // A short wait: come back then; rounded up to whole seconds.
+            (
+                cooling(CoolingCause::RateLimited, NOW + 1),
+                (
+                    429,
+                    body(
+                        "rate_limit_error",
+                        "all_accounts_rate_limited",
+                        rate_limited,
+                    ),
+                    s("1"),
+                    s("true"),
+                ),
+            ),
+            // Over a minute: clients must not retry by themselves.
+            (
+                cooling(CoolingCause::Refused, NOW + 3_600_001),
+                (
+                    503,
+                    body("api_error", "all_accounts_need_login", refused),
+                    s("3601"),
+                    s("false"),
+                ),
+            ),
+            (
+                none_left(NoCandidate::NoAccounts { provider: p }),
+                (
+                    503,
+                    body(
+                        "api_error",
+                        "no_accounts",
+                        "no anthropic account is configured; log in with `rota` or the Rota app first",
+                    ),
+                    None,
+                    s("false"),
+                ),
+            ),
+            (
+                none_left(NoCandidate::Exhausted {
+                    provider: p,
+                    count: 2,
+                }),
+                (
+                    502,
+                    body(
+                        "api_error",
+                        "all_accounts_failed",
+                        "every anthropic account failed this request",
+                    ),
+                    None,
+                    s("false"),
+                ),
+            ),
+            (
+                none_left(NoCandidate::ModelCapped {
+                    provider: p,
+                    model: "claude-fable-4-5".into(),
+                    until: UnixMs::MAX,
+                }),
+                (
+                    429,
+                    body(
+                        "rate_limit_error",
+                        "model_limit_reached",
+                        "the usage limit for claude-fable-4-5 is used up on every anthropic account; other models are still served",
+                    ),
+                    None,
+                    s("false"),
+                ),
+            ),
+            (
+                ProxyError::BilledAsExtraUsage {
+                    upstream_message: None,
+                },
+                (
+                    400,
+                    body(
+                        "invalid_request_error",
+                        "third_party_billing",
+                        &billed_message(None),
+                    ),
+                    None,
+                    s("false"),
+                ),
+            ),
+            (
+                ProxyError::ClientRefused { user_agent: None },
+                (
+                    403,
+                    body(
+                        "permission_error",
+                        "client_not_allowed",
+                        &client_refused_message(None),
+                    ),
+                    None,
+                    s("false"),
+                ),
+            ),
+        ];
+        for (error, expect) in cases {
+            let name = format!("{error:?}");
+            let status = error.status().as_u16();
+            let got = wire(error).await;
+            assert_eq!(got, expect, "{name}");
+            assert_eq!(
+                status, expect.0,
+                "the session log records the status sent: {name}"
+            );
+        }
+    }
 }
