@@ -268,245 +268,47 @@ mod tests {
     /// Every answer the gateway gives itself: the status and code a client branches on, a
     /// message that says what to do, and when to come back where the wait is known.
     #[tokio::test]
+    #[rustfmt::skip] // one row an answer reads as the table it checks
     async fn every_answer_keeps_its_status_code_and_retry_headers() {
         let p = ProviderId::Anthropic;
-        let cooling = |cause, until| {
-            none_left(NoCandidate::AllCoolingDown {
-                provider: p,
-                count: 2,
-                until,
-                cause,
-            })
-        };
-        let s = |v: &str| Some(v.to_owned());
-        let rate_limited = "all 2 anthropic accounts are rate-limited until 08:00 UTC";
-        let refused = "all 2 anthropic accounts were refused by the provider and need a new login; \
-                       they are tried again until 09:00 UTC; log in again with `rota auth login` \
-                       or the Rota app";
+        let cooling = |cause, until| none_left(NoCandidate::AllCoolingDown { provider: p, count: 2, until, cause });
+        let capped = NoCandidate::ModelCapped { provider: p, model: "claude-fable-4-5".into(), until: UnixMs::MAX };
+        let (billed, refused) = (billed_message(None), client_refused_message(None));
+        let (yes, no) = (Some("true"), Some("false"));
         let cases = [
-            (
-                ProxyError::NoRoute,
-                (
-                    404,
-                    body("not_found_error", "not_found", "no such route"),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::BodyUnreadable,
-                (
-                    400,
-                    body(
-                        "invalid_request_error",
-                        "invalid_input",
-                        "the request body could not be read",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::BodyIdle,
-                (
-                    408,
-                    body(
-                        "invalid_request_error",
-                        "timeout",
-                        "the request body stopped arriving",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::PoolUnreadable,
-                (
-                    500,
-                    body(
-                        "api_error",
-                        "internal",
-                        "the gateway cannot read its account pool",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::CannotShape,
-                (
-                    400,
-                    body(
-                        "invalid_request_error",
-                        "invalid_input",
-                        "the request cannot be forwarded (invalid header value)",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::NoUpstreamHeaders {
-                    waited: Duration::from_secs(90),
-                },
-                (
-                    504,
-                    body(
-                        "api_error",
-                        "upstream_timeout",
-                        "the provider sent no response within 90 s (gateway.upstream_header_timeout_secs in config.toml)",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::UpstreamUnreachable,
-                (
-                    502,
-                    body(
-                        "api_error",
-                        "upstream_unreachable",
-                        "the provider could not be reached (the request was too large to retry)",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::LoginRefused,
-                (
-                    401,
-                    body(
-                        "authentication_error",
-                        "unauthorized",
-                        "the account's login was refused; log in again",
-                    ),
-                    None,
-                    None,
-                ),
-            ),
-            (
-                ProxyError::Busy { limit: 64 },
-                (
-                    503,
-                    body(
-                        "overloaded_error",
-                        "busy",
-                        "the Rota gateway has too many open connections (limit 64); retry shortly",
-                    ),
-                    s("1"),
-                    s("true"),
-                ),
-            ),
-            // A short wait: come back then; rounded up to whole seconds.
-            (
-                cooling(CoolingCause::RateLimited, NOW + 1),
-                (
-                    429,
-                    body(
-                        "rate_limit_error",
-                        "all_accounts_rate_limited",
-                        rate_limited,
-                    ),
-                    s("1"),
-                    s("true"),
-                ),
-            ),
+            (ProxyError::NoRoute, 404, "not_found_error", "not_found", "no such route", None, None),
+            (ProxyError::BodyUnreadable, 400, "invalid_request_error", "invalid_input", "the request body could not be read", None, None),
+            (ProxyError::BodyIdle, 408, "invalid_request_error", "timeout", "the request body stopped arriving", None, None),
+            (ProxyError::PoolUnreadable, 500, "api_error", "internal", "the gateway cannot read its account pool", None, None),
+            (ProxyError::CannotShape, 400, "invalid_request_error", "invalid_input", "the request cannot be forwarded (invalid header value)", None, None),
+            (ProxyError::NoUpstreamHeaders { waited: Duration::from_secs(90) }, 504, "api_error", "upstream_timeout",
+                "the provider sent no response within 90 s (gateway.upstream_header_timeout_secs in config.toml)", None, None),
+            (ProxyError::UpstreamUnreachable, 502, "api_error", "upstream_unreachable",
+                "the provider could not be reached (the request was too large to retry)", None, None),
+            (ProxyError::LoginRefused, 401, "authentication_error", "unauthorized", "the account's login was refused; log in again", None, None),
+            (ProxyError::Busy { limit: 64 }, 503, "overloaded_error", "busy",
+                "the Rota gateway has too many open connections (limit 64); retry shortly", Some("1"), yes),
+            // A short wait: come back then, rounded up to whole seconds.
+            (cooling(CoolingCause::RateLimited, NOW + 1), 429, "rate_limit_error", "all_accounts_rate_limited",
+                "all 2 anthropic accounts are rate-limited until 08:00 UTC", Some("1"), yes),
             // Over a minute: clients must not retry by themselves.
-            (
-                cooling(CoolingCause::Refused, NOW + 3_600_001),
-                (
-                    503,
-                    body("api_error", "all_accounts_need_login", refused),
-                    s("3601"),
-                    s("false"),
-                ),
-            ),
-            (
-                none_left(NoCandidate::NoAccounts { provider: p }),
-                (
-                    503,
-                    body(
-                        "api_error",
-                        "no_accounts",
-                        "no anthropic account is configured; log in with `rota` or the Rota app first",
-                    ),
-                    None,
-                    s("false"),
-                ),
-            ),
-            (
-                none_left(NoCandidate::Exhausted {
-                    provider: p,
-                    count: 2,
-                }),
-                (
-                    502,
-                    body(
-                        "api_error",
-                        "all_accounts_failed",
-                        "every anthropic account failed this request",
-                    ),
-                    None,
-                    s("false"),
-                ),
-            ),
-            (
-                none_left(NoCandidate::ModelCapped {
-                    provider: p,
-                    model: "claude-fable-4-5".into(),
-                    until: UnixMs::MAX,
-                }),
-                (
-                    429,
-                    body(
-                        "rate_limit_error",
-                        "model_limit_reached",
-                        "the usage limit for claude-fable-4-5 is used up on every anthropic account; other models are still served",
-                    ),
-                    None,
-                    s("false"),
-                ),
-            ),
-            (
-                ProxyError::BilledAsExtraUsage {
-                    upstream_message: None,
-                },
-                (
-                    400,
-                    body(
-                        "invalid_request_error",
-                        "third_party_billing",
-                        &billed_message(None),
-                    ),
-                    None,
-                    s("false"),
-                ),
-            ),
-            (
-                ProxyError::ClientRefused { user_agent: None },
-                (
-                    403,
-                    body(
-                        "permission_error",
-                        "client_not_allowed",
-                        &client_refused_message(None),
-                    ),
-                    None,
-                    s("false"),
-                ),
-            ),
+            (cooling(CoolingCause::Refused, NOW + 3_600_001), 503, "api_error", "all_accounts_need_login",
+                "all 2 anthropic accounts were refused by the provider and need a new login; they are tried again \
+                 until 09:00 UTC; log in again with `rota auth login` or the Rota app", Some("3601"), no),
+            (none_left(NoCandidate::NoAccounts { provider: p }), 503, "api_error", "no_accounts",
+                "no anthropic account is configured; log in with `rota` or the Rota app first", None, no),
+            (none_left(NoCandidate::Exhausted { provider: p, count: 2 }), 502, "api_error", "all_accounts_failed",
+                "every anthropic account failed this request", None, no),
+            (none_left(capped), 429, "rate_limit_error", "model_limit_reached",
+                "the usage limit for claude-fable-4-5 is used up on every anthropic account; other models are still served", None, no),
+            (ProxyError::BilledAsExtraUsage { upstream_message: None }, 400, "invalid_request_error", "third_party_billing", &billed, None, no),
+            (ProxyError::ClientRefused { user_agent: None }, 403, "permission_error", "client_not_allowed", &refused, None, no),
         ];
-        for (error, expect) in cases {
+        for (error, status, kind, code, message, after, retry) in cases {
             let name = format!("{error:?}");
-            let status = error.status().as_u16();
-            let got = wire(error).await;
-            assert_eq!(got, expect, "{name}");
-            assert_eq!(
-                status, expect.0,
-                "the session log records the status sent: {name}"
-            );
+            assert_eq!(error.status().as_u16(), status, "the session log records the status sent: {name}");
+            let expect = (status, body(kind, code, message), after.map(str::to_owned), retry.map(str::to_owned));
+            assert_eq!(wire(error).await, expect, "{name}");
         }
     }
 }
