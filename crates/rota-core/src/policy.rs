@@ -150,6 +150,23 @@ impl Outcome {
         self
     }
 
+    /// The status this outcome leaves as the account's last (`None`: no answer, the last one
+    /// stays). The gateway's batched counters record the same as [`PoolState::record_outcome`].
+    #[must_use]
+    pub fn last_status(&self) -> Option<u16> {
+        match self {
+            Self::Success { status }
+            | Self::Overloaded { status }
+            | Self::OtherError { status }
+            | Self::UsingExtraUsage { status, .. } => Some(*status),
+            Self::RateLimited(_) | Self::FeatureGated => Some(429),
+            Self::QuotaExhausted { .. } => Some(402),
+            Self::AuthFailed | Self::RefusedAfterRefresh => Some(401),
+            Self::ExtraUsageBilled => Some(400),
+            Self::NetworkError { .. } => None,
+        }
+    }
+
     /// What the request does next after this outcome: the table's request column
     /// (docs/rules.md §4). [`PoolState::record_outcome`] answers the same; the gateway asks here
     /// for outcomes it only counts, sparing a pool clone per request.
@@ -503,10 +520,11 @@ impl PoolState {
         let h = &mut r.health;
         // The request column is the outcome's alone; this match is the account columns.
         let action = outcome.action();
+        let status = outcome.last_status();
         let rotate = match outcome {
-            Outcome::Success { status } => {
+            Outcome::Success { .. } => {
                 h.success_count += 1;
-                h.last_status_code = Some(*status);
+                h.last_status_code = status;
                 h.needs_reauth = false;
                 r.rate_limit_streak = 0;
                 // The token works again; a rate-limit cooldown is left alone (a success that
@@ -523,7 +541,7 @@ impl PoolState {
                 // One model's cap: that model goes elsewhere until the reset; the account stays
                 // active and usable for the others (no cooldown, no rotation).
                 let until = signal_until(signal, policy.default_for(0), now);
-                fail(h, Some(429), now);
+                fail(h, status, now);
                 if let Some(m) = &signal.model {
                     r.cap_model(m, until, now);
                 }
@@ -531,7 +549,7 @@ impl PoolState {
             }
             Outcome::RateLimited(signal) => {
                 let until = signal_until(signal, policy.default_for(r.rate_limit_streak), now);
-                fail(h, Some(429), now);
+                fail(h, status, now);
                 // A 429 answered before a reset-credit redeem cleared the windows (a request
                 // in flight while it landed) is about windows that are gone: no cooldown.
                 let stale = r
@@ -556,20 +574,17 @@ impl PoolState {
                     .filter(|t| *t > now)
                     .or(known)
                     .unwrap_or_else(|| first_of_next_month_utc(now));
-                fail(h, Some(402), now);
+                fail(h, status, now);
                 extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::Quota);
                 Some(SwitchReason::QuotaExhausted)
             }
-            Outcome::FeatureGated => {
-                fail(h, Some(429), now);
-                None
-            }
-            Outcome::Overloaded { status } | Outcome::OtherError { status } => {
-                fail(h, Some(*status), now);
-                None
-            }
-            Outcome::RefusedAfterRefresh => {
-                fail(h, Some(401), now);
+            // Counted, nothing else: no cooldown, no rotation.
+            Outcome::FeatureGated
+            | Outcome::Overloaded { .. }
+            | Outcome::OtherError { .. }
+            | Outcome::RefusedAfterRefresh
+            | Outcome::NetworkError { .. } => {
+                fail(h, status, now);
                 None
             }
             Outcome::ExtraUsageBilled => {
@@ -581,7 +596,7 @@ impl PoolState {
                 Some(SwitchReason::ExtraUsage)
             }
             Outcome::AuthFailed => {
-                fail(h, Some(401), now);
+                fail(h, status, now);
                 h.needs_reauth = true;
                 extend_cooldown(
                     h,
@@ -590,10 +605,6 @@ impl PoolState {
                     CooldownKind::Auth,
                 );
                 Some(SwitchReason::AuthFailed)
-            }
-            Outcome::NetworkError { .. } => {
-                fail(h, None, now);
-                None
             }
         };
         let cooldown_until = r.health.cooldown_until.filter(|u| *u > now);

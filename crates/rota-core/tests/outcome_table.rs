@@ -571,7 +571,8 @@ fn copilot_session_and_weekly_limits_rotate_with_their_window() {
 }
 
 /// The request column alone ([`Outcome::action`], what the gateway asks for outcomes it only
-/// counts) answers what [`PoolState::record_outcome`] answers, for every outcome.
+/// counts) answers what [`PoolState::record_outcome`] answers, for every outcome, and
+/// [`Outcome::last_status`] (what its batched counters record) is the status it leaves.
 #[test]
 fn counter_only_actions_match_record_outcome() {
     let outcomes = [
@@ -592,11 +593,15 @@ fn counter_only_actions_match_record_outcome() {
         },
     ];
     for o in outcomes {
-        let recorded = pool()
+        let mut s = pool();
+        let recorded = s
             .record_outcome(P, id('a'), &o, &CooldownPolicy::default(), T0)
             .unwrap()
             .action;
         assert_eq!(o.action(), recorded, "{o:?}");
+        // The batched counters leave the same last status (none before: a fresh pool).
+        let last = s.record(P, id('a')).unwrap().health.last_status_code;
+        assert_eq!(o.last_status(), last, "{o:?}");
     }
 }
 

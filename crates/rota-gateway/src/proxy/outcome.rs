@@ -29,13 +29,10 @@ pub(super) fn record(
     let record = state.record(provider, id);
     if record.is_some_and(|r| outcome.is_counter_only(r)) {
         let key = id.to_string();
-        match outcome {
-            Outcome::Success { status } => shared.counters.record_success(&key, Some(*status)),
-            Outcome::Overloaded { status } | Outcome::OtherError { status } => {
-                shared.counters.record_failure(&key, Some(*status));
-            }
-            Outcome::FeatureGated => shared.counters.record_failure(&key, Some(429)),
-            _ => shared.counters.record_failure(&key, None),
+        if matches!(outcome, Outcome::Success { .. }) {
+            shared.counters.record_success(&key, outcome.last_status());
+        } else {
+            shared.counters.record_failure(&key, outcome.last_status());
         }
         return outcome.action();
     }

@@ -25,6 +25,7 @@ const HOP_BY_HOP: &[&str] = &[
     "trailer",
     "upgrade",
 ];
+
 /// Reads up to `max` bytes of the body (for classification); the rest stays in the stream.
 pub(super) async fn read_prefix(mut stream: BodyStream, max: usize) -> (Bytes, BodyStream) {
     let mut prefix = Vec::new();
