@@ -691,3 +691,47 @@ fn vanished_account_is_never_retried() {
         assert_eq!(o.action_without_account(), expect, "{o:?}");
     }
 }
+
+/// An overloaded provider: a doubling back-off on the same account, capped, as often as
+/// configured; a provider's longer `retry-after` ends the retries (the client's call).
+#[test]
+fn overload_back_off_is_bounded() {
+    use std::time::Duration;
+
+    use rota_core::{MAX_OVERLOAD_WAIT, OverloadPolicy};
+
+    let ms = Duration::from_millis;
+    let p = OverloadPolicy {
+        retries: 2,
+        backoff: ms(100),
+    };
+    assert_eq!(p.delay(0, None), Some(ms(100)));
+    assert_eq!(p.delay(1, None), Some(ms(200)));
+    assert_eq!(p.delay(2, None), None, "retries used up");
+    assert_eq!(
+        p.delay(0, Some(ms(1_000))),
+        Some(ms(1_000)),
+        "theirs when longer"
+    );
+    assert_eq!(p.delay(1, Some(ms(50))), Some(ms(200)), "ours when longer");
+    assert_eq!(p.delay(0, Some(MAX_OVERLOAD_WAIT)), Some(MAX_OVERLOAD_WAIT));
+    assert_eq!(
+        p.delay(0, Some(ms(30_000))),
+        None,
+        "a long pause is the client's call"
+    );
+    let slow = OverloadPolicy {
+        retries: 9,
+        backoff: ms(1_500),
+    };
+    assert_eq!(slow.delay(3, None), Some(MAX_OVERLOAD_WAIT), "capped");
+    assert_eq!(
+        OverloadPolicy { retries: 0, ..p }.delay(0, None),
+        None,
+        "0 = fail fast"
+    );
+    // The client's retry-after: the next back-off in whole seconds, 1 to 60.
+    assert_eq!(p.client_retry_after_secs(2), 1);
+    assert_eq!(slow.client_retry_after_secs(2), 6);
+    assert_eq!(slow.client_retry_after_secs(40), 60);
+}

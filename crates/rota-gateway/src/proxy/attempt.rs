@@ -13,9 +13,6 @@ use rota_types::{ProviderId, UnixMs};
 
 use crate::GatewayConfig;
 
-/// The longest back-off before retrying an overloaded answer on the same account.
-const MAX_OVERLOAD_WAIT: Duration = Duration::from_secs(2);
-
 /// What the request does after an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Next {
@@ -173,7 +170,9 @@ impl Attempts {
             return Next::Answer;
         }
         if matches!(outcome, Outcome::Overloaded { .. })
-            && let Some(delay) = overload_delay(config, self.overloads, headers)
+            && let Some(delay) = config
+                .overload()
+                .delay(self.overloads, retry_after(headers))
         {
             self.overloads += 1;
             self.again = Some((id, Some(auth)));
@@ -194,8 +193,7 @@ impl Attempts {
 
     /// A transient overload (529/503, a "temporarily limiting" 429) the gateway stopped
     /// retrying reaches the client with a `retry-after` when the provider sent none, so the
-    /// client backs off (the gateway's next back-off, 1–60 s) instead of retrying at once or
-    /// giving up.
+    /// client backs off instead of retrying at once or giving up.
     pub(super) fn with_retry_after(
         &self,
         outcome: &Outcome,
@@ -205,68 +203,176 @@ impl Attempts {
         if matches!(outcome, Outcome::Overloaded { .. })
             && !headers.contains_key(header::RETRY_AFTER)
         {
-            let next = config
-                .overload_backoff
-                .saturating_mul(1_u32.checked_shl(self.overloads).unwrap_or(u32::MAX));
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(next.as_secs().clamp(1, 60)),
-            );
+            let secs = config.overload().client_retry_after_secs(self.overloads);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         headers
     }
 }
 
-/// How long to wait before retrying an overloaded answer on the same account, or `None` when
-/// the retries are used up or the provider asks for a longer pause than we hold a request for.
-fn overload_delay(config: &GatewayConfig, attempt: u32, headers: &HeaderMap) -> Option<Duration> {
-    if attempt >= config.overload_retries {
-        return None;
-    }
-    let ours = config
-        .overload_backoff
-        .saturating_mul(1 << attempt.min(8))
-        .min(MAX_OVERLOAD_WAIT);
-    let theirs = headers
+/// The provider's `retry-after` in seconds (fractions allowed), when it sent a usable one.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
-    match theirs {
-        Some(t) if t > MAX_OVERLOAD_WAIT => None,
-        Some(t) => Some(ours.max(t)),
-        None => Some(ours),
-    }
+        .map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const A: Ulid = Ulid::from_parts(1, 1);
+
+    fn auth() -> AccountAuth {
+        AccountAuth {
+            record_id: A.to_string(),
+            identity: rota_types::AccountIdentity::default(),
+            secrets: rota_store::SecretBundle::new("token"),
+        }
+    }
+
+    fn config(retries: u32, backoff_ms: u64) -> GatewayConfig {
+        let mut c = GatewayConfig::new("/nonexistent");
+        c.overload_retries = retries;
+        c.overload_backoff = Duration::from_millis(backoff_ms);
+        c
+    }
+
+    /// An overloaded answer is retried on the same account with a doubling back-off, as often
+    /// as configured; a provider asking for a long pause, or a body that cannot be sent again,
+    /// gets the client the answer at once.
     #[test]
     fn overload_delay_is_bounded() {
-        let mut c = GatewayConfig::new("/nonexistent");
-        c.overload_retries = 2;
-        c.overload_backoff = Duration::from_millis(100);
+        let c = config(2, 100);
+        let overloaded = Outcome::Overloaded { status: 529 };
+        let action = overloaded.action();
         let none = HeaderMap::new();
+        let mut a = Attempts::new(true);
+        let ms = |n| Next::ReplayAfter(Duration::from_millis(n));
         assert_eq!(
-            overload_delay(&c, 0, &none),
-            Some(Duration::from_millis(100))
+            a.after_answer(&overloaded, action, A, auth(), &c, &none),
+            ms(100)
         );
         assert_eq!(
-            overload_delay(&c, 1, &none),
-            Some(Duration::from_millis(200))
+            a.next_candidate(
+                &PoolState::default(),
+                ProviderId::Anthropic,
+                "default",
+                None,
+                false,
+                0
+            )
+            .unwrap()
+            .0,
+            A,
+            "the same account again"
         );
-        assert_eq!(overload_delay(&c, 2, &none), None);
+        assert_eq!(
+            a.after_answer(&overloaded, action, A, auth(), &c, &none),
+            ms(200)
+        );
+        assert_eq!(
+            a.after_answer(&overloaded, action, A, auth(), &c, &none),
+            Next::Answer
+        );
+        // The client is told to wait what the gateway would have waited next.
+        let told = a.with_retry_after(&overloaded, HeaderMap::new(), &config(2, 1_000));
+        assert_eq!(told[header::RETRY_AFTER], "4");
+        assert_eq!(a.rotations(), 0, "an overload is no rotation");
+
         let mut h = HeaderMap::new();
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        assert_eq!(overload_delay(&c, 0, &h), Some(Duration::from_secs(1)));
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        let mut a = Attempts::new(true);
         assert_eq!(
-            overload_delay(&c, 0, &h),
-            None,
+            a.after_answer(&overloaded, action, A, auth(), &c, &h),
+            ms(1_000),
+            "a short retry-after is honoured"
+        );
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        let mut a = Attempts::new(true);
+        assert_eq!(
+            a.after_answer(&overloaded, action, A, auth(), &c, &h),
+            Next::Answer,
             "a long pause is the client's call"
+        );
+        let mut a = Attempts::new(false);
+        assert_eq!(
+            a.after_answer(&overloaded, action, A, auth(), &c, &none),
+            Next::Answer,
+            "a streamed-once body is not sent again"
+        );
+    }
+
+    /// The per-request memory of the table's request column: a 401 is refreshed once per
+    /// account, a 401 on the fresh token is the request's, a network failure is retried once on
+    /// the same account, a 429 rotates.
+    #[test]
+    fn one_request_remembers_what_it_spent() {
+        let c = config(2, 100);
+        let none = HeaderMap::new();
+        let mut a = Attempts::new(true);
+        assert!(a.refresh_first(A, 401));
+        assert!(
+            !a.refresh_first(A, 401),
+            "one refresh per account and request"
+        );
+        assert!(
+            !Attempts::new(false).refresh_first(A, 401),
+            "no replay without the body"
+        );
+        assert_eq!(
+            a.error_outcome(A, Outcome::AuthFailed, true, None),
+            Outcome::AuthFailed
+        );
+        a.replay_with_fresh(A, auth());
+        let (again, kept) = a
+            .next_candidate(
+                &PoolState::default(),
+                ProviderId::Anthropic,
+                "default",
+                None,
+                false,
+                0,
+            )
+            .unwrap();
+        assert_eq!(
+            (again, kept),
+            (A, Some(auth())),
+            "the replay goes out with the fresh token"
+        );
+        assert_eq!(
+            a.error_outcome(A, Outcome::AuthFailed, true, None),
+            Outcome::RefusedAfterRefresh
+        );
+
+        let first = a.network_failure(A);
+        assert_eq!(first, Outcome::NetworkError { first: true });
+        assert_eq!(a.network_failure(A), Outcome::NetworkError { first: false });
+
+        let limited = Outcome::RateLimited(rota_core::RateLimitSignal::default());
+        assert_eq!(
+            a.after_answer(&limited, limited.action(), A, auth(), &c, &none),
+            Next::Replay
+        );
+        assert_eq!(a.rotations(), 1);
+        let mut one = PoolState::default();
+        one.upsert(
+            ProviderId::Anthropic,
+            "default",
+            rota_core::NewLogin::default(),
+            A,
+            0,
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                a.next_candidate(&one, ProviderId::Anthropic, "default", None, false, 1),
+                Err(NoCandidate::Exhausted { .. })
+            ),
+            "the account the request rotated away from is not picked again"
         );
     }
 }
