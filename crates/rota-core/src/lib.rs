@@ -15,6 +15,7 @@ pub mod caveat;
 pub mod error;
 pub mod exhaustion;
 pub mod guard;
+pub mod overload;
 pub mod policy;
 pub mod pool;
 pub mod proactive;
@@ -27,6 +28,7 @@ pub use auto_redeem::{AutoRedeem, AutoRedeemSkip};
 pub use caveat::{ServingCaveat, Unavailable};
 pub use error::PoolError;
 pub use exhaustion::{USAGE_HISTORY_CAP, UsagePoint, estimate as estimate_exhaustion};
+pub use overload::{MAX_OVERLOAD_WAIT, OverloadPolicy};
 pub use policy::{
     Action, CooldownPolicy, CoolingCause, NoCandidate, Outcome, OutcomeEffect, RateLimitSignal,
 };

@@ -117,6 +117,88 @@ impl Outcome {
         }
     }
 
+    /// The outcome under the plan-limits-only guard when `plan_limits_only`, else
+    /// [`Outcome::unguarded`].
+    #[must_use]
+    pub fn under_guard(self, plan_limits_only: bool) -> Self {
+        if plan_limits_only {
+            self
+        } else {
+            self.unguarded()
+        }
+    }
+
+    /// The outcome of an answer to a token refreshed for this very request: a 401 on it is the
+    /// request's fault, not the account's ([`Outcome::RefusedAfterRefresh`]).
+    #[must_use]
+    pub fn on_fresh_token(self) -> Self {
+        match self {
+            Self::AuthFailed => Self::RefusedAfterRefresh,
+            other => other,
+        }
+    }
+
+    /// A model's cap whose claim names no model (an empty name) caps the request's `model`;
+    /// with no model known it stays the account's.
+    #[must_use]
+    pub fn for_model(mut self, model: Option<&str>) -> Self {
+        if let Self::RateLimited(signal) = &mut self
+            && signal.model.as_deref() == Some("")
+        {
+            signal.model = model.map(str::to_owned);
+        }
+        self
+    }
+
+    /// The status this outcome leaves as the account's last (`None`: no answer, the last one
+    /// stays). The gateway's batched counters record the same as [`PoolState::record_outcome`].
+    #[must_use]
+    pub fn last_status(&self) -> Option<u16> {
+        match self {
+            Self::Success { status }
+            | Self::Overloaded { status }
+            | Self::OtherError { status }
+            | Self::UsingExtraUsage { status, .. } => Some(*status),
+            Self::RateLimited(_) | Self::FeatureGated => Some(429),
+            Self::QuotaExhausted { .. } => Some(402),
+            Self::AuthFailed | Self::RefusedAfterRefresh => Some(401),
+            Self::ExtraUsageBilled => Some(400),
+            Self::NetworkError { .. } => None,
+        }
+    }
+
+    /// What the request does next after this outcome: the table's request column
+    /// (docs/rules.md §4). [`PoolState::record_outcome`] answers the same; the gateway asks here
+    /// for outcomes it only counts, sparing a pool clone per request.
+    #[must_use]
+    pub fn action(&self) -> Action {
+        match self {
+            Self::Success { .. } | Self::UsingExtraUsage { .. } => Action::Done,
+            Self::NetworkError { first: true } => Action::RetrySame,
+            Self::NetworkError { first: false }
+            | Self::RateLimited(_)
+            | Self::QuotaExhausted { .. }
+            | Self::AuthFailed => Action::TryNext,
+            Self::FeatureGated
+            | Self::Overloaded { .. }
+            | Self::OtherError { .. }
+            | Self::RefusedAfterRefresh
+            | Self::ExtraUsageBilled => Action::ReturnToClient,
+        }
+    }
+
+    /// What the request does when the account is gone from the pool (removed by another
+    /// process mid-request): a success is done, a refusal moves on, anything else goes to the
+    /// client; never a retry on the vanished account.
+    #[must_use]
+    pub fn action_without_account(&self) -> Action {
+        match self {
+            Self::Success { .. } => Action::Done,
+            Self::RateLimited(_) | Self::AuthFailed => Action::TryNext,
+            _ => Action::ReturnToClient,
+        }
+    }
+
     /// Whether applying this outcome to `record` changes only counters and last-status fields,
     /// so the gateway may batch it (docs/rules.md §2) instead of writing at once. Cooldowns,
     /// rotations, a cleared `needsReauth` and a reset repeat counter are written at once.
@@ -436,10 +518,13 @@ impl PoolState {
             .ok_or_else(not_found)?;
         let ns = r.namespace.clone();
         let h = &mut r.health;
-        let (action, rotate) = match outcome {
-            Outcome::Success { status } => {
+        // The request column is the outcome's alone; this match is the account columns.
+        let action = outcome.action();
+        let status = outcome.last_status();
+        let rotate = match outcome {
+            Outcome::Success { .. } => {
                 h.success_count += 1;
-                h.last_status_code = Some(*status);
+                h.last_status_code = status;
                 h.needs_reauth = false;
                 r.rate_limit_streak = 0;
                 // The token works again; a rate-limit cooldown is left alone (a success that
@@ -448,7 +533,7 @@ impl PoolState {
                     h.cooldown_until = None;
                     r.cooldown_kind = None;
                 }
-                (Action::Done, None)
+                None
             }
             Outcome::RateLimited(signal)
                 if signal.model.as_deref().is_some_and(|m| !m.is_empty()) =>
@@ -456,15 +541,15 @@ impl PoolState {
                 // One model's cap: that model goes elsewhere until the reset; the account stays
                 // active and usable for the others (no cooldown, no rotation).
                 let until = signal_until(signal, policy.default_for(0), now);
-                fail(h, Some(429), now);
+                fail(h, status, now);
                 if let Some(m) = &signal.model {
                     r.cap_model(m, until, now);
                 }
-                (Action::TryNext, None)
+                None
             }
             Outcome::RateLimited(signal) => {
                 let until = signal_until(signal, policy.default_for(r.rate_limit_streak), now);
-                fail(h, Some(429), now);
+                fail(h, status, now);
                 // A 429 answered before a reset-credit redeem cleared the windows (a request
                 // in flight while it landed) is about windows that are gone: no cooldown.
                 let stale = r
@@ -472,11 +557,11 @@ impl PoolState {
                     .as_ref()
                     .is_some_and(|l| l.code.windows_cleared() && l.at >= now);
                 if stale {
-                    (Action::TryNext, None)
+                    None
                 } else {
                     r.rate_limit_streak = r.rate_limit_streak.saturating_add(1);
                     extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::RateLimit);
-                    (Action::TryNext, Some(reason_for(signal.window)))
+                    Some(reason_for(signal.window))
                 }
             }
             Outcome::QuotaExhausted { resets_at } => {
@@ -489,32 +574,29 @@ impl PoolState {
                     .filter(|t| *t > now)
                     .or(known)
                     .unwrap_or_else(|| first_of_next_month_utc(now));
-                fail(h, Some(402), now);
+                fail(h, status, now);
                 extend_cooldown(h, &mut r.cooldown_kind, until, CooldownKind::Quota);
-                (Action::TryNext, Some(SwitchReason::QuotaExhausted))
+                Some(SwitchReason::QuotaExhausted)
             }
-            Outcome::FeatureGated => {
-                fail(h, Some(429), now);
-                (Action::ReturnToClient, None)
-            }
-            Outcome::Overloaded { status } | Outcome::OtherError { status } => {
-                fail(h, Some(*status), now);
-                (Action::ReturnToClient, None)
-            }
-            Outcome::RefusedAfterRefresh => {
-                fail(h, Some(401), now);
-                (Action::ReturnToClient, None)
+            // Counted, nothing else: no cooldown, no rotation.
+            Outcome::FeatureGated
+            | Outcome::Overloaded { .. }
+            | Outcome::OtherError { .. }
+            | Outcome::RefusedAfterRefresh
+            | Outcome::NetworkError { .. } => {
+                fail(h, status, now);
+                None
             }
             Outcome::ExtraUsageBilled => {
                 r.mark_billed(now);
-                (Action::ReturnToClient, None)
+                None
             }
             Outcome::UsingExtraUsage { status, resets_at } => {
                 r.mark_overage(*status, *resets_at, now);
-                (Action::Done, Some(SwitchReason::ExtraUsage))
+                Some(SwitchReason::ExtraUsage)
             }
             Outcome::AuthFailed => {
-                fail(h, Some(401), now);
+                fail(h, status, now);
                 h.needs_reauth = true;
                 extend_cooldown(
                     h,
@@ -522,18 +604,7 @@ impl PoolState {
                     now.saturating_add(policy.auth_ms),
                     CooldownKind::Auth,
                 );
-                (Action::TryNext, Some(SwitchReason::AuthFailed))
-            }
-            Outcome::NetworkError { first } => {
-                fail(h, None, now);
-                (
-                    if *first {
-                        Action::RetrySame
-                    } else {
-                        Action::TryNext
-                    },
-                    None,
-                )
+                Some(SwitchReason::AuthFailed)
             }
         };
         let cooldown_until = r.health.cooldown_until.filter(|u| *u > now);

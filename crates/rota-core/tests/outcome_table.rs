@@ -569,3 +569,169 @@ fn copilot_session_and_weekly_limits_rotate_with_their_window() {
         rotated(Some(2 * 86_400 * S), SwitchReason::RateLimitedSevenDay, 1),
     );
 }
+
+/// The request column alone ([`Outcome::action`], what the gateway asks for outcomes it only
+/// counts) answers what [`PoolState::record_outcome`] answers, for every outcome, and
+/// [`Outcome::last_status`] (what its batched counters record) is the status it leaves.
+#[test]
+fn counter_only_actions_match_record_outcome() {
+    let outcomes = [
+        Outcome::Success { status: 200 },
+        Outcome::FeatureGated,
+        Outcome::Overloaded { status: 529 },
+        Outcome::OtherError { status: 400 },
+        Outcome::NetworkError { first: true },
+        Outcome::NetworkError { first: false },
+        Outcome::RateLimited(RateLimitSignal::default()),
+        Outcome::QuotaExhausted { resets_at: None },
+        Outcome::AuthFailed,
+        Outcome::RefusedAfterRefresh,
+        Outcome::ExtraUsageBilled,
+        Outcome::UsingExtraUsage {
+            status: 200,
+            resets_at: Some(T0 + 60 * MIN),
+        },
+    ];
+    for o in outcomes {
+        let mut s = pool();
+        let recorded = s
+            .record_outcome(P, id('a'), &o, &CooldownPolicy::default(), T0)
+            .unwrap()
+            .action;
+        assert_eq!(o.action(), recorded, "{o:?}");
+        // The batched counters leave the same last status (none before: a fresh pool).
+        let last = s.record(P, id('a')).unwrap().health.last_status_code;
+        assert_eq!(o.last_status(), last, "{o:?}");
+    }
+}
+
+/// What one request's own history does to an answer's outcome before the table applies.
+#[test]
+fn request_context_shapes_the_outcome() {
+    // A 401 on a token refreshed for this request is the request's fault: no re-login mark.
+    assert_eq!(
+        Outcome::AuthFailed.on_fresh_token(),
+        Outcome::RefusedAfterRefresh
+    );
+    assert_eq!(
+        Outcome::OtherError { status: 400 }.on_fresh_token(),
+        Outcome::OtherError { status: 400 }
+    );
+    // The guard off: a third-party-billing 400 and an overage success are ordinary answers.
+    let overage = Outcome::UsingExtraUsage {
+        status: 200,
+        resets_at: None,
+    };
+    assert_eq!(overage.clone().under_guard(true), overage);
+    assert_eq!(overage.under_guard(false), Outcome::Success { status: 200 });
+    assert_eq!(
+        Outcome::ExtraUsageBilled.under_guard(true),
+        Outcome::ExtraUsageBilled
+    );
+    assert_eq!(
+        Outcome::ExtraUsageBilled.under_guard(false),
+        Outcome::OtherError { status: 400 }
+    );
+    // A model cap whose claim names no model caps the request's model; a named one stays.
+    let unnamed = Outcome::RateLimited(RateLimitSignal {
+        model: Some(String::new()),
+        ..RateLimitSignal::default()
+    });
+    let for_fable = |o: Outcome| match o.for_model(Some("claude-fable-4-5")) {
+        Outcome::RateLimited(s) => s.model,
+        other => panic!("not a 429: {other:?}"),
+    };
+    assert_eq!(
+        for_fable(unnamed.clone()).as_deref(),
+        Some("claude-fable-4-5")
+    );
+    assert_eq!(
+        for_fable(Outcome::RateLimited(RateLimitSignal {
+            model: Some("Fable".into()),
+            ..RateLimitSignal::default()
+        }))
+        .as_deref(),
+        Some("Fable")
+    );
+    assert_eq!(
+        for_fable(Outcome::RateLimited(RateLimitSignal::default())),
+        None,
+        "an account-wide 429 stays account-wide"
+    );
+    match unnamed.for_model(None) {
+        Outcome::RateLimited(s) => assert_eq!(s.model, None, "no model known: the account's"),
+        other => panic!("not a 429: {other:?}"),
+    }
+}
+
+/// An account removed mid-request is never retried: a success is done, a refusal moves on,
+/// anything else is the client's answer.
+#[test]
+fn vanished_account_is_never_retried() {
+    let mut gone = pool();
+    gone.remove_record(P, id('a'), T0).unwrap();
+    for (o, expect) in [
+        (Outcome::Success { status: 200 }, Action::Done),
+        (
+            Outcome::RateLimited(RateLimitSignal::default()),
+            Action::TryNext,
+        ),
+        (Outcome::AuthFailed, Action::TryNext),
+        (
+            Outcome::NetworkError { first: true },
+            Action::ReturnToClient,
+        ),
+        (Outcome::Overloaded { status: 529 }, Action::ReturnToClient),
+    ] {
+        assert!(
+            gone.record_outcome(P, id('a'), &o, &CooldownPolicy::default(), T0)
+                .is_err(),
+            "the account is gone"
+        );
+        assert_eq!(o.action_without_account(), expect, "{o:?}");
+    }
+}
+
+/// An overloaded provider: a doubling back-off on the same account, capped, as often as
+/// configured; a provider's longer `retry-after` ends the retries (the client's call).
+#[test]
+fn overload_back_off_is_bounded() {
+    use std::time::Duration;
+
+    use rota_core::{MAX_OVERLOAD_WAIT, OverloadPolicy};
+
+    let ms = Duration::from_millis;
+    let p = OverloadPolicy {
+        retries: 2,
+        backoff: ms(100),
+    };
+    assert_eq!(p.delay(0, None), Some(ms(100)));
+    assert_eq!(p.delay(1, None), Some(ms(200)));
+    assert_eq!(p.delay(2, None), None, "retries used up");
+    assert_eq!(
+        p.delay(0, Some(ms(1_000))),
+        Some(ms(1_000)),
+        "theirs when longer"
+    );
+    assert_eq!(p.delay(1, Some(ms(50))), Some(ms(200)), "ours when longer");
+    assert_eq!(p.delay(0, Some(MAX_OVERLOAD_WAIT)), Some(MAX_OVERLOAD_WAIT));
+    assert_eq!(
+        p.delay(0, Some(ms(30_000))),
+        None,
+        "a long pause is the client's call"
+    );
+    let slow = OverloadPolicy {
+        retries: 9,
+        backoff: ms(1_500),
+    };
+    assert_eq!(slow.delay(3, None), Some(MAX_OVERLOAD_WAIT), "capped");
+    assert_eq!(
+        OverloadPolicy { retries: 0, ..p }.delay(0, None),
+        None,
+        "0 = fail fast"
+    );
+    // The client's retry-after: the next back-off in whole seconds, 1 to 60.
+    assert_eq!(p.client_retry_after_secs(2), 1);
+    assert_eq!(slow.client_retry_after_secs(2), 6);
+    assert_eq!(slow.client_retry_after_secs(40), 60);
+}

@@ -81,7 +81,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
-use rota_core::{CooldownPolicy, PoolState, Ulid};
+use rota_core::{CooldownPolicy, OverloadPolicy, PoolState, Ulid};
 use rota_providers::{Providers, TokenManager};
 use rota_store::{BatchedCounters, PoolStore};
 use rota_types::{
@@ -173,9 +173,18 @@ impl GatewayConfig {
             flush_interval: rota_store::DEFAULT_FLUSH_INTERVAL,
             max_connections: 256,
             header_read_timeout: Duration::from_secs(30),
-            overload_retries: 2,
-            overload_backoff: Duration::from_millis(250),
+            overload_retries: OverloadPolicy::default().retries,
+            overload_backoff: OverloadPolicy::default().backoff,
             auto_redeem: rota_config::AutoRedeemSource::default(),
+        }
+    }
+
+    /// The overload retries as rota-core's policy.
+    #[must_use]
+    pub fn overload(&self) -> OverloadPolicy {
+        OverloadPolicy {
+            retries: self.overload_retries,
+            backoff: self.overload_backoff,
         }
     }
 

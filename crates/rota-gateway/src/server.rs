@@ -29,7 +29,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Request, Response, header};
+use axum::response::IntoResponse as _;
 use hyper::body::Incoming;
 use hyper::server::conn::http1::Builder;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -150,24 +151,9 @@ fn builder(limits: Limits, keep_alive: bool) -> Builder {
 }
 
 fn busy(limit: usize) -> Response<Body> {
-    let body = serde_json::json!({
-        "type": "error",
-        "error": {
-            "type": "overloaded_error",
-            "code": "busy",
-            "message": format!("the Rota gateway has too many open connections (limit {limit}); retry shortly"),
-        },
-    });
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    h.insert("x-should-retry", HeaderValue::from_static("true"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let mut resp = crate::proxy::ProxyError::Busy { limit }.into_response();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 

@@ -22,6 +22,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rota_core::{CooldownPolicy, Outcome, OutcomeEffect, PoolError, PoolState, Ulid};
+use rota_providers::AccountAuth;
 use rota_store::{PoolStore, StoreError, Vault};
 use rota_types::{ProviderId, UnixMs};
 
@@ -46,6 +47,21 @@ pub(crate) struct Snapshot {
     pub(crate) state: PoolState,
     pub(crate) vault: Arc<Vault>,
     sig: FileSig,
+}
+
+impl Snapshot {
+    /// An account's identity and secrets as the view holds them (`None` when it does not hold
+    /// the account: just added elsewhere).
+    pub(crate) fn auth(&self, provider: ProviderId, id: Ulid) -> Option<AccountAuth> {
+        let key = id.to_string();
+        let record = self.state.record(provider, id)?;
+        let secrets = self.vault.get(&key)?;
+        Some(AccountAuth {
+            record_id: key,
+            identity: record.identity.clone(),
+            secrets: secrets.clone(),
+        })
+    }
 }
 
 /// An outcome applied in memory whose store write has not landed yet.

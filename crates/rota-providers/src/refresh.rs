@@ -87,7 +87,20 @@ impl TokenManager {
         id: Ulid,
         now: UnixMs,
     ) -> Result<AccountAuth, ProviderError> {
-        let mut auth = self.load(provider, id).await?;
+        let auth = self.load(provider, id).await?;
+        self.refresh_if_due(provider, id, auth, now).await
+    }
+
+    /// [`TokenManager::access_at`] for credentials the caller already holds (the gateway's
+    /// in-memory view, read without a file): returned as they are unless they expire within
+    /// the configured skew; a due refresh still locks the account and re-reads it (§3).
+    pub async fn refresh_if_due(
+        &self,
+        provider: ProviderId,
+        id: Ulid,
+        mut auth: AccountAuth,
+        now: UnixMs,
+    ) -> Result<AccountAuth, ProviderError> {
         let skew = i64::try_from(self.providers.config.refresh_skew_secs)
             .unwrap_or(i64::MAX)
             .saturating_mul(1000);

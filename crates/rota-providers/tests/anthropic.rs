@@ -217,6 +217,44 @@ async fn refresh_happens_only_near_expiry_and_persists_the_new_pair() {
     assert_eq!(count_requests(&mock, "/v1/oauth/token"), 1);
 }
 
+/// Credentials a caller already holds (the gateway's in-memory view): used as they are while
+/// far from expiry, refreshed through the same locked re-read when due.
+#[tokio::test]
+async fn held_credentials_are_refreshed_only_when_due_and_through_the_store() {
+    let mock = mock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let providers = providers(mock.base_url());
+    let tm = tokens(&store, &providers);
+    let now = rota_store::now_ms();
+
+    // Far from expiry: the held copy comes back untouched, with no file or network read.
+    let (_, id) = seed(&mock, &store, NewAccount::new(P), |b| b);
+    let held = tm.access_at(P, id, now).await.unwrap();
+    let mut other = held.clone();
+    other.record_id = "not-read-from-the-store".into();
+    let got = tm.refresh_if_due(P, id, other.clone(), now).await.unwrap();
+    assert_eq!(got, other);
+    assert_eq!(count_requests(&mock, "/v1/oauth/token"), 0);
+
+    // Due: refreshed once and persisted before use.
+    let (info, id) = seed(&mock, &store, NewAccount::new(P), expired);
+    let held = tm.access_at(P, id, now - 7_200_000).await.unwrap();
+    let got = tm.refresh_if_due(P, id, held.clone(), now).await.unwrap();
+    assert_eq!(count_requests(&mock, "/v1/oauth/token"), 1);
+    assert_eq!(
+        got.secrets.access_token.expose(),
+        mock.account(&info.id).unwrap().access_token
+    );
+    assert_eq!(store.credentials(id).unwrap().unwrap(), got.secrets);
+
+    // Due, but the store already holds a newer pair (another process refreshed): that pair,
+    // without a network call.
+    let again = tm.refresh_if_due(P, id, held, now).await.unwrap();
+    assert_eq!(again.secrets, got.secrets);
+    assert_eq!(count_requests(&mock, "/v1/oauth/token"), 1);
+}
+
 #[tokio::test]
 async fn permanent_refresh_failure_marks_needs_reauth_and_keeps_tokens_byte_for_byte() {
     let mock = mock().await;
