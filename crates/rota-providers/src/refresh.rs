@@ -93,7 +93,7 @@ impl TokenManager {
 
     /// [`TokenManager::access_at`] for credentials the caller already holds (the gateway's
     /// in-memory view, read without a file): returned as they are unless they expire within
-    /// the configured skew; a due refresh still locks the account and re-reads it (§3).
+    /// the configured skew; a due refresh still locks the account and re-reads it (docs/rules.md §3).
     pub async fn refresh_if_due(
         &self,
         provider: ProviderId,
