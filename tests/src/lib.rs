@@ -9,7 +9,7 @@
 //! non-composited page the app uses, hence the X display). Launches are serialised: two
 //! `WebKitWebDriver`s started at once can pick the same inspector port.
 //!
-//! The scenarios are integration tests of the app crate (`src-tauri/tests/e2e.rs` on a seeded
+//! The scenarios are integration tests of the app crate (`src-tauri/tests/it/e2e.rs` on a seeded
 //! store, `e2e_mock.rs` with rota-mock as every provider), so they use `CARGO_BIN_EXE_rota-app`
 //! and Tauri is compiled once per test run.
 //!

@@ -1,5 +1,5 @@
 //! Every `ROTA_*` environment variable, declared once. Code reads a variable through its
-//! constant here; `tests/env_vars.rs` checks the README's variable table against [`ALL`] and
+//! constant here; `tests/it/env_vars.rs` checks the README's variable table against [`ALL`] and
 //! keeps `"ROTA_…"` literals out of the rest of the product code. What each one means for a
 //! user is in the README's table; the doc comments say who reads it.
 

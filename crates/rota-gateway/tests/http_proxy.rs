@@ -13,6 +13,7 @@ use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockServer};
 use rota_store::PoolStore;
 use rota_types::ProviderId;
 
+#[path = "it/common.rs"]
 mod common;
 use common::{add_account, file_store, start_gateway};
 

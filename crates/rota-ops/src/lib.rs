@@ -2,7 +2,7 @@
 //! store (one locked transaction), sync the hand-off target after a switch, answer a typed
 //! [`ApiError`]. The Tauri commands, the HTTP API (`/auth/*`), the `rota` CLI and the tray call
 //! these and only translate — so an operation behaves and fails alike on every surface
-//! (`src-tauri/tests/ipc.rs` runs each with good and bad input over IPC, HTTP and the CLI).
+//! (`src-tauri/tests/it/ipc.rs` runs each with good and bad input over IPC, HTTP and the CLI).
 //!
 //! Wire requests name an account by its exact id ([`Target::from_request`]); the CLI also by
 //! what a person types, an id prefix or a label ([`Target::typed`]), resolved under the store's

@@ -1,6 +1,7 @@
 //! docs/rules.md §1: tokens never reach logs, `Debug` output, errors or the state file, across
 //! logins, refreshes (good, refused, failing), usage fetches and classification.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::io::Write;

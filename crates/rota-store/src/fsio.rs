@@ -3,7 +3,7 @@
 //!
 //! [`write_durably`] and [`quarantine`] are the project's only way to replace a file or move an
 //! unreadable one aside: the store, hand-off and connections, `api.json` and the app's settings
-//! all call them (`tests/durable_writes.rs` keeps raw writes out of the rest of the code).
+//! all call them (`tests/it/durable_writes.rs` keeps raw writes out of the rest of the code).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Write};
