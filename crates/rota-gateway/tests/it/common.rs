@@ -1,7 +1,7 @@
 //! Set-up shared by the gateway's socket tests: a store with its secrets in the vault file,
 //! accounts known to both rota-mock and the store, a gateway on a free loopback port.
 
-// Each test binary uses its own subset.
+// `http_proxy.rs` (a binary of its own) uses a subset.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rota_core::Ulid;
 use rota_gateway::{Gateway, GatewayConfig, GatewayHandle};
 use rota_mock::seed::store_account;
-use rota_mock::{AccountInfo, MockHandle, NewAccount};
+use rota_mock::{AccountInfo, MockConfig, MockHandle, MockServer, NewAccount};
 use rota_providers::{Providers, ProvidersConfig};
 use rota_store::{PoolStore, SecretStoreMode, StoreConfig};
 use rota_types::ProviderId;
@@ -42,4 +42,70 @@ pub async fn start_gateway(
 ) -> GatewayHandle {
     let providers = Arc::new(Providers::new(ProvidersConfig::with_mock_base(upstream)).unwrap());
     Gateway::start(config, store, providers).await.unwrap()
+}
+
+/// What most gateway tests start from: rota-mock, a file store holding `n` accounts of one
+/// provider (oldest first; the last one is active), and a gateway on a free port whose
+/// providers live at the mock (or at `upstream`, a stand-in), with `api.json`'s token.
+pub struct Rig {
+    pub mock: MockHandle,
+    pub dir: tempfile::TempDir,
+    pub store: Arc<PoolStore>,
+    pub gw: GatewayHandle,
+    pub token: String,
+    pub accounts: Vec<(AccountInfo, Ulid)>,
+}
+
+impl Rig {
+    /// `gateway` and `providers` adjust the configurations before the gateway starts; the
+    /// counters flush every 100 ms so tests see them soon.
+    pub async fn start(
+        provider: ProviderId,
+        n: usize,
+        mock_config: MockConfig,
+        upstream: Option<&str>,
+        gateway: impl FnOnce(&mut GatewayConfig),
+        providers: impl FnOnce(&mut ProvidersConfig),
+    ) -> Self {
+        let mock = MockServer::start(mock_config).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(dir.path());
+        let accounts = (0..n)
+            .map(|i| add_account(&mock, &store, provider, &format!("user{i}@example.com")))
+            .collect();
+        let mut config = GatewayConfig::new(dir.path()).with_port(0);
+        config.flush_interval = std::time::Duration::from_millis(100);
+        gateway(&mut config);
+        let mut providers_config =
+            ProvidersConfig::with_mock_base(upstream.unwrap_or(mock.base_url()));
+        providers(&mut providers_config);
+        let gw = Gateway::start(
+            config,
+            store.clone(),
+            Arc::new(Providers::new(providers_config).unwrap()),
+        )
+        .await
+        .unwrap();
+        let token = Self::api_json_of(dir.path())["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self {
+            mock,
+            dir,
+            store,
+            gw,
+            token,
+            accounts,
+        }
+    }
+
+    /// `api.json` as the gateway wrote it.
+    pub fn api_json(&self) -> serde_json::Value {
+        Self::api_json_of(self.dir.path())
+    }
+
+    fn api_json_of(dir: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("api.json")).unwrap()).unwrap()
+    }
 }

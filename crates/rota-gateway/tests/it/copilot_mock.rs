@@ -3,46 +3,29 @@
 //! imported opencode logins, 402 `quota_exceeded` rotating with a cooldown until the quota's
 //! reset, passive quota snapshots.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rota_core::{CooldownKind, Ulid};
-use rota_gateway::{GatewayConfig, GatewayHandle};
-use rota_mock::{AccountInfo, MockConfig, MockHandle, MockServer, NewAccount, Quota, Usage};
+use rota_mock::{AccountInfo, MockConfig, NewAccount, Quota, Usage};
 use rota_providers::{AccountAuth, Providers, ProvidersConfig};
-use rota_store::PoolStore;
 use rota_types::{DEFAULT_NAMESPACE, ProviderId, ProviderUsage, SwitchReason};
 use serde_json::json;
 
-use crate::common::{file_store, start_gateway};
+use crate::common::Rig;
 
 const P: ProviderId = ProviderId::GithubCopilot;
 
-struct Env {
-    mock: MockHandle,
-    dir: tempfile::TempDir,
-    store: Arc<PoolStore>,
-    gw: GatewayHandle,
-    token: String,
+struct Env(Rig);
+
+impl std::ops::Deref for Env {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 async fn env(mock_config: MockConfig) -> Env {
-    let mock = MockServer::start(mock_config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path());
-    let mut config = GatewayConfig::new(dir.path()).with_port(0);
-    config.flush_interval = Duration::from_millis(100);
-    let gw = start_gateway(config, store.clone(), mock.base_url()).await;
-    let api: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).unwrap()).unwrap();
-    let token = api["token"].as_str().unwrap().to_owned();
-    Env {
-        mock,
-        dir,
-        store,
-        gw,
-        token,
-    }
+    Env(Rig::start(P, 0, mock_config, None, |_| {}, |_| {}).await)
 }
 
 impl Env {
@@ -99,7 +82,7 @@ async fn an_exchanged_token_goes_out_with_the_ide_headers() {
         h["authorization"].starts_with("Bearer tid="),
         "the exchanged token"
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -138,7 +121,7 @@ async fn an_imported_opencode_copilot_login_serves_requests_with_its_github_toke
         format!("Bearer {}", info.access_token)
     );
     assert!(!sent[0].headers.contains_key("editor-version"));
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -158,7 +141,7 @@ async fn a_github_token_the_exchange_refuses_is_used_directly_and_remembered() {
         sent.iter()
             .all(|r| r.headers["authorization"] == format!("Bearer {}", info.access_token))
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// Stores a live usage fetch of the account (as the poller would).
@@ -249,7 +232,7 @@ async fn a_402_out_of_quota_cools_the_account_until_its_reset_and_rotates() {
         before,
         "nothing sent"
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -286,5 +269,5 @@ async fn quota_snapshot_headers_update_the_accounts_usage() {
     assert!((premium.utilization - 50.0).abs() < 0.1, "{premium:?}");
     assert_eq!(premium.resets_at, Some(1_930_089_600_000));
     assert_eq!(c.entitlement, Some(300));
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }

@@ -8,22 +8,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use rota_core::Ulid;
-use rota_gateway::{GatewayConfig, GatewayHandle};
-use rota_mock::{MockConfig, MockHandle, MockServer};
-use rota_store::PoolStore;
+use rota_gateway::GatewayConfig;
+use rota_mock::{MockConfig, MockHandle};
 use rota_types::{DEFAULT_NAMESPACE, ProviderId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{add_account, file_store, start_gateway};
+use crate::common::Rig;
 
-struct Env {
-    mock: MockHandle,
-    _dir: tempfile::TempDir,
-    store: Arc<PoolStore>,
-    gw: GatewayHandle,
-    token: String,
-    accounts: Vec<Ulid>,
+struct Env(Rig);
+
+impl std::ops::Deref for Env {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 /// `n` Anthropic accounts (known to rota-mock, which also serves as the upstream unless
@@ -34,35 +32,15 @@ async fn env(
     upstream: Option<&str>,
     tweak: impl FnOnce(&mut GatewayConfig),
 ) -> Env {
-    let mock = MockServer::start(mock_config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path());
-    let accounts = (0..n)
-        .map(|i| {
-            add_account(
-                &mock,
-                &store,
-                ProviderId::Anthropic,
-                &format!("user{i}@example.com"),
-            )
-            .1
-        })
-        .collect();
-    let mut config = GatewayConfig::new(dir.path()).with_port(0);
-    config.flush_interval = Duration::from_millis(100);
-    tweak(&mut config);
-    let gw = start_gateway(config, store.clone(), upstream.unwrap_or(mock.base_url())).await;
-    let api: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).unwrap()).unwrap();
-    let token = api["token"].as_str().unwrap().to_owned();
-    Env {
-        mock,
-        _dir: dir,
-        store,
-        gw,
-        token,
-        accounts,
-    }
+    Env(Rig::start(
+        ProviderId::Anthropic,
+        n,
+        mock_config,
+        upstream,
+        tweak,
+        |_| {},
+    )
+    .await)
 }
 
 /// Claude Code's request body (the Anthropic route and strict rota-mock take only Claude
@@ -188,7 +166,7 @@ async fn an_upstream_that_never_sends_headers_gets_a_504_within_the_bound() {
     // Not replayed on the other account: the provider may still be working on it.
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let state = e.store.load().unwrap();
-    for id in &e.accounts {
+    for (_, id) in &e.accounts {
         assert!(
             !state
                 .record(ProviderId::Anthropic, *id)
@@ -197,7 +175,7 @@ async fn an_upstream_that_never_sends_headers_gets_a_504_within_the_bound() {
             "a slow provider is not the account's fault"
         );
     }
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -234,7 +212,7 @@ async fn a_silent_stream_ends_after_the_configured_idle_time_with_an_error_event
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[test]
@@ -290,7 +268,7 @@ async fn a_401_right_after_a_fresh_token_is_the_requests_fault_not_the_pools() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let state = e.store.load().unwrap();
     let now = rota_store::now_ms();
-    for id in &e.accounts {
+    for (_, id) in &e.accounts {
         let r = state.record(ProviderId::Anthropic, *id).unwrap();
         assert!(!r.health.needs_reauth, "{id} marked for re-login");
         assert!(!r.is_cooling(now), "{id} cooling");
@@ -298,7 +276,7 @@ async fn a_401_right_after_a_fresh_token_is_the_requests_fault_not_the_pools() {
     // And the next ordinary request works on the same active account.
     let resp = e.post(false).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// A transient 429 ("temporarily limiting requests") that outlasts the gateway's short
@@ -326,7 +304,7 @@ async fn a_transient_429_passed_on_carries_retry_after() {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     assert!(matches!(retry_after, Some(1..=60)), "{retry_after:?}");
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// A token holder that declares a body and never sends it is cut after the header timeout,
@@ -359,7 +337,7 @@ async fn auth_bodies_that_never_arrive_are_cut_and_free_their_slot() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// `Expect: 100-continue` with a huge declared length gets a 413 and never `100 Continue`,
@@ -401,7 +379,7 @@ async fn oversized_bodies_are_refused_without_100_continue() {
         "{}",
         String::from_utf8_lossy(&buf[..n])
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// `..` segments (plain or encoded) and TRACE/odd methods never reach the upstream with the
@@ -438,5 +416,5 @@ async fn climbing_paths_and_odd_methods_are_refused_before_the_upstream() {
     );
     // The ordinary path still works.
     assert_eq!(e.post(false).send().await.unwrap().status(), 200);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }

@@ -3,13 +3,9 @@
 //! account aside, no request goes out to an account without plan limits left, and only Claude
 //! Code is served unless the setting says otherwise.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use rota_core::Ulid;
-use rota_gateway::{Gateway, GatewayConfig, GatewayHandle};
-use rota_mock::{AccountInfo, MockConfig, MockHandle, MockServer, Usage, Window};
-use rota_providers::{Providers, ProvidersConfig};
+use rota_mock::{AccountInfo, MockConfig, Usage, Window};
+use rota_providers::ProvidersConfig;
 use rota_store::PoolStore;
 use rota_types::{
     AnthropicClients, AnthropicExtra, DEFAULT_NAMESPACE, ExtraUsageKind, ProviderId, ProviderUsage,
@@ -17,51 +13,27 @@ use rota_types::{
 };
 use serde_json::Value;
 
-use crate::common::{add_account, file_store};
+use crate::common::Rig;
 
 const P: ProviderId = ProviderId::Anthropic;
 const OPENCODE_UA: &str = "opencode/1.18.33 ai-sdk/anthropic/2.0.0";
 
-struct Env {
-    mock: MockHandle,
-    _dir: tempfile::TempDir,
-    store: Arc<PoolStore>,
-    gw: GatewayHandle,
-    token: String,
-    /// Oldest first; the last one is active.
-    accounts: Vec<(AccountInfo, Ulid)>,
+struct Env(Rig);
+
+impl std::ops::Deref for Env {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 async fn env(n: usize, tweak: impl FnOnce(&mut ProvidersConfig)) -> Env {
-    let mock = MockServer::start(MockConfig::default()).await.unwrap();
-    assert!(mock.config().strict, "the tests run against strict mode");
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path());
-    let accounts = (0..n)
-        .map(|i| add_account(&mock, &store, P, &format!("user{i}@example.com")))
-        .collect();
-    let mut config = GatewayConfig::new(dir.path()).with_port(0);
-    config.flush_interval = Duration::from_millis(100);
-    let mut providers = ProvidersConfig::with_mock_base(mock.base_url());
-    tweak(&mut providers);
-    let gw = Gateway::start(
-        config,
-        store.clone(),
-        Arc::new(Providers::new(providers).unwrap()),
-    )
-    .await
-    .unwrap();
-    let api: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).unwrap()).unwrap();
-    let token = api["token"].as_str().unwrap().to_owned();
-    Env {
-        mock,
-        _dir: dir,
-        store,
-        gw,
-        token,
-        accounts,
-    }
+    let rig = Rig::start(P, n, MockConfig::default(), None, |_| {}, tweak).await;
+    assert!(
+        rig.mock.config().strict,
+        "the tests run against strict mode"
+    );
+    Env(rig)
 }
 
 impl Env {
@@ -164,7 +136,7 @@ async fn a_third_party_billing_answer_is_not_replayed_and_marks_the_account() {
     assert_eq!(mark.kind, ExtraUsageKind::ThirdPartyBilling);
     let wire = serde_json::to_value(e.summary(active)).unwrap();
     assert_eq!(wire["extraUsage"]["kind"], "third_party_billing");
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -187,7 +159,7 @@ async fn without_the_guard_the_third_party_billing_answer_passes_through() {
     );
     assert_eq!(e.upstream_messages(), 1);
     assert_eq!(e.summary(active).extra_usage, None);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -228,7 +200,7 @@ async fn an_overage_answer_marks_the_account_and_the_next_request_goes_elsewhere
     assert_eq!(resp.status(), 200);
     assert_eq!(e.served_by(&resp), second);
     assert_eq!(e.upstream_messages(), 2);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// Writes a used-up 5-hour window into the store's last usage of `id` (as a poll would).
@@ -292,7 +264,7 @@ async fn no_account_with_plan_limits_left_is_a_clear_429_and_no_upstream_call() 
         0,
         "never a silent spill into extra usage"
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 
     // With the guard off the request goes out (and is billed as extra usage): the old way.
     let e = env(1, |c| c.anthropic.plan_limits_only = false).await;
@@ -303,7 +275,7 @@ async fn no_account_with_plan_limits_left_is_a_clear_429_and_no_upstream_call() 
     assert_eq!(resp.status(), 200);
     assert_eq!(e.upstream_messages(), 1);
     assert_eq!(e.summary(id).extra_usage, None);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -338,12 +310,12 @@ async fn another_client_is_refused_naming_the_setting_unless_any_is_chosen() {
     assert_eq!(resp.status(), 400);
     assert_eq!(error_of(resp).await["code"], "third_party_billing");
     assert_eq!(e.upstream_messages(), 2);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 
     // `clients = "any"` in the config does the same.
     let e = env(1, |c| c.anthropic.clients = AnthropicClients::Any).await;
     let resp = e.post(OPENCODE_UA).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(e.upstream_messages(), 1);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }

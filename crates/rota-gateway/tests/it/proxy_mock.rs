@@ -8,22 +8,20 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rota_core::Ulid;
-use rota_gateway::{GatewayConfig, GatewayHandle};
-use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig, MockHandle, MockServer};
-use rota_store::PoolStore;
+use rota_gateway::GatewayConfig;
+use rota_mock::{AccountInfo, Behavior, LimitWindow, MockConfig};
 use rota_types::{DEFAULT_NAMESPACE, ProviderId};
 use serde_json::json;
 
-use crate::common::{add_account, file_store, start_gateway};
+use crate::common::{Rig, add_account};
 
-struct Env {
-    mock: MockHandle,
-    _dir: tempfile::TempDir,
-    store: Arc<PoolStore>,
-    gw: GatewayHandle,
-    token: String,
-    /// Seeded accounts, oldest first (the last one is active).
-    accounts: Vec<(AccountInfo, Ulid)>,
+struct Env(Rig);
+
+impl std::ops::Deref for Env {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 /// Adds an account of another provider at the mock and in the store.
@@ -41,45 +39,29 @@ async fn env_full(
     upstream: Option<&str>,
     tweak: impl FnOnce(&mut GatewayConfig),
 ) -> Env {
-    let mock = MockServer::start(mock_config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path());
-    let accounts = (0..n)
-        .map(|i| {
-            add_account(
-                &mock,
-                &store,
-                ProviderId::Anthropic,
-                &format!("user{i}@example.com"),
-            )
-        })
-        .collect();
-    let mut config = GatewayConfig::new(dir.path()).with_port(0);
-    config.flush_interval = Duration::from_millis(100);
-    tweak(&mut config);
-    let gw = start_gateway(config, store.clone(), upstream.unwrap_or(mock.base_url())).await;
-    let api: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).unwrap()).unwrap();
-    assert_eq!(api["port"], gw.addr().port());
-    let token = api["token"].as_str().unwrap().to_owned();
-    assert_eq!(token.len(), 64);
+    let rig = Rig::start(
+        ProviderId::Anthropic,
+        n,
+        mock_config,
+        upstream,
+        tweak,
+        |_| {},
+    )
+    .await;
+    // The gateway tells local clients where it listens and with which token, privately.
+    let api = rig.api_json();
+    assert_eq!(api["port"], rig.gw.addr().port());
+    assert_eq!(rig.token.len(), 64);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("api.json"))
+        let mode = std::fs::metadata(rig.dir.path().join("api.json"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    Env {
-        mock,
-        _dir: dir,
-        store,
-        gw,
-        token,
-        accounts,
-    }
+    Env(rig)
 }
 
 async fn env(n: usize) -> Env {
@@ -202,7 +184,7 @@ async fn rotation_on_429_for_each_header_variant() {
             "{behavior:?}: reason {}",
             log.reason
         );
-        e.gw.shutdown().await;
+        e.0.gw.shutdown().await;
     }
 }
 
@@ -304,7 +286,7 @@ async fn streaming_passes_through_byte_for_byte_and_incrementally() {
         detail.requests[0].record_id.as_deref(),
         Some(e.accounts[0].1.to_string().as_str())
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -330,7 +312,7 @@ async fn failure_after_first_byte_is_not_replayed() {
         "never replayed after the first byte"
     );
     assert_eq!(e.active(), active);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -367,7 +349,7 @@ async fn all_cooling_answers_429_with_retry_after_and_no_retry() {
     let resp = e.post(false).send().await.unwrap();
     assert_eq!(resp.status(), 429);
     assert_eq!(e.messages_requests(), 2);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -388,7 +370,7 @@ async fn unauthorized_refreshes_once_and_replays() {
         .count();
     assert_eq!(refreshes, 1);
     assert_eq!(e.active(), active, "no rotation after a successful refresh");
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -420,7 +402,7 @@ async fn overloaded_is_retried_on_the_same_account_then_succeeds() {
     let rec = state.record(ProviderId::Anthropic, active).unwrap();
     assert!(!rec.is_cooling(rota_store::now_ms()), "no cooldown");
     assert_eq!(state.switch_log.len(), switches, "no switch");
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -467,7 +449,7 @@ async fn overloaded_retries_are_bounded_and_never_rotate() {
     let resp = e.post(false).send().await.unwrap();
     assert_eq!(resp.status(), 529);
     assert_eq!(e.messages_requests(), 1);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -490,7 +472,7 @@ async fn other_4xx_pass_through_unchanged() {
     assert_eq!(v["error"]["message"], "bad");
     assert_eq!(e.messages_requests(), 1);
     assert_eq!(e.active(), active);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -523,7 +505,7 @@ async fn passive_usage_from_response_headers_reaches_the_store() {
         assert!(Instant::now() < deadline, "usage snapshot not written");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -548,7 +530,7 @@ async fn shutdown_lets_a_stream_in_flight_finish_then_stops_listening() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(!reader.is_finished());
     let started = Instant::now();
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
     let body = reader.await.unwrap();
     assert!(body.contains("message_stop"), "the whole stream: {body}");
     assert!(
@@ -625,7 +607,7 @@ async fn client_disconnect_cancels_the_upstream_request() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
     task.abort();
 }
 
@@ -681,7 +663,7 @@ async fn openai_route_rotates_on_usage_limit_and_reads_codex_headers() {
             .iter()
             .any(|s| s.session_id == "openai:codex-sess" && s.rotations == 1)
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -702,7 +684,7 @@ async fn copilot_route_uses_the_exchanged_token() {
     let text = resp.text().await.unwrap();
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("choices"), "{text}");
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -730,7 +712,7 @@ async fn expired_token_is_refreshed_before_forwarding() {
         .count();
     assert_eq!(refreshes, 1);
     assert_eq!(e.messages_requests(), 1);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -770,7 +752,7 @@ async fn body_over_the_replay_bound_is_forwarded_once_without_rotation() {
             .is_cooling(rota_store::now_ms()),
         "the cooldown is still recorded"
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -846,7 +828,7 @@ async fn copilot_401_exchanges_a_fresh_copilot_token_once_and_replays() {
     let rec = &state.providers[&ProviderId::GithubCopilot].records[0];
     assert!(!rec.health.needs_reauth);
     assert!(!rec.is_cooling(rota_store::now_ms()));
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -884,7 +866,7 @@ async fn a_switch_by_another_writer_is_used_by_the_next_request() {
         last.headers.get("authorization").map(String::as_str),
         Some(format!("Bearer {}", info.access_token).as_str())
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -912,7 +894,7 @@ async fn success_counters_are_batched_not_written_per_request() {
             .success_count,
         20
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 /// Reads from a raw connection until it closes or `limit` passes; returns what came.
@@ -972,7 +954,7 @@ async fn connections_over_the_cap_get_a_clear_503() {
         assert!(Instant::now() < deadline, "slots never freed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -1024,7 +1006,7 @@ async fn slow_headers_and_stalled_bodies_are_cut() {
         .unwrap_or_default();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(e.messages_requests(), 0);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 fn ipv6_loopback() -> bool {
@@ -1052,7 +1034,7 @@ async fn serves_ipv6_loopback_when_available() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -1073,7 +1055,7 @@ async fn a_taken_ipv6_port_does_not_fail_the_start() {
     assert_eq!(e.gw.addrs().len(), 1, "IPv4 only");
     let resp = e.post(false).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
     drop(held);
 }
 
@@ -1139,7 +1121,7 @@ async fn client_gone_before_the_answer_cancels_the_upstream_request() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
     task.abort();
 }
 
@@ -1242,7 +1224,7 @@ async fn a_silent_stream_is_ended_after_the_idle_timeout() {
         took >= Duration::from_millis(300) && took < Duration::from_secs(5),
         "{took:?}"
     );
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
     task.abort();
 }
 
@@ -1341,7 +1323,7 @@ async fn a_used_up_model_window_sends_that_model_elsewhere_and_keeps_the_account
     );
     let resp = e.post_model("claude-sonnet-4-5").send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
 
 #[tokio::test]
@@ -1391,5 +1373,5 @@ async fn a_polled_model_window_at_100_percent_routes_without_a_429() {
     );
     let resp = e.post_model("claude-opus-4-8").send().await.unwrap();
     assert_eq!(served_by(&e, &resp), active_email);
-    e.gw.shutdown().await;
+    e.0.gw.shutdown().await;
 }
