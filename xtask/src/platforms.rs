@@ -35,6 +35,8 @@ const PRODUCT_CRATES: &[&str] = &[
     "rota-store",
     "rota-config",
     "rota-handoff",
+    "rota-ops",
+    "rota-connect",
     "rota-providers",
     "rota-gateway",
     "rota-trim",
