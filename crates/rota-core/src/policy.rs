@@ -507,15 +507,7 @@ impl PoolState {
         policy: &CooldownPolicy,
         now: UnixMs,
     ) -> Result<OutcomeEffect, PoolError> {
-        let not_found = || PoolError::NotFound {
-            provider,
-            id: id.to_string(),
-        };
-        let r = self
-            .providers
-            .get_mut(&provider)
-            .and_then(|p| p.record_mut(id))
-            .ok_or_else(not_found)?;
+        let r = self.record_mut_or_not_found(provider, id)?;
         let ns = r.namespace.clone();
         let h = &mut r.health;
         // The request column is the outcome's alone; this match is the account columns.

@@ -376,6 +376,7 @@ pub fn import_accounts(
     let now = now_ms();
     let upserted = store.import_accounts(report.accounts, now)?;
     let mut synced = providers.clone();
+    synced.sort();
     synced.dedup();
     let handoffs = synced
         .into_iter()

@@ -1059,7 +1059,33 @@ async fn the_guard_marks_extra_usage_and_the_client_switch_opens_the_route() -> 
     app.scroll_to("#handoff").await?;
     let toggle = app.wait_for("#clients-toggle").await?;
     assert_eq!(toggle.prop("checked").await?.as_deref(), Some("false"));
+    // Turning it on may cost money: it asks first, and Cancel leaves it off.
     app.click("label[for='clients-toggle']").await?;
+    let question = app
+        .wait_text("#confirm-clients-text", |t| !t.is_empty())
+        .await?;
+    assert!(question.contains("extra usage"), "{question}");
+    app.screenshot("46a-serve-other-clients-question").await?;
+    app.click("#confirm-clients-cancel").await?;
+    app.wait_gone("#confirm-clients").await?;
+    assert_eq!(
+        app.wait_for("#clients-toggle")
+            .await?
+            .prop("checked")
+            .await?
+            .as_deref(),
+        Some("false")
+    );
+    assert_eq!(
+        store_at(app.home.path())
+            .load()?
+            .settings_of(ProviderId::Anthropic)
+            .clients,
+        None,
+        "nothing was saved"
+    );
+    app.click("label[for='clients-toggle']").await?;
+    app.click("#confirm-clients-ok").await?;
     app.wait_for("#clients-risk").await?;
     let chosen = store_at(app.home.path())
         .load()?

@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-/// A labelled switch (`role="switch"`); `on_change` gets the new state.
+/// A labelled switch (`role="switch"`); `on_change` gets the state asked for. The switch shows
+/// `checked`, the setting as it is: a click does not move it until the change is saved (or
+/// confirmed, where the row asks first), so a cancelled or failed change leaves it where it was.
 #[component]
 pub fn ToggleRow(
     id: &'static str,
@@ -25,7 +27,11 @@ pub fn ToggleRow(
             <input type="checkbox" role="switch" id=id class="toggle"
                 disabled=move || disabled.get()
                 prop:checked=move || checked.get()
-                on:change=move |e| on_change.run(event_target_checked(&e)) />
+                on:change=move |e| {
+                    let wanted = event_target_checked(&e);
+                    event_target::<web_sys::HtmlInputElement>(&e).set_checked(checked.get_untracked());
+                    on_change.run(wanted);
+                } />
         </label>
     }
 }

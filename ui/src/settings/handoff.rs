@@ -10,6 +10,7 @@ use rota_types::command::{
 use rota_types::handoff::{HandoffStatus, HandoffTool, TargetState};
 use rota_types::{AnthropicClients, ProviderId};
 
+use crate::components::confirm::{AskFirst, Question};
 use crate::components::toggle::ToggleRow;
 use crate::ipc::{self, now_ms};
 use crate::state::{Fetched, Ui, fetched, fetched_on};
@@ -132,7 +133,7 @@ fn ProactiveToggle(provider: ProviderId, status: Fetched<HandoffStatus>) -> impl
 }
 
 /// Anthropic's guard: the gateway's route serves Claude Code only, or any client (billed as
-/// extra usage).
+/// extra usage). Turning it on may cost money, so it asks first; turning it off does not.
 #[component]
 fn ClientsToggle(status: Fetched<HandoffStatus>) -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -144,6 +145,7 @@ fn ClientsToggle(status: Fetched<HandoffStatus>) -> impl IntoView {
         };
         status.save::<AnthropicClientsSetCmd>(ui, AnthropicClientsSetRequest { clients })
     });
+    let asking = RwSignal::new(None::<bool>);
     let any = move || status.with(|s| s.and_then(|s| s.clients) == Some(AnthropicClients::Any));
     view! {
         <ToggleRow
@@ -152,12 +154,33 @@ fn ClientsToggle(status: Fetched<HandoffStatus>) -> impl IntoView {
             hint="Off: the gateway's Anthropic route serves only Claude Code and refuses other apps with a clear error. On: any app may use it, but Anthropic bills subscription traffic it takes for a third-party app's as paid extra usage, not your plan."
             checked=any
             disabled=move || status.with(|s| s.is_none())
-            on_change=move |on| { clients.dispatch_local(on); }
+            on_change=move |on| {
+                if on {
+                    asking.set(Some(true));
+                } else {
+                    clients.dispatch_local(false);
+                }
+            }
         >
             {move || any().then(|| view! {
                 <span class="field-error" id="clients-risk">"Other apps' requests may be billed as extra usage."</span>
             })}
         </ToggleRow>
+        <AskFirst
+            pending=asking
+            question=|_| Question {
+                id: "confirm-clients",
+                title: "Serve apps other than Claude Code?".to_owned(),
+                text: "Anthropic bills the subscription traffic it takes for a third-party app's as paid extra usage, not as your plan: requests other apps send through Rota's Anthropic route may cost money. Claude Code is served either way, and you can turn this off at any time.".to_owned(),
+                cancel: "Claude Code only",
+                ok: "Serve other apps",
+                ok_class: "button danger",
+            }
+            on_ok=Callback::new(move |_| {
+                asking.set(None);
+                clients.dispatch_local(true);
+            })
+        />
     }
 }
 
