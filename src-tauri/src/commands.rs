@@ -341,6 +341,7 @@ pub fn anthropic_clients_set(
     state: State<'_, AppState>,
 ) -> Result<HandoffStatus, ApiError> {
     rota_providers::set_anthropic_clients(&state.store, request.clients)?;
+    crate::connections::follow_clients(&state);
     provider_status(&state, ProviderId::Anthropic)
 }
 

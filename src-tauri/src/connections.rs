@@ -29,22 +29,48 @@ fn view(state: &AppState, tool: Tool) -> Result<ConnectionView, ApiError> {
     ))
 }
 
+/// Where the app's gateway is and whether its Anthropic route serves other clients (as `rota
+/// connect`: opencode's Anthropic provider goes through Rota exactly then), with `key`.
+fn endpoint(state: &AppState, key: rota_store::Secret) -> Result<Endpoint, ApiError> {
+    Ok(Endpoint {
+        base_url: state.gateway_url(),
+        key,
+        anthropic_for_other_clients: rota_providers::anthropic_clients(
+            &state.store.load()?,
+            &state.providers.config,
+        ) == rota_types::AnthropicClients::Any,
+    })
+}
+
+/// After the Anthropic client setting changed: opencode, when connected to this app's
+/// gateway, routes its Anthropic provider accordingly. A failure is logged; the setting stands.
+pub fn follow_clients(state: &AppState) {
+    let result = (|| -> Result<_, ApiError> {
+        let Some(key) = state.store.existing_local_key(Tool::Opencode.name())? else {
+            return Ok(None);
+        };
+        Ok(rota_connect::follow(
+            Tool::Opencode,
+            &state.data_dir,
+            &endpoint(state, key)?,
+        )?)
+    })();
+    match result {
+        Ok(Some(done)) if !done.unchanged => {
+            tracing::info!("opencode's settings follow the Anthropic client setting");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("opencode's settings could not follow the client setting: {e}"),
+    }
+}
+
 pub fn list(state: &AppState) -> Result<Vec<ConnectionView>, ApiError> {
     Tool::ALL.into_iter().map(|t| view(state, t)).collect()
 }
 
 pub fn connect(state: &AppState, name: &str) -> Result<ConnectionChanged, ApiError> {
     let tool = tool(name)?;
-    let endpoint = Endpoint {
-        base_url: state.gateway_url(),
-        key: state.store.local_key(tool.name())?,
-        // As `rota connect`: opencode's Anthropic provider goes through Rota exactly when the
-        // gateway's Anthropic route serves clients other than Claude Code.
-        anthropic_for_other_clients: rota_providers::anthropic_clients(
-            &state.store.load()?,
-            &state.providers.config,
-        ) == rota_types::AnthropicClients::Any,
-    };
+    let endpoint = endpoint(state, state.store.local_key(tool.name())?)?;
     let done = rota_connect::connect(tool, &state.data_dir, &endpoint)?;
     let mut message = if done.unchanged {
         format!("{} already goes through Rota.", tool.display_name())

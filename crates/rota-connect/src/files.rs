@@ -201,15 +201,31 @@ pub(crate) fn connect(
         None => want.keys().map(|k| (k.clone(), None)).collect(),
     };
     let manifest = read_manifest(data_dir, tool).filter(|m| m.path == path);
-    let unchanged = before == want;
+    // Settings an earlier connect wrote that this one no longer wants (opencode's Anthropic
+    // provider once the gateway serves Anthropic to Claude Code only) go back to what they were.
+    let retired = match (&manifest, &current) {
+        (Some(m), Some(bytes)) => retired(tool, bytes, &m.previous, &want, endpoint)
+            .map_err(|r| unparseable(tool, path, r))?,
+        _ => Settings::new(),
+    };
+    let unchanged = before == want && retired.is_empty();
     let new_bytes = if unchanged {
         current.clone().unwrap_or_default()
     } else {
-        apply(tool, current.as_deref(), &want).map_err(|r| unparseable(tool, path, r))?
+        let mut changes = want.clone();
+        changes.extend(retired.clone());
+        apply(tool, current.as_deref(), &changes).map_err(|r| unparseable(tool, path, r))?
     };
-    // The first change keeps the file's original bytes; later ones keep that first copy.
+    // The first change keeps the file's original bytes; later ones keep that first copy, and
+    // the values from before Rota of the settings each connect adds or gives back.
     let manifest = if let Some(mut m) = manifest {
         m.written_sha256 = sha256(&new_bytes);
+        for (k, v) in &before {
+            m.previous.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for k in retired.keys() {
+            m.previous.remove(k);
+        }
         m
     } else {
         if let Some(bytes) = &current {
@@ -234,6 +250,43 @@ pub(crate) fn connect(
         backup: manifest.existed.then(|| orig_path(data_dir, tool)),
         notes,
     })
+}
+
+/// Of the settings Rota set before (`previous` holds their values from before Rota), those
+/// `want` no longer has and that still hold what Rota writes for them, each with the value to
+/// restore (`None`: remove). A setting edited by hand since is left alone.
+fn retired(
+    tool: Tool,
+    bytes: &[u8],
+    previous: &Settings,
+    want: &Settings,
+    endpoint: &Endpoint,
+) -> Result<Settings, String> {
+    let gone: Settings = previous
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(|k| (k.clone(), None))
+        .collect();
+    if gone.is_empty() {
+        return Ok(Settings::new());
+    }
+    // Every setting Rota may write for this endpoint, whatever the Anthropic choice.
+    let (every, _) = desired(
+        tool,
+        &Endpoint {
+            anthropic_for_other_clients: true,
+            ..endpoint.clone()
+        },
+    );
+    let now = read_values(tool, bytes, &gone)?;
+    Ok(gone
+        .keys()
+        .filter(|k| {
+            now.get(*k)
+                .is_some_and(|v| v.is_some() && every.get(*k) == Some(v))
+        })
+        .map(|k| (k.clone(), previous.get(k).cloned().flatten()))
+        .collect())
 }
 
 pub(crate) fn undo(tool: Tool, path: &Path, data_dir: &Path) -> Result<Undone, ConnectError> {
@@ -391,6 +444,77 @@ mod tests {
             undo(Tool::ClaudeCode, &path, &data).unwrap(),
             Undone::NothingToUndo { .. }
         ));
+    }
+
+    /// opencode's Anthropic provider comes and goes with the client setting: what the user had
+    /// there before comes back, a value they edited since stays, and undo still restores all.
+    #[test]
+    fn settings_a_reconnect_no_longer_wants_go_back_to_what_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("rota");
+        let path = dir.path().join("opencode/opencode.json");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let original =
+            b"{\"theme\": \"dark\", \"provider\": {\"anthropic\": {\"options\": {\"apiKey\": \"mine\"}}}}\n";
+        fs::write(&path, original).unwrap();
+        let json =
+            || -> serde_json::Value { serde_json::from_slice(&fs::read(&path).unwrap()).unwrap() };
+        let with_anthropic = |on| Endpoint {
+            anthropic_for_other_clients: on,
+            ..endpoint("rota_k")
+        };
+
+        connect(Tool::Opencode, &path, &data, &with_anthropic(false)).unwrap();
+        assert_eq!(json()["provider"]["anthropic"]["options"]["apiKey"], "mine");
+        connect(Tool::Opencode, &path, &data, &with_anthropic(true)).unwrap();
+        assert_eq!(
+            json()["provider"]["anthropic"]["options"]["apiKey"],
+            "rota_k"
+        );
+        let off = connect(Tool::Opencode, &path, &data, &with_anthropic(false)).unwrap();
+        assert!(!off.unchanged);
+        let v = json();
+        assert_eq!(
+            v["provider"]["anthropic"]["options"]["apiKey"], "mine",
+            "{v}"
+        );
+        assert!(
+            v.pointer("/provider/anthropic/options/baseURL").is_none(),
+            "{v}"
+        );
+        assert_eq!(v["provider"]["openai"]["options"]["apiKey"], "rota_k");
+        assert_eq!(v["theme"], "dark");
+        // Nothing more to give back.
+        assert!(
+            connect(Tool::Opencode, &path, &data, &with_anthropic(false))
+                .unwrap()
+                .unchanged
+        );
+
+        // On again, then the user points Anthropic elsewhere by hand: going off keeps theirs.
+        connect(Tool::Opencode, &path, &data, &with_anthropic(true)).unwrap();
+        let mut v = json();
+        v["provider"]["anthropic"]["options"]["baseURL"] = "https://proxy.example/v1".into();
+        fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        connect(Tool::Opencode, &path, &data, &with_anthropic(false)).unwrap();
+        let v = json();
+        assert_eq!(
+            v["provider"]["anthropic"]["options"]["baseURL"],
+            "https://proxy.example/v1"
+        );
+        assert_eq!(
+            v["provider"]["anthropic"]["options"]["apiKey"], "mine",
+            "{v}"
+        );
+
+        // Undo: the settings Rota still holds go; the user's own edit stays.
+        undo(Tool::Opencode, &path, &data).unwrap();
+        let v = json();
+        assert!(v.pointer("/provider/openai").is_none(), "{v}");
+        assert_eq!(
+            v["provider"]["anthropic"]["options"]["apiKey"], "mine",
+            "{v}"
+        );
     }
 
     #[test]

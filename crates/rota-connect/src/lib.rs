@@ -231,6 +231,21 @@ pub fn connect(
     files::connect(tool, &tool.config_path()?, data_dir, endpoint)
 }
 
+/// Writes `tool`'s settings again when its file sends it through this Rota (`endpoint`'s
+/// address and key), so a change of what it should route reaches it: opencode's Anthropic
+/// provider follows the gateway's client setting. `None` when the tool is not connected here
+/// (nothing is written then).
+pub fn follow(
+    tool: Tool,
+    data_dir: &Path,
+    endpoint: &Endpoint,
+) -> Result<Option<Connected>, ConnectError> {
+    match state(tool, data_dir, &endpoint.base_url, Some(&endpoint.key))? {
+        ConnectionState::Connected => connect(tool, data_dir, endpoint).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Undoes `tool`'s connection (see the module docs).
 pub fn undo(tool: Tool, data_dir: &Path) -> Result<Undone, ConnectError> {
     files::undo(tool, &tool.config_path()?, data_dir)

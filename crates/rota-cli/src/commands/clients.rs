@@ -25,6 +25,7 @@ pub fn run(args: &ClientsArgs, out: &Output) -> Result<(), CliError> {
         ));
     }
     let config = providers_config(USAGE)?;
+    let mut followed = None;
     let (clients, chosen) = match args.action {
         ClientsAction::Status => {
             let state = open_store_for_reading()?.load()?;
@@ -39,7 +40,9 @@ pub fn run(args: &ClientsArgs, out: &Output) -> Result<(), CliError> {
             } else {
                 AnthropicClients::ClaudeCode
             };
-            rota_providers::set_anthropic_clients(&open_store()?, c)?;
+            let store = open_store()?;
+            rota_providers::set_anthropic_clients(&store, c)?;
+            followed = super::connect::follow_clients(&store)?;
             (c, true)
         }
     };
@@ -73,5 +76,8 @@ pub fn run(args: &ClientsArgs, out: &Output) -> Result<(), CliError> {
         ),
     };
     out.print(&text);
+    if let Some(line) = followed {
+        out.print(&format!("{line}\n"));
+    }
     Ok(())
 }

@@ -37,6 +37,37 @@ fn gateway_listening(port: u16) -> bool {
     .is_ok()
 }
 
+/// Where the gateway is (`ROTA_GATEWAY_PORT` / config) and whether its Anthropic route serves
+/// other clients: opencode's Anthropic provider goes through Rota exactly then
+/// (`rota auth clients`), with `key`.
+fn endpoint(store: &PoolStore, key: rota_store::Secret) -> Result<Endpoint, CliError> {
+    Ok(Endpoint {
+        base_url: rota_connect::gateway_base_url(gateway_port()?),
+        key,
+        anthropic_for_other_clients: rota_providers::anthropic_clients(
+            &store.load()?,
+            &super::providers_config(USAGE)?,
+        ) == rota_types::AnthropicClients::Any,
+    })
+}
+
+/// After `rota auth clients` changed the setting: opencode, when connected to this Rota,
+/// routes its Anthropic provider accordingly. Returns the line to print, if anything changed.
+pub fn follow_clients(store: &PoolStore) -> Result<Option<String>, CliError> {
+    let Some(key) = store.existing_local_key(Tool::Opencode.name())? else {
+        return Ok(None);
+    };
+    let done = rota_connect::follow(Tool::Opencode, &store.paths().dir, &endpoint(store, key)?)
+        .map_err(connect_error)?;
+    Ok(done.filter(|d| !d.unchanged).map(|d| {
+        format!(
+            "opencode's settings follow ({}): {}",
+            tilde(&d.path),
+            d.notes.join(" ")
+        )
+    }))
+}
+
 fn connect_error(e: rota_connect::ConnectError) -> CliError {
     CliError::Failed(e.into())
 }
@@ -65,17 +96,8 @@ pub fn run(args: &ConnectArgs, out: &Output) -> Result<(), CliError> {
         return undo(tool, &store, &data_dir, out);
     }
     let port = gateway_port()?;
-    let base_url = rota_connect::gateway_base_url(port);
-    let endpoint = Endpoint {
-        base_url: base_url.clone(),
-        key: store.local_key(tool.name())?,
-        // opencode's Anthropic provider goes through Rota exactly when the gateway's Anthropic
-        // route serves clients other than Claude Code (`rota auth clients`).
-        anthropic_for_other_clients: rota_providers::anthropic_clients(
-            &store.load()?,
-            &super::providers_config(USAGE)?,
-        ) == rota_types::AnthropicClients::Any,
-    };
+    let endpoint = endpoint(&store, store.local_key(tool.name())?)?;
+    let base_url = endpoint.base_url.clone();
     let done = rota_connect::connect(tool, &data_dir, &endpoint).map_err(connect_error)?;
     if out.json {
         out.print_json(&ConnectJson {

@@ -169,12 +169,38 @@ fn the_anthropic_client_setting_decides_what_connect_routes() {
         Some("http://127.0.0.1:4141/anthropic/v1")
     );
 
-    env.run(&["auth", "clients", "anthropic", "claude-code"])
-        .ok();
+    // Back to Claude Code only: the connected opencode follows at once, its Anthropic provider
+    // back to its own set-up and its OpenAI one still through Rota.
+    let back = env.run(&["auth", "clients", "anthropic", "claude-code"]);
+    let back = back.ok();
+    assert!(
+        back.stdout.contains("opencode's settings follow"),
+        "{}",
+        back.stdout
+    );
     assert_eq!(
         env.run(&["auth", "clients", "anthropic", "--json"]).json()["clients"],
         "claude-code"
     );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&opencode).unwrap()).unwrap();
+    assert!(v.pointer("/provider/anthropic").is_none(), "{v}");
+    assert_eq!(
+        v.pointer("/provider/openai/options/baseURL")
+            .and_then(serde_json::Value::as_str),
+        Some("http://127.0.0.1:4141/openai")
+    );
+    // And on again without `rota connect`: it follows that way too.
+    env.run(&["auth", "clients", "anthropic", "any"]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&opencode).unwrap()).unwrap();
+    assert!(
+        v.pointer("/provider/anthropic/options/apiKey").is_some(),
+        "{v}"
+    );
+    // Undo still gives the file back as it was before Rota: here, no file.
+    env.run(&["connect", "opencode", "--undo"]).ok();
+    assert!(!opencode.exists());
+    env.run(&["auth", "clients", "anthropic", "claude-code"])
+        .ok();
     assert_eq!(env.run(&["auth", "clients", "openai", "any"]).code, 2);
     assert_eq!(env.run(&["auth", "clients", "anthropic", "maybe"]).code, 2);
 
