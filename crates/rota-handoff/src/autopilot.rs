@@ -139,10 +139,12 @@ pub fn run_once(store: &PoolStore, config: &AutopilotConfig, now: UnixMs) -> Vec
         .collect();
     for provider in enabled {
         match sync(store, provider, false, now) {
-            Ok(SyncOutcome::Written { record_id, adopted }) => {
-                let target = crate::sync::status(store, provider, now)
-                    .map(|s| s.target)
-                    .unwrap_or_default();
+            Ok(SyncOutcome::Written {
+                record_id,
+                adopted,
+                target,
+                ..
+            }) => {
                 events.push(AutopilotEvent::HandedOff {
                     provider,
                     record_id: record_id.to_string(),

@@ -28,6 +28,9 @@ pub enum SyncOutcome {
         record_id: Ulid,
         /// The account whose newer tokens were taken from the target first.
         adopted: Option<Ulid>,
+        /// The tool whose login was written, and where (a file, or `keychain:<service>`).
+        tool: HandoffTool,
+        target: String,
     },
 }
 
@@ -383,6 +386,8 @@ fn sync_locked(
     Ok(SyncOutcome::Written {
         record_id: active,
         adopted: adopted_id,
+        tool,
+        target: target.display(),
     })
 }
 

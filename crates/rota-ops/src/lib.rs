@@ -146,14 +146,8 @@ impl Handoff {
     pub fn sync(store: &PoolStore, provider: ProviderId) -> Self {
         let now = now_ms();
         match rota_handoff::sync(store, provider, false, now) {
-            Ok(rota_handoff::SyncOutcome::Written { .. }) => {
-                match rota_handoff::status(store, provider, now) {
-                    Ok(s) => Self::Written {
-                        tool: s.tool,
-                        target: s.target,
-                    },
-                    Err(e) => Self::Failed(e.to_string()),
-                }
+            Ok(rota_handoff::SyncOutcome::Written { tool, target, .. }) => {
+                Self::Written { tool, target }
             }
             Ok(_) => Self::Unchanged,
             Err(e) => {

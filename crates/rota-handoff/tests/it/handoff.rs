@@ -182,7 +182,9 @@ fn claude_code_round_trip_keeps_other_fields_and_is_idempotent() {
         sync(&store, A, false, NOW).unwrap(),
         SyncOutcome::Written {
             record_id: b,
-            adopted: None
+            adopted: None,
+            tool: HandoffTool::ClaudeCode,
+            target: target.display().to_string(),
         }
     );
     let v = read_json(&target);
@@ -363,7 +365,9 @@ fn missing_target_is_created_private() {
         sync(&home.store(), A, false, NOW).unwrap(),
         SyncOutcome::Written {
             record_id: a,
-            adopted: None
+            adopted: None,
+            tool: HandoffTool::ClaudeCode,
+            target: target.display().to_string(),
         }
     );
     #[cfg(unix)]
@@ -497,7 +501,9 @@ fn adopts_tokens_the_tool_refreshed_before_switching_away() {
         sync(&store, A, false, NOW).unwrap(),
         SyncOutcome::Written {
             record_id: b,
-            adopted: Some(a)
+            adopted: Some(a),
+            tool: HandoffTool::ClaudeCode,
+            target: target.display().to_string(),
         }
     );
     let vault_a = store.credentials(a).unwrap().unwrap();
@@ -954,7 +960,9 @@ fn the_login_of_a_removed_account_is_replaced() {
         sync(&store, A, false, NOW).unwrap(),
         SyncOutcome::Written {
             record_id: b,
-            adopted: None
+            adopted: None,
+            tool: HandoffTool::ClaudeCode,
+            target: target.display().to_string(),
         }
     );
     assert_eq!(
