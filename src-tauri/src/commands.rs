@@ -100,11 +100,7 @@ pub fn rename_record(
     request: RenameRequest,
     state: State<'_, AppState>,
 ) -> Result<SuccessResponse, ApiError> {
-    let target = rota_ops::Target::from_request(&AccountRequest {
-        provider_id: request.provider_id,
-        record_id: request.record_id,
-        namespace: request.namespace,
-    })?;
+    let target = rota_ops::Target::from_rename(&request)?;
     rota_ops::rename(&state.store, &target, request.label.as_deref())?;
     Ok(SuccessResponse::OK)
 }

@@ -125,11 +125,7 @@ pub(crate) async fn rename_account(
     State(gw): State<Gateway>,
     ApiJson(req): ApiJson<RenameRequest>,
 ) -> Result<Json<SuccessResponse>, HttpError> {
-    let target = rota_ops::Target::from_request(&AccountRequest {
-        provider_id: req.provider_id,
-        record_id: req.record_id,
-        namespace: req.namespace,
-    })?;
+    let target = rota_ops::Target::from_rename(&req)?;
     let store = gw.shared.store.clone();
     blocking(move || Ok(rota_ops::rename(&store, &target, req.label.as_deref())?)).await?;
     Ok(Json(SuccessResponse::OK))

@@ -17,8 +17,8 @@ use rota_types::command::{
 };
 use rota_types::{
     AccountSummary, ApiError, DEFAULT_NAMESPACE, ErrorCode, HandoffTool, MAX_LABEL_CHARS,
-    PoolSnapshot, ProviderId, RemoveAccountResponse, SetActiveResponse, SwitchReason,
-    UsageResponse,
+    PoolSnapshot, ProviderId, RemoveAccountResponse, RenameRequest, SetActiveResponse,
+    SwitchReason, UsageResponse,
 };
 
 /// A provider id from the wire: `invalid_input` when empty or overlong, `not_found` when it
@@ -73,10 +73,27 @@ pub struct Target {
 impl Target {
     /// From a wire request (IPC, HTTP): provider, exact record id, namespace.
     pub fn from_request(request: &AccountRequest) -> Result<Self, ApiError> {
+        Self::from_wire(
+            &request.provider_id,
+            &request.record_id,
+            request.namespace.as_deref(),
+        )
+    }
+
+    /// The account a rename request names (the same fields as [`AccountRequest`]).
+    pub fn from_rename(request: &RenameRequest) -> Result<Self, ApiError> {
+        Self::from_wire(
+            &request.provider_id,
+            &request.record_id,
+            request.namespace.as_deref(),
+        )
+    }
+
+    fn from_wire(provider: &str, record: &str, namespace: Option<&str>) -> Result<Self, ApiError> {
         Ok(Self {
-            provider: parse_provider(&request.provider_id)?,
-            account: AccountRef::Id(parse_record(&request.record_id)?),
-            namespace: parse_namespace(request.namespace.as_deref())?,
+            provider: parse_provider(provider)?,
+            account: AccountRef::Id(parse_record(record)?),
+            namespace: parse_namespace(namespace)?,
         })
     }
 
